@@ -1,0 +1,129 @@
+// Our HDF5 layout for preference data (docs/data_format.md).
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/h5.hpp"
+#include "core/readers.hpp"
+
+namespace plural::core {
+
+namespace {
+constexpr const char* kFormat = "plural-preferences";
+constexpr int64_t kFormatVersion = 1;
+}  // namespace
+
+void write_h5(const PreferenceData& data, const std::string& path) {
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    h5::Handle file = h5::open_file(tmp, h5::Mode::create);
+    h5::write_attr(file, "format", std::string(kFormat));
+    h5::write_attr(file, "format_version", kFormatVersion);
+    h5::write_attr(file, "source", data.source);
+    h5::write_strings(file, "texts", data.texts.all());
+    {
+      h5::Handle g = h5::require_group(file, "users", tmp);
+      std::vector<std::string> ids;
+      std::vector<uint8_t> seen;
+      std::vector<int32_t> group;
+      for (const auto& u : data.users) {
+        ids.push_back(u.id);
+        seen.push_back(u.seen ? 1 : 0);
+        group.push_back(u.group);
+      }
+      h5::write_strings(g, "id", ids);
+      h5::write_vector(g, "seen", seen);
+      h5::write_vector(g, "group", group);
+    }
+    {
+      h5::Handle g = h5::require_group(file, "comparisons", tmp);
+      size_t n = data.comparisons.size();
+      std::vector<int32_t> user(n), pa(n), pb(n), a(n), b(n), ctx(n);
+      std::vector<float> label(n), weight(n);
+      std::vector<uint8_t> split(n);
+      for (size_t i = 0; i < n; ++i) {
+        const auto& c = data.comparisons[i];
+        user[i] = c.user, pa[i] = c.prompt_a, pb[i] = c.prompt_b, a[i] = c.a, b[i] = c.b, ctx[i] = c.context;
+        label[i] = c.label, weight[i] = c.weight, split[i] = static_cast<uint8_t>(c.split);
+      }
+      h5::write_vector(g, "user", user);
+      h5::write_vector(g, "prompt_a", pa);
+      h5::write_vector(g, "prompt_b", pb);
+      h5::write_vector(g, "a", a);
+      h5::write_vector(g, "b", b);
+      h5::write_vector(g, "context", ctx);
+      h5::write_vector(g, "label", label);
+      h5::write_vector(g, "weight", weight);
+      h5::write_vector(g, "split", split);
+    }
+    h5::close_file(file, tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+}
+
+PreferenceData read_h5(const std::string& path) {
+  h5::Handle file = h5::open_file(path, h5::Mode::read);
+  std::string format = h5::has_attr(file, "format") ? h5::read_attr_string(file, "format", path) : "";
+  PLURAL_CHECK(format == kFormat, path, ": not a plural preference file (attribute 'format' is '", format,
+               "', expected '", kFormat, "')");
+  int64_t version = h5::read_attr_int(file, "format_version", path);
+  PLURAL_CHECK(version >= 1 && version <= kFormatVersion, path, ": format_version ", version,
+               " is newer than this plural understands (", kFormatVersion, ")");
+  PreferenceData data;
+  data.source = path;
+  for (const auto& t : h5::read_strings(file, "texts", path)) data.texts.intern(t);
+  PLURAL_CHECK(data.texts.size() == h5::shape(h5::open_dataset(file, "texts", path), path)[0], path,
+               ": dataset 'texts' holds duplicate texts");
+  auto ids = h5::read_strings(file, "users/id", path);
+  auto seen = h5::read_uint8(file, "users/seen", path);
+  auto group = h5::read_int32(file, "users/group", path);
+  PLURAL_CHECK(seen.size() == ids.size() && group.size() == ids.size(), path,
+               ": users/id, users/seen and users/group differ in length");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    int32_t u = data.user_index(ids[i]);
+    PLURAL_CHECK(static_cast<size_t>(u) == i, path, ": users/id row ", i, ": duplicate user id '", ids[i], "'");
+    data.users[u].seen = seen[i] != 0;
+    data.users[u].group = group[i];
+  }
+  const std::string g = "comparisons/";
+  auto user = h5::read_int32(file, g + "user", path);
+  auto pa = h5::read_int32(file, g + "prompt_a", path);
+  auto pb = h5::read_int32(file, g + "prompt_b", path);
+  auto a = h5::read_int32(file, g + "a", path);
+  auto b = h5::read_int32(file, g + "b", path);
+  auto ctx = h5::read_int32(file, g + "context", path);
+  auto label = h5::read_float(file, g + "label", path);
+  auto weight = h5::read_float(file, g + "weight", path);
+  auto split = h5::read_uint8(file, g + "split", path);
+  size_t n = user.size();
+  for (auto* v : {&pa, &pb, &a, &b, &ctx})
+    PLURAL_CHECK(v->size() == n, path, ": comparisons/* datasets differ in length");
+  PLURAL_CHECK(label.size() == n && weight.size() == n && split.size() == n, path,
+               ": comparisons/* datasets differ in length");
+  data.comparisons.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    PLURAL_CHECK(split[i] <= 3, path, ": comparisons/split row ", i, ": unknown split code ", int(split[i]));
+    data.comparisons[i] = Comparison{user[i], pa[i], pb[i], a[i], b[i], label[i], ctx[i], weight[i],
+                                     static_cast<Split>(split[i])};
+  }
+  data.validate();
+  return data;
+}
+
+PreferenceData read_preferences(const std::string& path) {
+  auto ends = [&](const char* suffix) {
+    std::string s(suffix);
+    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends(".jsonl") || ends(".jsonl.gz") || ends(".json")) return read_jsonl(path);
+  if (ends(".tsv") || ends(".tsv.gz")) return read_tsv(path);
+  if (ends(".h5") || ends(".hdf5")) return read_h5(path);
+  throw ValueError(detail::cat(path, ": unknown data format (expected .jsonl, .jsonl.gz, .tsv, .tsv.gz, .h5 or .hdf5)"));
+}
+
+}  // namespace plural::core

@@ -1,0 +1,53 @@
+#pragma once
+// Persona-K: synthetic pluralistic users over the Anthropic persona statements (docs/persona_k.md).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/data.hpp"
+
+namespace plural::core {
+
+struct PersonaStatement {
+  int32_t behavior = 0;  ///< index into the behaviour list of the file
+  int8_t stance = 1;     ///< +1 when a person with the trait would say it, else -1
+  std::string text;
+};
+
+struct PersonaStatements {
+  std::vector<std::string> behaviors;  ///< sorted behaviour names
+  std::vector<PersonaStatement> statements;
+};
+/// Reads data/persona/statements.tsv.gz (or the plain TSV).
+PersonaStatements read_persona_statements(const std::string& path);
+
+struct PersonaKConfig {
+  std::string statements_path = "data/persona/statements.tsv.gz";
+  int behaviors = 12;                        ///< D, chosen at random unless behavior_names is given
+  std::vector<std::string> behavior_names;   ///< explicit behaviours (overrides `behaviors`)
+  int prototypes = 3;                        ///< K*
+  double alpha = 0.2;                        ///< Dirichlet concentration of user mixtures; 0 = exactly one prototype
+  int statements_per_behavior = 200;         ///< statements drawn per behaviour (keeps encoding cheap)
+  double val_fraction = 0.1, test_fraction = 0.2;  ///< of each behaviour's statements
+  int seen_users = 100, unseen_users = 40;
+  int train_pairs = 100, val_pairs = 20, test_pairs = 50, support_pairs = 50;  ///< per user
+  double noise_temperature = 0.0;  ///< > 0: label ~ Bernoulli(sigmoid(Δr / T)) instead of the sign of Δr
+  bool soft_labels = false;        ///< with noise: store sigmoid(Δr / T) itself as the label
+  std::string prompt = "Which of these two statements would you rather say?";
+  uint64_t seed = 0;
+  void validate() const;
+};
+
+struct PersonaK {
+  PreferenceData data;
+  std::vector<std::string> behaviors;         ///< the D chosen behaviours
+  std::vector<std::vector<int>> prototypes;   ///< [K*][D] signs
+  std::vector<std::vector<double>> weights;   ///< [users][K*] true mixture weights, data.users order
+  /// Ground truth per text (data.texts order): index into `behaviors` and stance ±1; -1 and 0 for the prompt.
+  std::vector<int32_t> text_behavior;
+  std::vector<int8_t> text_stance;
+};
+
+PersonaK generate_persona_k(const PersonaKConfig& cfg);
+
+}  // namespace plural::core

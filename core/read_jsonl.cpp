@@ -1,0 +1,96 @@
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/readers.hpp"
+#include "core/text_io.hpp"
+
+namespace plural::core {
+
+namespace {
+using nlohmann::json;
+
+struct Row {
+  const std::string& path;
+  size_t line;
+  const json& obj;
+
+  std::string where(const char* field) const { return detail::cat(path, ":", line, ": field '", field, "'"); }
+  bool has(const char* field) const { return obj.contains(field) && !obj[field].is_null(); }
+  std::string text(const char* field) const {
+    PLURAL_CHECK(has(field), where(field), ": missing");
+    const auto& v = obj[field];
+    PLURAL_CHECK(v.is_string(), where(field), ": expected a string, got ", v.type_name());
+    return sanitize_utf8(v.get<std::string>());
+  }
+  std::string id(const char* field) const {  // user ids may be numbers in the wild
+    PLURAL_CHECK(has(field), where(field), ": missing");
+    const auto& v = obj[field];
+    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    PLURAL_CHECK(v.is_string(), where(field), ": expected a string or integer, got ", v.type_name());
+    return v.get<std::string>();
+  }
+  float number(const char* field) const {
+    const auto& v = obj[field];
+    if (v.is_boolean()) return v.get<bool>() ? 1.f : 0.f;
+    PLURAL_CHECK(v.is_number(), where(field), ": expected a number, got ", v.type_name());
+    return v.get<float>();
+  }
+};
+}  // namespace
+
+PreferenceData read_jsonl(const std::string& path) {
+  PreferenceData data;
+  data.source = path;
+  LineReader reader(path);
+  std::string line;
+  while (reader.next(line)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are allowed
+    json obj;
+    try {
+      obj = json::parse(line);
+    } catch (const json::parse_error& e) {
+      throw ValueError(detail::cat(path, ":", reader.line_number(), ": malformed JSON: ", e.what()));
+    }
+    PLURAL_CHECK(obj.is_object(), path, ":", reader.line_number(), ": expected a JSON object, got ", obj.type_name());
+    Row row{path, reader.line_number(), obj};
+    Comparison c;
+    c.user = data.user_index(row.id("user"));
+    if (row.has("prompt")) {
+      c.prompt_a = data.texts.intern(row.text("prompt"));
+      c.prompt_b = row.has("prompt_b") ? data.texts.intern(row.text("prompt_b")) : c.prompt_a;
+    } else {
+      PLURAL_CHECK(!row.has("prompt_b"), row.where("prompt_b"), ": given without 'prompt'");
+    }
+    bool pair_cr = row.has("chosen") || row.has("rejected");
+    bool pair_ab = row.has("a") || row.has("b");
+    PLURAL_CHECK(pair_cr != pair_ab, path, ":", reader.line_number(),
+                 ": give either 'chosen' and 'rejected', or 'a', 'b' and 'label'");
+    if (pair_cr) {
+      c.a = data.texts.intern(row.text("chosen"));
+      c.b = data.texts.intern(row.text("rejected"));
+      c.label = 1.f;
+      PLURAL_CHECK(!row.has("label"), row.where("label"), ": not allowed with chosen/rejected (the label is 1)");
+    } else {
+      c.a = data.texts.intern(row.text("a"));
+      c.b = data.texts.intern(row.text("b"));
+      PLURAL_CHECK(row.has("label"), row.where("label"), ": missing (P(a preferred to b), in [0, 1])");
+      c.label = row.number("label");
+      PLURAL_CHECK(std::isfinite(c.label) && c.label >= 0.f && c.label <= 1.f, row.where("label"),
+                   ": must be in [0, 1], got ", obj["label"].dump());
+    }
+    if (row.has("context")) c.context = data.texts.intern(row.text("context"));
+    if (row.has("weight")) {
+      c.weight = row.number("weight");
+      PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, row.where("weight"), ": must be finite and >= 0, got ",
+                   obj["weight"].dump());
+    }
+    if (row.has("split")) c.split = parse_split(row.text("split"), detail::cat(path, ":", reader.line_number()));
+    data.comparisons.push_back(c);
+  }
+  PLURAL_CHECK(!data.comparisons.empty(), path, ": no comparisons in the file");
+  data.infer_seen();
+  data.validate();
+  return data;
+}
+
+}  // namespace plural::core

@@ -1,0 +1,21 @@
+#pragma once
+// Readers and writers of preference data. Schemas: docs/data_format.md.
+#include <string>
+
+#include "core/data.hpp"
+
+namespace plural::core {
+
+/// JSON Lines, one comparison per line: {"user", "prompt"?, "chosen", "rejected"} or {"user", "prompt"?, "a", "b",
+/// "label"}, plus optional "prompt_b", "context", "weight", "split". Errors name the file, line and field.
+PreferenceData read_jsonl(const std::string& path);
+/// TSV with a header naming the same fields as columns.
+PreferenceData read_tsv(const std::string& path);
+/// Our HDF5 layout (see write_h5).
+PreferenceData read_h5(const std::string& path);
+/// Writes the HDF5 layout atomically: a failed write leaves any existing file at `path` untouched.
+void write_h5(const PreferenceData& data, const std::string& path);
+/// Picks the reader from the extension: .jsonl/.jsonl.gz, .tsv/.tsv.gz, .h5/.hdf5.
+PreferenceData read_preferences(const std::string& path);
+
+}  // namespace plural::core
