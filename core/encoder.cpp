@@ -1,0 +1,88 @@
+#include "core/encoder.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace plural::core {
+
+EncoderSpec EncoderSpec::parse(const std::string& spec) {
+  EncoderSpec s;
+  auto colon = spec.find(':');
+  s.name = spec.substr(0, colon);
+  PLURAL_CHECK(!s.name.empty(), "encoder spec '", spec, "': empty name (expected name[:key=value,...])");
+  if (colon == std::string::npos) return s;
+  std::string rest = spec.substr(colon + 1);
+  size_t start = 0;
+  while (start < rest.size()) {
+    size_t comma = rest.find(',', start);
+    std::string kv = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto eq = kv.find('=');
+    PLURAL_CHECK(eq != std::string::npos && eq > 0, "encoder spec '", spec, "': option '", kv,
+                 "' is not key=value");
+    s.options[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return s;
+}
+
+std::string EncoderSpec::get(const std::string& key, const std::string& fallback) const {
+  auto it = options.find(key);
+  return it == options.end() ? fallback : it->second;
+}
+
+int64_t EncoderSpec::get_int(const std::string& key, int64_t fallback) const {
+  auto it = options.find(key);
+  if (it == options.end()) return fallback;
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  PLURAL_CHECK(end && *end == '\0' && !it->second.empty(), "encoder '", name, "': option ", key,
+               " must be an integer, got '", it->second, "'");
+  return v;
+}
+
+void EncoderSpec::only(const std::vector<std::string>& known) const {
+  for (const auto& kv : options) {
+    bool ok = false;
+    for (const auto& k : known) ok = ok || k == kv.first;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    PLURAL_CHECK(ok, "encoder '", name, "': unknown option '", kv.first, "' (known: ", list, ")");
+  }
+}
+
+namespace {
+struct Entry {
+  EncoderFactory factory;
+  std::string help;
+};
+std::map<std::string, Entry>& registry() {
+  static std::map<std::string, Entry> r;
+  return r;
+}
+}  // namespace
+
+bool register_encoder(const std::string& name, EncoderFactory factory, const std::string& help) {
+  registry()[name] = {std::move(factory), help};
+  return true;
+}
+
+std::unique_ptr<Encoder> make_encoder(const std::string& spec) {
+  EncoderSpec s = EncoderSpec::parse(spec);
+  auto it = registry().find(s.name);
+  if (it == registry().end()) {
+    std::string names;
+    for (const auto& kv : registry()) names += (names.empty() ? "" : ", ") + kv.first;
+    throw ValueError(detail::cat("unknown encoder '", s.name, "' (known: ", names, ")"));
+  }
+  return it->second.factory(s);
+}
+
+std::map<std::string, std::string> encoder_names() {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : registry()) out[kv.first] = kv.second.help;
+  return out;
+}
+
+}  // namespace plural::core
