@@ -1,0 +1,62 @@
+#pragma once
+// Bradley–Terry baselines: the population model (one reward for everybody) and per-user BT (a shared MLP
+// embedding plus a per-user linear head, adapted to new users by Newton with an empirical-Bayes prior).
+#include <string>
+
+#include "core/mlp.hpp"
+#include "core/model.hpp"
+
+namespace plural::core {
+
+/// r(x, p) = MLP([x; p]). Family "bt".
+class BradleyTerry : public RewardModel {
+ public:
+  struct Config {
+    MlpOptions mlp;
+    bool use_prompt = true;  ///< concatenate prompt features when the data has them
+  };
+  BradleyTerry(const ModelDims& dims, Config config);
+  std::string family() const override { return "bt"; }
+  std::string config_json() const override;
+  torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
+  torch::Tensor reward(const ItemBatch& items, const UserState& state) override;
+  torch::Tensor forward(const ItemBatch& items);
+
+ private:
+  Config config_;
+  Mlp mlp_{nullptr};
+};
+
+/// r_u(x, p) = (w0 + δ_u) · φ(x, p) with φ a shared MLP. Family "per-user-bt".
+/// UserState tensors: "w" [E] (the user's head), "cov" [E, E] (Laplace covariance of w, adapted users).
+class PerUserBT : public RewardModel {
+ public:
+  struct Config {
+    MlpOptions mlp;
+    int64_t embed = 64;      ///< E, size of φ
+    bool use_prompt = true;
+    double user_l2 = 1e-3;   ///< L2 penalty on δ_u per training pair
+  };
+  PerUserBT(const ModelDims& dims, Config config);
+  std::string family() const override { return "per-user-bt"; }
+  std::string config_json() const override;
+  torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
+  torch::Tensor reward(const ItemBatch& items, const UserState& state) override;
+  torch::Tensor regularizer(const PairBatch& batch) override;
+  std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
+  UserState seen_state(int64_t row) const override;
+  UserState prior_state() const override;
+
+  /// φ(x, p): [B, E].
+  torch::Tensor embed(const ItemBatch& items);
+  /// Empirical-Bayes prior over user heads from the seen users: mean [E] and per-dimension variance [E].
+  std::pair<torch::Tensor, torch::Tensor> head_prior() const;
+  const Config& config() const { return config_; }
+
+ private:
+  Config config_;
+  Mlp mlp_{nullptr};
+  torch::Tensor w0_, delta_;
+};
+
+}  // namespace plural::core

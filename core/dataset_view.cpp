@@ -1,0 +1,86 @@
+#include "core/dataset_view.hpp"
+
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+
+namespace plural::core {
+
+DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features) : data_(data) {
+  PLURAL_CHECK(text_features.dim() == 2 && text_features.size(0) == static_cast<int64_t>(data.texts.size()),
+               data.source, ": need features for all ", data.texts.size(), " texts, got a tensor of shape ",
+               text_features.sizes());
+  PLURAL_CHECK(torch::isfinite(text_features).all().item<bool>(), data.source, ": text features contain NaN or Inf");
+  const int64_t T = text_features.size(0), D = text_features.size(1);
+  features_ = torch::cat({text_features.to(torch::kFloat32), torch::zeros({1, D})}, 0);
+  const auto n = static_cast<int64_t>(data.comparisons.size());
+  std::vector<int64_t> a(n), b(n), pa(n), pb(n), ctx(n), user(n);
+  std::vector<float> label(n), weight(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& c = data.comparisons[i];
+    a[i] = c.a, b[i] = c.b, user[i] = c.user;
+    pa[i] = c.prompt_a < 0 ? T : c.prompt_a;
+    pb[i] = c.prompt_b < 0 ? T : c.prompt_b;
+    ctx[i] = c.context < 0 ? T : c.context;
+    label[i] = c.label, weight[i] = c.weight;
+  }
+  auto i64 = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64); };
+  a_ = i64(a), b_ = i64(b), pa_ = i64(pa), pb_ = i64(pb), ctx_ = i64(ctx), data_user_ = i64(user);
+  label_ = torch::tensor(label, torch::kFloat32);
+  weight_ = torch::tensor(weight, torch::kFloat32);
+  has_prompts_ = data.has_prompts();
+  has_contexts_ = data.has_contexts();
+  // Until bound to a model, seen users take rows in data order among seen users.
+  std::vector<int64_t> rows(data.users.size(), -1);
+  int64_t next = 0;
+  for (size_t u = 0; u < data.users.size(); ++u)
+    if (data.users[u].seen) rows[u] = next++;
+  user_rows_ = i64(rows);
+}
+
+ModelDims DatasetView::dims() const {
+  ModelDims d;
+  d.item_dim = features_.size(1);
+  d.prompt_dim = has_prompts_ ? features_.size(1) : 0;
+  d.context_dim = has_contexts_ ? features_.size(1) : 0;
+  for (const auto& u : data_.users)
+    if (u.seen) d.users.push_back(u.id);
+  return d;
+}
+
+void DatasetView::bind(const RewardModel& model) {
+  PLURAL_CHECK(model.dims().item_dim == features_.size(1), data_.source, ": feature dimension mismatch: the model (",
+               model.family(), ") expects ", model.dims().item_dim, "-dim features, the cache gives ", features_.size(1));
+  std::vector<int64_t> rows(data_.users.size());
+  for (size_t u = 0; u < data_.users.size(); ++u) rows[u] = model.user_row(data_.users[u].id);
+  user_rows_ = torch::tensor(rows, torch::kInt64);
+}
+
+PairBatch DatasetView::batch(const torch::Tensor& rows) const {
+  PairBatch p;
+  auto gather = [&](const torch::Tensor& idx) { return features_.index_select(0, idx.index_select(0, rows)); };
+  p.a.x = gather(a_);
+  p.b.x = gather(b_);
+  if (has_prompts_) {
+    p.a.prompt = gather(pa_);
+    p.b.prompt = gather(pb_);
+  }
+  if (has_contexts_) {
+    auto ctx_rows = ctx_.index_select(0, rows);
+    auto c = features_.index_select(0, ctx_rows);
+    auto has = ctx_rows != features_.size(0) - 1;
+    p.a.context = p.b.context = c;
+    p.a.has_context = p.b.has_context = has;
+  }
+  p.user = user_rows_.index_select(0, data_user_.index_select(0, rows));
+  p.label = label_.index_select(0, rows);
+  p.weight = weight_.index_select(0, rows);
+  return p;
+}
+
+PairBatch DatasetView::batch(const std::vector<size_t>& rows) const {
+  std::vector<int64_t> r(rows.begin(), rows.end());
+  return batch(torch::tensor(r, torch::kInt64));
+}
+
+}  // namespace plural::core

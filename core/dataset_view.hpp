@@ -1,0 +1,41 @@
+#pragma once
+// A PreferenceData joined with its text features, ready to cut into PairBatches for one model.
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/data.hpp"
+#include "core/model.hpp"
+
+namespace plural::core {
+
+class DatasetView {
+ public:
+  /// text_features: float [texts, D] in data.texts order. Item, prompt and context features all come from it.
+  DatasetView(const PreferenceData& data, torch::Tensor text_features);
+
+  /// Sizes for building a model on this data; users = the seen users, in data order.
+  ModelDims dims() const;
+  /// Maps this data's users onto a model's seen-user rows (-1 for users the model does not know).
+  void bind(const RewardModel& model);
+
+  PairBatch batch(const torch::Tensor& rows) const;  ///< rows: int64 comparison indices
+  PairBatch batch(const std::vector<size_t>& rows) const;
+  /// Comparison rows of one split for seen or unseen users.
+  std::vector<size_t> rows(Split split, bool seen_users) const { return data_.select(split, seen_users); }
+
+  const PreferenceData& data() const { return data_; }
+  const torch::Tensor& features() const { return features_; }
+  bool has_prompts() const { return has_prompts_; }
+  bool has_contexts() const { return has_contexts_; }
+
+ private:
+  const PreferenceData& data_;
+  torch::Tensor features_;  // [T + 1, D]; the last row is zeros, used for "no prompt/context"
+  torch::Tensor a_, b_, pa_, pb_, ctx_, user_, label_, weight_, data_user_;
+  torch::Tensor user_rows_;  // data user -> model row
+  bool has_prompts_ = false, has_contexts_ = false;
+};
+
+}  // namespace plural::core

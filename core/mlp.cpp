@@ -1,0 +1,33 @@
+#include "core/mlp.hpp"
+
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+
+namespace plural::core {
+
+void MlpOptions::validate(const char* who) const {
+  for (auto h : hidden) PLURAL_CHECK(h > 0, who, ": hidden sizes must be > 0, got ", h);
+  PLURAL_CHECK(activation == "gelu" || activation == "relu" || activation == "tanh" || activation == "silu", who,
+               ": activation must be gelu, relu, tanh or silu, got '", activation, "'");
+  PLURAL_CHECK(dropout >= 0 && dropout < 1, who, ": dropout must be in [0, 1), got ", dropout);
+}
+
+MlpImpl::MlpImpl(int64_t in, int64_t out, const MlpOptions& o) {
+  int64_t d = in;
+  for (auto h : o.hidden) {
+    net_->push_back(torch::nn::Linear(d, h));
+    if (o.activation == "gelu") net_->push_back(torch::nn::GELU());
+    else if (o.activation == "relu") net_->push_back(torch::nn::ReLU());
+    else if (o.activation == "tanh") net_->push_back(torch::nn::Tanh());
+    else net_->push_back(torch::nn::SiLU());
+    if (o.dropout > 0) net_->push_back(torch::nn::Dropout(o.dropout));
+    d = h;
+  }
+  net_->push_back(torch::nn::Linear(d, out));
+  register_module("net", net_);
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return net_->forward(x); }
+
+}  // namespace plural::core

@@ -1,0 +1,29 @@
+#pragma once
+// A plain MLP: Linear -> activation -> dropout, repeated, then a final Linear.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+#include <vector>
+
+namespace plural::core {
+
+struct MlpOptions {
+  std::vector<int64_t> hidden = {256};
+  std::string activation = "gelu";  ///< gelu | relu | tanh | silu
+  double dropout = 0.0;
+  void validate(const char* who) const;
+};
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t in, int64_t out, const MlpOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Sequential net_;
+};
+TORCH_MODULE(Mlp);
+
+}  // namespace plural::core

@@ -1,0 +1,297 @@
+#include "core/model.hpp"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/hash.hpp"
+
+namespace plural::core {
+
+using nlohmann::json;
+
+namespace {
+constexpr int64_t kModelFormatVersion = 1;
+constexpr int64_t kStateFormatVersion = 1;
+
+ItemBatch select_items(const ItemBatch& it, const torch::Tensor& rows) {
+  ItemBatch out;
+  auto sel = [&](const torch::Tensor& t) { return t.defined() ? t.index_select(0, rows) : t; };
+  out.x = sel(it.x);
+  out.prompt = sel(it.prompt);
+  out.context = sel(it.context);
+  out.has_context = sel(it.has_context);
+  return out;
+}
+
+std::string read_string(torch::serialize::InputArchive& ar, const std::string& key, const std::string& path) {
+  c10::IValue v;
+  if (!ar.try_read(key, v) || !v.isString())
+    throw IoError(detail::cat(path, ": missing or invalid field '", key, "' (not a plural file, or corrupt)"));
+  return v.toStringRef();
+}
+int64_t read_int(torch::serialize::InputArchive& ar, const std::string& key, const std::string& path) {
+  c10::IValue v;
+  if (!ar.try_read(key, v) || !v.isInt())
+    throw IoError(detail::cat(path, ": missing or invalid field '", key, "' (not a plural file, or corrupt)"));
+  return v.toInt();
+}
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path);
+  } catch (const c10::Error& e) {
+    throw IoError(detail::cat(path, ": cannot read (missing, truncated or not a plural file): ",
+                              std::string(e.what_without_backtrace()).substr(0, 200)));
+  }
+  return ar;
+}
+void save_archive(torch::serialize::OutputArchive& ar, const std::string& path) {
+  std::string tmp = path + ".tmp";
+  try {
+    ar.save_to(tmp);
+  } catch (const c10::Error& e) {
+    throw IoError(detail::cat(path, ": cannot write: ", std::string(e.what_without_backtrace()).substr(0, 200)));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw IoError(detail::cat(path, ": cannot replace the file"));
+}
+}  // namespace
+
+PairBatch PairBatch::select(const torch::Tensor& rows) const {
+  PairBatch out;
+  out.a = select_items(a, rows);
+  out.b = select_items(b, rows);
+  out.user = user.index_select(0, rows);
+  out.label = label.index_select(0, rows);
+  out.weight = weight.index_select(0, rows);
+  for (const auto& kv : extra) out.extra[kv.first] = kv.second.index_select(0, rows);
+  return out;
+}
+
+// ---- UserState ------------------------------------------------------------------------------------------------
+
+const torch::Tensor& UserState::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  PLURAL_CHECK(it != tensors.end(), "UserState of user '", user_id, "' (", family, ") has no tensor '", name, "'");
+  return it->second;
+}
+
+void UserState::save(const std::string& path) const {
+  torch::serialize::OutputArchive ar;
+  ar.write("plural_format", c10::IValue(std::string("plural-user-state")));
+  ar.write("format_version", c10::IValue(kStateFormatVersion));
+  ar.write("family", c10::IValue(family));
+  ar.write("model_id", c10::IValue(model_id));
+  ar.write("user_id", c10::IValue(user_id));
+  ar.write("shots", c10::IValue(shots));
+  std::string names;
+  for (const auto& kv : tensors) {
+    names += kv.first + "\n";
+    ar.write("t." + kv.first, kv.second.detach().cpu());
+  }
+  ar.write("tensor_names", c10::IValue(names));
+  save_archive(ar, path);
+}
+
+UserState UserState::load(const std::string& path) {
+  auto ar = open_archive(path);
+  PLURAL_CHECK(read_string(ar, "plural_format", path) == "plural-user-state", path, ": not a plural user state");
+  int64_t v = read_int(ar, "format_version", path);
+  PLURAL_CHECK(v >= 1 && v <= kStateFormatVersion, path, ": user-state format_version ", v,
+               " is newer than this plural understands (", kStateFormatVersion, ")");
+  UserState s;
+  s.family = read_string(ar, "family", path);
+  s.model_id = read_string(ar, "model_id", path);
+  s.user_id = read_string(ar, "user_id", path);
+  s.shots = read_int(ar, "shots", path);
+  std::string names = read_string(ar, "tensor_names", path);
+  size_t start = 0;
+  while (start < names.size()) {
+    size_t nl = names.find('\n', start);
+    std::string name = names.substr(start, nl - start);
+    torch::Tensor t;
+    if (!ar.try_read("t." + name, t)) throw IoError(detail::cat(path, ": tensor '", name, "' is missing"));
+    s.tensors[name] = t;
+    start = nl + 1;
+  }
+  return s;
+}
+
+// ---- RewardModel defaults -------------------------------------------------------------------------------------
+
+torch::Tensor RewardModel::logits(const PairBatch& batch) {
+  return reward_seen(batch.a, batch.user) - reward_seen(batch.b, batch.user);
+}
+
+torch::Tensor RewardModel::logits_for(const PairBatch& batch, const UserState& state) {
+  return reward(batch.a, state) - reward(batch.b, state);
+}
+
+torch::Tensor RewardModel::regularizer(const PairBatch&) { return torch::zeros({}); }
+
+std::map<std::string, std::vector<torch::Tensor>> RewardModel::param_groups() { return {{"shared", parameters()}}; }
+
+UserState RewardModel::seen_state(int64_t row) const {
+  PLURAL_CHECK(row >= 0 && row < static_cast<int64_t>(dims_.users.size()), family(), ": seen user row ", row,
+               " outside [0, ", dims_.users.size(), ")");
+  return make_state(dims_.users[row], -1);
+}
+
+UserState RewardModel::prior_state() const { return make_state("", 0); }
+
+int64_t RewardModel::user_row(const std::string& id) const {
+  auto it = user_rows_.find(id);
+  return it == user_rows_.end() ? -1 : it->second;
+}
+
+std::string RewardModel::model_id() const {
+  std::string s = family() + "\n" + config_json() + "\n" + std::to_string(dims_.item_dim) + "," +
+                  std::to_string(dims_.prompt_dim) + "," + std::to_string(dims_.context_dim) + "\n";
+  for (const auto& u : dims_.users) s += u + "\n";
+  return family() + ":" + hash128(s).hex().substr(0, 16);
+}
+
+void RewardModel::check_state(const UserState& s, const char* fn) const {
+  PLURAL_CHECK(s.family == family(), fn, ": user state '", s.user_id, "' is from a '", s.family,
+               "' model, this model is '", family(), "'");
+  PLURAL_CHECK(s.model_id == model_id(), fn, ": user state '", s.user_id, "' belongs to model ", s.model_id,
+               ", not to this model (", model_id(), "): a different configuration, K or training set");
+}
+
+void RewardModel::set_dims(ModelDims dims) {
+  dims_ = std::move(dims);
+  user_rows_.clear();
+  for (size_t i = 0; i < dims_.users.size(); ++i) {
+    bool fresh = user_rows_.emplace(dims_.users[i], static_cast<int64_t>(i)).second;
+    PLURAL_CHECK(fresh, family(), ": duplicate user id '", dims_.users[i], "'");
+  }
+}
+
+UserState RewardModel::make_state(const std::string& user_id, int64_t shots) const {
+  UserState s;
+  s.family = family();
+  s.model_id = model_id();
+  s.user_id = user_id;
+  s.shots = shots;
+  return s;
+}
+
+// ---- registries ---------------------------------------------------------------------------------------------
+
+namespace {
+struct ModelEntry {
+  ModelFactory factory;
+  std::string help;
+};
+std::map<std::string, ModelEntry>& models() {
+  static std::map<std::string, ModelEntry> r;
+  return r;
+}
+struct AdapterEntry {
+  AdapterFactory factory;
+  bool is_default;
+};
+std::map<std::string, std::map<std::string, AdapterEntry>>& adapters() {
+  static std::map<std::string, std::map<std::string, AdapterEntry>> r;
+  return r;
+}
+std::string known_families() {
+  std::string s;
+  for (const auto& kv : models()) s += (s.empty() ? "" : ", ") + kv.first;
+  return s;
+}
+}  // namespace
+
+bool register_model(const std::string& family, ModelFactory factory, const std::string& help) {
+  models()[family] = {std::move(factory), help};
+  return true;
+}
+
+bool register_adapter(const std::string& family, const std::string& name, AdapterFactory factory, bool is_default) {
+  adapters()[family][name] = {std::move(factory), is_default};
+  return true;
+}
+
+std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDims& dims,
+                                        const std::string& config_json) {
+  auto it = models().find(family);
+  PLURAL_CHECK(it != models().end(), "unknown model family '", family, "' (known: ", known_families(), ")");
+  PLURAL_CHECK(dims.item_dim > 0, "make_model(", family, "): item_dim must be > 0, got ", dims.item_dim);
+  return it->second.factory(dims, config_json.empty() ? "{}" : config_json);
+}
+
+std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::string& name,
+                                      const std::string& options_json) {
+  auto fam = adapters().find(family);
+  PLURAL_CHECK(fam != adapters().end(), "no adapter registered for model family '", family, "'");
+  for (const auto& kv : fam->second)
+    if ((name.empty() && kv.second.is_default) || kv.first == name) return kv.second.factory(options_json);
+  std::string names;
+  for (const auto& kv : fam->second) names += (names.empty() ? "" : ", ") + kv.first;
+  throw ValueError(detail::cat("model family '", family, "' has no adapter '", name, "' (known: ", names, ")"));
+}
+
+std::map<std::string, std::string> model_families() {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : models()) out[kv.first] = kv.second.help;
+  return out;
+}
+
+std::vector<std::string> adapter_names(const std::string& family) {
+  std::vector<std::string> out;
+  auto fam = adapters().find(family);
+  if (fam != adapters().end())
+    for (const auto& kv : fam->second) out.push_back(kv.first);
+  return out;
+}
+
+// ---- model files ------------------------------------------------------------------------------------------------
+
+void save_model(const RewardModel& model, const std::string& path, const std::string& encoder_id) {
+  torch::serialize::OutputArchive ar;
+  ar.write("plural_format", c10::IValue(std::string("plural-model")));
+  ar.write("format_version", c10::IValue(kModelFormatVersion));
+  ar.write("family", c10::IValue(model.family()));
+  ar.write("config", c10::IValue(model.config_json()));
+  json dims = {{"item_dim", model.dims().item_dim},
+               {"prompt_dim", model.dims().prompt_dim},
+               {"context_dim", model.dims().context_dim},
+               {"users", model.dims().users}};
+  ar.write("dims", c10::IValue(dims.dump()));
+  ar.write("encoder_id", c10::IValue(encoder_id));
+  torch::serialize::OutputArchive state;
+  model.save(state);
+  ar.write("state", state);
+  save_archive(ar, path);
+}
+
+std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* encoder_id) {
+  auto ar = open_archive(path);
+  PLURAL_CHECK(read_string(ar, "plural_format", path) == "plural-model", path, ": not a plural model file");
+  int64_t v = read_int(ar, "format_version", path);
+  PLURAL_CHECK(v >= 1 && v <= kModelFormatVersion, path, ": model format_version ", v,
+               " is newer than this plural understands (", kModelFormatVersion, ")");
+  std::string family = read_string(ar, "family", path);
+  PLURAL_CHECK(models().count(family), path, ": model family '", family, "' is not known to this build (known: ",
+               known_families(), ")");
+  json d = json::parse(read_string(ar, "dims", path));
+  ModelDims dims;
+  dims.item_dim = d.at("item_dim").get<int64_t>();
+  dims.prompt_dim = d.at("prompt_dim").get<int64_t>();
+  dims.context_dim = d.at("context_dim").get<int64_t>();
+  dims.users = d.at("users").get<std::vector<std::string>>();
+  auto model = make_model(family, dims, read_string(ar, "config", path));
+  torch::serialize::InputArchive state;
+  if (!ar.try_read("state", state)) throw IoError(detail::cat(path, ": model weights are missing"));
+  try {
+    model->load(state);
+  } catch (const c10::Error& e) {
+    throw IoError(detail::cat(path, ": weights do not match the '", family, "' model they claim to be: ",
+                              std::string(e.what_without_backtrace()).substr(0, 200)));
+  }
+  if (encoder_id) *encoder_id = read_string(ar, "encoder_id", path);
+  return model;
+}
+
+}  // namespace plural::core

@@ -1,0 +1,134 @@
+#pragma once
+// The model contract every family implements: RewardModel scores items for a UserState; an Adapter turns a new
+// user's few comparisons into a UserState without touching shared weights; a QueryScorer ranks candidate pairs
+// by how much answering them would tell us about one user.
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace plural::core {
+
+/// Features of items to score, gathered from the feature table. Tensors a family does not use may be undefined.
+struct ItemBatch {
+  torch::Tensor x;        ///< [B, D] item features
+  torch::Tensor prompt;   ///< [B, Dp] prompt features, or undefined
+  torch::Tensor context;  ///< [B, Dc] context features (zeros where has_context is false), or undefined
+  torch::Tensor has_context;  ///< [B] bool, or undefined
+  int64_t size() const { return x.size(0); }
+};
+
+/// A batch of comparisons: P(a ≻ b) = sigmoid(logit).
+struct PairBatch {
+  ItemBatch a, b;
+  torch::Tensor user;    ///< [B] int64 row of the model's seen-user table, -1 for a user it was not trained on
+  torch::Tensor label;   ///< [B] float P(a ≻ b)
+  torch::Tensor weight;  ///< [B] float
+  std::map<std::string, torch::Tensor> extra;  ///< family-specific inputs (support sets, ...)
+  int64_t size() const { return label.size(0); }
+  PairBatch select(const torch::Tensor& rows) const;  ///< a subset by row indices (int64)
+};
+
+/// What a model knows about one person. Serializable; carries the id of the model that made it so a state from
+/// another model (or another K) is refused.
+struct UserState {
+  std::string family;    ///< e.g. "bt", "per-user-bt", "pal-b"
+  std::string model_id;  ///< RewardModel::model_id() of the model it belongs to
+  std::string user_id;
+  int64_t shots = 0;     ///< comparisons it was adapted from (-1: a seen user's trained state)
+  std::map<std::string, torch::Tensor> tensors;  ///< e.g. "theta", "cov" (PAL), "mu", "sigma" (VPL)
+
+  const torch::Tensor& at(const std::string& name) const;
+  void save(const std::string& path) const;
+  static UserState load(const std::string& path);
+};
+
+/// Sizes of the inputs a model is built for.
+struct ModelDims {
+  int64_t item_dim = 0;
+  int64_t prompt_dim = 0;   ///< 0: prompts not used
+  int64_t context_dim = 0;  ///< 0: contexts not used
+  std::vector<std::string> users;  ///< seen users, in row order
+};
+
+class RewardModel : public torch::nn::Module {
+ public:
+  virtual std::string family() const = 0;
+  /// Hyperparameters as a JSON object (what the registry needs to rebuild the model).
+  virtual std::string config_json() const = 0;
+
+  /// Rewards [B] of items for seen users (rows of the user table; -1 = the prior/population user).
+  virtual torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) = 0;
+  /// Rewards [B] of items for one user state (seen or adapted).
+  virtual torch::Tensor reward(const ItemBatch& items, const UserState& state) = 0;
+  /// Preference logits [B] for seen users; the default is a reward difference.
+  virtual torch::Tensor logits(const PairBatch& batch);
+  /// Preference logits [B] for one user state.
+  virtual torch::Tensor logits_for(const PairBatch& batch, const UserState& state);
+  /// Extra loss terms (e.g. an L2 prior on user parameters); added to the data loss by the Trainer.
+  virtual torch::Tensor regularizer(const PairBatch& batch);
+  /// Named parameter groups, so the Trainer can give user parameters their own learning rate.
+  virtual std::map<std::string, std::vector<torch::Tensor>> param_groups();
+
+  /// The trained state of seen user `row`.
+  virtual UserState seen_state(int64_t row) const;
+  /// The state of a user with no data (the population view).
+  virtual UserState prior_state() const;
+
+  const ModelDims& dims() const { return dims_; }
+  int64_t user_row(const std::string& id) const;  ///< -1 when not a seen user
+  /// Stable fingerprint: family + config + dims (+ the seen-user list). UserStates carry it.
+  std::string model_id() const;
+  /// Throws ValueError unless `s` was made by a model with this model_id.
+  void check_state(const UserState& s, const char* fn) const;
+
+ protected:
+  void set_dims(ModelDims dims);
+  UserState make_state(const std::string& user_id, int64_t shots) const;
+  ModelDims dims_;
+  std::unordered_map<std::string, int64_t> user_rows_;
+};
+
+/// Turns a new user's comparisons into a UserState. Must not modify the model's parameters.
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual std::string name() const = 0;
+  /// `shots` may be empty: the result is then the model's prior state.
+  virtual UserState adapt(RewardModel& model, const PairBatch& shots, const std::string& user_id) const = 0;
+};
+
+/// Ranks candidate pairs for one user: a higher score means a more informative question.
+class QueryScorer {
+ public:
+  virtual ~QueryScorer() = default;
+  virtual std::string name() const = 0;
+  /// Scores [C] for the candidate pairs (labels in `candidates` are ignored).
+  virtual torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const = 0;
+};
+
+// ---- registries: a family registers itself by name from its own .cpp --------------------------------------
+using ModelFactory = std::function<std::shared_ptr<RewardModel>(const ModelDims&, const std::string& config_json)>;
+using AdapterFactory = std::function<std::unique_ptr<Adapter>(const std::string& options_json)>;
+bool register_model(const std::string& family, ModelFactory factory, const std::string& help);
+bool register_adapter(const std::string& family, const std::string& name, AdapterFactory factory, bool is_default);
+/// Builds a model; config_json overrides the family's defaults ("{}" = defaults). Unknown keys are errors.
+std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDims& dims,
+                                        const std::string& config_json = "{}");
+/// The adapter `name` of a family ("" = the family's default).
+std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::string& name = "",
+                                      const std::string& options_json = "{}");
+std::map<std::string, std::string> model_families();  ///< family -> help
+std::vector<std::string> adapter_names(const std::string& family);
+
+/// Saves a model with its family, config, dims and a format version (one file, a torch archive).
+void save_model(const RewardModel& model, const std::string& path, const std::string& encoder_id = "");
+/// Loads any registered family. Errors name the file and what is wrong (unknown family, newer format, ...).
+std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* encoder_id = nullptr);
+
+}  // namespace plural::core

@@ -1,0 +1,25 @@
+#pragma once
+// Confidence intervals for the Evaluator (Boost.Math quantiles; no torch).
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace plural::core {
+
+/// Wilson score interval for a proportion `successes / n` at confidence `level` (default 95%).
+std::pair<double, double> wilson_interval(double successes, double n, double level = 0.95);
+
+struct MeanSummary {
+  int64_t n = 0;
+  double mean = 0, lo = 0, hi = 0;  ///< percentile bootstrap interval of the mean
+  double median = 0;
+  double worst_decile = 0;  ///< mean of the lowest 10% of values (at least one)
+};
+/// Mean with a seeded percentile-bootstrap interval over the values (e.g. users).
+MeanSummary bootstrap_mean(const std::vector<double>& values, int resamples = 1000, uint64_t seed = 0,
+                           double level = 0.95);
+
+/// Two-sided normal quantile z such that P(|Z| < z) = level.
+double normal_two_sided(double level);
+
+}  // namespace plural::core

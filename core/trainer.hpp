@@ -1,0 +1,56 @@
+#pragma once
+// Trainer: AdamW with per-group learning rates over minibatches of seen users' train comparisons, early stopping on
+// their validation comparisons, format-versioned checkpoints, a JSONL metrics log and a progress bar.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dataset_view.hpp"
+#include "core/losses.hpp"
+#include "core/model.hpp"
+
+namespace plural::core {
+
+struct TrainConfig {
+  std::string loss = "bt";
+  LossOptions loss_options;
+  double lr = 1e-3;                ///< shared parameters
+  double user_lr = 1e-2;           ///< parameters in the "user" group (per-user heads, simplex logits)
+  double weight_decay = 1e-4;
+  double user_weight_decay = 0.0;
+  int64_t batch_size = 256;
+  int epochs = 50;
+  int patience = 5;                ///< epochs without val improvement before stopping (0 = never stop early)
+  double min_delta = 1e-4;         ///< a smaller val-loss improvement does not count
+  double max_grad_norm = 0.0;      ///< > 0: clip the global gradient norm
+  uint64_t seed = 0;
+  bool progress = true;
+  std::string metrics_path;        ///< JSONL, one object per epoch (empty = none)
+  std::string checkpoint_path;     ///< the best model so far (empty = none)
+  std::string encoder_id;          ///< recorded in checkpoints
+  void validate() const;
+};
+
+struct EpochLog {
+  int epoch = 0;
+  double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, pairs_per_second = 0;
+};
+
+struct TrainResult {
+  int epochs_run = 0, best_epoch = 0;
+  double best_val_loss = 0, best_val_accuracy = 0;
+  double seconds = 0, pairs_per_second = 0;
+  int64_t train_pairs = 0, val_pairs = 0;
+  bool early_stopped = false;
+  std::vector<EpochLog> history;
+};
+
+/// Trains `model` in place on `view` (bound to the model first). With validation pairs, the weights of the best
+/// epoch are restored at the end. Deterministic given cfg.seed on one thread.
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg);
+
+/// Mean loss and pairwise accuracy of `model` on comparison rows of seen users (eval mode, no grad).
+std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
+                                        const std::string& loss, const LossOptions& options);
+
+}  // namespace plural::core
