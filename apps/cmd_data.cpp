@@ -1,0 +1,140 @@
+// plural import / plural encode
+#include <torch/torch.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.hpp"
+#include "core/encode.hpp"
+#include "core/error.hpp"
+#include "core/persona_k.hpp"
+#include "core/progress.hpp"
+#include "core/readers.hpp"
+#include "core/text_io.hpp"
+#include "core/ukp.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+
+std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    long long v = std::strtoll(part.c_str(), &end, 10);
+    PLURAL_CHECK(!part.empty() && end && *end == '\0', option, ": expected comma-separated integers, got '", s, "'");
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+void add_import(CLI::App& app, Common&) {
+  auto* cmd = app.add_subcommand("import", "Convert preference data into plural's HDF5 layout");
+  cmd->require_subcommand(1);
+
+  struct FileOpts { std::string in, out; };
+  auto fo = std::make_shared<FileOpts>();
+  auto* file = cmd->add_subcommand("file", "A JSONL or TSV file of comparisons (docs/data_format.md)");
+  file->add_option("input", fo->in, "input .jsonl[.gz] / .tsv[.gz] / .h5")->required();
+  file->add_option("-o,--out", fo->out, "output .h5")->required();
+  file->callback([fo] {
+    auto data = read_preferences(fo->in);
+    write_h5(data, fo->out);
+    std::cout << data.summary() << "\nwrote " << fo->out << "\n";
+  });
+
+  auto pk = std::make_shared<PersonaKConfig>();
+  auto pk_out = std::make_shared<std::string>();
+  auto* persona = cmd->add_subcommand("persona-k", "Generate Persona-K from the bundled persona statements (docs/persona_k.md)");
+  persona->add_option("-o,--out", *pk_out, "output .h5")->required();
+  persona->add_option("--statements", pk->statements_path, "persona statements TSV")->capture_default_str();
+  persona->add_option("--k,--prototypes", pk->prototypes, "K*: number of prototypes")->capture_default_str();
+  persona->add_option("--behaviors", pk->behaviors, "D: behaviours drawn at random")->capture_default_str();
+  persona->add_option("--behavior-names", pk->behavior_names, "explicit behaviour names (overrides --behaviors)");
+  persona->add_option("--alpha", pk->alpha, "Dirichlet concentration of user mixtures (0 = one prototype each)")
+      ->capture_default_str();
+  persona->add_option("--statements-per-behavior", pk->statements_per_behavior)->capture_default_str();
+  persona->add_option("--seen-users", pk->seen_users)->capture_default_str();
+  persona->add_option("--unseen-users", pk->unseen_users)->capture_default_str();
+  persona->add_option("--train-pairs", pk->train_pairs, "per seen user")->capture_default_str();
+  persona->add_option("--val-pairs", pk->val_pairs, "per seen user")->capture_default_str();
+  persona->add_option("--test-pairs", pk->test_pairs, "per user")->capture_default_str();
+  persona->add_option("--support-pairs", pk->support_pairs, "per unseen user")->capture_default_str();
+  persona->add_option("--noise", pk->noise_temperature, "logistic label-noise temperature (0 = none)")
+      ->capture_default_str();
+  persona->add_flag("--soft-labels", pk->soft_labels, "store σ(Δr/T) as the label (with --noise)");
+  persona->add_option("--seed", pk->seed)->capture_default_str();
+  persona->callback([pk, pk_out] {
+    auto p = generate_persona_k(*pk);
+    write_h5(p.data, *pk_out);
+    std::cout << p.data.summary() << "\nbehaviours:";
+    for (const auto& b : p.behaviors) std::cout << " " << b;
+    std::cout << "\nwrote " << *pk_out << "\n";
+  });
+
+  auto uk = std::make_shared<UkpConfig>();
+  auto uk_out = std::make_shared<std::string>();
+  auto* ukp = cmd->add_subcommand("ukp", "UKPConvArg1 crowd judgements as per-worker preferences");
+  ukp->add_option("-o,--out", *uk_out, "output .h5")->required();
+  ukp->add_option("--dir", uk->dir, "folder with topics/arguments/annotations TSVs")->capture_default_str();
+  ukp->add_option("--min-strict", uk->min_strict, "keep workers with at least this many strict judgements")
+      ->capture_default_str();
+  ukp->add_flag("--keep-equal", uk->keep_equal, "keep 'equal' judgements as label 0.5 (default: drop)");
+  ukp->add_option("--unseen-fraction", uk->unseen_fraction)->capture_default_str();
+  ukp->add_option("--seed", uk->seed)->capture_default_str();
+  ukp->callback([uk, uk_out] {
+    auto data = import_ukp(*uk);
+    write_h5(data, *uk_out);
+    std::cout << data.summary() << "\nwrote " << *uk_out << "\n";
+  });
+}
+
+void add_encode(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string data, texts, cache, encoder = "hashed", storage = "float32";
+    int64_t commit_every = 20000;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("encode", "Fill the feature cache with an encoder's features (skips cached texts)");
+  cmd->add_option("--data", o->data, "preference data whose texts to encode (.h5/.jsonl/.tsv)");
+  cmd->add_option("--texts", o->texts, "or a text file, one text per line (\\n escaped)");
+  cmd->add_option("--cache", o->cache, "feature cache .h5")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec, e.g. hashed, hashed:dim=1024, precomputed:...")
+      ->capture_default_str();
+  cmd->add_option("--storage", o->storage, "float32 or float16")->capture_default_str();
+  cmd->add_option("--commit-every", o->commit_every, "rows per transaction (an interruption loses at most this)")
+      ->capture_default_str();
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
+  cmd->callback([o, &common] {
+    PLURAL_CHECK(o->data.empty() != o->texts.empty(), "encode: give exactly one of --data or --texts");
+    set_threads(common.threads);
+    std::vector<std::string> texts;
+    if (!o->data.empty()) {
+      texts = read_preferences(o->data).texts.all();
+    } else {
+      LineReader r(o->texts);
+      std::string line;
+      while (r.next(line)) texts.push_back(sanitize_utf8(tsv_unescape(line)));
+    }
+    auto encoder = make_encoder(o->encoder);
+    FeatureCache cache(o->cache);
+    EncodeOptions opts;
+    opts.commit_every = o->commit_every;
+    opts.storage = parse_storage(o->storage);
+    opts.progress = !o->quiet;
+    auto st = encode_into_cache(cache, *encoder, texts, opts);
+    std::printf("encoder %s (dim %lld): %lld texts, %lld already cached, %lld encoded in %.2f s (%.0f texts/s)\n",
+                encoder->id().c_str(), static_cast<long long>(encoder->dim()), static_cast<long long>(st.texts),
+                static_cast<long long>(st.cached), static_cast<long long>(st.encoded), st.seconds,
+                st.encoded / std::max(st.seconds, 1e-9));
+  });
+}
+
+}  // namespace plural::apps

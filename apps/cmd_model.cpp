@@ -1,0 +1,282 @@
+// plural train / eval / score / adapt
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.hpp"
+#include "core/dataset_view.hpp"
+#include "core/encode.hpp"
+#include "core/error.hpp"
+#include "core/evaluator.hpp"
+#include "core/progress.hpp"
+#include "core/readers.hpp"
+#include "core/text_io.hpp"
+#include "core/trainer.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+using nlohmann::json;
+
+namespace {
+// Features of a dataset's texts: from the cache, encoding what is missing when an encoder is given.
+torch::Tensor load_features(FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
+                            const PreferenceData& data) {
+  if (encoder_spec.empty()) return dataset_features(cache, encoder_id, data);
+  auto enc = make_encoder(encoder_spec);
+  PLURAL_CHECK(encoder_id.empty() || enc->id() == encoder_id, "--encoder '", encoder_spec, "' has id '", enc->id(),
+               "', but the model was trained on features of '", encoder_id, "'");
+  EncodeOptions opts;
+  opts.progress = false;
+  return dataset_features(cache, enc->id(), data, enc.get(), opts);
+}
+
+json cell_json(const GridCell& c) {
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
+  return {{"users", c.users},
+          {"shots", c.shots < 0 ? json() : json(c.shots)},
+          {"pairs", c.pairs.pairs},
+          {"accuracy", num(c.pairs.accuracy)},
+          {"accuracy_ci95", {num(c.pairs.acc_lo), num(c.pairs.acc_hi)}},
+          {"nll", num(c.pairs.nll)},
+          {"brier", num(c.pairs.brier)},
+          {"n_users", c.per_user.n},
+          {"user_accuracy_mean", num(c.per_user.mean)},
+          {"user_accuracy_ci95", {num(c.per_user.lo), num(c.per_user.hi)}},
+          {"user_accuracy_worst_decile", num(c.per_user.worst_decile)}};
+}
+
+void print_grid(const std::string& title, const std::vector<GridCell>& cells) {
+  std::printf("%s\n", title.c_str());
+  std::printf("  %-7s %5s %6s  %-22s %6s %6s  %-22s %9s\n", "users", "shots", "pairs", "accuracy [95% CI]", "nll",
+              "brier", "per-user acc [95% CI]", "worst 10%");
+  for (const auto& c : cells) {
+    std::string shots = c.shots < 0 ? "-" : std::to_string(c.shots);
+    char acc[64], user[64];
+    std::snprintf(acc, sizeof acc, "%.3f [%.3f, %.3f]", c.pairs.accuracy, c.pairs.acc_lo, c.pairs.acc_hi);
+    std::snprintf(user, sizeof user, "%.3f [%.3f, %.3f]", c.per_user.mean, c.per_user.lo, c.per_user.hi);
+    std::printf("  %-7s %5s %6lld  %-22s %6.3f %6.3f  %-22s %9.3f\n", c.users.c_str(), shots.c_str(),
+                static_cast<long long>(c.pairs.pairs), acc, c.pairs.nll, c.pairs.brier, user, c.per_user.worst_decile);
+  }
+}
+}  // namespace
+
+void add_train(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string data, cache, encoder = "hashed", model = "bt", config = "{}", out;
+    TrainConfig train;
+    bool quiet = false, json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("train", "Train a reward model on cached features");
+  cmd->add_option("--data", o->data, "preference data (.h5/.jsonl/.tsv)")->required();
+  cmd->add_option("--cache", o->cache, "feature cache .h5 (missing texts are encoded first)")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
+  cmd->add_option("--model", o->model, "model family (bt, per-user-bt, ...)")->capture_default_str();
+  cmd->add_option("--config", o->config, "model hyperparameters as JSON, e.g. '{\"hidden\": [256]}'")
+      ->capture_default_str();
+  cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
+  auto& t = o->train;
+  cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone")->capture_default_str();
+  cmd->add_option("--margin", t.loss_options.margin)->capture_default_str();
+  cmd->add_option("--smoothing", t.loss_options.smoothing)->capture_default_str();
+  cmd->add_option("--hinge-margin", t.loss_options.hinge_margin)->capture_default_str();
+  cmd->add_option("--lr", t.lr)->capture_default_str();
+  cmd->add_option("--user-lr", t.user_lr)->capture_default_str();
+  cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
+  cmd->add_option("--batch-size", t.batch_size)->capture_default_str();
+  cmd->add_option("--epochs", t.epochs)->capture_default_str();
+  cmd->add_option("--patience", t.patience, "early-stopping patience in epochs (0 = off)")->capture_default_str();
+  cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
+  cmd->add_option("--seed", t.seed)->capture_default_str();
+  cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
+  cmd->add_option("--checkpoint", t.checkpoint_path, "save the best model here during training");
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
+  cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
+  cmd->callback([o, &common] {
+    int threads = set_threads(common.threads);
+    auto data = read_preferences(o->data);
+    FeatureCache cache(o->cache);
+    auto enc = make_encoder(o->encoder);
+    auto features = load_features(cache, o->encoder, "", data);
+    DatasetView view(data, features);
+    torch::manual_seed(o->train.seed);  // initial weights
+    auto model = make_model(o->model, view.dims(), o->config);
+    o->train.progress = !o->quiet && !o->json_out;
+    o->train.encoder_id = enc->id();
+    auto r = train(*model, view, o->train);
+    save_model(*model, o->out, enc->id());
+    if (o->json_out) {
+      json j = {{"model", o->model},         {"model_id", model->model_id()}, {"epochs", r.epochs_run},
+                {"best_epoch", r.best_epoch}, {"best_val_loss", r.best_val_loss},
+                {"best_val_accuracy", r.best_val_accuracy}, {"seconds", r.seconds},
+                {"pairs_per_second", r.pairs_per_second}, {"train_pairs", r.train_pairs}, {"threads", threads},
+                {"out", o->out}};
+      std::cout << j.dump() << "\n";
+    } else {
+      std::printf("%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "
+                  "on %d threads\nsaved %s\n",
+                  o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, r.best_epoch, r.best_val_loss,
+                  r.best_val_accuracy, r.seconds, r.pairs_per_second, threads, o->out.c_str());
+    }
+  });
+}
+
+void add_eval(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string data, cache, model, encoder, shots = "0,1,2,5,10,20,50", adapter, adapter_options = "{}";
+    uint64_t seed = 0;
+    bool json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("eval", "Seen/unseen × shots grid of accuracy, NLL, Brier with 95% CIs");
+  cmd->add_option("--data", o->data, "preference data")->required();
+  cmd->add_option("--cache", o->cache, "feature cache")->required();
+  cmd->add_option("--model", o->model, "trained model file")->required();
+  cmd->add_option("--encoder", o->encoder, "encode missing texts with this encoder (must match the model's)");
+  cmd->add_option("--shots", o->shots, "shots for unseen users")->capture_default_str();
+  cmd->add_option("--adapter", o->adapter, "adapter name (default: the family's)");
+  cmd->add_option("--adapter-options", o->adapter_options, "adapter options as JSON")->capture_default_str();
+  cmd->add_option("--seed", o->seed)->capture_default_str();
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->callback([o, &common] {
+    set_threads(common.threads);
+    std::string encoder_id;
+    auto model = load_model(o->model, &encoder_id);
+    auto data = read_preferences(o->data);
+    FeatureCache cache(o->cache);
+    DatasetView view(data, load_features(cache, o->encoder, encoder_id, data));
+    EvalConfig cfg;
+    cfg.shots = parse_int_list(o->shots, "--shots");
+    cfg.adapter = o->adapter;
+    cfg.adapter_options = o->adapter_options;
+    cfg.seed = o->seed;
+    auto cells = evaluate_grid(*model, view, cfg);
+    if (o->json_out) {
+      json j = {{"model", o->model}, {"family", model->family()}, {"data", o->data}, {"cells", json::array()}};
+      for (const auto& c : cells) j["cells"].push_back(cell_json(c));
+      std::cout << j.dump() << "\n";
+    } else {
+      print_grid(model->family() + " on " + o->data, cells);
+    }
+  });
+}
+
+void add_score(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string model, cache, encoder, texts_file, prompt, user, state;
+    std::vector<std::string> texts;
+    bool json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("score", "Rewards of responses for one user (seen id, saved state, or population)");
+  cmd->add_option("--model", o->model, "trained model file")->required();
+  cmd->add_option("--cache", o->cache, "feature cache")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec for texts not in the cache (must match the model's)");
+  cmd->add_option("--text", o->texts, "a response to score (repeatable)");
+  cmd->add_option("--texts", o->texts_file, "or a file of responses, one per line");
+  cmd->add_option("--prompt", o->prompt, "the prompt they answer (for models that use prompts)");
+  cmd->add_option("--user", o->user, "a seen user's id (default: the population/prior user)");
+  cmd->add_option("--state", o->state, "a saved UserState (from plural adapt)");
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->callback([o, &common] {
+    set_threads(common.threads);
+    PLURAL_CHECK(o->user.empty() || o->state.empty(), "score: give --user or --state, not both");
+    std::string encoder_id;
+    auto model = load_model(o->model, &encoder_id);
+    std::vector<std::string> texts = o->texts;
+    if (!o->texts_file.empty()) {
+      LineReader r(o->texts_file);
+      std::string line;
+      while (r.next(line)) texts.push_back(sanitize_utf8(tsv_unescape(line)));
+    }
+    PLURAL_CHECK(!texts.empty(), "score: no texts (use --text or --texts)");
+    PLURAL_CHECK(model->dims().prompt_dim == 0 || !o->prompt.empty(), "score: this ", model->family(),
+                 " model uses prompts; give --prompt");
+    FeatureCache cache(o->cache);
+    std::vector<std::string> all = texts;
+    if (!o->prompt.empty()) all.push_back(o->prompt);
+    if (!o->encoder.empty()) {
+      auto enc = make_encoder(o->encoder);
+      PLURAL_CHECK(enc->id() == encoder_id, "--encoder has id '", enc->id(), "', the model needs '", encoder_id, "'");
+      EncodeOptions eo;
+      eo.progress = false;
+      encode_into_cache(cache, *enc, all, eo);
+    }
+    auto f = cache.lookup(encoder_id, all);
+    ItemBatch items;
+    items.x = f.slice(0, 0, static_cast<int64_t>(texts.size()));
+    if (model->dims().prompt_dim > 0) items.prompt = f[-1].unsqueeze(0).expand({items.x.size(0), -1});
+    UserState state;
+    if (!o->state.empty()) {
+      state = UserState::load(o->state);
+    } else if (!o->user.empty()) {
+      int64_t row = model->user_row(o->user);
+      PLURAL_CHECK(row >= 0, "score: unknown user id '", o->user, "': not a seen user of this model (",
+                   model->dims().users.size(), " seen users); adapt new users with `plural adapt`");
+      state = model->seen_state(row);
+    } else {
+      state = model->prior_state();
+    }
+    torch::NoGradGuard ng;
+    model->eval();
+    auto r = model->reward(items, state);
+    if (o->json_out) {
+      json j = {{"user", state.user_id}, {"rewards", json::array()}};
+      for (size_t i = 0; i < texts.size(); ++i) j["rewards"].push_back({{"text", texts[i]}, {"reward", r[i].item<double>()}});
+      std::cout << j.dump() << "\n";
+    } else {
+      for (size_t i = 0; i < texts.size(); ++i) std::printf("%.6f\t%s\n", r[i].item<double>(), texts[i].c_str());
+    }
+  });
+}
+
+void add_adapt(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string model, data, cache, encoder, user, out, adapter, adapter_options = "{}";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("adapt", "A new user's comparisons -> their saved UserState (shared weights untouched)");
+  cmd->add_option("--model", o->model, "trained model file")->required();
+  cmd->add_option("--data", o->data, "the user's comparisons (.jsonl/.tsv/.h5)")->required();
+  cmd->add_option("--cache", o->cache, "feature cache")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec for texts not in the cache (must match the model's)");
+  cmd->add_option("--user", o->user, "which user in --data (default: the only one)");
+  cmd->add_option("-o,--out", o->out, "where to save the UserState")->required();
+  cmd->add_option("--adapter", o->adapter, "adapter name (default: the family's)");
+  cmd->add_option("--adapter-options", o->adapter_options, "adapter options as JSON")->capture_default_str();
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->callback([o, &common] {
+    set_threads(common.threads);
+    std::string encoder_id;
+    auto model = load_model(o->model, &encoder_id);
+    auto data = read_preferences(o->data);
+    if (o->user.empty()) {
+      PLURAL_CHECK(data.users.size() == 1, "adapt: ", o->data, " has ", data.users.size(),
+                   " users; choose one with --user");
+      o->user = data.users[0].id;
+    }
+    int32_t u = data.find_user(o->user);
+    PLURAL_CHECK(u >= 0, "adapt: unknown user id '", o->user, "' in ", o->data);
+    FeatureCache cache(o->cache);
+    DatasetView view(data, load_features(cache, o->encoder, encoder_id, data));
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < data.comparisons.size(); ++i)
+      if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
+    auto adapter = make_adapter(model->family(), o->adapter, o->adapter_options);
+    PairBatch shots = rows.empty() ? PairBatch{} : view.batch(rows);
+    auto t0 = std::chrono::steady_clock::now();
+    UserState s = adapter->adapt(*model, shots, o->user);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    s.save(o->out);
+    std::printf("adapted user '%s' from %zu comparisons with '%s' in %.3f ms; saved %s\n", o->user.c_str(), rows.size(),
+                adapter->name().c_str(), ms, o->out.c_str());
+  });
+}
+
+}  // namespace plural::apps

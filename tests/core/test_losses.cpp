@@ -1,0 +1,66 @@
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/losses.hpp"
+
+using namespace plural::core;
+using Catch::Contains;
+
+namespace {
+double loss(const std::string& name, std::vector<float> z, std::vector<float> y, std::vector<float> w = {},
+            LossOptions o = {}) {
+  if (w.empty()) w.assign(z.size(), 1.f);
+  return get_loss(name)(torch::tensor(z), torch::tensor(y), torch::tensor(w), o).item<double>();
+}
+double sp(double x) { return std::log1p(std::exp(x)); }  // softplus
+}  // namespace
+
+TEST_CASE("losses match hand-computed values", "[core][losses]") {
+  // bt: -log σ(s·z); labels 1, 0 and a tie (weight 0).
+  CHECK(loss("bt", {2.0f, 0.5f, 3.f}, {1.f, 0.f, 0.5f}) == Approx((sp(-2.0) + sp(0.5)) / 2).epsilon(1e-6));
+  // soft-bce: softplus(z) - y z
+  CHECK(loss("soft-bce", {1.0f, -2.f}, {0.7f, 0.5f}) == Approx((sp(1.0) - 0.7 + sp(-2.0) + 1.0) / 2).epsilon(1e-6));
+  // label smoothing with ε = 0.1: target 0.9 for a preferred a
+  LossOptions o;
+  o.smoothing = 0.1;
+  CHECK(loss("label-smoothing", {1.5f}, {1.f}, {}, o) == Approx(sp(1.5) - 0.9 * 1.5).epsilon(1e-6));
+  o.margin = 0.5;
+  CHECK(loss("margin", {1.0f, 1.0f}, {1.f, 0.f}, {}, o) == Approx((sp(-(1.0 - 0.5)) + sp(-(-1.0 - 0.5))) / 2).epsilon(1e-6));
+  o.hinge_margin = 1.0;
+  CHECK(loss("hinge", {0.25f, 3.f, -0.5f}, {1.f, 1.f, 0.f}, {}, o) == Approx((0.75 + 0 + 0.5) / 3).epsilon(1e-6));
+  // thurstone: -log Φ(z); Φ(0) = 0.5
+  CHECK(loss("thurstone", {0.f}, {1.f}) == Approx(std::log(2.0)).epsilon(1e-6));
+  // weights: a weighted mean
+  CHECK(loss("bt", {1.f, -1.f}, {1.f, 1.f}, {3.f, 1.f}) == Approx((3 * sp(-1.0) + sp(1.0)) / 4).epsilon(1e-6));
+}
+
+TEST_CASE("loss gradients agree with finite differences", "[core][losses]") {
+  for (const auto& name : {"bt", "soft-bce", "label-smoothing", "margin", "thurstone"}) {
+    auto z = torch::tensor({0.3, -1.2, 2.0, 0.7}, torch::kFloat64).requires_grad_(true);
+    auto y = torch::tensor({1.0, 0.0, 0.8, 1.0}, torch::kFloat64);
+    auto w = torch::tensor({1.0, 2.0, 0.5, 1.0}, torch::kFloat64);
+    LossOptions o;
+    o.margin = 0.3;
+    const auto& fn = get_loss(name);
+    fn(z, y, w, o).backward();
+    for (int i = 0; i < 4; ++i) {
+      double h = 1e-6;
+      auto zp = z.detach().clone(), zm = z.detach().clone();
+      zp[i] += h;
+      zm[i] -= h;
+      double fd = (fn(zp, y, w, o).item<double>() - fn(zm, y, w, o).item<double>()) / (2 * h);
+      INFO(name << " component " << i);
+      CHECK(z.grad()[i].item<double>() == Approx(fd).margin(1e-6));
+    }
+  }
+}
+
+TEST_CASE("unknown loss names and bad options are errors", "[core][losses][errors]") {
+  CHECK_THROWS_WITH(get_loss("dpo"), Contains("unknown loss 'dpo'") && Contains("soft-bce"));
+  LossOptions o;
+  o.smoothing = 0.7;
+  CHECK_THROWS_AS(o.validate(), plural::ValueError);
+}
