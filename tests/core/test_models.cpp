@@ -78,7 +78,7 @@ TEST_CASE("BT recovers a planted linear reward", "[core][models][bt]") {
   CHECK(r.best_val_accuracy > 0.9);
 }
 
-TEST_CASE("training is bit-reproducible on one thread; checkpoints save and load", "[core][trainer]") {
+TEST_CASE("training is bit-reproducible on one thread and checkpoints save and load", "[core][trainer]") {
   at::set_num_threads(1);
   auto p = planted(10, 80, 8, 0.5, 2);
   TempDir tmp;
@@ -152,7 +152,7 @@ TEST_CASE("per-user BT: Newton adapter leaves shared weights bit-identical and b
   CHECK(s0.shots == 0);
 }
 
-TEST_CASE("UserState save/load round trip; states of another model are refused", "[core][models][errors]") {
+TEST_CASE("UserState save and load round trip, states of another model are refused", "[core][models][errors]") {
   auto p = planted(5, 40, 6, 0.5, 4);
   DatasetView view(p.data, p.features);
   auto a = make_model("per-user-bt", view.dims(), R"({"hidden": [8], "embed": 4})");
