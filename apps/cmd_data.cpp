@@ -1,11 +1,13 @@
 // plural import / plural encode
 #include <torch/torch.h>
 
+#include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
 #include "core/encode.hpp"
+#include "core/npy.hpp"
 #include "core/error.hpp"
 #include "core/persona_k.hpp"
 #include "core/progress.hpp"
@@ -134,6 +136,32 @@ void add_encode(CLI::App& app, Common& common) {
                 encoder->id().c_str(), static_cast<long long>(encoder->dim()), static_cast<long long>(st.texts),
                 static_cast<long long>(st.cached), static_cast<long long>(st.encoded), st.seconds,
                 st.encoded / std::max(st.seconds, 1e-9));
+  });
+}
+
+void add_embed(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string texts, out, encoder = "hashed";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("embed", "Embed texts with an encoder straight into a .npy (no cache), in file order");
+  cmd->add_option("--texts", o->texts, "one text per line (\\n, \\t escaped)")->required();
+  cmd->add_option("-o,--out", o->out, "output .npy [n, dim] float32")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->callback([o, &common] {
+    set_threads(common.threads);
+    std::vector<std::string> texts;
+    LineReader r(o->texts);
+    std::string line;
+    while (r.next(line)) texts.push_back(sanitize_utf8(tsv_unescape(line)));
+    auto encoder = make_encoder(o->encoder);
+    auto t0 = std::chrono::steady_clock::now();
+    auto f = encoder->encode(texts).contiguous();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    write_npy(o->out, f.data_ptr<float>(), f.size(0), f.size(1));
+    std::printf("%s: %zu texts in %.2f s (%.1f texts/s), wrote %s\n", encoder->id().c_str(), texts.size(), secs,
+                texts.size() / std::max(secs, 1e-9), o->out.c_str());
   });
 }
 

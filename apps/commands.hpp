@@ -16,6 +16,7 @@ struct Common {
 /// Each add_* attaches a subcommand to `app`; its callback runs the command.
 void add_import(CLI::App& app, Common& common);
 void add_encode(CLI::App& app, Common& common);
+void add_embed(CLI::App& app, Common& common);
 void add_train(CLI::App& app, Common& common);
 void add_eval(CLI::App& app, Common& common);
 void add_score(CLI::App& app, Common& common);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   plural::apps::Common common;
   plural::apps::add_import(app, common);
   plural::apps::add_encode(app, common);
+  plural::apps::add_embed(app, common);
   plural::apps::add_train(app, common);
   plural::apps::add_eval(app, common);
   plural::apps::add_score(app, common);

@@ -1,0 +1,75 @@
+#include "core/safetensors.hpp"
+
+#include <torch/torch.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/hash.hpp"
+
+namespace plural::core {
+
+SafeTensors::SafeTensors(const std::string& path) : path_(path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError(detail::cat(path, ": cannot open weight file (run `make models` to fetch it)"));
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.size() < 8) throw IoError(detail::cat(path, ": truncated safetensors file (", bytes.size(), " bytes)"));
+  hash_ = hash128(bytes).hex();
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  if (header_len > bytes.size() - 8)
+    throw IoError(detail::cat(path, ": truncated safetensors header (needs ", header_len, " bytes, file has ",
+                              bytes.size() - 8, ")"));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.substr(8, header_len));
+  } catch (const std::exception& e) {
+    throw IoError(detail::cat(path, ": safetensors header is not valid JSON: ", e.what()));
+  }
+  const size_t data_start = 8 + header_len;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    std::string dtype = info.at("dtype").get<std::string>();
+    auto shape = info.at("shape").get<std::vector<int64_t>>();
+    auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
+    if (off.size() != 2 || off[1] < off[0] || data_start + off[1] > bytes.size())
+      throw IoError(detail::cat(path, ": tensor '", name, "' lies beyond the end of the file (truncated download?)"));
+    torch::ScalarType st;
+    size_t elt;
+    if (dtype == "F32") st = torch::kFloat32, elt = 4;
+    else if (dtype == "F16") st = torch::kHalf, elt = 2;
+    else if (dtype == "BF16") st = torch::kBFloat16, elt = 2;
+    else if (dtype == "I64") st = torch::kInt64, elt = 8;
+    else continue;  // types we never need
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    if (static_cast<uint64_t>(n) * elt != off[1] - off[0])
+      throw IoError(detail::cat(path, ": tensor '", name, "' has ", off[1] - off[0], " bytes for shape ",
+                                torch::IntArrayRef(shape), " of ", dtype));
+    auto t = torch::empty(shape, torch::TensorOptions().dtype(st));
+    std::memcpy(t.data_ptr(), bytes.data() + data_start + off[0], off[1] - off[0]);
+    tensors_[name] = t;
+  }
+}
+
+torch::Tensor SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw IoError(detail::cat(path_, ": expected tensor '", name, "' is missing"));
+  if (it->second.sizes() != torch::IntArrayRef(shape)) {
+    std::ostringstream want, got;
+    want << torch::IntArrayRef(shape);
+    got << it->second.sizes();
+    throw IoError(detail::cat(path_, ": tensor '", name, "' has shape ", got.str(), ", expected ", want.str()));
+  }
+  return it->second.to(torch::kFloat32);
+}
+
+std::vector<std::string> SafeTensors::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : tensors_) out.push_back(kv.first);
+  return out;
+}
+
+}  // namespace plural::core
