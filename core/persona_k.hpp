@@ -27,10 +27,10 @@ struct PersonaKConfig {
   std::vector<std::string> behavior_names;   ///< explicit behaviours (overrides `behaviors`)
   int prototypes = 3;                        ///< K*
   double alpha = 0.2;                        ///< Dirichlet concentration of user mixtures; 0 = exactly one prototype
-  int statements_per_behavior = 200;         ///< statements drawn per behaviour (keeps encoding cheap)
+  int statements_per_behavior = 1000;        ///< statements drawn per behaviour (most files have 1,000)
   double val_fraction = 0.1, test_fraction = 0.2;  ///< of each behaviour's statements
   int seen_users = 100, unseen_users = 40;
-  int train_pairs = 100, val_pairs = 20, test_pairs = 50, support_pairs = 50;  ///< per user
+  int train_pairs = 300, val_pairs = 20, test_pairs = 50, support_pairs = 50;  ///< per user
   double noise_temperature = 0.0;  ///< > 0: label ~ Bernoulli(sigmoid(Δr / T)) instead of the sign of Δr
   bool soft_labels = false;        ///< with noise: store sigmoid(Δr / T) itself as the label
   std::string prompt = "Which of these two statements would you rather say?";
