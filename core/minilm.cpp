@@ -3,6 +3,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -162,21 +165,49 @@ torch::Tensor MiniLmEncoder::encode(const std::vector<std::string>& texts) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ids[a].size() < ids[b].size(); });
-  size_t i = 0;
-  while (i < order.size()) {
+  // Batches: runs of the sorted order with at most batch_tokens padded tokens each.
+  std::vector<std::pair<size_t, size_t>> batches;
+  for (size_t i = 0; i < order.size();) {
     size_t j = i;
-    std::vector<std::vector<int64_t>> batch;
-    while (j < order.size()) {
-      int64_t len = static_cast<int64_t>(ids[order[j]].size());
-      if (!batch.empty() && len * static_cast<int64_t>(batch.size() + 1) > batch_tokens_) break;
-      batch.push_back(ids[order[j]]);
+    while (j < order.size() &&
+           (j == i || static_cast<int64_t>(ids[order[j]].size()) * static_cast<int64_t>(j - i + 1) <= batch_tokens_))
       ++j;
-    }
-    auto emb = forward(batch);
-    auto rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kInt64);
-    out.index_copy_(0, rows, emb);
+    batches.emplace_back(i, j);
     i = j;
   }
+  auto run = [&](size_t k) {
+    auto [i, j] = batches[k];
+    std::vector<std::vector<int64_t>> batch;
+    for (size_t r = i; r < j; ++r) batch.push_back(ids[order[r]]);
+    auto emb = forward(batch);
+    auto rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kInt64);
+    out.index_copy_(0, rows, emb);  // disjoint rows per batch: safe from several workers
+  };
+  // Small GEMMs scale poorly across cores; one single-threaded worker per core on separate batches is faster
+  // (bench/RESULTS.md). The thread setting is restored afterwards.
+  const int threads = at::get_num_threads();
+  if (threads <= 1 || batches.size() < 2) {
+    for (size_t k = 0; k < batches.size(); ++k) run(k);
+    return out;
+  }
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> workers;
+  at::set_num_threads(1);
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      at::set_num_threads(1);
+      try {
+        for (size_t k = next++; k < batches.size(); k = next++) run(k);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        error = std::current_exception();
+      }
+    });
+  for (auto& w : workers) w.join();
+  at::set_num_threads(threads);
+  if (error) std::rethrow_exception(error);
   return out;
 }
 
