@@ -56,6 +56,9 @@ TEST_CASE("MiniLM: unit-norm embeddings, paraphrases close and unrelated texts f
   CHECK(cos(3, 4) > 0.4);
   CHECK(cos(0, 2) < 0.2);
   CHECK(cos(3, 2) < 0.2);
+  // Invalid UTF-8 is replaced deterministically (and the replacement character dropped, as BERT's cleaner does).
+  auto bad = enc.encode({"caf\xff\xfe latte", "caf latte"});
+  CHECK(torch::allclose(bad[0], bad[1], 1e-6, 1e-6));
   // Batching and order do not change a text's embedding.
   auto single = enc.encode({"Someone is strumming a guitar."});
   CHECK(torch::allclose(single[0], e[1], 1e-5, 1e-5));
