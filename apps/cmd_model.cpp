@@ -97,8 +97,7 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common] {
-    PLURAL_CHECK(model_families().count(o->model), "train: unknown model family '", o->model, "' (known: ",
-                 [] { std::string s; for (const auto& kv : model_families()) s += (s.empty() ? "" : ", ") + kv.first; return s; }(), ")");
+    require_model_family(o->model);  // before any slow work
     o->train.validate();
     int threads = set_threads(common.threads);
     auto data = read_preferences(o->data);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/error.hpp"
+#include "core/registry.hpp"
 
 namespace plural::core {
 
@@ -53,36 +54,22 @@ void EncoderSpec::only(const std::vector<std::string>& known) const {
 }
 
 namespace {
-struct Entry {
-  EncoderFactory factory;
-  std::string help;
-};
-std::map<std::string, Entry>& registry() {
-  static std::map<std::string, Entry> r;
+Registry<EncoderFactory>& registry() {
+  static Registry<EncoderFactory> r("encoder");
   return r;
 }
 }  // namespace
 
 bool register_encoder(const std::string& name, EncoderFactory factory, const std::string& help) {
-  registry()[name] = {std::move(factory), help};
+  registry().add(name, std::move(factory), help);
   return true;
 }
 
 std::unique_ptr<Encoder> make_encoder(const std::string& spec) {
   EncoderSpec s = EncoderSpec::parse(spec);
-  auto it = registry().find(s.name);
-  if (it == registry().end()) {
-    std::string names;
-    for (const auto& kv : registry()) names += (names.empty() ? "" : ", ") + kv.first;
-    throw ValueError(detail::cat("unknown encoder '", s.name, "' (known: ", names, ")"));
-  }
-  return it->second.factory(s);
+  return registry().get(s.name)(s);
 }
 
-std::map<std::string, std::string> encoder_names() {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : registry()) out[kv.first] = kv.second.help;
-  return out;
-}
+std::map<std::string, std::string> encoder_names() { return registry().help(); }
 
 }  // namespace plural::core

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.hpp"
+#include "core/registry.hpp"
 
 namespace plural::core {
 
@@ -13,12 +14,8 @@ void LossOptions::validate() const {
 }
 
 namespace {
-struct Entry {
-  LossFn fn;
-  std::string help;
-};
-std::map<std::string, Entry>& registry() {
-  static std::map<std::string, Entry> r;
+Registry<LossFn>& registry() {
+  static Registry<LossFn> r("loss");
   return r;
 }
 
@@ -77,24 +74,12 @@ const bool registered = [] {
 }  // namespace
 
 bool register_loss(const std::string& name, LossFn fn, const std::string& help) {
-  registry()[name] = {std::move(fn), help};
+  registry().add(name, std::move(fn), help);
   return true;
 }
 
-const LossFn& get_loss(const std::string& name) {
-  auto it = registry().find(name);
-  if (it == registry().end()) {
-    std::string names;
-    for (const auto& kv : registry()) names += (names.empty() ? "" : ", ") + kv.first;
-    throw ValueError(detail::cat("unknown loss '", name, "' (known: ", names, ")"));
-  }
-  return it->second.fn;
-}
+const LossFn& get_loss(const std::string& name) { return registry().get(name); }
 
-std::map<std::string, std::string> loss_names() {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : registry()) out[kv.first] = kv.second.help;
-  return out;
-}
+std::map<std::string, std::string> loss_names() { return registry().help(); }
 
 }  // namespace plural::core

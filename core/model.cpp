@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/registry.hpp"
 
 namespace plural::core {
 
@@ -180,12 +181,8 @@ UserState RewardModel::make_state(const std::string& user_id, int64_t shots) con
 // ---- registries ---------------------------------------------------------------------------------------------
 
 namespace {
-struct ModelEntry {
-  ModelFactory factory;
-  std::string help;
-};
-std::map<std::string, ModelEntry>& models() {
-  static std::map<std::string, ModelEntry> r;
+Registry<ModelFactory>& models() {
+  static Registry<ModelFactory> r("model family");
   return r;
 }
 struct AdapterEntry {
@@ -196,15 +193,10 @@ std::map<std::string, std::map<std::string, AdapterEntry>>& adapters() {
   static std::map<std::string, std::map<std::string, AdapterEntry>> r;
   return r;
 }
-std::string known_families() {
-  std::string s;
-  for (const auto& kv : models()) s += (s.empty() ? "" : ", ") + kv.first;
-  return s;
-}
 }  // namespace
 
 bool register_model(const std::string& family, ModelFactory factory, const std::string& help) {
-  models()[family] = {std::move(factory), help};
+  models().add(family, std::move(factory), help);
   return true;
 }
 
@@ -215,10 +207,9 @@ bool register_adapter(const std::string& family, const std::string& name, Adapte
 
 std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDims& dims,
                                         const std::string& config_json) {
-  auto it = models().find(family);
-  PLURAL_CHECK(it != models().end(), "unknown model family '", family, "' (known: ", known_families(), ")");
+  const auto& factory = models().get(family);
   PLURAL_CHECK(dims.item_dim > 0, "make_model(", family, "): item_dim must be > 0, got ", dims.item_dim);
-  return it->second.factory(dims, config_json.empty() ? "{}" : config_json);
+  return factory(dims, config_json.empty() ? "{}" : config_json);
 }
 
 std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::string& name,
@@ -232,11 +223,9 @@ std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::stri
   throw ValueError(detail::cat("model family '", family, "' has no adapter '", name, "' (known: ", names, ")"));
 }
 
-std::map<std::string, std::string> model_families() {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : models()) out[kv.first] = kv.second.help;
-  return out;
-}
+std::map<std::string, std::string> model_families() { return models().help(); }
+
+void require_model_family(const std::string& family) { models().get(family); }
 
 std::vector<std::string> adapter_names(const std::string& family) {
   std::vector<std::string> out;
@@ -273,8 +262,8 @@ std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* en
   PLURAL_CHECK(v >= 1 && v <= kModelFormatVersion, path, ": model format_version ", v,
                " is newer than this plural understands (", kModelFormatVersion, ")");
   std::string family = read_string(ar, "family", path);
-  PLURAL_CHECK(models().count(family), path, ": model family '", family, "' is not known to this build (known: ",
-               known_families(), ")");
+  PLURAL_CHECK(models().has(family), path, ": model family '", family, "' is not known to this build (known: ",
+               models().known(), ")");
   json d = json::parse(read_string(ar, "dims", path));
   ModelDims dims;
   dims.item_dim = d.at("item_dim").get<int64_t>();

@@ -124,6 +124,8 @@ std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDi
 std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::string& name = "",
                                       const std::string& options_json = "{}");
 std::map<std::string, std::string> model_families();  ///< family -> help
+/// Throws ValueError listing the known families unless `family` is registered.
+void require_model_family(const std::string& family);
 std::vector<std::string> adapter_names(const std::string& family);
 
 /// Saves a model with its family, config, dims and a format version (one file, a torch archive).

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/registry.hpp"
 
 namespace plural::core {
 
@@ -14,12 +15,8 @@ torch::Tensor RandomQueryScorer::score(RewardModel&, const UserState& state, con
 }
 
 namespace {
-struct Entry {
-  QueryScorerFactory factory;
-  std::string help;
-};
-std::map<std::string, Entry>& registry() {
-  static std::map<std::string, Entry> r;
+Registry<QueryScorerFactory>& registry() {
+  static Registry<QueryScorerFactory> r("query scorer");
   return r;
 }
 const bool registered = register_query_scorer(
@@ -27,24 +24,14 @@ const bool registered = register_query_scorer(
 }  // namespace
 
 bool register_query_scorer(const std::string& name, QueryScorerFactory factory, const std::string& help) {
-  registry()[name] = {std::move(factory), help};
+  registry().add(name, std::move(factory), help);
   return true;
 }
 
 std::unique_ptr<QueryScorer> make_query_scorer(const std::string& name, uint64_t seed) {
-  auto it = registry().find(name);
-  if (it == registry().end()) {
-    std::string names;
-    for (const auto& kv : registry()) names += (names.empty() ? "" : ", ") + kv.first;
-    throw ValueError(detail::cat("unknown query scorer '", name, "' (known: ", names, ")"));
-  }
-  return it->second.factory(seed);
+  return registry().get(name)(seed);
 }
 
-std::map<std::string, std::string> query_scorer_names() {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : registry()) out[kv.first] = kv.second.help;
-  return out;
-}
+std::map<std::string, std::string> query_scorer_names() { return registry().help(); }
 
 }  // namespace plural::core
