@@ -1,0 +1,52 @@
+#pragma once
+// The ideal-point mixture family (PAL-A, PAL-B, LoRe): everything is shared except each user's K logits θ_u,
+// whose softmax w_u is a point on the simplex. A new user is K numbers, so adapting one is a K-dimensional problem.
+#include <Eigen/Core>
+
+#include <memory>
+#include <string>
+
+#include "core/model.hpp"
+
+namespace plural::mixture {
+
+/// A frozen model seen from one user's shots: the shots' logits z(w) and their Jacobian dz/dw, in K dimensions,
+/// computed from one forward pass of the shared parts. What the Newton adapter optimises.
+class ShotGeometry {
+ public:
+  virtual ~ShotGeometry() = default;
+  /// z: [n] logits of the shots; dz: [n, K] derivatives with respect to the simplex weights w.
+  virtual void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
+};
+
+class MixtureModel : public core::RewardModel {
+ public:
+  int64_t K() const { return k_; }
+  /// Simplex weights [B, K] of seen-user rows (-1 = the prior user, θ = 0, uniform weights). In partition mode
+  /// (evaluation only) the weights are one-hot at argmax θ.
+  torch::Tensor seen_weights(const torch::Tensor& users) const;
+  /// Weights [K] of a state (softmax of its "theta", one-hot in partition mode at evaluation).
+  torch::Tensor state_weights(const core::UserState& s) const;
+  /// Rewards [B] of items under weights w [B, K] (or [K], broadcast).
+  virtual torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) = 0;
+  /// The shots' geometry for the Newton adapter (eval mode, no grad).
+  virtual std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) = 0;
+
+  torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;
+  torch::Tensor reward(const core::ItemBatch& items, const core::UserState& state) override;
+  std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
+  core::UserState seen_state(int64_t row) const override;
+  core::UserState prior_state() const override;
+  const torch::Tensor& theta() const { return theta_; }
+  double prior_var() const { return prior_var_; }
+
+ protected:
+  /// Registers θ [users, K] ~ N(0, I) (as the original does).
+  void init_users(int64_t k, bool partition, double prior_var);
+  int64_t k_ = 0;
+  bool partition_ = false;
+  double prior_var_ = 4.0;  ///< variance of the Gaussian prior on a new user's θ
+  torch::Tensor theta_;
+};
+
+}  // namespace plural::mixture

@@ -1,0 +1,313 @@
+#include "mixture/pal.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/json_config.hpp"
+
+namespace plural::mixture {
+
+using core::ItemBatch;
+using core::PairBatch;
+
+namespace {
+torch::Tensor broadcast_weights(const torch::Tensor& w, int64_t B) { return w.dim() == 1 ? w.unsqueeze(0).expand({B, -1}) : w; }
+
+void check_items(const ItemBatch& items, const core::ModelDims& dims, bool prompt, const std::string& who) {
+  PLURAL_CHECK(items.x.defined() && items.x.dim() == 2, who, ": item features must be 2-D [B, D]");
+  PLURAL_CHECK(items.x.size(1) == dims.item_dim, who, ": feature dimension mismatch: the model was trained on ",
+               dims.item_dim, "-dim features, got ", items.x.size(1));
+  if (prompt)
+    PLURAL_CHECK(items.prompt.defined() && items.prompt.size(1) == dims.prompt_dim, who,
+                 ": the model uses prompt features of dim ", dims.prompt_dim, "; give them");
+}
+
+// Row-major float64 copy for the geometry loops.
+std::vector<double> to_vec(const torch::Tensor& t) {
+  auto c = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// PAL-B: r(w) = τ wᵀu / sqrt(wᵀMw) per item, z = r_a − r_b.
+class CosineGeometry : public ShotGeometry {
+ public:
+  CosineGeometry(int64_t n, int64_t k, double tau, std::vector<double> ua, std::vector<double> ma,
+                 std::vector<double> ub, std::vector<double> mb)
+      : n_(n), k_(k), tau_(tau), u_{std::move(ua), std::move(ub)}, m_{std::move(ma), std::move(mb)} {}
+  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+    z.setZero(n_);
+    dz.setZero(n_, k_);
+    for (int side = 0; side < 2; ++side) {
+      double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + i * k_, k_);
+        Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> M(
+            m_[side].data() + i * k_ * k_, k_, k_);
+        Eigen::VectorXd Mw = M * w;
+        double num = w.dot(u), s = std::sqrt(std::max(w.dot(Mw), 1e-24));
+        z[i] += sign * tau_ * num / s;
+        dz.row(i) += sign * tau_ * (u / s - num * Mw / (s * s * s)).transpose();
+      }
+    }
+  }
+
+ private:
+  int64_t n_, k_;
+  double tau_;
+  std::vector<double> u_[2], m_[2];
+};
+
+// PAL-A: r(w) = −sqrt(c − 2wᵀv + wᵀQw) per item (distance to a point linear in w).
+class DistanceGeometry : public ShotGeometry {
+ public:
+  DistanceGeometry(int64_t n, int64_t k, std::vector<double> q, std::vector<double> va, std::vector<double> ca,
+                   std::vector<double> vb, std::vector<double> cb)
+      : n_(n), k_(k), q_(std::move(q)), v_{std::move(va), std::move(vb)}, c_{std::move(ca), std::move(cb)} {}
+  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Q(q_.data(), k_, k_);
+    Eigen::VectorXd Qw = Q * w;
+    double wQw = w.dot(Qw);
+    z.setZero(n_);
+    dz.setZero(n_, k_);
+    for (int side = 0; side < 2; ++side) {
+      double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::Map<const Eigen::VectorXd> v(v_[side].data() + i * k_, k_);
+        double d = std::sqrt(std::max(c_[side][i] - 2 * w.dot(v) + wQw, 0.0) + 1e-12);
+        z[i] += -sign * d;
+        dz.row(i) += -sign * ((Qw - v) / d).transpose();
+      }
+    }
+  }
+
+ private:
+  int64_t n_, k_;
+  std::vector<double> q_, v_[2], c_[2];
+};
+
+// LoRe: z = wᵀ(s_a − s_b).
+class LinearGeometry : public ShotGeometry {
+ public:
+  LinearGeometry(int64_t n, int64_t k, std::vector<double> diff) : n_(n), k_(k), d_(std::move(diff)) {}
+  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+    dz = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d_.data(), n_, k_);
+    z = dz * w;
+  }
+
+ private:
+  int64_t n_, k_;
+  std::vector<double> d_;
+};
+}  // namespace
+
+// ---- PAL-B ----------------------------------------------------------------------------------------------------
+
+PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
+  set_dims(dims);
+  const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
+  PLURAL_CHECK(config_.bound > 0 && config_.bound_lambda >= 0, "pal-b: need bound > 0 and bound_lambda >= 0");
+  auto spec = ProjectorSpec::parse(config_.proj);
+  f_ = register_module("f", Projector(dims.item_dim, d, spec));
+  if (dims.prompt_dim > 0) {
+    g_ = register_module("g", torch::nn::ModuleList());
+    for (int64_t k = 0; k < config_.k; ++k) g_->push_back(Projector(dims.prompt_dim, d, spec));
+  } else {
+    // No prompts in the data: the prototypes are learned points (PAL-B with a constant prompt).
+    fixed_protos_ = register_parameter("prototypes", torch::randn({std::max<int64_t>(config_.k, 1), d}));
+  }
+  log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
+  init_users(config_.k, config_.partition, config_.prior_var);
+}
+
+std::string PalB::config_json() const {
+  return nlohmann::json{{"k", config_.k},         {"dim", config_.dim},
+                        {"proj", config_.proj},   {"bound", config_.bound},
+                        {"bound_lambda", config_.bound_lambda}, {"partition", config_.partition},
+                        {"prior_var", config_.prior_var}}
+      .dump();
+}
+
+double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 100.0); }
+
+torch::Tensor PalB::prototypes(const ItemBatch& items) {
+  const int64_t B = items.x.size(0);
+  if (!g_) return fixed_protos_.unsqueeze(0).expand({B, -1, -1});
+  std::vector<torch::Tensor> gs;
+  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(items.prompt));
+  return torch::stack(gs, 1);
+}
+
+torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
+  check_items(items, dims_, dims_.prompt_dim > 0, "pal-b");
+  const int64_t B = items.x.size(0);
+  auto e = torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  auto G = prototypes(items);
+  auto a = torch::bmm(broadcast_weights(w, B).unsqueeze(1).to(G.dtype()), G).squeeze(1);
+  if (is_training() && config_.bound_lambda > 0) {
+    auto term = torch::relu(a.norm(2, 1) - config_.bound).mean();
+    last_bound_ = last_bound_.defined() ? last_bound_ + term : term;
+  }
+  auto cos = (e * torch::nn::functional::normalize(a, torch::nn::functional::NormalizeFuncOptions().dim(1))).sum(1);
+  return log_scale_.exp().clamp_max(100.0) * cos;
+}
+
+torch::Tensor PalB::regularizer(const PairBatch&) {
+  if (!last_bound_.defined()) return torch::zeros({});
+  auto r = config_.bound_lambda * last_bound_ / 2;  // mean over the two items of each pair
+  last_bound_ = torch::Tensor();
+  return r;
+}
+
+std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
+  check_items(shots.a, dims_, dims_.prompt_dim > 0, "pal-b");
+  check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
+  auto side = [&](const ItemBatch& it, std::vector<double>& u, std::vector<double>& M) {
+    auto e = torch::nn::functional::normalize(f_->forward(it.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    auto G = prototypes(it);  // [n, K, d]
+    u = to_vec(torch::bmm(G, e.unsqueeze(2)).squeeze(2));
+    M = to_vec(torch::bmm(G, G.transpose(1, 2)));
+  };
+  std::vector<double> ua, ma, ub, mb;
+  side(shots.a, ua, ma);
+  side(shots.b, ub, mb);
+  PLURAL_CHECK(std::all_of(ua.begin(), ua.end(), [](double v) { return std::isfinite(v); }) &&
+                   std::all_of(ub.begin(), ub.end(), [](double v) { return std::isfinite(v); }),
+               "pal-b adapter: shot features contain NaN or Inf");
+  return std::make_unique<CosineGeometry>(shots.size(), k_, tau(), ua, ma, ub, mb);
+}
+
+// ---- PAL-A ----------------------------------------------------------------------------------------------------
+
+PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
+  set_dims(dims);
+  PLURAL_CHECK(config_.variant == "f(P)w" || config_.variant == "Pw", "pal-a: variant must be f(P)w or Pw, got '",
+               config_.variant, "'");
+  config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
+  const int64_t in = dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0);
+  const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
+  f_ = register_module("f", Projector(in, d, ProjectorSpec::parse(config_.proj)));
+  // Unit-norm random prototypes, as the original initialises them.
+  auto P = torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});
+  protos_ = register_parameter("prototypes", P / P.norm(2, 1, true));
+  init_users(config_.k, config_.partition, config_.prior_var);
+}
+
+std::string PalA::config_json() const {
+  return nlohmann::json{{"k", config_.k},           {"dim", config_.dim},
+                        {"proj", config_.proj},     {"variant", config_.variant},
+                        {"use_prompt", config_.use_prompt}, {"partition", config_.partition},
+                        {"prior_var", config_.prior_var}}
+      .dump();
+}
+
+torch::Tensor PalA::embed(const ItemBatch& items) {
+  check_items(items, dims_, config_.use_prompt, "pal-a");
+  return f_->forward(config_.use_prompt ? torch::cat({items.x, items.prompt}, 1) : items.x);
+}
+
+torch::Tensor PalA::ideal_basis() { return config_.variant == "Pw" ? protos_ : f_->forward(protos_); }
+
+torch::Tensor PalA::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
+  auto e = embed(items);
+  auto a = torch::matmul(broadcast_weights(w, e.size(0)).to(e.dtype()), ideal_basis());
+  return -((e - a).pow(2).sum(1) + 1e-12).sqrt();
+}
+
+std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
+  auto F = ideal_basis();  // [K, d]
+  auto side = [&](const ItemBatch& it, std::vector<double>& v, std::vector<double>& c) {
+    auto e = embed(it);
+    v = to_vec(torch::matmul(e, F.t()));  // [n, K]
+    c = to_vec(e.pow(2).sum(1));
+  };
+  std::vector<double> va, ca, vb, cb;
+  side(shots.a, va, ca);
+  side(shots.b, vb, cb);
+  return std::make_unique<DistanceGeometry>(shots.size(), k_, to_vec(torch::matmul(F, F.t())), va, ca, vb, cb);
+}
+
+// ---- LoRe -----------------------------------------------------------------------------------------------------
+
+LoRe::LoRe(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
+  set_dims(dims);
+  config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
+  const int64_t D = dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0);
+  basis_ = register_parameter("basis", torch::randn({D, std::max<int64_t>(config_.k, 1)}) / std::sqrt(double(D)));
+  init_users(config_.k, false, config_.prior_var);
+}
+
+std::string LoRe::config_json() const {
+  return nlohmann::json{{"k", config_.k}, {"use_prompt", config_.use_prompt}, {"prior_var", config_.prior_var}}.dump();
+}
+
+torch::Tensor LoRe::phi(const ItemBatch& items) const {
+  check_items(items, dims_, config_.use_prompt, "lore");
+  return config_.use_prompt ? torch::cat({items.x, items.prompt}, 1) : items.x;
+}
+
+torch::Tensor LoRe::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
+  auto s = torch::matmul(phi(items), basis_);  // [B, K]
+  return (s * broadcast_weights(w, s.size(0)).to(s.dtype())).sum(1);
+}
+
+std::unique_ptr<ShotGeometry> LoRe::geometry(const PairBatch& shots) {
+  auto diff = torch::matmul(phi(shots.a) - phi(shots.b), basis_);
+  return std::make_unique<LinearGeometry>(shots.size(), k_, to_vec(diff));
+}
+
+// ---- registration ---------------------------------------------------------------------------------------------
+
+namespace {
+const bool registered = [] {
+  core::register_model(
+      "pal-b",
+      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+        PalB::Config c;
+        core::JsonConfig r(json, "pal-b");
+        r.get("k", c.k);
+        r.get("dim", c.dim);
+        r.get("proj", c.proj);
+        r.get("bound", c.bound);
+        r.get("bound_lambda", c.bound_lambda);
+        r.get("partition", c.partition);
+        r.get("prior_var", c.prior_var);
+        r.finish();
+        return std::make_shared<PalB>(dims, c);
+      },
+      "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance");
+  core::register_model(
+      "pal-a",
+      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+        PalA::Config c;
+        core::JsonConfig r(json, "pal-a");
+        r.get("k", c.k);
+        r.get("dim", c.dim);
+        r.get("proj", c.proj);
+        r.get("variant", c.variant);
+        r.get("use_prompt", c.use_prompt);
+        r.get("partition", c.partition);
+        r.get("prior_var", c.prior_var);
+        r.finish();
+        return std::make_shared<PalA>(dims, c);
+      },
+      "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter");
+  core::register_model(
+      "lore",
+      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+        LoRe::Config c;
+        core::JsonConfig r(json, "lore");
+        r.get("k", c.k);
+        r.get("use_prompt", c.use_prompt);
+        r.get("prior_var", c.prior_var);
+        r.finish();
+        return std::make_shared<LoRe>(dims, c);
+      },
+      "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights");
+  return true;
+}();
+}  // namespace
+
+}  // namespace plural::mixture

@@ -1,0 +1,87 @@
+#pragma once
+// PAL (Chen et al., ICLR 2025) at the embedding level, and LoRe, on frozen features. Label convention: our
+// comparisons carry P(a ≻ b); PAL's y = -1 "left preferred" maps to label 1 with a = left (tests check it).
+#include <string>
+
+#include "mixture/mixture_model.hpp"
+#include "mixture/projector.hpp"
+
+namespace plural::mixture {
+
+/// PAL-B: r_u(x, c) = τ · cos(f(x), Σ_k w_uk g_k(c)), τ = min(exp(s), 100). Family "pal-b".
+class PalB : public MixtureModel {
+ public:
+  struct Config {
+    int64_t k = 2;
+    int64_t dim = 0;                           ///< projection width d (0 = item feature dim)
+    std::string proj = "mlp2-gelu-dropout0";   ///< f and every g_k
+    double bound = 4.0, bound_lambda = 0.0;    ///< λ·mean(max(0, ‖a‖ − U)) on ideal points (0 = off)
+    bool partition = false;
+    double prior_var = 4.0;
+  };
+  PalB(const core::ModelDims& dims, Config config);
+  std::string family() const override { return "pal-b"; }
+  std::string config_json() const override;
+  torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
+  torch::Tensor regularizer(const core::PairBatch& batch) override;
+  std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+  double tau() const;
+
+ private:
+  torch::Tensor prototypes(const core::ItemBatch& items);  // [B, K, d]
+  Config config_;
+  Projector f_{nullptr};
+  torch::nn::ModuleList g_{nullptr};
+  torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts
+  torch::Tensor log_scale_;
+  torch::Tensor last_bound_;
+};
+
+/// PAL-A: r_u(x) = −‖f(x) − a_u‖ with ideal point a_u = Σ_k w_uk f(p_k) ("f(P)w", default) or Σ_k w_uk p_k in the
+/// projected space ("Pw"). Family "pal-a". (The original's default f(Σ_k w_k p_k) is not linear in w; see docs.)
+class PalA : public MixtureModel {
+ public:
+  struct Config {
+    int64_t k = 2;
+    int64_t dim = 0;
+    std::string proj = "mlp2-gelu-dropout0";
+    std::string variant = "f(P)w";  ///< f(P)w | Pw
+    bool use_prompt = true;         ///< item = [x; prompt] as the original's prompt ⊕ response
+    bool partition = false;
+    double prior_var = 4.0;
+  };
+  PalA(const core::ModelDims& dims, Config config);
+  std::string family() const override { return "pal-a"; }
+  std::string config_json() const override;
+  torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
+  std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+
+ private:
+  torch::Tensor embed(const core::ItemBatch& items);
+  torch::Tensor ideal_basis();  // [K, d]: f(P) or P
+  Config config_;
+  Projector f_{nullptr};
+  torch::Tensor protos_;
+};
+
+/// LoRe: r_u(x) = φ(x)ᵀ V w_u with a shared low-rank basis V [D, K] and simplex weights w_u. Family "lore".
+class LoRe : public MixtureModel {
+ public:
+  struct Config {
+    int64_t k = 4;
+    bool use_prompt = true;
+    double prior_var = 4.0;
+  };
+  LoRe(const core::ModelDims& dims, Config config);
+  std::string family() const override { return "lore"; }
+  std::string config_json() const override;
+  torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
+  std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+
+ private:
+  torch::Tensor phi(const core::ItemBatch& items) const;
+  Config config_;
+  torch::Tensor basis_;
+};
+
+}  // namespace plural::mixture

@@ -1,0 +1,51 @@
+#include "mixture/projector.hpp"
+
+#include <torch/torch.h>
+
+#include <regex>
+
+#include "core/error.hpp"
+
+namespace plural::mixture {
+
+ProjectorSpec ProjectorSpec::parse(const std::string& spec) {
+  static const std::regex re("mlp(\\d+)-(relu|gelu|linear)-dropout(\\d+)((?:-residual|-batchnorm|-nobias)*)");
+  std::smatch m;
+  PLURAL_CHECK(std::regex_match(spec, m, re), "projector spec '", spec,
+               "': expected mlp{L}-{relu|gelu|linear}-dropout{digits}[-residual][-batchnorm][-nobias], e.g. "
+               "mlp2-gelu-dropout0");
+  ProjectorSpec s;
+  s.hidden_layers = std::stoi(m[1].str());
+  s.activation = m[2].str();
+  std::string digits = m[3].str();
+  s.dropout = std::stod("0." + digits);
+  if (digits == "0") s.dropout = 0.0;
+  std::string flags = m[4].str();
+  s.residual = flags.find("-residual") != std::string::npos;
+  s.batchnorm = flags.find("-batchnorm") != std::string::npos;
+  s.bias = flags.find("-nobias") == std::string::npos;
+  PLURAL_CHECK(s.dropout < 1.0, "projector spec '", spec, "': dropout must be < 1");
+  return s;
+}
+
+ProjectorImpl::ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& s) : residual_(s.residual) {
+  PLURAL_CHECK(!s.residual || in == out, "projector: -residual needs input dim == output dim, got ", in, " and ", out);
+  int64_t d = in;
+  for (int l = 0; l < s.hidden_layers; ++l) {
+    net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out).bias(s.bias)));
+    if (s.batchnorm) net_->push_back(torch::nn::BatchNorm1d(out));
+    if (s.dropout > 0) net_->push_back(torch::nn::Dropout(s.dropout));
+    if (s.activation == "relu") net_->push_back(torch::nn::ReLU());
+    if (s.activation == "gelu") net_->push_back(torch::nn::GELU());
+    d = out;
+  }
+  net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out).bias(s.bias)));
+  register_module("net", net_);
+}
+
+torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {
+  auto y = net_->forward(x);
+  return residual_ ? y + x : y;
+}
+
+}  // namespace plural::mixture

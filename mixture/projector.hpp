@@ -1,0 +1,33 @@
+#pragma once
+// PAL's projector MLPs, built from the original's spec strings: mlp{L}-{relu|gelu|linear}-dropout{digits}
+// [-residual][-batchnorm][-nobias]. L hidden blocks Linear -> [BatchNorm1d] -> Dropout -> activation, then a final
+// Linear, all of width `out`; -residual adds the input (needs in == out); dropout5 = 0.5, dropout25 = 0.25.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+
+namespace plural::mixture {
+
+struct ProjectorSpec {
+  int hidden_layers = 2;
+  std::string activation = "gelu";
+  double dropout = 0.0;
+  bool residual = false, batchnorm = false, bias = true;
+  /// Throws ValueError naming the spec and the part it cannot read.
+  static ProjectorSpec parse(const std::string& spec);
+};
+
+class ProjectorImpl : public torch::nn::Module {
+ public:
+  ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& spec);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Sequential net_;
+  bool residual_;
+};
+TORCH_MODULE(Projector);
+
+}  // namespace plural::mixture

@@ -1,0 +1,191 @@
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+
+#include "core/dataset_view.hpp"
+#include "core/error.hpp"
+#include "core/evaluator.hpp"
+#include "core/persona_k.hpp"
+#include "core/trainer.hpp"
+#include "mixture/pal.hpp"
+#include "tests/helpers.hpp"
+
+using namespace plural::core;
+using namespace plural::mixture;
+using Catch::Contains;
+
+namespace {
+// Persona-K with features that carry behaviour × stance (see tests/core/test_datasets.cpp for why).
+struct Fixture {
+  PersonaK pk;
+  torch::Tensor features;
+};
+Fixture persona(uint64_t seed, int k_star) {
+  PersonaKConfig c;
+  c.statements_path = plural::test::source_dir() + "/data/persona/statements.tsv.gz";
+  c.seed = seed;
+  c.prototypes = k_star;
+  c.alpha = 0;  // one prototype per user: the cluster structure is exact
+  c.seen_users = 60;
+  c.unseen_users = 10;
+  c.statements_per_behavior = 120;
+  c.train_pairs = 100;
+  Fixture f{generate_persona_k(c), {}};
+  torch::manual_seed(seed);
+  const auto T = static_cast<int64_t>(f.pk.data.texts.size()), D = static_cast<int64_t>(f.pk.behaviors.size());
+  f.features = 0.1 * torch::randn({T, D + 8});
+  for (int64_t t = 0; t < T; ++t)
+    if (f.pk.text_behavior[t] >= 0) f.features[t][f.pk.text_behavior[t]] += f.pk.text_stance[t];
+  return f;
+}
+
+TrainConfig quick(int epochs) {
+  TrainConfig t;
+  t.progress = false;
+  t.epochs = epochs;
+  t.patience = 10;
+  t.lr = 3e-3;
+  t.user_lr = 5e-2;
+  return t;
+}
+}  // namespace
+
+TEST_CASE("projector spec strings and parameter counts match the reference", "[mixture]") {
+  Projector p(512, 512, ProjectorSpec::parse("mlp2-gelu-dropout0"));
+  int64_t n = 0;
+  for (const auto& t : p->parameters()) n += t.numel();
+  CHECK(n == 787968);  // 3(d² + d), d = 512 (pal_vpl.md §2.3)
+  auto s = ProjectorSpec::parse("mlp2-relu-dropout5-residual");
+  CHECK(s.dropout == Approx(0.5));
+  CHECK(s.residual);
+  CHECK(ProjectorSpec::parse("mlp1-linear-dropout25-nobias").dropout == Approx(0.25));
+  CHECK_THROWS_WITH(ProjectorSpec::parse("mlp2-swish-dropout0"), Contains("expected mlp{L}"));
+  CHECK_THROWS_WITH(Projector(4, 8, ProjectorSpec::parse("mlp1-gelu-dropout0-residual")), Contains("-residual"));
+}
+
+TEST_CASE("mixture geometry derivatives agree with finite differences of the model's logits", "[mixture]") {
+  auto f = persona(3, 2);
+  DatasetView view(f.pk.data, f.features);
+  for (const char* family : {"pal-b", "pal-a", "lore"}) {
+    torch::manual_seed(1);
+    auto m = std::dynamic_pointer_cast<MixtureModel>(make_model(family, view.dims(), R"({"k": 3})"));
+    REQUIRE(m);
+    m->eval();
+    torch::NoGradGuard ng;
+    auto shots = view.batch(std::vector<size_t>{0, 1, 2, 3, 4});
+    auto geo = m->geometry(shots);
+    Eigen::VectorXd w(3);
+    w << 0.2, 0.5, 0.3;
+    Eigen::VectorXd z;
+    Eigen::MatrixXd dz;
+    geo->eval(w, z, dz);
+    auto logits_at = [&](const Eigen::VectorXd& v) {
+      auto wt = torch::tensor({v[0], v[1], v[2]}, torch::kFloat64).to(torch::kFloat32);
+      return (m->reward_weights(shots.a, wt) - m->reward_weights(shots.b, wt)).to(torch::kFloat64);
+    };
+    auto z_model = logits_at(w);
+    for (int i = 0; i < 5; ++i) CHECK(z[i] == Approx(z_model[i].item<double>()).margin(1e-4));
+    for (int k = 0; k < 3; ++k) {
+      Eigen::VectorXd wp = w, wm = w;
+      wp[k] += 1e-3;
+      wm[k] -= 1e-3;
+      auto fd = (logits_at(wp) - logits_at(wm)) / 2e-3;
+      for (int i = 0; i < 5; ++i) {
+        INFO(family << " shot " << i << " dim " << k);
+        CHECK(dz(i, k) == Approx(fd[i].item<double>()).margin(2e-2).epsilon(2e-2));
+      }
+    }
+  }
+}
+
+TEST_CASE("PAL-B on Persona-K: beats BT, recovers the planted prototypes, adapts unseen users", "[mixture][pal]") {
+  auto f = persona(5, 2);
+  DatasetView view(f.pk.data, f.features);
+  torch::manual_seed(0);
+  auto bt = make_model("bt", view.dims(), R"({"hidden": []})");
+  train(*bt, view, quick(30));
+  torch::manual_seed(0);
+  auto pal = make_model("pal-b", view.dims(), R"({"k": 2, "proj": "mlp1-gelu-dropout0"})");
+  train(*pal, view, quick(30));
+  EvalConfig ec;
+  ec.shots = {0, 20};
+  auto cb = evaluate_grid(*bt, view, ec), cp = evaluate_grid(*pal, view, ec);
+  INFO("seen: bt " << cb[0].pairs.accuracy << ", pal-b " << cp[0].pairs.accuracy);
+  CHECK(cp[0].pairs.accuracy > cb[0].pairs.accuracy + 0.05);
+  INFO("unseen pal-b: 0 shots " << cp[1].pairs.accuracy << ", 20 shots " << cp[2].pairs.accuracy);
+  CHECK(cp[2].pairs.accuracy > cp[1].pairs.accuracy + 0.05);
+  // Each seen user's argmax prototype matches its planted group, up to relabelling the two prototypes.
+  auto& m = dynamic_cast<MixtureModel&>(*pal);
+  auto learned = m.theta().argmax(1);
+  int same = 0, n = 0;
+  for (size_t u = 0; u < f.pk.data.users.size(); ++u) {
+    if (!f.pk.data.users[u].seen) continue;
+    same += learned[n].item<int64_t>() == f.pk.data.users[u].group;
+    ++n;
+  }
+  double agreement = std::max(same, n - same) / double(n);
+  CHECK(agreement > 0.9);
+}
+
+TEST_CASE("Newton adapter: fast, leaves shared weights bit-identical, agrees with the AdamW procedure", "[mixture][adapter]") {
+  auto f = persona(7, 2);
+  DatasetView view(f.pk.data, f.features);
+  torch::manual_seed(0);
+  auto pal = make_model("pal-b", view.dims(), R"({"k": 2, "proj": "mlp1-gelu-dropout0"})");
+  train(*pal, view, quick(20));
+  std::vector<torch::Tensor> before, grads_before;
+  for (auto& t : pal->parameters()) {
+    before.push_back(t.clone());
+    grads_before.push_back(t.grad().defined() ? t.grad().clone() : torch::Tensor());
+  }
+  auto newton = make_adapter("pal-b"), adamw = make_adapter("pal-b", "adamw");
+  CHECK(newton->name() == "newton");
+  auto support = view.rows(Split::support, false), test = view.rows(Split::test, false);
+  // The first unseen user: 20 shots, scored on their own test pairs.
+  int32_t user = f.pk.data.comparisons[support[0]].user;
+  std::vector<size_t> shots, tests;
+  for (auto r : support)
+    if (f.pk.data.comparisons[r].user == user && shots.size() < 20) shots.push_back(r);
+  for (auto r : test)
+    if (f.pk.data.comparisons[r].user == user) tests.push_back(r);
+  auto sb = view.batch(shots), tb = view.batch(tests);
+  auto t0 = std::chrono::steady_clock::now();
+  auto s_newton = newton->adapt(*pal, sb, "new");
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto s_adamw = adamw->adapt(*pal, sb, "new");
+  auto after = pal->parameters();
+  for (size_t i = 0; i < before.size(); ++i) CHECK(torch::equal(before[i], after[i]));
+  for (size_t i = 0; i < before.size(); ++i) {  // nor their gradients (the AdamW path differentiates θ only)
+    const auto& g = after[i].grad();
+    CHECK(g.defined() == grads_before[i].defined());
+    if (g.defined()) CHECK(torch::equal(g, grads_before[i]));
+  }
+  auto zn = score_pairs(*pal, tb, &s_newton), za = score_pairs(*pal, tb, &s_adamw);
+  double agree = ((zn > 0) == (za > 0)).to(torch::kFloat64).mean().item<double>();
+  double acc_n = ((zn > 0) == (tb.label > 0.5)).to(torch::kFloat64).mean().item<double>();
+  double acc_a = ((za > 0) == (tb.label > 0.5)).to(torch::kFloat64).mean().item<double>();
+  INFO("newton acc " << acc_n << " (" << ms << " ms), adamw acc " << acc_a << ", agreement " << agree);
+  CHECK(agree > 0.85);
+  CHECK(acc_n >= acc_a - 0.02);
+  CHECK(s_newton.at("cov").size(0) == 2);
+  CHECK(ms < 50);  // generous: the benchmark measures the sub-millisecond claim
+}
+
+TEST_CASE("mixture models: bad input gives clear errors or defined results", "[mixture][errors]") {
+  auto f = persona(9, 2);
+  DatasetView view(f.pk.data, f.features);
+  CHECK_THROWS_WITH(make_model("pal-b", view.dims(), R"({"k": 0})"), Contains("K must be >= 1"));
+  CHECK_THROWS_WITH(make_model("pal-a", view.dims(), R"({"variant": "f(Pw)x"})"), Contains("variant must be"));
+  auto k2 = make_model("pal-b", view.dims(), R"({"k": 2})");
+  auto k3 = make_model("pal-b", view.dims(), R"({"k": 3})");
+  auto items = view.batch(std::vector<size_t>{0}).a;
+  CHECK_THROWS_WITH(k3->reward(items, k2->seen_state(0)), Contains("belongs to model"));
+  auto adapter = make_adapter("pal-b");
+  auto empty = adapter->adapt(*k2, PairBatch{}, "nobody");  // no shots: the prior
+  CHECK(torch::equal(empty.at("theta"), torch::zeros({2})));
+  auto shots = view.batch(std::vector<size_t>{0, 1});
+  shots.a.x[0][0] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(adapter->adapt(*k2, shots, "nan"), Contains("NaN"));
+  CHECK_THROWS_WITH(make_adapter("pal-b", "sgd"), Contains("no adapter 'sgd'"));
+}
