@@ -90,17 +90,18 @@ class NewtonAdapter : public core::Adapter {
     Eigen::VectorXd g(K);
     for (int it = 0; it < max_iter_; ++it) {
       grad_fisher(th, g);
+      if (g.lpNorm<Eigen::Infinity>() < tol_) break;  // stationary
       Eigen::VectorXd step = H.ldlt().solve(g);
       double t = 1.0, f_new = objective(th - step);
-      while (!(f_new <= f - 1e-4 * t * g.dot(step)) && t > 1e-8) {  // Armijo backtracking
+      for (int halvings = 0; halvings < 12 && !(f_new <= f - 1e-4 * t * g.dot(step)); ++halvings) {  // Armijo
         t *= 0.5;
         f_new = objective(th - t * step);
       }
-      if (!(f_new <= f)) break;  // no descent left: at the optimum up to round-off
+      if (!(f_new < f)) break;  // no descent left: at the optimum up to round-off
       th -= t * step;
-      double moved = t * step.norm();
+      bool flat = f - f_new < 1e-12 * std::max(1.0, std::abs(f));
       f = f_new;
-      if (moved < tol_) break;
+      if (flat || t * step.norm() < tol_) break;
     }
     grad_fisher(th, g);
     Eigen::MatrixXd cov = H.ldlt().solve(Eigen::MatrixXd::Identity(K, K));

@@ -164,19 +164,28 @@ torch::Tensor PalB::regularizer(const PairBatch&) {
 std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   check_items(shots.a, dims_, dims_.prompt_dim > 0, "pal-b");
   check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
-  auto side = [&](const ItemBatch& it, std::vector<double>& u, std::vector<double>& M) {
-    auto e = torch::nn::functional::normalize(f_->forward(it.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-    auto G = prototypes(it);  // [n, K, d]
-    u = to_vec(torch::bmm(G, e.unsqueeze(2)).squeeze(2));
-    M = to_vec(torch::bmm(G, G.transpose(1, 2)));
-  };
-  std::vector<double> ua, ma, ub, mb;
-  side(shots.a, ua, ma);
-  side(shots.b, ub, mb);
-  PLURAL_CHECK(std::all_of(ua.begin(), ua.end(), [](double v) { return std::isfinite(v); }) &&
-                   std::all_of(ub.begin(), ub.end(), [](double v) { return std::isfinite(v); }),
-               "pal-b adapter: shot features contain NaN or Inf");
-  return std::make_unique<CosineGeometry>(shots.size(), k_, tau(), ua, ma, ub, mb);
+  const int64_t n = shots.size();
+  // One forward for both sides, and each distinct prompt projected once: at a few shots the cost is per call
+  // (weight packing), not per row.
+  ItemBatch both;
+  both.x = torch::cat({shots.a.x, shots.b.x});
+  auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  torch::Tensor G;
+  if (dims_.prompt_dim > 0) {
+    auto prompts = torch::cat({shots.a.prompt, shots.b.prompt});
+    auto uniq = torch::unique_dim(prompts, 0, /*sorted=*/false, /*return_inverse=*/true);
+    ItemBatch distinct;
+    distinct.x = std::get<0>(uniq);
+    distinct.prompt = std::get<0>(uniq);
+    G = prototypes(distinct).index_select(0, std::get<1>(uniq));  // [2n, K, d]
+  } else {
+    G = prototypes(both);
+  }
+  auto u = torch::bmm(G, e.unsqueeze(2)).squeeze(2);  // [2n, K]
+  auto M = torch::bmm(G, G.transpose(1, 2));           // [2n, K, K]
+  PLURAL_CHECK(torch::isfinite(u).all().item<bool>(), "pal-b adapter: shot features contain NaN or Inf");
+  return std::make_unique<CosineGeometry>(n, k_, tau(), to_vec(u.slice(0, 0, n)), to_vec(M.slice(0, 0, n)),
+                                          to_vec(u.slice(0, n)), to_vec(M.slice(0, n)));
 }
 
 // ---- PAL-A ----------------------------------------------------------------------------------------------------
