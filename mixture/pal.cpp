@@ -135,9 +135,13 @@ double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 
 torch::Tensor PalB::prototypes(const ItemBatch& items) {
   const int64_t B = items.x.size(0);
   if (!g_) return fixed_protos_.unsqueeze(0).expand({B, -1, -1});
+  // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
+  // with, usually, one prompt; many datasets have few prompts).
+  auto uniq = torch::unique_dim(items.prompt, 0, /*sorted=*/false, /*return_inverse=*/true);
+  const auto& distinct = std::get<0>(uniq);
   std::vector<torch::Tensor> gs;
-  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(items.prompt));
-  return torch::stack(gs, 1);
+  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(distinct));
+  return torch::stack(gs, 1).index_select(0, std::get<1>(uniq));
 }
 
 torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
@@ -165,22 +169,12 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   check_items(shots.a, dims_, dims_.prompt_dim > 0, "pal-b");
   check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t n = shots.size();
-  // One forward for both sides, and each distinct prompt projected once: at a few shots the cost is per call
-  // (weight packing), not per row.
+  // One forward for both sides: at a few shots the cost is per call (weight packing), not per row.
   ItemBatch both;
   both.x = torch::cat({shots.a.x, shots.b.x});
   auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  torch::Tensor G;
-  if (dims_.prompt_dim > 0) {
-    auto prompts = torch::cat({shots.a.prompt, shots.b.prompt});
-    auto uniq = torch::unique_dim(prompts, 0, /*sorted=*/false, /*return_inverse=*/true);
-    ItemBatch distinct;
-    distinct.x = std::get<0>(uniq);
-    distinct.prompt = std::get<0>(uniq);
-    G = prototypes(distinct).index_select(0, std::get<1>(uniq));  // [2n, K, d]
-  } else {
-    G = prototypes(both);
-  }
+  if (dims_.prompt_dim > 0) both.prompt = torch::cat({shots.a.prompt, shots.b.prompt});
+  auto G = prototypes(both);  // [2n, K, d]
   auto u = torch::bmm(G, e.unsqueeze(2)).squeeze(2);  // [2n, K]
   auto M = torch::bmm(G, G.transpose(1, 2));           // [2n, K, K]
   PLURAL_CHECK(torch::isfinite(u).all().item<bool>(), "pal-b adapter: shot features contain NaN or Inf");
