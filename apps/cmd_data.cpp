@@ -98,7 +98,7 @@ void add_import(CLI::App& app, Common&) {
 
 void add_encode(CLI::App& app, Common& common) {
   struct Opts {
-    std::string data, texts, cache, encoder = "hashed", storage = "float32";
+    std::string data, texts, cache, encoder = "minilm", storage = "float32";
     int64_t commit_every = 20000;
     bool quiet = false;
   };
@@ -141,7 +141,7 @@ void add_encode(CLI::App& app, Common& common) {
 
 void add_embed(CLI::App& app, Common& common) {
   struct Opts {
-    std::string texts, out, encoder = "hashed";
+    std::string texts, out, encoder = "minilm";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("embed", "Embed texts with an encoder straight into a .npy (no cache), in file order");

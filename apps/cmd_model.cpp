@@ -65,7 +65,7 @@ void print_grid(const std::string& title, const std::vector<GridCell>& cells) {
 
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
-    std::string data, cache, encoder = "hashed", model = "bt", config = "{}", out;
+    std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out;
     TrainConfig train;
     bool quiet = false, json_out = false;
   };
