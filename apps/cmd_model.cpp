@@ -21,16 +21,22 @@ using namespace plural::core;
 using nlohmann::json;
 
 namespace {
-// Features of a dataset's texts: from the cache, encoding what is missing when an encoder is given.
-torch::Tensor load_features(FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
-                            const PreferenceData& data) {
-  if (encoder_spec.empty()) return dataset_features(cache, encoder_id, data);
+// Features of `texts` from the cache. With --encoder, texts the cache lacks are encoded first; its id must be the
+// model's when a model is given (encoder_id non-empty). *used_id receives the id the features belong to.
+torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
+                              const std::vector<std::string>& texts, std::string* used_id = nullptr) {
+  if (encoder_spec.empty()) {
+    if (used_id) *used_id = encoder_id;
+    return cache.lookup(encoder_id, texts);
+  }
   auto enc = make_encoder(encoder_spec);
   PLURAL_CHECK(encoder_id.empty() || enc->id() == encoder_id, "--encoder '", encoder_spec, "' has id '", enc->id(),
-               "', but the model was trained on features of '", encoder_id, "'");
+               "', but the model needs '", encoder_id, "' (the features it was trained on)");
   EncodeOptions opts;
   opts.progress = false;
-  return dataset_features(cache, enc->id(), data, enc.get(), opts);
+  encode_into_cache(cache, *enc, texts, opts);
+  if (used_id) *used_id = enc->id();
+  return cache.lookup(enc->id(), texts);
 }
 
 json cell_json(const GridCell& c) {
@@ -102,15 +108,15 @@ void add_train(CLI::App& app, Common& common) {
     int threads = set_threads(common.threads);
     auto data = read_preferences(o->data);
     FeatureCache cache(o->cache);
-    auto enc = make_encoder(o->encoder);
-    auto features = load_features(cache, o->encoder, "", data);
+    std::string encoder_id;
+    auto features = cached_features(cache, o->encoder, "", data.texts.all(), &encoder_id);
     DatasetView view(data, features);
     torch::manual_seed(o->train.seed);  // initial weights
     auto model = make_model(o->model, view.dims(), o->config);
     o->train.progress = !o->quiet && !o->json_out;
-    o->train.encoder_id = enc->id();
+    o->train.encoder_id = encoder_id;
     auto r = train(*model, view, o->train);
-    save_model(*model, o->out, enc->id());
+    save_model(*model, o->out, encoder_id);
     if (o->json_out) {
       json j = {{"model", o->model},         {"model_id", model->model_id()}, {"epochs", r.epochs_run},
                 {"best_epoch", r.best_epoch}, {"best_val_loss", r.best_val_loss},
@@ -151,7 +157,7 @@ void add_eval(CLI::App& app, Common& common) {
     auto model = load_model(o->model, &encoder_id);
     auto data = read_preferences(o->data);
     FeatureCache cache(o->cache);
-    DatasetView view(data, load_features(cache, o->encoder, encoder_id, data));
+    DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
     EvalConfig cfg;
     cfg.shots = parse_int_list(o->shots, "--shots");
     cfg.adapter = o->adapter;
@@ -203,14 +209,7 @@ void add_score(CLI::App& app, Common& common) {
     FeatureCache cache(o->cache);
     std::vector<std::string> all = texts;
     if (!o->prompt.empty()) all.push_back(o->prompt);
-    if (!o->encoder.empty()) {
-      auto enc = make_encoder(o->encoder);
-      PLURAL_CHECK(enc->id() == encoder_id, "--encoder has id '", enc->id(), "', the model needs '", encoder_id, "'");
-      EncodeOptions eo;
-      eo.progress = false;
-      encode_into_cache(cache, *enc, all, eo);
-    }
-    auto f = cache.lookup(encoder_id, all);
+    auto f = cached_features(cache, o->encoder, encoder_id, all);
     ItemBatch items;
     items.x = f.slice(0, 0, static_cast<int64_t>(texts.size()));
     if (model->dims().prompt_dim > 0) items.prompt = f[-1].unsqueeze(0).expand({items.x.size(0), -1});
@@ -266,7 +265,7 @@ void add_adapt(CLI::App& app, Common& common) {
     int32_t u = data.find_user(o->user);
     PLURAL_CHECK(u >= 0, "adapt: unknown user id '", o->user, "' in ", o->data);
     FeatureCache cache(o->cache);
-    DatasetView view(data, load_features(cache, o->encoder, encoder_id, data));
+    DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
     std::vector<size_t> rows;
     for (size_t i = 0; i < data.comparisons.size(); ++i)
       if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
