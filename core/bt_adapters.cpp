@@ -17,10 +17,7 @@ class PopulationAdapter : public Adapter {
  public:
   std::string name() const override { return "population"; }
   UserState adapt(RewardModel& model, const PairBatch& shots, const std::string& user_id) const override {
-    UserState s = model.prior_state();
-    s.user_id = user_id;
-    s.shots = shots.label.defined() ? shots.size() : 0;
-    return s;
+    return new_user_state(model, shots, user_id);
   }
 };
 
@@ -41,10 +38,8 @@ class NewtonHeadAdapter : public Adapter {
     auto* model = dynamic_cast<PerUserBT*>(&base);
     PLURAL_CHECK(model, "newton adapter: expected a per-user-bt model, got '", base.family(), "'");
     torch::NoGradGuard no_grad;
-    UserState s = model->prior_state();
-    s.user_id = user_id;
-    const int64_t n = shots.label.defined() ? shots.size() : 0;
-    s.shots = n;
+    UserState s = new_user_state(*model, shots, user_id);
+    const int64_t n = s.shots;
     auto [mean_t, var_t] = model->head_prior();
     const int64_t E = mean_t.size(0);
     auto mean_a = mean_t.to(torch::kFloat32).contiguous(), var_a = var_t.to(torch::kFloat32).contiguous();

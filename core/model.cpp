@@ -178,6 +178,13 @@ UserState RewardModel::make_state(const std::string& user_id, int64_t shots) con
   return s;
 }
 
+UserState new_user_state(const RewardModel& model, const PairBatch& shots, const std::string& user_id) {
+  UserState s = model.prior_state();
+  s.user_id = user_id;
+  s.shots = shots.label.defined() ? shots.size() : 0;
+  return s;
+}
+
 // ---- registries ---------------------------------------------------------------------------------------------
 
 namespace {

@@ -103,6 +103,10 @@ class Adapter {
   virtual UserState adapt(RewardModel& model, const PairBatch& shots, const std::string& user_id) const = 0;
 };
 
+/// Where every adapter starts: the model's prior state, named `user_id`, with `shots` = the number of comparisons
+/// (0 for an empty PairBatch).
+UserState new_user_state(const RewardModel& model, const PairBatch& shots, const std::string& user_id);
+
 /// Ranks candidate pairs for one user: a higher score means a more informative question.
 class QueryScorer {
  public:

@@ -45,10 +45,8 @@ class NewtonAdapter : public core::Adapter {
 
   UserState adapt(core::RewardModel& base, const PairBatch& shots, const std::string& user_id) const override {
     auto& model = as_mixture(base, "newton adapter");
-    UserState s = model.prior_state();
-    s.user_id = user_id;
-    const int64_t n = shots.label.defined() ? shots.size() : 0;
-    s.shots = n;
+    UserState s = core::new_user_state(model, shots, user_id);
+    const int64_t n = s.shots;
     if (n == 0) return s;  // no data: the prior
     const int64_t K = model.K();
     const double var = prior_var_ > 0 ? prior_var_ : model.prior_var();
@@ -138,10 +136,8 @@ class AdamWAdapter : public core::Adapter {
 
   UserState adapt(core::RewardModel& base, const PairBatch& shots, const std::string& user_id) const override {
     auto& model = as_mixture(base, "adamw adapter");
-    UserState s = model.prior_state();
-    s.user_id = user_id;
-    const int64_t n = shots.label.defined() ? shots.size() : 0;
-    s.shots = n;
+    UserState s = core::new_user_state(model, shots, user_id);
+    const int64_t n = s.shots;
     if (n == 0) return s;
     auto gen = at::detail::createCPUGenerator(seed_);
     auto theta = torch::randn({model.K()}, gen).requires_grad_(true);
