@@ -72,4 +72,15 @@ std::unique_ptr<Encoder> make_encoder(const std::string& spec) {
 
 std::map<std::string, std::string> encoder_names() { return registry().help(); }
 
+std::string encoder_spec_for(const std::string& id) {
+  const std::string hashed = "hashed-ngram-v1:dim=";
+  if (id.rfind(hashed, 0) == 0) return "hashed:dim=" + id.substr(hashed.size(), id.find(',') - hashed.size());
+  // The MiniLM id is "<model dir name>:<weights hash>:mean-l2:max<L>"; the default model directory holds it.
+  if (id.rfind("all-MiniLM-L6-v2:", 0) == 0) {
+    auto pos = id.rfind(":max");
+    return "minilm:max_len=" + id.substr(pos + 4);
+  }
+  return "";
+}
+
 }  // namespace plural::core

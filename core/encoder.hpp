@@ -40,6 +40,9 @@ bool register_encoder(const std::string& name, EncoderFactory factory, const std
 std::unique_ptr<Encoder> make_encoder(const std::string& spec);
 /// name -> one-line help, for --help and `plural doctor`.
 std::map<std::string, std::string> encoder_names();
+/// The spec that rebuilds the encoder behind a feature id ("hashed:dim=512", "minilm"), or "" when the id alone
+/// cannot say (precomputed features, TorchScript modules): then texts must already be in the cache.
+std::string encoder_spec_for(const std::string& encoder_id);
 
 /// Deterministic hashed bag of word 1-2-grams and character 3-grams (signed feature hashing, L2-normalised).
 /// Needs no download: the fallback encoder and the one tests use.
