@@ -9,7 +9,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := cmake ninja-build g++ pkg-config zlib1g-dev \
   libtorch-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
   catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev libicu-dev \
-  python3-torch python3-numpy python3-h5py python3-pytest python3-dev python3-pip pybind11-dev
+  python3-torch python3-numpy python3-h5py python3-matplotlib python3-pytest python3-dev python3-pip pybind11-dev
 
 .PHONY: all deps models configure build test demo clean
 
@@ -40,7 +40,7 @@ test: build models
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900
 
 demo: build models
-	PLURAL=$(BUILD)/plural scripts/demo.sh
+	PLURAL=$(BUILD)/plural PYTHON=$(PYTHON) scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD) out

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
@@ -18,6 +19,15 @@
 namespace plural::apps {
 
 using namespace plural::core;
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option) {
   std::vector<int64_t> out;

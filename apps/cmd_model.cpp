@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/report.hpp"
 #include "core/dataset_view.hpp"
 #include "core/encode.hpp"
 #include "core/error.hpp"
@@ -13,6 +14,7 @@
 #include "core/progress.hpp"
 #include "core/readers.hpp"
 #include "core/text_io.hpp"
+#include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
 
 namespace plural::apps {
@@ -39,39 +41,11 @@ torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_sp
   return cache.lookup(enc->id(), texts);
 }
 
-json cell_json(const GridCell& c) {
-  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
-  return {{"users", c.users},
-          {"shots", c.shots < 0 ? json() : json(c.shots)},
-          {"pairs", c.pairs.pairs},
-          {"accuracy", num(c.pairs.accuracy)},
-          {"accuracy_ci95", {num(c.pairs.acc_lo), num(c.pairs.acc_hi)}},
-          {"nll", num(c.pairs.nll)},
-          {"brier", num(c.pairs.brier)},
-          {"n_users", c.per_user.n},
-          {"user_accuracy_mean", num(c.per_user.mean)},
-          {"user_accuracy_ci95", {num(c.per_user.lo), num(c.per_user.hi)}},
-          {"user_accuracy_worst_decile", num(c.per_user.worst_decile)}};
-}
-
-void print_grid(const std::string& title, const std::vector<GridCell>& cells) {
-  std::printf("%s\n", title.c_str());
-  std::printf("  %-7s %5s %6s  %-22s %6s %6s  %-22s %9s\n", "users", "shots", "pairs", "accuracy [95% CI]", "nll",
-              "brier", "per-user acc [95% CI]", "worst 10%");
-  for (const auto& c : cells) {
-    std::string shots = c.shots < 0 ? "-" : std::to_string(c.shots);
-    char acc[64], user[64];
-    std::snprintf(acc, sizeof acc, "%.3f [%.3f, %.3f]", c.pairs.accuracy, c.pairs.acc_lo, c.pairs.acc_hi);
-    std::snprintf(user, sizeof user, "%.3f [%.3f, %.3f]", c.per_user.mean, c.per_user.lo, c.per_user.hi);
-    std::printf("  %-7s %5s %6lld  %-22s %6.3f %6.3f  %-22s %9.3f\n", c.users.c_str(), shots.c_str(),
-                static_cast<long long>(c.pairs.pairs), acc, c.pairs.nll, c.pairs.brier, user, c.per_user.worst_decile);
-  }
-}
 }  // namespace
 
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
-    std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out;
+    std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr;
     TrainConfig train;
     bool quiet = false, json_out = false;
   };
@@ -89,12 +63,15 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--margin", t.loss_options.margin)->capture_default_str();
   cmd->add_option("--smoothing", t.loss_options.smoothing)->capture_default_str();
   cmd->add_option("--hinge-margin", t.loss_options.hinge_margin)->capture_default_str();
-  cmd->add_option("--lr", t.lr)->capture_default_str();
-  cmd->add_option("--user-lr", t.user_lr)->capture_default_str();
+  // Learning rates, batch size, epochs and patience default to the family's measured defaults
+  // (core/train_defaults.cpp); an option given here overrides them.
+  cmd->add_option("--lr", t.lr, "shared parameters (default: the family's)");
+  cmd->add_option("--user-lr", t.user_lr, "per-user parameters (default: the family's)");
+  cmd->add_option("--group-lr", o->group_lr, "per-group learning rates, e.g. prototypes=3e-2,scale=0.1");
   cmd->add_option("--weight-decay", t.weight_decay)->capture_default_str();
-  cmd->add_option("--batch-size", t.batch_size)->capture_default_str();
-  cmd->add_option("--epochs", t.epochs)->capture_default_str();
-  cmd->add_option("--patience", t.patience, "early-stopping patience in epochs (0 = off)")->capture_default_str();
+  cmd->add_option("--batch-size", t.batch_size, "(default: the family's)");
+  cmd->add_option("--epochs", t.epochs, "(default: the family's)");
+  cmd->add_option("--patience", t.patience, "early-stopping patience in epochs, 0 = off (default: the family's)");
   cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
   cmd->add_option("--seed", t.seed)->capture_default_str();
   cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
@@ -102,8 +79,25 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
-  cmd->callback([o, &common] {
+  cmd->callback([o, &common, cmd] {
     require_model_family(o->model);  // before any slow work
+    TrainConfig defaults = default_train_config(o->model);
+    auto keep_default = [&](const char* option) { return cmd->count(option) == 0; };
+    if (keep_default("--lr")) o->train.lr = defaults.lr;
+    if (keep_default("--user-lr")) o->train.user_lr = defaults.user_lr;
+    if (keep_default("--batch-size")) o->train.batch_size = defaults.batch_size;
+    if (keep_default("--epochs")) o->train.epochs = defaults.epochs;
+    if (keep_default("--patience")) o->train.patience = defaults.patience;
+    o->train.group_lr = defaults.group_lr;
+    for (const auto& item : split_list(o->group_lr)) {
+      auto eq = item.find('=');
+      PLURAL_CHECK(eq != std::string::npos && eq > 0, "--group-lr: expected name=value, got '", item, "'");
+      try {
+        o->train.group_lr[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+      } catch (const std::exception&) {
+        throw ValueError("--group-lr: '" + item.substr(eq + 1) + "' is not a number (in '" + item + "')");
+      }
+    }
     o->train.validate();
     int threads = set_threads(common.threads);
     auto data = read_preferences(o->data);
@@ -135,7 +129,7 @@ void add_train(CLI::App& app, Common& common) {
 
 void add_eval(CLI::App& app, Common& common) {
   struct Opts {
-    std::string data, cache, model, encoder, shots = "0,1,2,5,10,20,50", adapter, adapter_options = "{}";
+    std::string data, cache, model, encoder, shots = "0,1,2,5,10,20,50", adapter, adapter_options = "{}", report;
     uint64_t seed = 0;
     bool json_out = false;
   };
@@ -151,6 +145,7 @@ void add_eval(CLI::App& app, Common& common) {
   cmd->add_option("--seed", o->seed)->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->add_option("--report", o->report, "also write the JSON object to this file");
   cmd->callback([o, &common] {
     set_threads(common.threads);
     std::string encoder_id;
@@ -164,13 +159,13 @@ void add_eval(CLI::App& app, Common& common) {
     cfg.adapter_options = o->adapter_options;
     cfg.seed = o->seed;
     auto cells = evaluate_grid(*model, view, cfg);
-    if (o->json_out) {
-      json j = {{"model", o->model}, {"family", model->family()}, {"data", o->data}, {"cells", json::array()}};
-      for (const auto& c : cells) j["cells"].push_back(cell_json(c));
+    json j = {{"model", o->model}, {"family", model->family()}, {"data", o->data}, {"cells", json::array()}};
+    for (const auto& c : cells) j["cells"].push_back(cell_json(c));
+    if (!o->report.empty()) write_file_atomic(o->report, j.dump(2) + "\n");
+    if (o->json_out)
       std::cout << j.dump() << "\n";
-    } else {
+    else
       print_grid(model->family() + " on " + o->data, cells);
-    }
   });
 }
 

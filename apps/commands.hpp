@@ -22,8 +22,11 @@ void add_eval(CLI::App& app, Common& common);
 void add_score(CLI::App& app, Common& common);
 void add_adapt(CLI::App& app, Common& common);
 void add_doctor(CLI::App& app, Common& common);
+void add_bench(CLI::App& app, Common& common);
 
 /// Parses "0,1,2,5" into integers; throws ValueError naming `option` otherwise.
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option);
+/// Splits "a,b,c" (empty items dropped).
+std::vector<std::string> split_list(const std::string& s);
 
 }  // namespace plural::apps

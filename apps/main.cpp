@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   plural::apps::add_score(app, common);
   plural::apps::add_adapt(app, common);
   plural::apps::add_doctor(app, common);
+  plural::apps::add_bench(app, common);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

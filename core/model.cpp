@@ -147,10 +147,13 @@ int64_t RewardModel::user_row(const std::string& id) const {
 }
 
 std::string RewardModel::model_id() const {
-  std::string s = family() + "\n" + config_json() + "\n" + std::to_string(dims_.item_dim) + "," +
-                  std::to_string(dims_.prompt_dim) + "," + std::to_string(dims_.context_dim) + "\n";
-  for (const auto& u : dims_.users) s += u + "\n";
-  return family() + ":" + hash128(s).hex().substr(0, 16);
+  std::call_once(id_cache_->once, [this] {
+    std::string s = family() + "\n" + config_json() + "\n" + std::to_string(dims_.item_dim) + "," +
+                    std::to_string(dims_.prompt_dim) + "," + std::to_string(dims_.context_dim) + "\n";
+    for (const auto& u : dims_.users) s += u + "\n";
+    id_cache_->id = family() + ":" + hash128(s).hex().substr(0, 16);
+  });
+  return id_cache_->id;
 }
 
 void RewardModel::check_state(const UserState& s, const char* fn) const {
@@ -162,6 +165,7 @@ void RewardModel::check_state(const UserState& s, const char* fn) const {
 
 void RewardModel::set_dims(ModelDims dims) {
   dims_ = std::move(dims);
+  id_cache_ = std::make_shared<IdCache>();
   user_rows_.clear();
   for (size_t i = 0; i < dims_.users.size(); ++i) {
     bool fresh = user_rows_.emplace(dims_.users[i], static_cast<int64_t>(i)).second;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -92,6 +93,15 @@ class RewardModel : public torch::nn::Module {
   UserState make_state(const std::string& user_id, int64_t shots) const;
   ModelDims dims_;
   std::unordered_map<std::string, int64_t> user_rows_;
+
+ private:
+  // model_id() hashes the config and every seen-user id; scoring checks it on each call, so it is computed once
+  // (config and dims never change after construction).
+  struct IdCache {
+    std::once_flag once;
+    std::string id;
+  };
+  std::shared_ptr<IdCache> id_cache_ = std::make_shared<IdCache>();
 };
 
 /// Turns a new user's comparisons into a UserState. Must not modify the model's parameters.

@@ -22,6 +22,8 @@ void TrainConfig::validate() const {
   PLURAL_CHECK(epochs >= 1, "train: epochs must be >= 1, got ", epochs);
   PLURAL_CHECK(patience >= 0, "train: patience must be >= 0, got ", patience);
   PLURAL_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0");
+  for (const auto& [name, v] : group_lr) PLURAL_CHECK(v > 0, "train: learning rate of group '", name, "' must be > 0");
+  PLURAL_CHECK(target_val_accuracy >= 0 && target_val_accuracy <= 1, "train: target_val_accuracy must be in [0, 1]");
 }
 
 std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
@@ -79,7 +81,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
   for (auto& [name, params] : model.param_groups()) {
     if (params.empty()) continue;
     bool user = name == "user";
-    auto opts = std::make_unique<torch::optim::AdamWOptions>(user ? cfg.user_lr : cfg.lr);
+    auto lr = cfg.group_lr.count(name) ? cfg.group_lr.at(name) : user ? cfg.user_lr : cfg.lr;
+    auto opts = std::make_unique<torch::optim::AdamWOptions>(lr);
     opts->weight_decay(user ? cfg.user_weight_decay : cfg.weight_decay);
     groups.emplace_back(params, std::move(opts));
   }
@@ -128,6 +131,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     auto [vl, va] = evaluate_loss(model, view, val_rows, cfg.loss, cfg.loss_options);
     log.val_loss = vl;
     log.val_accuracy = va;
+    log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     char suffix[96];
     std::snprintf(suffix, sizeof suffix, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);
     bar.finish(suffix);
@@ -142,6 +146,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
       metrics << j.dump() << "\n";
       metrics.flush();
     }
+    bool reached = cfg.target_val_accuracy > 0 && !val_rows.empty() && va >= cfg.target_val_accuracy;
+    if (reached) result.target_reached_seconds = log.elapsed;
     if (val_rows.empty()) {
       result.best_epoch = epoch;
       continue;
@@ -158,6 +164,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
       result.early_stopped = true;
       break;
     }
+    if (reached) break;
   }
   if (!best.empty()) restore(model, best);
   if (val_rows.empty() && !cfg.checkpoint_path.empty()) save_model(model, cfg.checkpoint_path, cfg.encoder_id);

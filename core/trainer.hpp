@@ -2,6 +2,7 @@
 // Trainer: AdamW with per-group learning rates over minibatches of seen users' train comparisons, early stopping on
 // their validation comparisons, format-versioned checkpoints, a JSONL metrics log and a progress bar.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,14 @@ struct TrainConfig {
   double user_lr = 1e-2;           ///< parameters in the "user" group (per-user heads, simplex logits)
   double weight_decay = 1e-4;
   double user_weight_decay = 0.0;
+  std::map<std::string, double> group_lr;  ///< per-group lr overrides by name (e.g. "scale" for PAL-B's τ)
   int64_t batch_size = 256;
   int epochs = 50;
   int patience = 5;                ///< epochs without val improvement before stopping (0 = never stop early)
   double min_delta = 1e-4;         ///< a smaller val-loss improvement does not count
   double max_grad_norm = 0.0;      ///< > 0: clip the global gradient norm
   uint64_t seed = 0;
+  double target_val_accuracy = 0;  ///< > 0: stop at the first epoch whose val accuracy reaches it (time-to-accuracy)
   bool progress = true;
   std::string metrics_path;        ///< JSONL, one object per epoch (empty = none)
   std::string checkpoint_path;     ///< the best model so far (empty = none)
@@ -34,6 +37,7 @@ struct TrainConfig {
 struct EpochLog {
   int epoch = 0;
   double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, pairs_per_second = 0;
+  double elapsed = 0;  ///< wall seconds since training started, at the end of this epoch's validation
 };
 
 struct TrainResult {
@@ -42,6 +46,7 @@ struct TrainResult {
   double seconds = 0, pairs_per_second = 0;
   int64_t train_pairs = 0, val_pairs = 0;
   bool early_stopped = false;
+  double target_reached_seconds = -1;  ///< elapsed seconds when target_val_accuracy was reached (-1: never)
   std::vector<EpochLog> history;
 };
 

@@ -43,10 +43,14 @@ torch::Tensor MixtureModel::reward(const core::ItemBatch& items, const UserState
 }
 
 std::map<std::string, std::vector<torch::Tensor>> MixtureModel::param_groups() {
-  std::vector<torch::Tensor> shared;
-  for (const auto& p : named_parameters())
-    if (p.key() != "theta") shared.push_back(p.value());
-  return {{"shared", shared}, {"user", {theta_}}};
+  // The original gives τ and the prototypes their own learning rates; name them so a TrainConfig can too.
+  std::map<std::string, std::vector<torch::Tensor>> groups;
+  for (const auto& p : named_parameters()) {
+    const auto& k = p.key();
+    groups[k == "theta" ? "user" : k == "log_scale" ? "scale" : k == "prototypes" ? "prototypes" : "shared"].push_back(
+        p.value());
+  }
+  return groups;
 }
 
 UserState MixtureModel::seen_state(int64_t row) const {

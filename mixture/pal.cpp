@@ -38,18 +38,27 @@ class CosineGeometry : public ShotGeometry {
                  std::vector<double> ub, std::vector<double> mb)
       : n_(n), k_(k), tau_(tau), u_{std::move(ua), std::move(ub)}, m_{std::move(ma), std::move(mb)} {}
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+    // Plain loops over K: this runs ~20 times per adaptation over every shot, and small dynamic Eigen
+    // temporaries would allocate on each item.
     z.setZero(n_);
     dz.setZero(n_, k_);
+    std::vector<double> mw(static_cast<size_t>(k_));
     for (int side = 0; side < 2; ++side) {
-      double sign = side == 0 ? 1.0 : -1.0;
+      const double sign = side == 0 ? 1.0 : -1.0;
       for (int64_t i = 0; i < n_; ++i) {
-        Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + i * k_, k_);
-        Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> M(
-            m_[side].data() + i * k_ * k_, k_, k_);
-        Eigen::VectorXd Mw = M * w;
-        double num = w.dot(u), s = std::sqrt(std::max(w.dot(Mw), 1e-24));
-        z[i] += sign * tau_ * num / s;
-        dz.row(i) += sign * tau_ * (u / s - num * Mw / (s * s * s)).transpose();
+        const double* u = u_[side].data() + i * k_;
+        const double* M = m_[side].data() + i * k_ * k_;
+        double num = 0, wmw = 0;
+        for (int64_t a = 0; a < k_; ++a) {
+          double acc = 0;
+          for (int64_t b = 0; b < k_; ++b) acc += M[a * k_ + b] * w[b];
+          mw[a] = acc;
+          num += w[a] * u[a];
+          wmw += w[a] * acc;
+        }
+        const double s = std::sqrt(std::max(wmw, 1e-24)), inv_s = 1.0 / s, inv_s3 = inv_s * inv_s * inv_s;
+        z[i] += sign * tau_ * num * inv_s;
+        for (int64_t a = 0; a < k_; ++a) dz(i, a) += sign * tau_ * (u[a] * inv_s - num * mw[a] * inv_s3);
       }
     }
   }
@@ -132,16 +141,67 @@ std::string PalB::config_json() const {
 
 double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 100.0); }
 
+torch::Tensor PalB::project_prompts(const torch::Tensor& distinct) {
+  std::vector<torch::Tensor> gs;
+  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(distinct));
+  return torch::stack(gs, 1);
+}
+
+uint64_t PalB::prompt_weights_version() const {
+  // Any in-place update of a g_k parameter (optimizer step, load) bumps its version counter.
+  uint64_t v = 0;
+  for (const auto& p : g_->parameters()) v = v * 1000003u + p._version() + reinterpret_cast<uintptr_t>(p.data_ptr());
+  return v;
+}
+
 torch::Tensor PalB::prototypes(const ItemBatch& items) {
   const int64_t B = items.x.size(0);
   if (!g_) return fixed_protos_.unsqueeze(0).expand({B, -1, -1});
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
-  // with, usually, one prompt; many datasets have few prompts).
-  auto uniq = torch::unique_dim(items.prompt, 0, /*sorted=*/false, /*return_inverse=*/true);
-  const auto& distinct = std::get<0>(uniq);
-  std::vector<torch::Tensor> gs;
-  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(distinct));
-  return torch::stack(gs, 1).index_select(0, std::get<1>(uniq));
+  // with, usually, one prompt; many datasets have few prompts). Rows are told apart by a 128-bit content hash,
+  // which is O(B·D) where sorting rows (torch::unique_dim) was the main per-batch overhead.
+  auto prompt = items.prompt.to(torch::kFloat32).contiguous();
+  const int64_t row_bytes = prompt.size(1) * static_cast<int64_t>(sizeof(float));
+  const char* base = static_cast<const char*>(prompt.data_ptr());
+  std::unordered_map<core::Hash128, int64_t, core::Hash128Hasher> slot;
+  std::vector<core::Hash128> keys;
+  std::vector<int64_t> inverse(static_cast<size_t>(B)), first;
+  for (int64_t i = 0; i < B; ++i) {
+    auto h = core::hash128(std::string_view(base + i * row_bytes, static_cast<size_t>(row_bytes)));
+    auto [it, fresh] = slot.emplace(h, static_cast<int64_t>(first.size()));
+    if (fresh) {
+      first.push_back(i);
+      keys.push_back(h);
+    }
+    inverse[static_cast<size_t>(i)] = it->second;
+  }
+  auto inv = torch::tensor(inverse, torch::kInt64);
+  const bool frozen = !is_training() && !torch::GradMode::is_enabled();
+  std::lock_guard<std::mutex> lock(*prompt_memo_mutex_);
+  if (!frozen) {
+    prompt_memo_.clear();
+    auto distinct = items.prompt.index_select(0, torch::tensor(first, torch::kInt64));
+    return project_prompts(distinct).index_select(0, inv);
+  }
+  uint64_t version = prompt_weights_version();
+  if (version != prompt_memo_version_ || prompt_memo_.size() > 65536) {
+    prompt_memo_.clear();
+    prompt_memo_version_ = version;
+  }
+  std::vector<int64_t> missing;
+  for (size_t j = 0; j < keys.size(); ++j)
+    if (!prompt_memo_.count(keys[j])) missing.push_back(first[j]);
+  if (!missing.empty()) {
+    auto projected = project_prompts(items.prompt.index_select(0, torch::tensor(missing, torch::kInt64)));
+    for (size_t j = 0; j < missing.size(); ++j) {
+      auto h = core::hash128(std::string_view(base + missing[j] * row_bytes, static_cast<size_t>(row_bytes)));
+      prompt_memo_[h] = projected[static_cast<int64_t>(j)];
+    }
+  }
+  std::vector<torch::Tensor> rows;
+  rows.reserve(keys.size());
+  for (const auto& h : keys) rows.push_back(prompt_memo_.at(h));
+  return torch::stack(rows).index_select(0, inv);
 }
 
 torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {

@@ -1,7 +1,12 @@
 #pragma once
 // PAL (Chen et al., ICLR 2025) at the embedding level, and LoRe, on frozen features. Label convention: our
 // comparisons carry P(a ≻ b); PAL's y = -1 "left preferred" maps to label 1 with a = left (tests check it).
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+
+#include "core/hash.hpp"
 
 #include "mixture/mixture_model.hpp"
 #include "mixture/projector.hpp"
@@ -13,8 +18,10 @@ class PalB : public MixtureModel {
  public:
   struct Config {
     int64_t k = 2;
-    int64_t dim = 0;                           ///< projection width d (0 = item feature dim)
-    std::string proj = "mlp2-gelu-dropout0";   ///< f and every g_k
+    // d = 64 with dropout 0.3 beat the reference's d = feature dim without dropout on Persona-K (0.893 vs 0.860
+    // seen-user accuracy, 4.8x faster training; docs/pal.md "choosing the defaults").
+    int64_t dim = 64;                          ///< projection width d (0 = item feature dim)
+    std::string proj = "mlp2-gelu-dropout3";   ///< f and every g_k
     double bound = 4.0, bound_lambda = 0.0;    ///< λ·mean(max(0, ‖a‖ − U)) on ideal points (0 = off)
     bool partition = false;
     double prior_var = 4.0;
@@ -29,7 +36,14 @@ class PalB : public MixtureModel {
 
  private:
   torch::Tensor prototypes(const core::ItemBatch& items);  // [B, K, d]
+  torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
+  uint64_t prompt_weights_version() const;
   Config config_;
+  // Frozen-model memo of g(prompt) per distinct prompt row (eval mode without grad only): a new user's shots and
+  // scored items mostly reuse a few prompts, and their K projector passes dominate a few-shot adaptation.
+  std::unordered_map<core::Hash128, torch::Tensor, core::Hash128Hasher> prompt_memo_;
+  uint64_t prompt_memo_version_ = 0;
+  std::shared_ptr<std::mutex> prompt_memo_mutex_ = std::make_shared<std::mutex>();  // scoring may be concurrent
   Projector f_{nullptr};
   torch::nn::ModuleList g_{nullptr};
   torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # The main job on bundled data with defaults: Persona-K (K* = 3) from the Anthropic persona statements, real
-# all-MiniLM-L6-v2 features in the HDF5 feature cache, population BT and per-user BT, and the seen/unseen × shots
-# grid. Set ENCODER=hashed for the download-free fallback encoder.
+# all-MiniLM-L6-v2 features in the HDF5 feature cache, PAL-B against population BT and per-user BT, the
+# seen/unseen × shots grid, and a PNG plot of unseen users' accuracy vs shots. ENCODER=hashed: no download.
 set -euo pipefail
 PLURAL=${PLURAL:-build/plural}
+PYTHON=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-out/demo}
 ENCODER=${ENCODER:-minilm}
+SHOTS=0,1,2,5,10,20,50
 mkdir -p "$OUT"
 "$PLURAL" doctor
 "$PLURAL" import persona-k --k 3 --seed 0 --out "$OUT/persona3.h5"
 "$PLURAL" encode --data "$OUT/persona3.h5" --cache "$OUT/cache.h5" --encoder "$ENCODER"
-for model in bt per-user-bt; do
+for model in bt per-user-bt pal-b; do
+  config='{}'
+  [ "$model" = pal-b ] && config='{"k": 3}'
   "$PLURAL" train --data "$OUT/persona3.h5" --cache "$OUT/cache.h5" --encoder "$ENCODER" --model "$model" \
-    --metrics "$OUT/$model.metrics.jsonl" --out "$OUT/$model.pt"
+    --config "$config" --metrics "$OUT/$model.metrics.jsonl" --out "$OUT/$model.pt"
 done
-for model in bt per-user-bt; do
-  "$PLURAL" eval --data "$OUT/persona3.h5" --cache "$OUT/cache.h5" --model "$OUT/$model.pt"
+for model in bt per-user-bt pal-b; do
+  "$PLURAL" eval --data "$OUT/persona3.h5" --cache "$OUT/cache.h5" --model "$OUT/$model.pt" --shots "$SHOTS" \
+    --report "$OUT/$model.eval.json"
 done
-echo "demo outputs are in $OUT/"
+"$PYTHON" scripts/plot_shots.py "$OUT/unseen_accuracy_vs_shots.png" "$OUT"/{bt,per-user-bt,pal-b}.eval.json
+echo "demo outputs are in $OUT/ (plot: $OUT/unseen_accuracy_vs_shots.png)"

@@ -1,0 +1,101 @@
+#include "apps/bench_adapt.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "core/evaluator.hpp"
+#include "core/persona_k.hpp"
+#include "core/progress.hpp"
+#include "mixture/mixture_model.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+}  // namespace
+
+json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
+  PersonaKConfig pc;
+  pc.prototypes = bench.k_star;
+  pc.seed = setup.seed;
+  auto pk = generate_persona_k(pc);
+  std::string encoder_id;
+  DatasetView view(pk.data, bench_features(setup, pk.data, &encoder_id));
+  auto trained = train_family(bench.family, bench.k, view, setup);
+  auto& model = *trained.model;
+  model.eval();
+  bench_note(bench.family + " trained: " + std::to_string(trained.result.epochs_run) + " epochs");
+
+  std::map<int32_t, std::vector<size_t>> support, test;
+  for (auto r : view.rows(Split::support, false)) support[pk.data.comparisons[r].user].push_back(r);
+  for (auto r : view.rows(Split::test, false)) test[pk.data.comparisons[r].user].push_back(r);
+  auto newton = make_adapter(bench.family, "newton"), adamw = make_adapter(bench.family, "adamw");
+  auto* mixture = dynamic_cast<mixture::MixtureModel*>(&model);
+  if (bench.adapt_threads > 0) set_threads(bench.adapt_threads);
+
+  json out = {{"family", bench.family}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
+              {"threads", torch::get_num_threads()}, {"users", support.size()}, {"rows", json::array()}};
+  if (!setup.json)
+    std::printf("Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "
+                "%10s %9s %10s %10s\n",
+                support.size(), bench.k_star, bench.family.c_str(), bench.k, torch::get_num_threads(), "shots",
+                "newton ms", "of which fwd", "adamw ms", "speedup", "acc >=", "newton acc", "adamw acc");
+  for (int64_t shots : bench.shots) {
+    std::vector<double> tn, tg, ta;
+    double correct_n = 0, correct_a = 0, total = 0;
+    for (const auto& [u, rows] : support) {
+      std::vector<size_t> s(rows.begin(), rows.begin() + std::min<size_t>(static_cast<size_t>(shots), rows.size()));
+      auto sb = view.batch(s), tb = view.batch(test[u]);
+      UserState sn, sa;
+      double best = 1e300, best_geo = 1e300;
+      for (int rep = 0; rep < bench.repeats; ++rep) {
+        auto t0 = Clock::now();
+        sn = newton->adapt(model, sb, "u");
+        best = std::min(best, ms_since(t0));
+        if (mixture) {  // the frozen forward alone: what the K-dimensional solve adds is the difference
+          torch::NoGradGuard ng;
+          auto t1 = Clock::now();
+          auto geo = mixture->geometry(sb);
+          best_geo = std::min(best_geo, ms_since(t1));
+        }
+      }
+      tn.push_back(best);
+      tg.push_back(mixture ? best_geo : 0.0);
+      auto t2 = Clock::now();
+      sa = adamw->adapt(model, sb, "u");
+      ta.push_back(ms_since(t2));
+      auto zn = score_pairs(model, tb, &sn), za = score_pairs(model, tb, &sa);
+      auto y = tb.label > 0.5;
+      correct_n += ((zn > 0) == y).sum().item<double>();
+      correct_a += ((za > 0) == y).sum().item<double>();
+      total += static_cast<double>(tb.size());
+    }
+    double mn = median(tn), mg = median(tg), ma = median(ta);
+    double an = correct_n / total, aa = correct_a / total;
+    out["rows"].push_back({{"shots", shots}, {"newton_ms", mn}, {"newton_forward_ms", mg}, {"adamw_ms", ma},
+                           {"speedup", ma / mn}, {"newton_accuracy", an}, {"adamw_accuracy", aa},
+                           {"test_pairs", total}});
+    if (!setup.json)
+      std::printf("  %5lld %10.3f %11.3f %10.1f %9.0fx %9s %10.3f %10.3f\n", static_cast<long long>(shots), mn, mg, ma,
+                  ma / mn, an >= aa ? "yes" : "no", an, aa);
+  }
+  if (!setup.json)
+    std::printf("  latency: median over users of the fastest of %d Newton calls / one AdamW run; accuracy over all "
+                "test pairs of those users\n",
+                bench.repeats);
+  return out;
+}
+
+}  // namespace plural::apps

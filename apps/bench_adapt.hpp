@@ -1,0 +1,23 @@
+#pragma once
+// `plural bench adapt`: few-shot adaptation of Persona-K's unseen users by the Newton adapter and by the original
+// AdamW procedure, same frozen model and shots, in one run: latency (median over users) and held-out accuracy.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/bench_support.hpp"
+
+namespace plural::apps {
+
+struct AdaptBench {
+  std::string family = "pal-b";
+  int k = 3;
+  int k_star = 3;
+  std::vector<int64_t> shots = {1, 5, 20, 50};
+  int repeats = 5;
+  int adapt_threads = 0;  ///< LibTorch threads while adapting (0 = as for training); tiny GEMMs pay thread start-up  ///< Newton calls per user; the fastest is its warm latency
+};
+
+nlohmann::json adapt_bench(const AdaptBench& bench, const BenchSetup& setup);
+
+}  // namespace plural::apps

@@ -1,0 +1,41 @@
+#include "apps/bench_support.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/encode.hpp"
+#include "core/feature_cache.hpp"
+#include "core/train_defaults.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+
+torch::Tensor bench_features(const BenchSetup& setup, const PreferenceData& data, std::string* encoder_id) {
+  auto parent = std::filesystem::path(setup.cache).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  FeatureCache cache(setup.cache);
+  auto enc = make_encoder(setup.encoder);
+  if (encoder_id) *encoder_id = enc->id();
+  EncodeOptions eo;
+  eo.progress = false;
+  return dataset_features(cache, enc->id(), data, enc.get(), eo);
+}
+
+Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup) {
+  TrainConfig tc = default_train_config(family);
+  if (setup.epochs > 0) tc.epochs = setup.epochs;
+  tc.seed = setup.seed;
+  tc.progress = false;
+  torch::manual_seed(setup.seed);
+  Trained t;
+  t.model = make_model(family, view.dims(), default_model_config(family, k));
+  t.result = train(*t.model, view, tc);
+  return t;
+}
+
+void bench_note(const std::string& line) { std::cerr << "[bench] " << line << std::endl; }
+
+}  // namespace plural::apps

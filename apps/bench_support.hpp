@@ -1,0 +1,37 @@
+#pragma once
+// Shared pieces of `plural bench`: the bench's feature cache, training a family with its defaults, messages.
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/data.hpp"
+#include "core/dataset_view.hpp"
+#include "core/model.hpp"
+#include "core/trainer.hpp"
+
+namespace plural::apps {
+
+struct BenchSetup {
+  std::string cache = "out/bench/cache.h5";  ///< features are encoded once and reused by every bench run
+  std::string encoder = "minilm";
+  int epochs = 0;       ///< 0: each family's default
+  uint64_t seed = 0;
+  bool json = false;    ///< one JSON object on stdout instead of tables
+};
+
+/// Features [texts, D] of `data`, encoding the texts the bench cache lacks.
+torch::Tensor bench_features(const BenchSetup& setup, const core::PreferenceData& data, std::string* encoder_id = nullptr);
+
+struct Trained {
+  std::shared_ptr<core::RewardModel> model;
+  core::TrainResult result;
+};
+/// Trains `family` (k prototypes for the mixture families; ignored by others) with its default TrainConfig.
+Trained train_family(const std::string& family, int k, core::DatasetView& view, const BenchSetup& setup);
+
+/// A progress line on stderr (stdout carries only the table or the JSON).
+void bench_note(const std::string& line);
+
+}  // namespace plural::apps

@@ -1,0 +1,175 @@
+// plural bench persona | ukp | adapt | train-speed: the benchmark tables of bench/RESULTS.md, as tables or JSON.
+#include <torch/torch.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/bench_accuracy.hpp"
+#include "apps/bench_adapt.hpp"
+#include "apps/bench_train_speed.hpp"
+#include "apps/commands.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "core/persona_k.hpp"
+#include "core/progress.hpp"
+#include "core/ukp.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+using nlohmann::json;
+
+namespace {
+void add_setup_options(CLI::App* cmd, BenchSetup& s, Common& common) {
+  cmd->add_option("--cache", s.cache, "feature cache shared by bench runs")->capture_default_str();
+  cmd->add_option("--encoder", s.encoder, "encoder spec")->capture_default_str();
+  cmd->add_option("--epochs", s.epochs, "training epochs (0 = each family's default)")->capture_default_str();
+  cmd->add_option("--seed", s.seed)->capture_default_str();
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", s.json, "print one JSON object instead of tables");
+}
+
+void add_accuracy_options(CLI::App* cmd, AccuracyBench& b, std::string& models, std::string& shots,
+                          std::string& sweep) {
+  cmd->add_option("--models", models, "families in the table")->capture_default_str();
+  cmd->add_option("--shots", shots, "unseen users' shots")->capture_default_str();
+  cmd->add_option("--sweep-k", sweep, "model K values of the sweep ('' = no sweep)")->capture_default_str();
+  cmd->add_option("--sweep-model", b.sweep_model, "family of the K sweep")->capture_default_str();
+}
+
+void finish_accuracy_options(AccuracyBench& b, const std::string& models, const std::string& shots,
+                             const std::string& sweep) {
+  b.models = split_list(models);
+  for (const auto& m : b.models) require_model_family(m);
+  require_model_family(b.sweep_model);
+  b.shots = parse_int_list(shots, "--shots");
+  b.sweep_ks = sweep.empty() ? std::vector<int64_t>{} : parse_int_list(sweep, "--sweep-k");
+  for (auto k : b.sweep_ks) PLURAL_CHECK(k >= 1, "--sweep-k: K must be >= 1, got ", k);
+}
+}  // namespace
+
+void add_bench(CLI::App& app, Common& common) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, ukp, adapt, train-speed (tables or --json)");
+  bench->require_subcommand(1);
+
+  {
+    struct Opts {
+      BenchSetup setup;
+      AccuracyBench bench;
+      std::string k_stars = "2,3,4,6", models = "bt,per-user-bt,lore,pal-a,pal-b", shots = "1,2,5,10,20,50",
+                  sweep = "1,2,3,4,6,8";
+      PersonaKConfig persona;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("persona", "Persona-K for several K*: every family, seen/unseen accuracy, K sweep");
+    add_setup_options(cmd, o->setup, common);
+    add_accuracy_options(cmd, o->bench, o->models, o->shots, o->sweep);
+    cmd->add_option("--k-star", o->k_stars, "planted prototypes K* (one table each)")->capture_default_str();
+    cmd->add_option("--statements", o->persona.statements_path)->capture_default_str();
+    cmd->add_option("--seen-users", o->persona.seen_users)->capture_default_str();
+    cmd->add_option("--unseen-users", o->persona.unseen_users)->capture_default_str();
+    cmd->add_option("--train-pairs", o->persona.train_pairs, "per seen user")->capture_default_str();
+    cmd->add_option("--statements-per-behavior", o->persona.statements_per_behavior)->capture_default_str();
+    cmd->callback([o, &common] {
+      finish_accuracy_options(o->bench, o->models, o->shots, o->sweep);
+      auto k_stars = parse_int_list(o->k_stars, "--k-star");
+      set_threads(common.threads);
+      json out = {{"bench", "persona"}, {"tables", json::array()}};
+      for (auto ks : k_stars) {
+        PLURAL_CHECK(ks >= 1, "--k-star: K* must be >= 1, got ", ks);
+        PersonaKConfig pc = o->persona;
+        pc.prototypes = static_cast<int>(ks);
+        pc.seed = o->setup.seed;
+        auto pk = generate_persona_k(pc);
+        out["tables"].push_back(accuracy_table("Persona-K, K* = " + std::to_string(ks), pk.data, static_cast<int>(ks),
+                                               o->bench, o->setup));
+      }
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      AccuracyBench bench;
+      std::string models = "bt,per-user-bt,lore,pal-a,pal-b", shots = "1,2,5,10,20,50", sweep = "1,2,3,4,6,8";
+      UkpConfig ukp;
+      int k = 3;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("ukp", "UKPConvArg1 real annotators: every family, seen/unseen accuracy, K sweep");
+    add_setup_options(cmd, o->setup, common);
+    add_accuracy_options(cmd, o->bench, o->models, o->shots, o->sweep);
+    cmd->add_option("--k", o->k, "K of the mixture families in the main table")->capture_default_str();
+    cmd->add_option("--dir", o->ukp.dir, "folder with the UKPConvArg1 TSVs")->capture_default_str();
+    cmd->add_option("--min-strict", o->ukp.min_strict, "workers with at least this many strict judgements")
+        ->capture_default_str();
+    cmd->add_option("--unseen-fraction", o->ukp.unseen_fraction, "of the workers, held out as unseen")
+        ->capture_default_str();
+    cmd->callback([o, &common] {
+      finish_accuracy_options(o->bench, o->models, o->shots, o->sweep);
+      PLURAL_CHECK(o->k >= 1, "--k must be >= 1");
+      set_threads(common.threads);
+      o->ukp.seed = o->setup.seed;
+      auto data = import_ukp(o->ukp);
+      json out = {{"bench", "ukp"}, {"tables", json::array()}};
+      out["tables"].push_back(accuracy_table("UKPConvArg1 (workers with >= " + std::to_string(o->ukp.min_strict) +
+                                                 " strict judgements)",
+                                             data, o->k, o->bench, o->setup));
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      AdaptBench bench;
+      std::string shots = "1,5,20,50";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("adapt", "Newton vs the original AdamW adaptation: latency and accuracy");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--family", o->bench.family)->capture_default_str();
+    cmd->add_option("--k", o->bench.k, "model K")->capture_default_str();
+    cmd->add_option("--k-star", o->bench.k_star, "Persona-K's planted K*")->capture_default_str();
+    cmd->add_option("--shots", o->shots)->capture_default_str();
+    cmd->add_option("--repeats", o->bench.repeats, "Newton calls per user (the fastest counts)")->capture_default_str();
+    cmd->add_option("--adapt-threads", o->bench.adapt_threads, "LibTorch threads while adapting (0 = all cores)")
+        ->capture_default_str();
+    cmd->callback([o, &common] {
+      require_model_family(o->bench.family);
+      o->bench.shots = parse_int_list(o->shots, "--shots");
+      PLURAL_CHECK(o->bench.repeats >= 1, "--repeats must be >= 1");
+      set_threads(common.threads);
+      auto out = adapt_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      TrainSpeedBench bench;
+      std::string batches = "4,4096";
+      bool no_tta = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("train-speed", "PAL-B pairs/s vs idiomatic PyTorch-Python; time-to-accuracy");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--batches", o->batches, "batch sizes")->capture_default_str();
+    cmd->add_option("--small-batch-pairs", o->bench.small_batch_pairs, "pairs timed at batches < 256")
+        ->capture_default_str();
+    cmd->add_option("--python", o->bench.python, "interpreter with torch and h5py")->capture_default_str();
+    cmd->add_option("--reference", o->bench.reference, "the Python reference script");
+    cmd->add_option("--original-epochs", o->bench.original_epochs, "epochs of the original procedure")
+        ->capture_default_str();
+    cmd->add_flag("--no-time-to-accuracy", o->no_tta, "only the throughput table");
+    cmd->callback([o, &common] {
+      o->bench.batches = parse_int_list(o->batches, "--batches");
+      for (auto b : o->bench.batches) PLURAL_CHECK(b >= 1, "--batches: batch sizes must be >= 1");
+      o->bench.time_to_accuracy = !o->no_tta;
+      set_threads(common.threads);
+      auto out = train_speed_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+}
+
+}  // namespace plural::apps
