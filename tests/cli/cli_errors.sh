@@ -30,5 +30,24 @@ expect 2 "unknown user id 'nobody'" "$cli" score --model "$tmp/m.pt" --cache "$t
 expect 1 "cannot read" "$cli" eval --data "$tmp/ok.jsonl" --cache "$tmp/c.h5" --model "$tmp/ok.jsonl"
 echo "not hdf5" > "$tmp/junk.h5"
 expect 1 "$tmp/junk.h5" "$cli" eval --data "$tmp/junk.h5" --cache "$tmp/c.h5" --model "$tmp/m.pt"
+# Benchmarks: bad options are refused before any work; a tiny run gives one valid JSON object.
+statements=$(cd "$(dirname "$0")/../.." && pwd)/data/persona/statements.tsv.gz
+expect 2 "unknown model family 'pal-z'" "$cli" bench persona --models bt,pal-z --cache "$tmp/b.h5"
+expect 2 "--k-star: K* must be >= 1" "$cli" bench persona --k-star 0 --cache "$tmp/b.h5" --encoder hashed:dim=32 \
+  --statements "$statements" --seen-users 4 --unseen-users 2 --train-pairs 10 --statements-per-behavior 30 --sweep-k ''
+expect 2 "--sweep-k" "$cli" bench persona --sweep-k 2,x --cache "$tmp/b.h5"
+expect 2 "--group-lr: expected name=value" "$cli" train --data "$tmp/ok.jsonl" --cache "$tmp/c.h5" --group-lr scale \
+  -o "$tmp/m2.pt"
+"$cli" bench persona --k-star 2 --models bt,pal-b --shots 1,5 --sweep-k 1,2 --epochs 2 --cache "$tmp/b.h5" \
+  --encoder hashed:dim=32 --statements "$statements" --seen-users 6 --unseen-users 3 --train-pairs 20 \
+  --statements-per-behavior 30 --json 2>/dev/null > "$tmp/bench.json" || { echo "FAIL: bench persona"; fail=1; }
+/usr/bin/python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"][0]
+assert [m["model"] for m in t["models"]] == ["bt", "pal-b"], t
+assert [r["k"] for r in t["k_sweep"]] == [1, 2], t
+assert [c["shots"] for c in t["models"][1]["unseen"]] == [0, 1, 5], t
+assert 0 <= t["models"][1]["seen"]["accuracy"] <= 1
+' "$tmp/bench.json" || { echo "FAIL: bench persona JSON"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
