@@ -63,9 +63,19 @@ PreferenceData read_jsonl(const std::string& path) {
     }
     bool pair_cr = row.has("chosen") || row.has("rejected");
     bool pair_ab = row.has("a") || row.has("b");
-    PLURAL_CHECK(pair_cr != pair_ab, path, ":", reader.line_number(),
-                 ": give either 'chosen' and 'rejected', or 'a', 'b' and 'label'");
-    if (pair_cr) {
+    bool pair_pal = row.has("left") || row.has("right");  // the original PAL code's convention
+    PLURAL_CHECK(int(pair_cr) + int(pair_ab) + int(pair_pal) == 1, path, ":", reader.line_number(),
+                 ": give either 'chosen' and 'rejected', or 'a', 'b' and 'label', or PAL's 'left', 'right' and 'y'");
+    if (pair_pal) {
+      // PAL: y = -1 means the left item is preferred, +1 the right one. Ours: label = P(a ≻ b) with a = left.
+      c.a = data.texts.intern(row.text("left"));
+      c.b = data.texts.intern(row.text("right"));
+      PLURAL_CHECK(row.has("y"), row.where("y"), ": missing (PAL's convention: -1 = left preferred, +1 = right)");
+      double y = row.number("y");
+      PLURAL_CHECK(y == -1.0 || y == 1.0, row.where("y"), ": must be -1 (left preferred) or +1 (right), got ",
+                   obj["y"].dump());
+      c.label = y < 0 ? 1.f : 0.f;
+    } else if (pair_cr) {
       c.a = data.texts.intern(row.text("chosen"));
       c.b = data.texts.intern(row.text("rejected"));
       c.label = 1.f;

@@ -174,3 +174,27 @@ TEST_CASE("invalid UTF-8 is replaced deterministically", "[core][data]") {
   CHECK(sanitize_utf8("héllo ✓") == "héllo ✓");
   CHECK(sanitize_utf8("\xc0\xaf") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
 }
+
+TEST_CASE("PAL's label convention: y = -1 (left preferred) reads as label 1 with a = left, through HDF5 too",
+          "[core][data][pal]") {
+  plural::test::TempDir tmp;
+  plural::test::write_text(tmp.file("pal.jsonl"),
+                           "{\"user\": \"u\", \"left\": \"good\", \"right\": \"bad\", \"y\": -1}\n"
+                           "{\"user\": \"u\", \"left\": \"bad\", \"right\": \"good\", \"y\": 1}\n");
+  auto d = plural::core::read_jsonl(tmp.file("pal.jsonl"));
+  REQUIRE(d.comparisons.size() == 2);
+  CHECK(d.texts[d.comparisons[0].a] == "good");
+  CHECK(d.comparisons[0].label == 1.f);
+  CHECK(d.texts[d.comparisons[1].a] == "bad");
+  CHECK(d.comparisons[1].label == 0.f);
+  // Round trip through the HDF5 layout keeps the meaning: both rows say "good" ≻ "bad".
+  plural::core::write_h5(d, tmp.file("pal.h5"));
+  auto back = plural::core::read_h5(tmp.file("pal.h5"));
+  for (const auto& c : back.comparisons) {
+    const auto& preferred = back.texts[c.label > 0.5f ? c.a : c.b];
+    CHECK(preferred == "good");
+  }
+  plural::test::write_text(tmp.file("bad.jsonl"), "{\"user\": \"u\", \"left\": \"a\", \"right\": \"b\", \"y\": 0}\n");
+  CHECK_THROWS_WITH(plural::core::read_jsonl(tmp.file("bad.jsonl")), Catch::Contains("field 'y'") &&
+                                                                        Catch::Contains("-1 (left preferred)"));
+}
