@@ -27,12 +27,10 @@ double median(std::vector<double> v) {
 }  // namespace
 
 json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
-  PersonaKConfig pc;
-  pc.prototypes = bench.k_star;
-  pc.seed = setup.seed;
-  auto pk = generate_persona_k(pc);
-  std::string encoder_id;
-  DatasetView view(pk.data, bench_features(setup, pk.data, &encoder_id));
+  auto pb = persona_bench_data(bench.k_star, setup);
+  const auto& pk = pb.persona;
+  const auto& encoder_id = pb.encoder_id;
+  DatasetView view(pk.data, pb.features);
   auto trained = train_family(bench.family, bench.k, view, setup);
   auto& model = *trained.model;
   model.eval();

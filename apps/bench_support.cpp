@@ -24,6 +24,16 @@ torch::Tensor bench_features(const BenchSetup& setup, const PreferenceData& data
   return dataset_features(cache, enc->id(), data, enc.get(), eo);
 }
 
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup) {
+  PersonaKConfig pc;
+  pc.prototypes = k_star;
+  pc.seed = setup.seed;
+  PersonaBenchData d;
+  d.persona = generate_persona_k(pc);
+  d.features = bench_features(setup, d.persona.data, &d.encoder_id);
+  return d;
+}
+
 Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup) {
   TrainConfig tc = default_train_config(family);
   if (setup.epochs > 0) tc.epochs = setup.epochs;

@@ -8,6 +8,7 @@
 
 #include "core/data.hpp"
 #include "core/dataset_view.hpp"
+#include "core/persona_k.hpp"
 #include "core/model.hpp"
 #include "core/trainer.hpp"
 
@@ -23,6 +24,14 @@ struct BenchSetup {
 
 /// Features [texts, D] of `data`, encoding the texts the bench cache lacks.
 torch::Tensor bench_features(const BenchSetup& setup, const core::PreferenceData& data, std::string* encoder_id = nullptr);
+
+/// Persona-K with the generator's defaults (seed = setup.seed, K* = k_star) and its features.
+struct PersonaBenchData {
+  core::PersonaK persona;
+  torch::Tensor features;
+  std::string encoder_id;
+};
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup);
 
 struct Trained {
   std::shared_ptr<core::RewardModel> model;

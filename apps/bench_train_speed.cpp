@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "core/persona_k.hpp"
+#include "core/readers.hpp"
 #include "core/train_defaults.hpp"
 #include "mixture/projector.hpp"
 
@@ -31,35 +32,15 @@ PreferenceData first_train_pairs(const PreferenceData& data, int64_t n) {
   return out;
 }
 
-// What the Python reference reads: the feature table and the train comparisons by text index.
-void export_for_python(const std::string& path, const PreferenceData& data, const torch::Tensor& features,
-                       int64_t users) {
-  auto file = h5::open_file(path, h5::Mode::create);
+// What the Python reference reads: plural's data layout (docs/data_format.md) and the feature table beside it.
+void export_for_python(const std::string& data_path, const std::string& features_path, const PreferenceData& data,
+                       const torch::Tensor& features) {
+  write_h5(data, data_path);
+  auto file = h5::open_file(features_path, h5::Mode::create);
   auto f = features.to(torch::kFloat32).contiguous();
-  std::vector<float> flat(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
-  h5::write_vector(file, "features", flat);  // row-major [texts, dim]
-  h5::write_attr(file, "dim", f.size(1));
-  std::vector<int32_t> a, b, pa, pb, user;
-  std::vector<float> label;
-  std::map<int32_t, int32_t> rows;  // data user -> model row: seen users in data order
-  for (size_t u = 0, r = 0; u < data.users.size(); ++u)
-    if (data.users[u].seen) rows[static_cast<int32_t>(u)] = static_cast<int32_t>(r++);
-  for (const auto& c : data.comparisons) {
-    a.push_back(c.a);
-    b.push_back(c.b);
-    pa.push_back(c.prompt_a);
-    pb.push_back(c.prompt_b);
-    user.push_back(rows.at(c.user));
-    label.push_back(c.label);
-  }
-  h5::write_vector(file, "a", a);
-  h5::write_vector(file, "b", b);
-  h5::write_vector(file, "prompt_a", pa);
-  h5::write_vector(file, "prompt_b", pb);
-  h5::write_vector(file, "user", user);
-  h5::write_vector(file, "label", label);
-  h5::write_attr(file, "users", users);
-  h5::close_file(file, path);
+  h5::write_vector(file, "features", std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel()));
+  h5::write_attr(file, "dim", f.size(1));  // row-major [texts, dim]
+  h5::close_file(file, features_path);
 }
 
 std::string run_capture(const std::string& cmd) {
@@ -79,20 +60,16 @@ std::string run_capture(const std::string& cmd) {
 }  // namespace
 
 json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
-  PersonaKConfig pc;
-  pc.prototypes = bench.k;
-  pc.seed = setup.seed;
-  auto pk = generate_persona_k(pc);
-  std::string encoder_id;
-  auto features = bench_features(setup, pk.data, &encoder_id);
+  auto pb = persona_bench_data(bench.k, setup);
+  const auto& pk = pb.persona;
+  const auto& features = pb.features;
+  const auto& encoder_id = pb.encoder_id;
   const std::string model_config = default_model_config("pal-b", bench.k);
   const TrainConfig defaults = default_train_config("pal-b");
   const std::string script = bench.reference.empty() ? std::string(PLURAL_SOURCE_DIR) + "/bench/reference/pal_b_train.py"
                                                      : bench.reference;
   PLURAL_CHECK(std::filesystem::exists(script), "train-speed: Python reference not found: ", script);
   const int threads = torch::get_num_threads();
-  int64_t seen = 0;
-  for (const auto& u : pk.data.users) seen += u.seen;
 
   json out = {{"model", "pal-b"}, {"config", json::parse(model_config)}, {"threads", threads},
               {"encoder", encoder_id}, {"rows", json::array()}};
@@ -124,18 +101,19 @@ json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
     for (const auto& p : model->parameters()) params += p.numel();
     auto ours = train(*model, view, tc);
 
-    std::string h5 = setup.cache + ".train-speed.h5";
-    export_for_python(h5, data, features, seen);
+    std::string h5 = setup.cache + ".train-speed.h5", fh5 = setup.cache + ".train-speed-features.h5";
+    export_for_python(h5, fh5, data, features);
     char args[512];
     std::snprintf(args, sizeof args,
-                  " --data '%s' --batch-size %lld --epochs %d --k %d --dim %lld --hidden-layers %d --dropout %g --lr %g "
+                  " --data '%s' --features '%s' --batch-size %lld --epochs %d --k %d --dim %lld --hidden-layers %d --dropout %g --lr %g "
                   "--user-lr %g --weight-decay %g --threads %d --seed %llu",
-                  h5.c_str(), static_cast<long long>(batch), epochs, bench.k, static_cast<long long>(dim), spec.hidden_layers, spec.dropout, tc.lr,
+                  h5.c_str(), fh5.c_str(), static_cast<long long>(batch), epochs, bench.k, static_cast<long long>(dim), spec.hidden_layers, spec.dropout, tc.lr,
                   tc.user_lr, tc.weight_decay, threads, static_cast<unsigned long long>(setup.seed));
     std::string base = bench.python + " '" + script + "'" + args;
     auto py = json::parse(run_capture(base));
     auto py_dedup = json::parse(run_capture(base + " --dedupe-prompts"));
     std::filesystem::remove(h5);
+    std::filesystem::remove(fh5);
     PLURAL_CHECK(py["parameters"].get<int64_t>() == params, "train-speed: the Python model has ",
                  py["parameters"].get<int64_t>(), " parameters, plural's ", params, ": not the same model");
     double r1 = ours.pairs_per_second / py["pairs_per_second"].get<double>();

@@ -59,7 +59,8 @@ class PalB(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", required=True, help="plural's HDF5 data layout (docs/data_format.md)")
+    ap.add_argument("--features", required=True, help="HDF5 with 'features' [texts * dim] and attr 'dim'")
     ap.add_argument("--batch-size", type=int, required=True)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--k", type=int, default=3)
@@ -76,11 +77,18 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    with h5py.File(args.data, "r") as f:
+    with h5py.File(args.features, "r") as f:
         feats = torch.from_numpy(np.asarray(f["features"], dtype=np.float32).reshape(-1, int(f.attrs["dim"])))
-        cols = {k: torch.from_numpy(np.asarray(f[k]).astype(np.int64)) for k in ("a", "b", "prompt_a", "prompt_b", "user")}
-        label = torch.from_numpy(np.asarray(f["label"], dtype=np.float32))
-        users = int(f.attrs["users"])
+    with h5py.File(args.data, "r") as f:
+        c = f["comparisons"]
+        train = np.asarray(c["split"]) == 0  # Split::train
+        cols = {k: torch.from_numpy(np.asarray(c[k])[train].astype(np.int64))
+                for k in ("a", "b", "prompt_a", "prompt_b", "user")}
+        label = torch.from_numpy(np.asarray(c["label"], dtype=np.float32)[train])
+        seen = np.asarray(f["users/seen"]).astype(bool)
+    row_of_user = torch.from_numpy(np.cumsum(seen) - 1)  # the model's user table holds seen users in data order
+    cols["user"] = row_of_user[cols["user"]]
+    users = int(seen.sum())
     d = args.dim or feats.shape[1]
     model = PalB(feats.shape[1], feats.shape[1], d, args.k, users, args.hidden_layers, args.dropout, args.dedupe_prompts)
     shared = [p for n, p in model.named_parameters() if n != "theta"]
