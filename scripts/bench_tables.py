@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Markdown tables from `plural bench persona|ukp --json` output (for bench/RESULTS.md).
+
+usage: bench_tables.py BENCH.json
+"""
+import json
+import sys
+
+
+def acc(cell):
+    if not cell or cell.get("accuracy") is None:
+        return "-"
+    lo, hi = cell["accuracy_ci95"]
+    return f"{cell['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def rows(models, shots):
+    out = []
+    for m in models:
+        unseen = {c["shots"]: c for c in m["unseen"]}
+        ari = m.get("prototype_recovery_ari")
+        cells = [f"{unseen[s]['accuracy']:.3f}" if s in unseen else "-" for s in shots]
+        out.append(f"| {m['model']} | {m['k'] or '-'} | {acc(m['seen'])} | " + " | ".join(cells) +
+                   f" | {m['train_seconds']:.0f} | {'-' if ari is None else f'{ari:.2f}'} |")
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    bench = json.load(open(sys.argv[1]))
+    for t in bench["tables"]:
+        shots = sorted({c["shots"] for m in t["models"] for c in m["unseen"]})
+        head = "| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) + " | train s | ARI |"
+        sep = "|" + "---|" * (len(shots) + 5)
+        print(f"**{t['title']}** — {t['seen_users']} seen users ({t['train_pairs']} train pairs), "
+              f"{t['unseen_users']} unseen; unseen accuracy after n shots (@n)\n")
+        print(head)
+        print(sep)
+        print("\n".join(rows(t["models"], shots)))
+        if t["k_sweep"]:
+            print(f"\nSweep over the model's K (selected by validation accuracy: K = {t.get('k_selected_by_val')}):\n")
+            print("| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) +
+                  " | train s | ARI | val acc |")
+            print("|" + "---|" * (len(shots) + 6))
+            for m, line in zip(t["k_sweep"], rows(t["k_sweep"], shots)):
+                print(line + f" {m['best_val_accuracy']:.3f} |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
