@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Markdown tables from `plural bench persona|ukp --json` output (for bench/RESULTS.md).
+"""Markdown tables from `plural bench persona|ukp --json` output (for bench/RESULTS.md). Training times are left
+out: they are not comparable across machine load; `plural bench train-speed` measures throughput.
 
 usage: bench_tables.py BENCH.json
 """
@@ -21,7 +22,7 @@ def rows(models, shots):
         ari = m.get("prototype_recovery_ari")
         cells = [f"{unseen[s]['accuracy']:.3f}" if s in unseen else "-" for s in shots]
         out.append(f"| {m['model']} | {m['k'] or '-'} | {acc(m['seen'])} | " + " | ".join(cells) +
-                   f" | {m['train_seconds']:.0f} | {'-' if ari is None else f'{ari:.2f}'} |")
+                   f" | {'-' if ari is None else f'{ari:.2f}'} |")
     return out
 
 
@@ -31,8 +32,8 @@ def main():
     bench = json.load(open(sys.argv[1]))
     for t in bench["tables"]:
         shots = sorted({c["shots"] for m in t["models"] for c in m["unseen"]})
-        head = "| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) + " | train s | ARI |"
-        sep = "|" + "---|" * (len(shots) + 5)
+        head = "| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) + " | ARI |"
+        sep = "|" + "---|" * (len(shots) + 4)
         print(f"**{t['title']}** — {t['seen_users']} seen users ({t['train_pairs']} train pairs), "
               f"{t['unseen_users']} unseen; unseen accuracy after n shots (@n)\n")
         print(head)
@@ -41,8 +42,8 @@ def main():
         if t["k_sweep"]:
             print(f"\nSweep over the model's K (selected by validation accuracy: K = {t.get('k_selected_by_val')}):\n")
             print("| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) +
-                  " | train s | ARI | val acc |")
-            print("|" + "---|" * (len(shots) + 6))
+                  " | ARI | val acc |")
+            print("|" + "---|" * (len(shots) + 5))
             for m, line in zip(t["k_sweep"], rows(t["k_sweep"], shots)):
                 print(line + f" {m['best_val_accuracy']:.3f} |")
         print()

@@ -41,7 +41,7 @@ def main():
     ax.set_ylabel("test accuracy")
     ax.set_title("Persona-K (K* = 3): accuracy for users not seen in training")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     print(f"wrote {out}")
