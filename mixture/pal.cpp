@@ -34,9 +34,10 @@ std::vector<double> to_vec(const torch::Tensor& t) {
 // PAL-B: r(w) = τ wᵀu / sqrt(wᵀMw) per item, z = r_a − r_b.
 class CosineGeometry : public ShotGeometry {
  public:
+  /// shared_m: ma and mb hold one K × K matrix for every shot (all shots share one prompt).
   CosineGeometry(int64_t n, int64_t k, double tau, std::vector<double> ua, std::vector<double> ma,
-                 std::vector<double> ub, std::vector<double> mb)
-      : n_(n), k_(k), tau_(tau), u_{std::move(ua), std::move(ub)}, m_{std::move(ma), std::move(mb)} {}
+                 std::vector<double> ub, std::vector<double> mb, bool shared_m)
+      : n_(n), k_(k), tau_(tau), shared_m_(shared_m), u_{std::move(ua), std::move(ub)}, m_{std::move(ma), std::move(mb)} {}
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     // Plain loops over K: this runs ~20 times per adaptation over every shot, and small dynamic Eigen
     // temporaries would allocate on each item.
@@ -47,7 +48,7 @@ class CosineGeometry : public ShotGeometry {
       const double sign = side == 0 ? 1.0 : -1.0;
       for (int64_t i = 0; i < n_; ++i) {
         const double* u = u_[side].data() + i * k_;
-        const double* M = m_[side].data() + i * k_ * k_;
+        const double* M = m_[side].data() + (shared_m_ ? 0 : i * k_ * k_);
         double num = 0, wmw = 0;
         for (int64_t a = 0; a < k_; ++a) {
           double acc = 0;
@@ -66,6 +67,7 @@ class CosineGeometry : public ShotGeometry {
  private:
   int64_t n_, k_;
   double tau_;
+  bool shared_m_;
   std::vector<double> u_[2], m_[2];
 };
 
@@ -155,8 +157,13 @@ uint64_t PalB::prompt_weights_version() const {
 }
 
 torch::Tensor PalB::prototypes(const ItemBatch& items) {
+  auto [table, inverse] = distinct_prototypes(items);
+  return table.index_select(0, inverse);
+}
+
+std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatch& items) {
   const int64_t B = items.x.size(0);
-  if (!g_) return fixed_protos_.unsqueeze(0).expand({B, -1, -1});
+  if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({B}, torch::kInt64)};
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
   // with, usually, one prompt; many datasets have few prompts). Rows are told apart by a 128-bit content hash,
   // which is O(B·D) where sorting rows (torch::unique_dim) was the main per-batch overhead.
@@ -181,7 +188,7 @@ torch::Tensor PalB::prototypes(const ItemBatch& items) {
   if (!frozen) {
     prompt_memo_.clear();
     auto distinct = items.prompt.index_select(0, torch::tensor(first, torch::kInt64));
-    return project_prompts(distinct).index_select(0, inv);
+    return {project_prompts(distinct), inv};
   }
   uint64_t version = prompt_weights_version();
   if (version != prompt_memo_version_ || prompt_memo_.size() > 65536) {
@@ -201,7 +208,7 @@ torch::Tensor PalB::prototypes(const ItemBatch& items) {
   std::vector<torch::Tensor> rows;
   rows.reserve(keys.size());
   for (const auto& h : keys) rows.push_back(prompt_memo_.at(h));
-  return torch::stack(rows).index_select(0, inv);
+  return {torch::stack(rows), inv};
 }
 
 torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
@@ -234,12 +241,27 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   both.x = torch::cat({shots.a.x, shots.b.x});
   auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
   if (dims_.prompt_dim > 0) both.prompt = torch::cat({shots.a.prompt, shots.b.prompt});
-  auto G = prototypes(both);  // [2n, K, d]
-  auto u = torch::bmm(G, e.unsqueeze(2)).squeeze(2);  // [2n, K]
-  auto M = torch::bmm(G, G.transpose(1, 2));           // [2n, K, K]
-  PLURAL_CHECK(torch::isfinite(u).all().item<bool>(), "pal-b adapter: shot features contain NaN or Inf");
-  return std::make_unique<CosineGeometry>(n, k_, tau(), to_vec(u.slice(0, 0, n)), to_vec(M.slice(0, 0, n)),
-                                          to_vec(u.slice(0, n)), to_vec(M.slice(0, n)));
+  auto [table, inverse] = distinct_prototypes(both);  // [P, K, d], [2n]
+  torch::Tensor u, M;
+  const bool one_prompt = table.size(0) == 1;
+  if (one_prompt) {  // one question asked of every user (common): one K × K Gram matrix serves every shot
+    auto G = table[0];
+    u = torch::matmul(e, G.t());       // [2n, K]
+    M = torch::matmul(G, G.t());       // [K, K]
+  } else {
+    auto G = table.index_select(0, inverse);             // [2n, K, d]
+    u = torch::bmm(G, e.unsqueeze(2)).squeeze(2);         // [2n, K]
+    M = torch::bmm(G, G.transpose(1, 2));                 // [2n, K, K]
+  }
+  auto uv = to_vec(u);
+  for (double v : uv) PLURAL_CHECK(std::isfinite(v), "pal-b adapter: shot features contain NaN or Inf");
+  std::vector<double> ua(uv.begin(), uv.begin() + n * k_), ub(uv.begin() + n * k_, uv.end());
+  if (one_prompt) {
+    auto m = to_vec(M);
+    return std::make_unique<CosineGeometry>(n, k_, tau(), std::move(ua), m, std::move(ub), m, true);
+  }
+  return std::make_unique<CosineGeometry>(n, k_, tau(), std::move(ua), to_vec(M.slice(0, 0, n)), std::move(ub),
+                                          to_vec(M.slice(0, n)), false);
 }
 
 // ---- PAL-A ----------------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class PalB : public MixtureModel {
 
  private:
   torch::Tensor prototypes(const core::ItemBatch& items);  // [B, K, d]
+  /// The prototypes of each distinct prompt [P, K, d] and each row's index into them [B].
+  std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const core::ItemBatch& items);
   torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
   uint64_t prompt_weights_version() const;
   Config config_;

@@ -67,13 +67,20 @@ TEST_CASE("projector spec strings and parameter counts match the reference", "[m
 TEST_CASE("mixture geometry derivatives agree with finite differences of the model's logits", "[mixture]") {
   auto f = persona(3, 2);
   DatasetView view(f.pk.data, f.features);
-  for (const char* family : {"pal-b", "pal-a", "lore"}) {
+  // PAL-B twice: shots sharing one prompt (one shared Gram matrix) and shots with a prompt each.
+  for (std::string family : {"pal-b", "pal-b/prompts", "pal-a", "lore"}) {
+    const bool vary_prompts = family == "pal-b/prompts";
+    if (vary_prompts) family = "pal-b";
     torch::manual_seed(1);
     auto m = std::dynamic_pointer_cast<MixtureModel>(make_model(family, view.dims(), R"({"k": 3})"));
     REQUIRE(m);
     m->eval();
     torch::NoGradGuard ng;
     auto shots = view.batch(std::vector<size_t>{0, 1, 2, 3, 4});
+    if (vary_prompts) {
+      shots.a.prompt = torch::randn_like(shots.a.prompt);
+      shots.b.prompt = shots.a.prompt.clone();
+    }
     auto geo = m->geometry(shots);
     Eigen::VectorXd w(3);
     w << 0.2, 0.5, 0.3;
@@ -92,7 +99,7 @@ TEST_CASE("mixture geometry derivatives agree with finite differences of the mod
       wm[k] -= 1e-3;
       auto fd = (logits_at(wp) - logits_at(wm)) / 2e-3;
       for (int i = 0; i < 5; ++i) {
-        INFO(family << " shot " << i << " dim " << k);
+        INFO(family << (vary_prompts ? " (a prompt per shot)" : "") << " shot " << i << " dim " << k);
         CHECK(dz(i, k) == Approx(fd[i].item<double>()).margin(2e-2).epsilon(2e-2));
       }
     }
