@@ -195,15 +195,16 @@ std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatc
     prompt_memo_.clear();
     prompt_memo_version_ = version;
   }
-  std::vector<int64_t> missing;
+  std::vector<size_t> missing;  // indices into keys / first
+  std::vector<int64_t> missing_rows;
   for (size_t j = 0; j < keys.size(); ++j)
-    if (!prompt_memo_.count(keys[j])) missing.push_back(first[j]);
-  if (!missing.empty()) {
-    auto projected = project_prompts(items.prompt.index_select(0, torch::tensor(missing, torch::kInt64)));
-    for (size_t j = 0; j < missing.size(); ++j) {
-      auto h = core::hash128(std::string_view(base + missing[j] * row_bytes, static_cast<size_t>(row_bytes)));
-      prompt_memo_[h] = projected[static_cast<int64_t>(j)];
+    if (!prompt_memo_.count(keys[j])) {
+      missing.push_back(j);
+      missing_rows.push_back(first[j]);
     }
+  if (!missing.empty()) {
+    auto projected = project_prompts(items.prompt.index_select(0, torch::tensor(missing_rows, torch::kInt64)));
+    for (size_t m = 0; m < missing.size(); ++m) prompt_memo_[keys[missing[m]]] = projected[static_cast<int64_t>(m)];
   }
   std::vector<torch::Tensor> rows;
   rows.reserve(keys.size());
