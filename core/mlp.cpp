@@ -8,8 +8,9 @@ namespace plural::core {
 
 void MlpOptions::validate(const char* who) const {
   for (auto h : hidden) PLURAL_CHECK(h > 0, who, ": hidden sizes must be > 0, got ", h);
-  PLURAL_CHECK(activation == "gelu" || activation == "relu" || activation == "tanh" || activation == "silu", who,
-               ": activation must be gelu, relu, tanh or silu, got '", activation, "'");
+  PLURAL_CHECK(activation == "gelu" || activation == "relu" || activation == "tanh" || activation == "silu" ||
+                   activation == "leaky_relu",
+               who, ": activation must be gelu, relu, leaky_relu, tanh or silu, got '", activation, "'");
   PLURAL_CHECK(dropout >= 0 && dropout < 1, who, ": dropout must be in [0, 1), got ", dropout);
 }
 
@@ -20,6 +21,7 @@ MlpImpl::MlpImpl(int64_t in, int64_t out, const MlpOptions& o) {
     if (o.activation == "gelu") net_->push_back(torch::nn::GELU());
     else if (o.activation == "relu") net_->push_back(torch::nn::ReLU());
     else if (o.activation == "tanh") net_->push_back(torch::nn::Tanh());
+    else if (o.activation == "leaky_relu") net_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
     else net_->push_back(torch::nn::SiLU());
     if (o.dropout > 0) net_->push_back(torch::nn::Dropout(o.dropout));
     d = h;

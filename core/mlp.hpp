@@ -11,7 +11,7 @@ namespace plural::core {
 
 struct MlpOptions {
   std::vector<int64_t> hidden = {256};
-  std::string activation = "gelu";  ///< gelu | relu | tanh | silu
+  std::string activation = "gelu";  ///< gelu | relu | leaky_relu (slope 0.2, as VPL) | tanh | silu
   double dropout = 0.0;
   void validate(const char* who) const;
 };

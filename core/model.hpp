@@ -11,9 +11,12 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace plural::core {
+
+class DatasetView;
 
 /// Features of items to score, gathered from the feature table. Tensors a family does not use may be undefined.
 struct ItemBatch {
@@ -75,6 +78,15 @@ class RewardModel : public torch::nn::Module {
   virtual torch::Tensor regularizer(const PairBatch& batch);
   /// Named parameter groups, so the Trainer can give user parameters their own learning rate.
   virtual std::map<std::string, std::vector<torch::Tensor>> param_groups();
+
+  /// Families that read a user's own comparisons when scoring (VPL, cross-attention) want support sets with each
+  /// training batch: {min, max} pairs per set (core/support.hpp). {0, 0}, the default: none.
+  virtual std::pair<int64_t, int64_t> support_range() const { return {0, 0}; }
+  /// Recomputes what depends on the seen users' data rather than on parameters (an amortized family encodes each
+  /// seen user's train comparisons). The Trainer calls it before every validation and after training.
+  virtual void refresh_seen_users(const DatasetView& view) {}
+  /// Named training diagnostics for the metrics log (e.g. VPL's KL per latent dimension); empty by default.
+  virtual std::vector<std::pair<std::string, double>> diagnostics(const DatasetView& view) { return {}; }
 
   /// The trained state of seen user `row`.
   virtual UserState seen_state(int64_t row) const;

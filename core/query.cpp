@@ -2,26 +2,145 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <vector>
+
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/registry.hpp"
 
 namespace plural::core {
 
-torch::Tensor RandomQueryScorer::score(RewardModel&, const UserState& state, const PairBatch& candidates) const {
-  PLURAL_CHECK(candidates.label.defined() && candidates.size() > 0, "query: the candidate pool is empty");
-  auto gen = at::detail::createCPUGenerator(seed_ ^ hash64(state.user_id));
-  return torch::rand({candidates.size()}, gen);
+namespace {
+void check_pool(const PairBatch& c) {
+  PLURAL_CHECK(c.label.defined() && c.size() > 0, "query: the candidate pool is empty");
 }
 
-namespace {
+torch::Tensor binary_entropy(const torch::Tensor& p) {
+  auto q = p.clamp(1e-12, 1 - 1e-12);
+  return -(q * q.log() + (1 - q) * (1 - q).log());
+}
+
+// Gauss–Hermite nodes and weights for ∫ e^{-x²} f(x) dx (Golub–Welsch would need an eigensolver; the Newton
+// iteration on H_n from Numerical Recipes is exact enough for n ≤ 40).
+std::pair<std::vector<double>, std::vector<double>> gauss_hermite(int n) {
+  std::vector<double> x(n), w(n);
+  const double pim4 = 0.7511255444649425;
+  double z = 0;
+  for (int i = 0; i < (n + 1) / 2; ++i) {
+    if (i == 0) z = std::sqrt(2.0 * n + 1) - 1.85575 * std::pow(2.0 * n + 1, -0.16667);
+    else if (i == 1) z -= 1.14 * std::pow(double(n), 0.426) / z;
+    else if (i == 2) z = 1.86 * z - 0.86 * x[0];
+    else if (i == 3) z = 1.91 * z - 0.91 * x[1];
+    else z = 2.0 * z - x[i - 2];
+    double pp = 0;
+    for (int it = 0; it < 100; ++it) {
+      double p1 = pim4, p2 = 0;
+      for (int j = 0; j < n; ++j) {
+        double p3 = p2;
+        p2 = p1;
+        p1 = z * std::sqrt(2.0 / (j + 1)) * p2 - std::sqrt(double(j) / (j + 1)) * p3;
+      }
+      pp = std::sqrt(2.0 * n) * p2;
+      double z1 = z;
+      z = z1 - p1 / pp;
+      if (std::abs(z - z1) <= 1e-14) break;
+    }
+    x[i] = z, x[n - 1 - i] = -z;
+    w[i] = w[n - 1 - i] = 2.0 / (pp * pp);
+  }
+  return {x, w};
+}
+
+// Scores a candidate by the information its answer carries about the user vector, with the logit linearized in
+// it: the logit is then Gaussian and I(y; u) a one-dimensional integral.
+class BaldScorer : public QueryScorer {
+ public:
+  std::string name() const override { return "bald"; }
+  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
+    check_pool(candidates);
+    auto lin = user_posterior(model, name()).linearize(state, candidates);
+    auto var = (lin.grad.matmul(lin.cov) * lin.grad).sum(1).clamp_min(0);
+    return bald_gaussian_logit(lin.mean, var);
+  }
+};
+
+// The same information without linearizing: Monte-Carlo over posterior draws of the user vector.
+class BaldMcScorer : public QueryScorer {
+ public:
+  explicit BaldMcScorer(uint64_t seed) : seed_(seed) {}
+  std::string name() const override { return "bald-mc"; }
+  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
+    check_pool(candidates);
+    auto z = user_posterior(model, name()).sample_logits(state, candidates, 64, seed_ ^ hash64(state.user_id));
+    return bald_from_probs(torch::sigmoid(z));
+  }
+
+ private:
+  uint64_t seed_;
+};
+
+// D-optimal leverage (ARM-FI, personalised): p(1−p)·gᵀ Σ g, the gain in log det of the user's Fisher
+// information from asking the pair, to first order.
+class DOptimalScorer : public QueryScorer {
+ public:
+  std::string name() const override { return "dopt"; }
+  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
+    check_pool(candidates);
+    auto lin = user_posterior(model, name()).linearize(state, candidates);
+    auto p = torch::sigmoid(lin.mean);
+    return p * (1 - p) * (lin.grad.matmul(lin.cov) * lin.grad).sum(1);
+  }
+};
+
 Registry<QueryScorerFactory>& registry() {
   static Registry<QueryScorerFactory> r("query scorer");
   return r;
 }
-const bool registered = register_query_scorer(
-    "random", [](uint64_t seed) { return std::make_unique<RandomQueryScorer>(seed); }, "uniform random (control)");
+const bool registered = [] {
+  register_query_scorer("random", [](uint64_t seed) { return std::make_unique<RandomQueryScorer>(seed); },
+                        "uniform random (the control)");
+  register_query_scorer("bald", [](uint64_t) { return std::make_unique<BaldScorer>(); },
+                        "mutual information I(y; user) with the logit linearized in the user vector (fast)");
+  register_query_scorer("bald-mc", [](uint64_t seed) { return std::make_unique<BaldMcScorer>(seed); },
+                        "mutual information I(y; user), Monte-Carlo over 64 posterior draws");
+  register_query_scorer("dopt", [](uint64_t) { return std::make_unique<DOptimalScorer>(); },
+                        "D-optimal leverage p(1-p) g'Σg (ARM-FI)");
+  return true;
+}();
 }  // namespace
+
+UserPosterior& user_posterior(RewardModel& model, const std::string& scorer) {
+  auto* p = dynamic_cast<UserPosterior*>(&model);
+  PLURAL_CHECK(p, "query scorer '", scorer, "' needs a user posterior, which '", model.family(),
+               "' models do not have (use a pal-a, pal-b, lore or vpl model, or --scorer random)");
+  return *p;
+}
+
+torch::Tensor bald_from_probs(const torch::Tensor& probs) {
+  auto p = probs.to(torch::kFloat64);
+  return (binary_entropy(p.mean(0)) - binary_entropy(p).mean(0)).clamp_min(0).to(torch::kFloat32);
+}
+
+torch::Tensor bald_gaussian_logit(const torch::Tensor& mean, const torch::Tensor& var, int nodes) {
+  static const auto gh = gauss_hermite(20);
+  const auto& [x, w] = nodes == 20 ? gh : gauss_hermite(nodes);
+  auto m = mean.to(torch::kFloat64), s = var.to(torch::kFloat64).clamp_min(0).sqrt() * std::sqrt(2.0);
+  auto ep = torch::zeros_like(m), eh = torch::zeros_like(m);
+  const double norm = 1.0 / std::sqrt(M_PI);
+  for (size_t i = 0; i < x.size(); ++i) {
+    auto p = torch::sigmoid(m + s * x[i]);
+    ep += norm * w[i] * p;
+    eh += norm * w[i] * binary_entropy(p);
+  }
+  return (binary_entropy(ep) - eh).clamp_min(0).to(torch::kFloat32);
+}
+
+torch::Tensor RandomQueryScorer::score(RewardModel&, const UserState& state, const PairBatch& candidates) const {
+  check_pool(candidates);
+  auto gen = at::detail::createCPUGenerator(seed_ ^ hash64(state.user_id));
+  return torch::rand({candidates.size()}, gen);
+}
 
 bool register_query_scorer(const std::string& name, QueryScorerFactory factory, const std::string& help) {
   registry().add(name, std::move(factory), help);

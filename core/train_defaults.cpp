@@ -27,6 +27,11 @@ TrainConfig default_train_config(const std::string& family) {
     t.lr = 1e-3;
     t.user_lr = 1e-2;
   }
+  if (family == "vpl") {
+    // Set encoder + decoder MLPs on support sets: smaller steps than the mixture family's shared parts.
+    t.lr = 1e-3;
+    t.batch_size = 512;
+  }
   return t;
 }
 

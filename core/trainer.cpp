@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"
+#include "core/support.hpp"
 
 namespace plural::core {
 
@@ -88,6 +89,10 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
   }
   torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
   const auto& loss_fn = get_loss(cfg.loss);
+  // Families that read a user's own comparisons get support sets from the same users' train comparisons.
+  const auto support = model.support_range();
+  std::unique_ptr<SupportSampler> sampler;
+  if (support.second > 0) sampler = std::make_unique<SupportSampler>(view, train_rows);
 
   std::ofstream metrics;
   if (!cfg.metrics_path.empty()) {
@@ -113,8 +118,11 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     for (int64_t s = 0; s < steps; ++s) {
       auto rows = perm.slice(0, s * cfg.batch_size, std::min(n, (s + 1) * cfg.batch_size));
       auto batch = view.batch(rows);
+      if (sampler) sampler->attach(batch, rows, support.first, support.second, rng);
       optimizer.zero_grad();
-      auto loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options) + model.regularizer(batch);
+      // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
+      auto data_loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options);
+      auto loss = data_loss + model.regularizer(batch);
       loss.backward();
       if (cfg.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), cfg.max_grad_norm);
       optimizer.step();
@@ -128,12 +136,20 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     log.train_loss = loss_sum / n;
     log.seconds = secs;
     log.pairs_per_second = n / std::max(secs, 1e-9);
+    model.refresh_seen_users(view);
     auto [vl, va] = evaluate_loss(model, view, val_rows, cfg.loss, cfg.loss_options);
     log.val_loss = vl;
     log.val_accuracy = va;
+    log.diagnostics = model.diagnostics(view);
     log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    char suffix[96];
-    std::snprintf(suffix, sizeof suffix, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);
+    std::string suffix = buf;
+    for (const auto& [name, v] : log.diagnostics)  // per-dimension entries ("kl/d3") stay in the metrics log
+      if (name.find('/') == std::string::npos) {
+        std::snprintf(buf, sizeof buf, " %s %.3g", name.c_str(), v);
+        suffix += buf;
+      }
     bar.finish(suffix);
     result.history.push_back(log);
     result.epochs_run = epoch;
@@ -143,6 +159,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
                           {"val_accuracy", val_rows.empty() ? nlohmann::json() : nlohmann::json(va)},
                           {"seconds", secs},         {"pairs_per_second", log.pairs_per_second},
                           {"family", model.family()}};
+      for (const auto& [name, v] : log.diagnostics) j[name] = v;
       metrics << j.dump() << "\n";
       metrics.flush();
     }
@@ -167,6 +184,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     if (reached) break;
   }
   if (!best.empty()) restore(model, best);
+  model.refresh_seen_users(view);
   if (val_rows.empty() && !cfg.checkpoint_path.empty()) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
   model.eval();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

@@ -38,6 +38,7 @@ struct EpochLog {
   int epoch = 0;
   double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, pairs_per_second = 0;
   double elapsed = 0;  ///< wall seconds since training started, at the end of this epoch's validation
+  std::vector<std::pair<std::string, double>> diagnostics;  ///< the model's own (RewardModel::diagnostics)
 };
 
 struct TrainResult {

@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <Eigen/Dense>
+
 #include "core/error.hpp"
+#include "core/random.hpp"
 
 namespace plural::mixture {
 
@@ -64,6 +67,86 @@ UserState MixtureModel::prior_state() const {
   s.tensors["theta"] = torch::zeros({k_});
   s.tensors["cov"] = torch::eye(k_) * prior_var_;
   return s;
+}
+
+namespace {
+Eigen::VectorXd softmax(const Eigen::VectorXd& t) {
+  Eigen::VectorXd e = (t.array() - t.maxCoeff()).exp();
+  return e / e.sum();
+}
+Eigen::VectorXd to_eigen(const torch::Tensor& t) {
+  auto d = t.to(torch::kFloat64).contiguous();
+  return Eigen::Map<const Eigen::VectorXd>(d.data_ptr<double>(), d.numel());
+}
+Eigen::MatrixXd to_eigen_matrix(const torch::Tensor& t) {
+  auto d = t.to(torch::kFloat64).contiguous();
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d.data_ptr<double>(),
+                                                                                               d.size(0), d.size(1));
+}
+torch::Tensor to_tensor(const Eigen::MatrixXd& m) {
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = m.cast<float>();
+  return torch::from_blob(f.data(), {f.rows(), f.cols()}, torch::kFloat32).clone();
+}
+}  // namespace
+
+// The posterior of a state: θ and its Laplace covariance (a state without one, e.g. from the AdamW adapter, has
+// no uncertainty to rank questions by).
+static std::pair<Eigen::VectorXd, Eigen::MatrixXd> posterior(const MixtureModel& m, const UserState& s) {
+  m.check_state(s, "query");
+  auto th = to_eigen(s.at("theta"));
+  PLURAL_CHECK(th.size() == m.K(), m.family(), ": user state '", s.user_id, "' has ", th.size(), " logits, K = ", m.K());
+  auto it = s.tensors.find("cov");
+  PLURAL_CHECK(it != s.tensors.end(), "query: user state '", s.user_id,
+               "' carries no posterior covariance (adapt it with the newton adapter)");
+  return {th, to_eigen_matrix(it->second)};
+}
+
+core::LinearizedLogits MixtureModel::linearize(const UserState& state, const core::PairBatch& candidates) {
+  auto [th, cov] = posterior(*this, state);
+  std::unique_ptr<ShotGeometry> geo;
+  {
+    torch::NoGradGuard ng;
+    bool was = is_training();
+    eval();
+    geo = geometry(candidates);
+    train(was);
+  }
+  const auto C = candidates.size();
+  Eigen::VectorXd w = softmax(th), z(C);
+  Eigen::MatrixXd dz(C, k_);
+  geo->eval(w, z, dz);
+  Eigen::MatrixXd J = Eigen::MatrixXd(w.asDiagonal()) - w * w.transpose();  // dw/dθ
+  core::LinearizedLogits out;
+  out.mean = to_tensor(z).reshape({C});
+  out.grad = to_tensor(dz * J);
+  out.cov = to_tensor(cov);
+  return out;
+}
+
+torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::PairBatch& candidates, int64_t m,
+                                          uint64_t seed) {
+  auto [th, cov] = posterior(*this, state);
+  std::unique_ptr<ShotGeometry> geo;
+  {
+    torch::NoGradGuard ng;
+    bool was = is_training();
+    eval();
+    geo = geometry(candidates);
+    train(was);
+  }
+  const auto C = candidates.size();
+  Eigen::LLT<Eigen::MatrixXd> llt(cov + 1e-10 * Eigen::MatrixXd::Identity(k_, k_));
+  Eigen::MatrixXd L = llt.matrixL();
+  core::Rng rng(seed);
+  Eigen::MatrixXd out(m, C);
+  Eigen::VectorXd z(C), eps(k_);
+  Eigen::MatrixXd dz(C, k_);
+  for (int64_t s = 0; s < m; ++s) {
+    for (int64_t k = 0; k < k_; ++k) eps[k] = rng.normal();
+    geo->eval(softmax(th + L * eps), z, dz);
+    out.row(s) = z.transpose();
+  }
+  return to_tensor(out);
 }
 
 }  // namespace plural::mixture

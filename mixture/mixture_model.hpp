@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/model.hpp"
+#include "core/query.hpp"
 
 namespace plural::mixture {
 
@@ -19,7 +20,7 @@ class ShotGeometry {
   virtual void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
 };
 
-class MixtureModel : public core::RewardModel {
+class MixtureModel : public core::RewardModel, public core::UserPosterior {
  public:
   int64_t K() const { return k_; }
   /// Simplex weights [B, K] of seen-user rows (-1 = the prior user, θ = 0, uniform weights). In partition mode
@@ -37,6 +38,10 @@ class MixtureModel : public core::RewardModel {
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
   core::UserState seen_state(int64_t row) const override;
   core::UserState prior_state() const override;
+  /// The Laplace posterior N(θ, cov) of a state, the candidates' logits linearized in θ (core/query.hpp).
+  core::LinearizedLogits linearize(const core::UserState& state, const core::PairBatch& candidates) override;
+  torch::Tensor sample_logits(const core::UserState& state, const core::PairBatch& candidates, int64_t m,
+                              uint64_t seed) override;
   const torch::Tensor& theta() const { return theta_; }
   double prior_var() const { return prior_var_; }
 

@@ -1,0 +1,309 @@
+#include "latent/vpl.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dataset_view.hpp"
+#include "core/error.hpp"
+#include "core/json_config.hpp"
+#include "core/trainer.hpp"
+
+namespace plural::latent {
+
+using core::ItemBatch;
+using core::PairBatch;
+using core::UserState;
+
+double KlAnnealer::slope(int64_t step) const {
+  if (period <= 0) return 1.0;
+  double t = static_cast<double>(step % period) / static_cast<double>(period);
+  return baseline + (1.0 - baseline) * (std::cos(M_PI * (t - 1.0)) + 1.0) / 2.0;
+}
+
+void Vpl::Config::validate() const {
+  PLURAL_CHECK(latent >= 1 && hidden >= 1, "vpl: latent and hidden must be >= 1");
+  PLURAL_CHECK(beta >= 0 && free_bits >= 0, "vpl: beta and free_bits must be >= 0");
+  PLURAL_CHECK(anneal_period >= 0 && anneal_baseline >= 0 && anneal_baseline <= 1,
+               "vpl: need anneal_period >= 0 and anneal_baseline in [0, 1]");
+  PLURAL_CHECK(clamp > 0, "vpl: clamp must be > 0");
+  PLURAL_CHECK(context_min >= 1 && context_max >= context_min, "vpl: need 1 <= context_min <= context_max, got ",
+               context_min, " and ", context_max);
+  PLURAL_CHECK(seen_context >= 1, "vpl: seen_context must be >= 1");
+  PLURAL_CHECK(dropout >= 0 && dropout < 1, "vpl: dropout must be in [0, 1)");
+}
+
+Vpl::Vpl(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
+  config_.validate();
+  set_dims(dims);
+  annealer_ = {config_.anneal_period, config_.anneal_baseline};
+  const int64_t D = dims.item_dim, P = prompts() ? dims.prompt_dim : 0, Z = config_.latent, H = config_.hidden;
+  core::MlpOptions mlp;
+  mlp.hidden = {H, H};
+  mlp.activation = "leaky_relu";
+  mlp.dropout = config_.dropout;
+  pair_ = register_module("pair_encoder", core::Mlp(2 * D + P, Z, mlp));
+  q_ = register_module("query", torch::nn::Linear(Z, Z));
+  k_ = register_module("key", torch::nn::Linear(Z, Z));
+  v_ = register_module("value", torch::nn::Linear(Z, Z));
+  mu_head_ = register_module("mu_head", torch::nn::Linear(Z, Z));
+  logvar_head_ = register_module("logvar_head", torch::nn::Linear(Z, Z));
+  decoder_ = register_module("decoder", core::Mlp(D + P + Z, 1, mlp));
+  const auto U = static_cast<int64_t>(dims.users.size());
+  seen_mu_ = register_buffer("seen_mu", torch::zeros({U, Z}));
+  seen_logvar_ = register_buffer("seen_logvar", torch::zeros({U, Z}));
+}
+
+std::string Vpl::config_json() const {
+  const auto& c = config_;
+  return nlohmann::json{{"latent", c.latent},           {"hidden", c.hidden},
+                        {"beta", c.beta},               {"anneal_period", c.anneal_period},
+                        {"anneal_baseline", c.anneal_baseline}, {"clamp", c.clamp},
+                        {"normalize", c.normalize},     {"free_bits", c.free_bits},
+                        {"context_min", c.context_min}, {"context_max", c.context_max},
+                        {"seen_context", c.seen_context}, {"use_prompt", c.use_prompt},
+                        {"dropout", c.dropout}}
+      .dump();
+}
+
+std::pair<torch::Tensor, torch::Tensor> Vpl::encode(const core::SupportSet& set) {
+  const int64_t S = set.mask.size(0), N = set.mask.size(1), Z = config_.latent;
+  if (N == 0) return {torch::zeros({S, Z}), torch::zeros({S, Z})};
+  std::vector<torch::Tensor> in = {set.chosen, set.rejected};
+  if (prompts()) in.push_back(set.prompt);
+  auto e = pair_->forward(torch::cat(in, 2));  // [S, N, Z]
+  // Single-head self-attention over the set; padded pairs are masked as keys and left out of the mean.
+  auto scores = torch::matmul(q_->forward(e), k_->forward(e).transpose(1, 2)) / std::sqrt(double(Z));
+  scores = scores.masked_fill(~set.mask.unsqueeze(1), -1e9);
+  auto out = torch::matmul(torch::softmax(scores, 2), v_->forward(e));  // [S, N, Z]
+  auto m = set.mask.to(out.dtype()).unsqueeze(2);
+  auto count = m.sum(1);                                                 // [S, 1]
+  auto pooled = (out * m).sum(1) / count.clamp_min(1);
+  auto has = count > 0;
+  auto mu = torch::where(has, mu_head_->forward(pooled).clamp(-config_.clamp, config_.clamp), torch::zeros({}));
+  auto lv = torch::where(has, logvar_head_->forward(pooled).clamp(-config_.clamp, config_.clamp), torch::zeros({}));
+  return {mu, lv};
+}
+
+torch::Tensor Vpl::latent_of(const torch::Tensor& z) const {
+  if (!config_.normalize) return z;
+  auto norm = z.norm(2, -1, true);
+  // The prior mean (z = 0) has no direction: it stays 0.
+  return torch::where(norm > 1e-12, z / norm.clamp_min(1e-12) * std::sqrt(double(config_.latent)), z);
+}
+
+torch::Tensor Vpl::decode(const ItemBatch& items, const torch::Tensor& z) {
+  const int64_t B = items.size();
+  auto zz = latent_of(z.dim() == 1 ? z.unsqueeze(0).expand({B, z.size(0)}) : z);
+  std::vector<torch::Tensor> in = {items.x};
+  if (prompts()) in.push_back(items.prompt);
+  in.push_back(zz);
+  return decoder_->forward(torch::cat(in, 1)).squeeze(1);
+}
+
+torch::Tensor Vpl::kl_per_dim(const torch::Tensor& mu, const torch::Tensor& logvar) {
+  return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar);
+}
+
+torch::Tensor Vpl::reward_seen(const ItemBatch& items, const torch::Tensor& users) {
+  auto known = (users >= 0).unsqueeze(1).to(torch::kFloat32);
+  return decode(items, seen_mu_.index_select(0, users.clamp_min(0)) * known);
+}
+
+torch::Tensor Vpl::state_mu(const UserState& s) const {
+  check_state(s, "vpl");
+  const auto& mu = s.at("mu");
+  PLURAL_CHECK(mu.dim() == 1 && mu.size(0) == config_.latent, "vpl: user state '", s.user_id, "' has a ",
+               mu.numel(), "-dim latent, this model's is ", config_.latent);
+  return mu;
+}
+
+torch::Tensor Vpl::reward(const ItemBatch& items, const UserState& state) { return decode(items, state_mu(state)); }
+
+torch::Tensor Vpl::logits(const PairBatch& batch) {
+  if (!core::has_support(batch)) {
+    auto known = (batch.user >= 0).unsqueeze(1).to(torch::kFloat32);
+    auto z = seen_mu_.index_select(0, batch.user.clamp_min(0)) * known;
+    return decode(batch.a, z) - decode(batch.b, z);
+  }
+  torch::Tensor index;
+  auto set = core::support_of(batch, &index);
+  auto [mu, lv] = encode(set);
+  auto z = mu;
+  if (is_training()) {
+    z = mu + (0.5 * lv).exp() * torch::randn_like(mu);  // reparameterized, one draw per set
+    last_kl_ = kl_per_dim(mu, lv);
+  }
+  auto zt = z.index_select(0, index);
+  return decode(batch.a, zt) - decode(batch.b, zt);
+}
+
+torch::Tensor Vpl::regularizer(const PairBatch&) {
+  if (!is_training() || !last_kl_.defined()) return torch::zeros({});
+  torch::Tensor kl = config_.free_bits > 0 ? last_kl_.mean(0).clamp_min(config_.free_bits).sum()
+                                           : last_kl_.sum(1).mean();
+  last_kl_ = torch::Tensor();
+  return config_.beta * annealer_.slope(step_++) * kl;
+}
+
+void Vpl::refresh_seen_users(const core::DatasetView& view) {
+  torch::NoGradGuard ng;
+  bool was = is_training();
+  eval();
+  core::SupportSampler sampler(view, view.rows(core::Split::train, true));
+  const auto& users = view.data().users;
+  std::vector<int64_t> rows;
+  std::vector<std::vector<size_t>> sets;
+  auto flush = [&] {
+    if (rows.empty()) return;
+    auto [mu, lv] = encode(sampler.gather(sets));
+    auto idx = torch::tensor(rows, torch::kInt64);
+    seen_mu_.index_copy_(0, idx, mu);
+    seen_logvar_.index_copy_(0, idx, lv);
+    rows.clear();
+    sets.clear();
+  };
+  for (size_t u = 0; u < users.size(); ++u) {
+    int64_t row = user_row(users[u].id);
+    if (row < 0) continue;
+    rows.push_back(row);
+    sets.push_back(sampler.fixed_rows(static_cast<int32_t>(u), config_.seen_context, 0));
+    if (rows.size() == 256) flush();
+  }
+  flush();
+  train(was);
+}
+
+std::vector<std::pair<std::string, double>> Vpl::diagnostics(const core::DatasetView& view) {
+  torch::NoGradGuard ng;
+  std::vector<std::pair<std::string, double>> out;
+  auto kl = kl_per_dim(seen_mu_, seen_logvar_).mean(0);  // [Z], averaged over seen users
+  out.emplace_back("kl", kl.sum().item<double>());
+  auto active = seen_mu_.size(0) > 1 ? (seen_mu_.var(0) > 0.01).sum().item<double>() : 0.0;
+  out.emplace_back("active_units", active);
+  auto val = view.rows(core::Split::val, true);
+  if (!val.empty()) {
+    bool was = is_training();
+    eval();
+    auto b = view.batch(val);
+    auto strict = b.label != 0.5;
+    auto acc = [&](const torch::Tensor& z) {
+      auto d = decode(b.a, z) - decode(b.b, z);
+      return ((d > 0) == (b.label > 0.5)).logical_and(strict).sum().item<double>() /
+             std::max(1.0, strict.sum().item<double>());
+    };
+    auto known = (b.user >= 0).unsqueeze(1).to(torch::kFloat32);
+    out.emplace_back("acc_z", acc(seen_mu_.index_select(0, b.user.clamp_min(0)) * known));
+    out.emplace_back("acc_z0", acc(torch::zeros({config_.latent})));
+    train(was);
+  }
+  for (int64_t d = 0; d < kl.size(0); ++d) out.emplace_back("kl/d" + std::to_string(d), kl[d].item<double>());
+  return out;
+}
+
+UserState Vpl::make_user(const std::string& user_id, int64_t shots, const torch::Tensor& mu,
+                         const torch::Tensor& logvar) const {
+  UserState s = make_state(user_id, shots);
+  s.tensors["mu"] = mu.detach().reshape({config_.latent}).clone();
+  s.tensors["sigma"] = (0.5 * logvar.detach()).exp().reshape({config_.latent}).clone();
+  return s;
+}
+
+UserState Vpl::seen_state(int64_t row) const {
+  UserState base = RewardModel::seen_state(row);  // checks the row
+  return make_user(base.user_id, -1, seen_mu_[row], seen_logvar_[row]);
+}
+
+UserState Vpl::prior_state() const {
+  return make_user("", 0, torch::zeros({config_.latent}), torch::zeros({config_.latent}));
+}
+
+core::LinearizedLogits Vpl::linearize(const UserState& state, const PairBatch& candidates) {
+  auto mu = state_mu(state);
+  auto sigma = state.at("sigma").reshape({config_.latent});
+  bool was = is_training();
+  eval();
+  // One latent row per candidate, so the gradient of Σ logits gives each candidate's own d logit / dz.
+  auto z = mu.unsqueeze(0).expand({candidates.size(), config_.latent}).clone().requires_grad_(true);
+  auto logit = decode(candidates.a, z) - decode(candidates.b, z);
+  auto grad = torch::autograd::grad({logit.sum()}, {z})[0];
+  train(was);
+  return {logit.detach(), grad.detach(), torch::diag(sigma * sigma)};
+}
+
+torch::Tensor Vpl::sample_logits(const UserState& state, const PairBatch& candidates, int64_t m, uint64_t seed) {
+  auto mu = state_mu(state);
+  auto sigma = state.at("sigma").reshape({config_.latent});
+  torch::NoGradGuard ng;
+  bool was = is_training();
+  eval();
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto eps = torch::randn({m, config_.latent}, gen);
+  std::vector<torch::Tensor> rows;
+  for (int64_t s = 0; s < m; ++s) {
+    auto z = mu + sigma * eps[s];
+    rows.push_back(decode(candidates.a, z) - decode(candidates.b, z));
+  }
+  train(was);
+  return torch::stack(rows);
+}
+
+namespace {
+
+// "amortized": a new user's comparisons → q(z | pairs) in one forward pass of the set encoder; no gradient steps.
+class AmortizedAdapter : public core::Adapter {
+ public:
+  explicit AmortizedAdapter(const std::string& json) {
+    core::JsonConfig c(json, "vpl amortized adapter");
+    c.finish();
+  }
+  std::string name() const override { return "amortized"; }
+  UserState adapt(core::RewardModel& base, const PairBatch& shots, const std::string& user_id) const override {
+    auto* model = dynamic_cast<Vpl*>(&base);
+    PLURAL_CHECK(model, "amortized adapter: expected a vpl model, got '", base.family(), "'");
+    UserState s = core::new_user_state(*model, shots, user_id);
+    if (s.shots == 0) return s;
+    PLURAL_CHECK(shots.a.x.size(1) == model->dims().item_dim, "vpl adapter: shots have ", shots.a.x.size(1),
+                 "-dim features, the model expects ", model->dims().item_dim);
+    torch::NoGradGuard ng;
+    bool was = model->is_training();
+    model->eval();
+    auto [mu, lv] = model->encode(core::support_from_pairs(shots));
+    model->train(was);
+    return model->make_user(user_id, s.shots, mu[0], lv[0]);
+  }
+};
+
+const bool registered = [] {
+  core::register_model(
+      "vpl",
+      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+        Vpl::Config c;
+        core::JsonConfig r(json, "vpl");
+        r.get("latent", c.latent);
+        r.get("hidden", c.hidden);
+        r.get("beta", c.beta);
+        r.get("anneal_period", c.anneal_period);
+        r.get("anneal_baseline", c.anneal_baseline);
+        r.get("clamp", c.clamp);
+        r.get("normalize", c.normalize);
+        r.get("free_bits", c.free_bits);
+        r.get("context_min", c.context_min);
+        r.get("context_max", c.context_max);
+        r.get("seen_context", c.seen_context);
+        r.get("use_prompt", c.use_prompt);
+        r.get("dropout", c.dropout);
+        r.finish();
+        return std::make_shared<Vpl>(dims, c);
+      },
+      "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO");
+  core::register_adapter("vpl", "amortized", [](const std::string& j) { return std::make_unique<AmortizedAdapter>(j); },
+                         true);
+  return true;
+}();
+
+}  // namespace
+
+}  // namespace plural::latent
