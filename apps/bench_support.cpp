@@ -24,8 +24,9 @@ torch::Tensor bench_features(const BenchSetup& setup, const PreferenceData& data
   return dataset_features(cache, enc->id(), data, enc.get(), eo);
 }
 
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup) {
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs) {
   PersonaKConfig pc;
+  if (support_pairs > 0) pc.support_pairs = support_pairs;
   pc.prototypes = k_star;
   pc.seed = setup.seed;
   PersonaBenchData d;

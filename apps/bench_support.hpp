@@ -31,7 +31,8 @@ struct PersonaBenchData {
   torch::Tensor features;
   std::string encoder_id;
 };
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup);
+/// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool).
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0);
 
 struct Trained {
   std::shared_ptr<core::RewardModel> model;

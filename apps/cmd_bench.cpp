@@ -6,12 +6,14 @@
 
 #include "apps/bench_accuracy.hpp"
 #include "apps/bench_adapt.hpp"
+#include "apps/bench_query.hpp"
 #include "apps/bench_train_speed.hpp"
 #include "apps/commands.hpp"
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "core/persona_k.hpp"
 #include "core/progress.hpp"
+#include "core/query.hpp"
 #include "core/ukp.hpp"
 
 namespace plural::apps {
@@ -49,7 +51,7 @@ void finish_accuracy_options(AccuracyBench& b, const std::string& models, const 
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, ukp, adapt, train-speed (tables or --json)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, ukp, adapt, train-speed, query, active (tables or --json)");
   bench->require_subcommand(1);
 
   {
@@ -167,6 +169,59 @@ void add_bench(CLI::App& app, Common& common) {
       o->bench.time_to_accuracy = !o->no_tta;
       set_threads(common.threads);
       auto out = train_speed_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      QueryLatencyBench bench;
+      std::string families = "pal-b,vpl", scorers = "bald,dopt,bald-mc,random";
+    };
+    auto o = std::make_shared<Opts>();
+    o->setup.epochs = 2;  // latency does not depend on how well the weights are trained
+    auto* cmd = bench->add_subcommand("query", "Latency of scoring a pool of candidate pairs for one user");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--families", o->families)->capture_default_str();
+    cmd->add_option("--scorers", o->scorers)->capture_default_str();
+    cmd->add_option("--candidates", o->bench.candidates, "pool size")->capture_default_str();
+    cmd->add_option("--repeats", o->bench.repeats, "timed calls per scorer (the median counts)")->capture_default_str();
+    cmd->callback([o, &common] {
+      o->bench.families = split_list(o->families);
+      for (const auto& f : o->bench.families) require_model_family(f);
+      o->bench.scorers = split_list(o->scorers);
+      for (const auto& s : o->bench.scorers) make_query_scorer(s);
+      PLURAL_CHECK(o->bench.candidates >= 1 && o->bench.repeats >= 1, "--candidates and --repeats must be >= 1");
+      set_threads(common.threads);
+      auto out = query_latency_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      ActiveBench bench;
+      std::string families = "pal-b,vpl", scorers = "random,bald,dopt";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("active", "Simulated active learning: accuracy vs answered queries, vs random");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--families", o->families)->capture_default_str();
+    cmd->add_option("--scorers", o->scorers, "query scorers (random first: the others are compared to it)")
+        ->capture_default_str();
+    cmd->add_option("--queries", o->bench.queries, "answered queries per user")->capture_default_str();
+    cmd->add_option("--pool", o->bench.pool, "candidate pairs per unseen user")->capture_default_str();
+    cmd->add_option("--k", o->bench.k, "model K of the mixture families")->capture_default_str();
+    cmd->add_option("--k-star", o->bench.k_star, "Persona-K's planted K*")->capture_default_str();
+    cmd->callback([o, &common] {
+      o->bench.families = split_list(o->families);
+      for (const auto& f : o->bench.families) require_model_family(f);
+      o->bench.scorers = split_list(o->scorers);
+      for (const auto& s : o->bench.scorers) make_query_scorer(s);
+      PLURAL_CHECK(o->bench.queries >= 1 && o->bench.pool > o->bench.queries,
+                   "need --queries >= 1 and a --pool larger than --queries");
+      set_threads(common.threads);
+      auto out = active_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }

@@ -22,11 +22,8 @@ namespace plural::apps {
 using namespace plural::core;
 using nlohmann::json;
 
-namespace {
-// Features of `texts` from the cache. With --encoder, texts the cache lacks are encoded first; its id must be the
-// model's when a model is given (encoder_id non-empty). *used_id receives the id the features belong to.
 torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
-                              const std::vector<std::string>& texts, std::string* used_id = nullptr) {
+                              const std::vector<std::string>& texts, std::string* used_id) {
   if (encoder_spec.empty()) {
     if (used_id) *used_id = encoder_id;
     return cache.lookup(encoder_id, texts);
@@ -40,8 +37,6 @@ torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_sp
   if (used_id) *used_id = enc->id();
   return cache.lookup(enc->id(), texts);
 }
-
-}  // namespace
 
 void add_train(CLI::App& app, Common& common) {
   struct Opts {

@@ -1,10 +1,13 @@
 #pragma once
 // Subcommands of the `plural` tool; each file registers its own.
 #include <CLI/CLI.hpp>
+#include <torch/types.h>
 
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "core/feature_cache.hpp"
 
 namespace plural::apps {
 
@@ -23,6 +26,12 @@ void add_score(CLI::App& app, Common& common);
 void add_adapt(CLI::App& app, Common& common);
 void add_doctor(CLI::App& app, Common& common);
 void add_bench(CLI::App& app, Common& common);
+void add_query(CLI::App& app, Common& common);
+
+/// Features of `texts` from the cache. With an encoder spec, texts the cache lacks are encoded first; its id must
+/// be the model's when a model is given (encoder_id non-empty). *used_id receives the id the features belong to.
+torch::Tensor cached_features(core::FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
+                              const std::vector<std::string>& texts, std::string* used_id = nullptr);
 
 /// Parses "0,1,2,5" into integers; throws ValueError naming `option` otherwise.
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   plural::apps::add_eval(app, common);
   plural::apps::add_score(app, common);
   plural::apps::add_adapt(app, common);
+  plural::apps::add_query(app, common);
   plural::apps::add_doctor(app, common);
   plural::apps::add_bench(app, common);
   try {

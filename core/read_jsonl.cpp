@@ -38,7 +38,15 @@ struct Row {
 };
 }  // namespace
 
-PreferenceData read_jsonl(const std::string& path) {
+PreferenceData read_jsonl(const std::string& path) { return read_jsonl(path, false); }
+
+PreferenceData read_candidates(const std::string& path) {
+  PLURAL_CHECK(path.find(".jsonl") != std::string::npos, path,
+               ": candidate pairs are read from JSON Lines (.jsonl or .jsonl.gz)");
+  return read_jsonl(path, true);
+}
+
+PreferenceData read_jsonl(const std::string& path, bool unlabelled) {
   PreferenceData data;
   data.source = path;
   LineReader reader(path);
@@ -54,7 +62,7 @@ PreferenceData read_jsonl(const std::string& path) {
     PLURAL_CHECK(obj.is_object(), path, ":", reader.line_number(), ": expected a JSON object, got ", obj.type_name());
     Row row{path, reader.line_number(), obj};
     Comparison c;
-    c.user = data.user_index(row.id("user"));
+    c.user = data.user_index(unlabelled && !row.has("user") ? std::string("candidates") : row.id("user"));
     if (row.has("prompt")) {
       c.prompt_a = data.texts.intern(row.text("prompt"));
       c.prompt_b = row.has("prompt_b") ? data.texts.intern(row.text("prompt_b")) : c.prompt_a;
@@ -83,8 +91,8 @@ PreferenceData read_jsonl(const std::string& path) {
     } else {
       c.a = data.texts.intern(row.text("a"));
       c.b = data.texts.intern(row.text("b"));
-      PLURAL_CHECK(row.has("label"), row.where("label"), ": missing (P(a preferred to b), in [0, 1])");
-      c.label = row.number("label");
+      PLURAL_CHECK(unlabelled || row.has("label"), row.where("label"), ": missing (P(a preferred to b), in [0, 1])");
+      c.label = row.has("label") ? row.number("label") : 0.5f;
       PLURAL_CHECK(std::isfinite(c.label) && c.label >= 0.f && c.label <= 1.f, row.where("label"),
                    ": must be in [0, 1], got ", obj["label"].dump());
     }
@@ -97,7 +105,8 @@ PreferenceData read_jsonl(const std::string& path) {
     if (row.has("split")) c.split = parse_split(row.text("split"), detail::cat(path, ":", reader.line_number()));
     data.comparisons.push_back(c);
   }
-  PLURAL_CHECK(!data.comparisons.empty(), path, ": no comparisons in the file");
+  PLURAL_CHECK(!data.comparisons.empty(), path, unlabelled ? ": no candidate pairs in the file (the pool is empty)"
+                                                           : ": no comparisons in the file");
   data.infer_seen();
   data.validate();
   return data;

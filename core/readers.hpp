@@ -9,6 +9,11 @@ namespace plural::core {
 /// JSON Lines, one comparison per line: {"user", "prompt"?, "chosen", "rejected"} or {"user", "prompt"?, "a", "b",
 /// "label"}, plus optional "prompt_b", "context", "weight", "split". Errors name the file, line and field.
 PreferenceData read_jsonl(const std::string& path);
+/// `unlabelled`: pairs to ask about rather than answers — `user` and `label` are optional (label 0.5).
+PreferenceData read_jsonl(const std::string& path, bool unlabelled);
+/// A pool of candidate pairs for `plural query` (JSON Lines: `a`, `b`, optional `prompt`, `prompt_b`, `context`;
+/// labels are ignored).
+PreferenceData read_candidates(const std::string& path);
 /// TSV with a header naming the same fields as columns.
 PreferenceData read_tsv(const std::string& path);
 /// Our HDF5 layout (see write_h5).

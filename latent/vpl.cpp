@@ -33,6 +33,10 @@ void Vpl::Config::validate() const {
                context_min, " and ", context_max);
   PLURAL_CHECK(seen_context >= 1, "vpl: seen_context must be >= 1");
   PLURAL_CHECK(dropout >= 0 && dropout < 1, "vpl: dropout must be in [0, 1)");
+  PLURAL_CHECK(pair_input == "concat" || pair_input == "difference", "vpl: pair_input must be 'concat' or "
+               "'difference', got '", pair_input, "'");
+  PLURAL_CHECK(decoder == "mlp" || decoder == "bilinear", "vpl: decoder must be 'mlp' or 'bilinear', got '", decoder,
+               "'");
 }
 
 Vpl::Vpl(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
@@ -44,13 +48,19 @@ Vpl::Vpl(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   mlp.hidden = {H, H};
   mlp.activation = "leaky_relu";
   mlp.dropout = config_.dropout;
-  pair_ = register_module("pair_encoder", core::Mlp(2 * D + P, Z, mlp));
+  pair_ = register_module("pair_encoder", core::Mlp((config_.pair_input == "concat" ? 2 : 1) * D + P, Z, mlp));
   q_ = register_module("query", torch::nn::Linear(Z, Z));
   k_ = register_module("key", torch::nn::Linear(Z, Z));
   v_ = register_module("value", torch::nn::Linear(Z, Z));
+  if (config_.set_norm) set_norm_ = register_module("set_norm", torch::nn::BatchNorm1d(Z));
   mu_head_ = register_module("mu_head", torch::nn::Linear(Z, Z));
   logvar_head_ = register_module("logvar_head", torch::nn::Linear(Z, Z));
-  decoder_ = register_module("decoder", core::Mlp(D + P + Z, 1, mlp));
+  if (config_.logvar_init != 0.0) {
+    torch::NoGradGuard ng;
+    logvar_head_->bias.fill_(config_.logvar_init);
+  }
+  if (config_.decoder == "mlp") decoder_ = register_module("decoder", core::Mlp(D + P + Z, 1, mlp));
+  else decoder_ = register_module("decoder", core::Mlp(D + P, 1 + Z, mlp));
   const auto U = static_cast<int64_t>(dims.users.size());
   seen_mu_ = register_buffer("seen_mu", torch::zeros({U, Z}));
   seen_logvar_ = register_buffer("seen_logvar", torch::zeros({U, Z}));
@@ -64,14 +74,19 @@ std::string Vpl::config_json() const {
                         {"normalize", c.normalize},     {"free_bits", c.free_bits},
                         {"context_min", c.context_min}, {"context_max", c.context_max},
                         {"seen_context", c.seen_context}, {"use_prompt", c.use_prompt},
-                        {"dropout", c.dropout}}
+                        {"dropout", c.dropout},         {"decoder", c.decoder},
+                        {"logvar_init", c.logvar_init},
+                        {"pair_input", c.pair_input},
+                        {"set_norm", c.set_norm}}
       .dump();
 }
 
 std::pair<torch::Tensor, torch::Tensor> Vpl::encode(const core::SupportSet& set) {
   const int64_t S = set.mask.size(0), N = set.mask.size(1), Z = config_.latent;
   if (N == 0) return {torch::zeros({S, Z}), torch::zeros({S, Z})};
-  std::vector<torch::Tensor> in = {set.chosen, set.rejected};
+  std::vector<torch::Tensor> in;
+  if (config_.pair_input == "concat") in = {set.chosen, set.rejected};
+  else in = {set.chosen - set.rejected};
   if (prompts()) in.push_back(set.prompt);
   auto e = pair_->forward(torch::cat(in, 2));  // [S, N, Z]
   // Single-head self-attention over the set; padded pairs are masked as keys and left out of the mean.
@@ -82,6 +97,18 @@ std::pair<torch::Tensor, torch::Tensor> Vpl::encode(const core::SupportSet& set)
   auto count = m.sum(1);                                                 // [S, 1]
   auto pooled = (out * m).sum(1) / count.clamp_min(1);
   auto has = count > 0;
+  if (config_.set_norm) {
+    // Statistics over non-empty sets only (an empty set is the prior whatever its summary); a lone set in
+    // training has no spread to normalize by, so it uses the running statistics.
+    auto rows = torch::nonzero(has.squeeze(1)).squeeze(1);
+    if (is_training() && rows.size(0) < 2) {
+      set_norm_->eval();
+      pooled = set_norm_->forward(pooled);
+      set_norm_->train();
+    } else if (rows.size(0) > 0) {
+      pooled = pooled.index_copy(0, rows, set_norm_->forward(pooled.index_select(0, rows)));
+    }
+  }
   auto mu = torch::where(has, mu_head_->forward(pooled).clamp(-config_.clamp, config_.clamp), torch::zeros({}));
   auto lv = torch::where(has, logvar_head_->forward(pooled).clamp(-config_.clamp, config_.clamp), torch::zeros({}));
   return {mu, lv};
@@ -99,6 +126,10 @@ torch::Tensor Vpl::decode(const ItemBatch& items, const torch::Tensor& z) {
   auto zz = latent_of(z.dim() == 1 ? z.unsqueeze(0).expand({B, z.size(0)}) : z);
   std::vector<torch::Tensor> in = {items.x};
   if (prompts()) in.push_back(items.prompt);
+  if (config_.decoder == "bilinear") {
+    auto out = decoder_->forward(torch::cat(in, 1));  // [B, 1 + Z]
+    return out.select(1, 0) + (out.slice(1, 1) * zz).sum(1);
+  }
   in.push_back(zz);
   return decoder_->forward(torch::cat(in, 1)).squeeze(1);
 }
@@ -295,6 +326,10 @@ const bool registered = [] {
         r.get("seen_context", c.seen_context);
         r.get("use_prompt", c.use_prompt);
         r.get("dropout", c.dropout);
+        r.get("decoder", c.decoder);
+        r.get("logvar_init", c.logvar_init);
+        r.get("pair_input", c.pair_input);
+        r.get("set_norm", c.set_norm);
         r.finish();
         return std::make_shared<Vpl>(dims, c);
       },

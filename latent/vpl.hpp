@@ -34,7 +34,19 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
     int64_t context_min = 1, context_max = 32;  ///< support pairs per training set, drawn uniformly
     int64_t seen_context = 64;          ///< train pairs encoded into a seen user's state
     bool use_prompt = true;             ///< prompt features enter the pair encoder and the decoder
+    /// "mlp": r = MLP([x; z]) (the reference). "bilinear": r = b(x) + h(x)ᵀz with b, h one MLP's outputs — the
+    /// user part is linear in z, like PAL's mixture weights. With "mlp" and no set_norm (the reference design) the
+    /// latent collapsed on Persona-K with MiniLM features (docs/vpl.md); bilinear + set_norm uses it.
+    std::string decoder = "bilinear";
+    /// What the pair encoder reads: "concat" [chosen; rejected] (the reference) or "difference" chosen − rejected
+    /// (antisymmetric: a set's mean then points along what this user prefers).
+    std::string pair_input = "concat";
     double dropout = 0.0;
+    /// Batch-normalize each set's pooled summary across the sets of a batch (running statistics at evaluation):
+    /// a mean over a user's pairs is mostly the population's mean pair, and the part that differs between users
+    /// is too small at initialisation for the decoder to pick up — normalizing across users makes it O(1).
+    bool set_norm = true;
+    double logvar_init = 0.0;           ///< initial bias of the log σ² head (the reference: ≈ 0, σ ≈ 1)
     void validate() const;
   };
   Vpl(const core::ModelDims& dims, Config config);
@@ -79,6 +91,7 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   Config config_;
   KlAnnealer annealer_;
   core::Mlp pair_{nullptr}, decoder_{nullptr};
+  torch::nn::BatchNorm1d set_norm_{nullptr};
   torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, mu_head_{nullptr}, logvar_head_{nullptr};
   torch::Tensor seen_mu_, seen_logvar_;  // buffers [users, d_z]: seen users' encoded states
   torch::Tensor last_kl_;                // [S, d_z] of the last training batch

@@ -49,5 +49,41 @@ assert [r["k"] for r in t["k_sweep"]] == [1, 2], t
 assert [c["shots"] for c in t["models"][1]["unseen"]] == [0, 1, 5], t
 assert 0 <= t["models"][1]["seen"]["accuracy"] <= 1
 ' "$tmp/bench.json" || { echo "FAIL: bench persona JSON"; fail=1; }
+# plural query: the pool, the user and the scorer are checked; a good call ranks every candidate.
+for u in u1 u2 u3; do for i in 1 2 3 4 5 6; do
+  printf '{"user": "%s", "prompt": "p", "a": "text %d", "b": "text %d", "label": %d}\n' $u $i $((i + 1)) $(( (i + ${#u}) % 2 ))
+done; done > "$tmp/users.jsonl"
+printf '{"a": "text 1", "b": "text 3"}\n{"a": "text 2", "b": "text 5", "prompt": "p"}\n{"a": "text 4", "b": "text 4", "prompt": "p"}\n' \
+  > "$tmp/pool.jsonl"
+sed 's/"prompt": "p", //' "$tmp/pool.jsonl" | sed 's/}$/, "prompt": "p"}/' > "$tmp/pool_p.jsonl"
+: > "$tmp/empty.jsonl"
+printf '{"user": "new", "prompt": "p", "chosen": "text 1", "rejected": "text 3"}\n' > "$tmp/answers.jsonl"
+for fam in pal-b vpl bt; do
+  "$cli" train --data "$tmp/users.jsonl" --cache "$tmp/q.h5" --encoder hashed:dim=32 --model $fam --epochs 2 -q \
+    -o "$tmp/$fam.pt" > /dev/null || { echo "FAIL: train $fam"; fail=1; }
+done
+expect 2 "no candidate pairs in the file (the pool is empty)" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" \
+  --candidates "$tmp/empty.jsonl"
+printf '{"a": "never seen", "b": "text 1", "prompt": "p"}\n' > "$tmp/unknown.jsonl"
+expect 2 "never seen" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" --candidates "$tmp/unknown.jsonl"
+expect 2 "the model needs 'hashed-ngram-v1:dim=32" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" \
+  --encoder hashed:dim=16 --candidates "$tmp/pool_p.jsonl"
+expect 2 "unknown query scorer 'entropy'" "$cli" query --model "$tmp/pal-b.pt" --cache "$tmp/q.h5" \
+  --candidates "$tmp/pool_p.jsonl" --scorer entropy
+expect 2 "needs a user posterior" "$cli" query --model "$tmp/bt.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl"
+expect 2 "unknown user id 'ghost'" "$cli" query --model "$tmp/pal-b.pt" --cache "$tmp/q.h5" \
+  --candidates "$tmp/pool_p.jsonl" --user ghost
+for fam in pal-b vpl; do
+  "$cli" query --model "$tmp/$fam.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl" --answers "$tmp/answers.jsonl" \
+    -n 5 --json > "$tmp/q_$fam.json" || { echo "FAIL: query $fam"; fail=1; }
+  /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["shots"] == 1 and j["excluded_answered"] == 1 and j["candidates"] == 2, j
+s = [p["score"] for p in j["pairs"]]
+assert s == sorted(s, reverse=True) and len(s) == 2, j
+assert j["pairs"][-1]["a"] == j["pairs"][-1]["b"] == "text 4", j  # a text against itself tells nothing
+' "$tmp/q_$fam.json" || { echo "FAIL: query $fam JSON"; fail=1; }
+done
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

@@ -1,0 +1,162 @@
+// plural query: which pairs to ask a user next.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "apps/commands.hpp"
+#include "core/dataset_view.hpp"
+#include "core/encode.hpp"
+#include "core/error.hpp"
+#include "core/progress.hpp"
+#include "core/query.hpp"
+#include "core/readers.hpp"
+
+namespace plural::apps {
+
+using namespace plural::core;
+using nlohmann::json;
+
+namespace {
+std::string clip(const std::string& s, size_t n) {
+  std::string one = s;
+  std::replace(one.begin(), one.end(), '\n', ' ');
+  std::replace(one.begin(), one.end(), '\t', ' ');
+  return one.size() <= n ? one : one.substr(0, n - 3) + "...";
+}
+}  // namespace
+
+void add_query(CLI::App& app, Common& common) {
+  struct Opts {
+    std::string model, cache, encoder, candidates, answers, user, state, scorer = "bald";
+    int n = 10;
+    uint64_t seed = 0;
+    bool json_out = false, keep_answered = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("query", "The candidate pairs most worth asking a user next (active learning)");
+  cmd->add_option("--model", o->model, "trained model file")->required();
+  cmd->add_option("--cache", o->cache, "feature cache")->required();
+  cmd->add_option("--encoder", o->encoder, "encoder spec for texts not in the cache (must match the model's)");
+  cmd->add_option("--candidates", o->candidates, "pool of pairs to choose from (.jsonl: a, b, optional prompt)")
+      ->required();
+  cmd->add_option("--answers", o->answers, "the user's answered comparisons so far (.jsonl/.tsv/.h5); none = prior");
+  cmd->add_option("--user", o->user, "which user in --answers, or a seen user of the model");
+  cmd->add_option("--state", o->state, "or a saved UserState (from plural adapt)");
+  cmd->add_option("--scorer", o->scorer, "bald | bald-mc | dopt | random")->capture_default_str();
+  cmd->add_option("-n", o->n, "how many pairs to print")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of the random and Monte-Carlo scorers")->capture_default_str();
+  cmd->add_flag("--keep-answered", o->keep_answered, "also rank pairs the user has already answered");
+  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->callback([o, &common] {
+    set_threads(common.threads);
+    PLURAL_CHECK(o->n >= 1, "query: -n must be >= 1, got ", o->n);
+    PLURAL_CHECK(o->state.empty() || o->answers.empty(), "query: give --state or --answers, not both");
+    std::string encoder_id;
+    auto model = load_model(o->model, &encoder_id);
+    auto scorer = make_query_scorer(o->scorer, o->seed);
+    FeatureCache cache(o->cache);
+
+    // The user: a saved state, their answers so far (adapted here), a seen user, or nobody yet (the prior).
+    UserState state;
+    std::set<std::pair<std::string, std::string>> answered;  // unordered text pairs already asked
+    if (!o->state.empty()) {
+      state = UserState::load(o->state);
+    } else if (!o->answers.empty()) {
+      auto data = read_preferences(o->answers);
+      if (o->user.empty()) {
+        PLURAL_CHECK(data.users.size() == 1, "query: ", o->answers, " has ", data.users.size(),
+                     " users; choose one with --user");
+        o->user = data.users[0].id;
+      }
+      int32_t u = data.find_user(o->user);
+      PLURAL_CHECK(u >= 0, "query: unknown user id '", o->user, "' in ", o->answers);
+      DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
+      view.bind(*model);
+      std::vector<size_t> rows;
+      for (size_t i = 0; i < data.comparisons.size(); ++i) {
+        const auto& c = data.comparisons[i];
+        if (c.user != u || c.split == Split::test) continue;
+        rows.push_back(i);
+        answered.insert(std::minmax(data.texts[c.a], data.texts[c.b]));
+      }
+      state = make_adapter(model->family())->adapt(*model, rows.empty() ? PairBatch{} : view.batch(rows), o->user);
+    } else if (!o->user.empty()) {
+      int64_t row = model->user_row(o->user);
+      PLURAL_CHECK(row >= 0, "query: unknown user id '", o->user, "': not a seen user of this model; give their ",
+                   "answers with --answers");
+      state = model->seen_state(row);
+    } else {
+      state = model->prior_state();
+    }
+
+    auto pool_data = read_candidates(o->candidates);
+    DatasetView pool_view(pool_data, cached_features(cache, o->encoder, encoder_id, pool_data.texts.all()));
+    pool_view.bind(*model);
+    std::vector<size_t> rows;
+    size_t excluded = 0;
+    for (size_t i = 0; i < pool_data.comparisons.size(); ++i) {
+      const auto& c = pool_data.comparisons[i];
+      if (!o->keep_answered && answered.count(std::minmax(pool_data.texts[c.a], pool_data.texts[c.b]))) {
+        ++excluded;
+        continue;
+      }
+      rows.push_back(i);
+    }
+    PLURAL_CHECK(!rows.empty(), "query: every candidate in ", o->candidates,
+                 " has been answered already (use --keep-answered to rank them anyway)");
+    auto pool = pool_view.batch(rows);
+    pool.user = torch::full({pool.size()}, -1, torch::kInt64);
+
+    torch::NoGradGuard ng;
+    model->eval();
+    auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor scores;
+    {
+      torch::AutoGradMode grad(true);  // linearizing scorers differentiate the logits in the user vector
+      scores = scorer->score(*model, state, pool);
+    }
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto p = torch::sigmoid(model->logits_for(pool, state));
+    auto order = std::get<1>(scores.sort(0, true));
+    const int64_t n = std::min<int64_t>(o->n, pool.size());
+
+    auto text = [&](int32_t t) { return t < 0 ? std::string() : pool_data.texts[t]; };
+    if (o->json_out) {
+      json j = {{"model", model->model_id()}, {"scorer", scorer->name()}, {"user", state.user_id},
+                {"shots", state.shots},       {"candidates", pool.size()}, {"excluded_answered", excluded},
+                {"milliseconds", ms},         {"pairs", json::array()}};
+      for (int64_t r = 0; r < n; ++r) {
+        auto i = order[r].item<int64_t>();
+        const auto& c = pool_data.comparisons[rows[i]];
+        j["pairs"].push_back({{"candidate", rows[i] + 1},
+                              {"score", scores[i].item<double>()},
+                              {"p_a", p[i].item<double>()},
+                              {"prompt", text(c.prompt_a)},
+                              {"a", text(c.a)},
+                              {"b", text(c.b)}});
+      }
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::printf("%s scores for user '%s' (%lld answers): %lld candidates in %.2f ms%s\n", scorer->name().c_str(),
+                state.user_id.c_str(), static_cast<long long>(std::max<int64_t>(state.shots, 0)),
+                static_cast<long long>(pool.size()), ms,
+                excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
+    std::printf("%4s %6s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "P(a>b)", "a", "b");
+    for (int64_t r = 0; r < n; ++r) {
+      auto i = order[r].item<int64_t>();
+      const auto& c = pool_data.comparisons[rows[i]];
+      std::printf("%4lld %6zu %10.4g %6.3f  %-40s  %-40s\n", static_cast<long long>(r + 1), rows[i] + 1,
+                  scores[i].item<double>(), p[i].item<double>(), clip(text(c.a), 40).c_str(),
+                  clip(text(c.b), 40).c_str());
+    }
+  });
+}
+
+}  // namespace plural::apps
