@@ -116,12 +116,16 @@ void add_query(CLI::App& app, Common& common) {
     torch::NoGradGuard ng;
     model->eval();
     auto t0 = std::chrono::steady_clock::now();
+    auto prepared = prepare_pool(*model, pool);  // the user-independent part: reusable for every user
+    auto t1 = std::chrono::steady_clock::now();
     torch::Tensor scores;
     {
-      torch::AutoGradMode grad(true);  // linearizing scorers differentiate the logits in the user vector
-      scores = scorer->score(*model, state, pool);
+      torch::AutoGradMode grad(true);  // linearizing scorers may differentiate the logits in the user vector
+      scores = scorer->score(*model, state, prepared);
     }
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto t2 = std::chrono::steady_clock::now();
+    double prep_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    double ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
     auto p = torch::sigmoid(model->logits_for(pool, state));
     auto order = std::get<1>(scores.sort(0, true));
     const int64_t n = std::min<int64_t>(o->n, pool.size());
@@ -130,7 +134,7 @@ void add_query(CLI::App& app, Common& common) {
     if (o->json_out) {
       json j = {{"model", model->model_id()}, {"scorer", scorer->name()}, {"user", state.user_id},
                 {"shots", state.shots},       {"candidates", pool.size()}, {"excluded_answered", excluded},
-                {"milliseconds", ms},         {"pairs", json::array()}};
+                {"prepare_ms", prep_ms}, {"score_ms", ms},         {"pairs", json::array()}};
       for (int64_t r = 0; r < n; ++r) {
         auto i = order[r].item<int64_t>();
         const auto& c = pool_data.comparisons[rows[i]];
@@ -144,9 +148,9 @@ void add_query(CLI::App& app, Common& common) {
       std::cout << j.dump() << "\n";
       return;
     }
-    std::printf("%s scores for user '%s' (%lld answers): %lld candidates in %.2f ms%s\n", scorer->name().c_str(),
-                state.user_id.c_str(), static_cast<long long>(std::max<int64_t>(state.shots, 0)),
-                static_cast<long long>(pool.size()), ms,
+    std::printf("%s scores for user '%s' (%lld answers): %lld candidates, prepared in %.2f ms, scored in %.2f ms%s\n",
+                scorer->name().c_str(), state.user_id.c_str(), static_cast<long long>(std::max<int64_t>(state.shots, 0)),
+                static_cast<long long>(pool.size()), prep_ms, ms,
                 excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
     std::printf("%4s %6s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "P(a>b)", "a", "b");
     for (int64_t r = 0; r < n; ++r) {

@@ -129,13 +129,19 @@ class Adapter {
 /// (0 for an empty PairBatch).
 UserState new_user_state(const RewardModel& model, const PairBatch& shots, const std::string& user_id);
 
+/// Candidate pairs prepared for one model (core/query.hpp).
+struct QueryPool;
+
 /// Ranks candidate pairs for one user: a higher score means a more informative question.
 class QueryScorer {
  public:
   virtual ~QueryScorer() = default;
   virtual std::string name() const = 0;
-  /// Scores [C] for the candidate pairs (labels in `candidates` are ignored).
-  virtual torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const = 0;
+  /// Scores [C] for a prepared pool (labels in it are ignored).
+  virtual torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const = 0;
+  /// Prepares `candidates` and scores them; a pool asked about repeatedly (many users, many rounds) should be
+  /// prepared once with prepare_pool.
+  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const;
 };
 
 // ---- registries: a family registers itself by name from its own .cpp --------------------------------------

@@ -12,8 +12,14 @@
 namespace plural::core {
 
 namespace {
-void check_pool(const PairBatch& c) {
-  PLURAL_CHECK(c.label.defined() && c.size() > 0, "query: the candidate pool is empty");
+void check_pool(const QueryPool& pool) { PLURAL_CHECK(pool.size() > 0, "query: the candidate pool is empty"); }
+
+const PreparedPool& prepared(const QueryPool& pool, RewardModel& model, const std::string& scorer) {
+  PLURAL_CHECK(pool.prepared, "query scorer '", scorer, "' needs a pool prepared for this ", model.family(),
+               " model (prepare_pool)");
+  PLURAL_CHECK(pool.model_id == model.model_id(), "query: the candidate pool was prepared for model ", pool.model_id,
+               ", not for this one (", model.model_id(), ")");
+  return *pool.prepared;
 }
 
 torch::Tensor binary_entropy(const torch::Tensor& p) {
@@ -57,9 +63,10 @@ std::pair<std::vector<double>, std::vector<double>> gauss_hermite(int n) {
 class BaldScorer : public QueryScorer {
  public:
   std::string name() const override { return "bald"; }
-  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
-    check_pool(candidates);
-    auto lin = user_posterior(model, name()).linearize(state, candidates);
+  using QueryScorer::score;
+  torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
+    check_pool(pool);
+    auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
     auto var = (lin.grad.matmul(lin.cov) * lin.grad).sum(1).clamp_min(0);
     return bald_gaussian_logit(lin.mean, var);
   }
@@ -70,9 +77,11 @@ class BaldMcScorer : public QueryScorer {
  public:
   explicit BaldMcScorer(uint64_t seed) : seed_(seed) {}
   std::string name() const override { return "bald-mc"; }
-  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
-    check_pool(candidates);
-    auto z = user_posterior(model, name()).sample_logits(state, candidates, 64, seed_ ^ hash64(state.user_id));
+  using QueryScorer::score;
+  torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
+    check_pool(pool);
+    auto z = user_posterior(model, name())
+                 .sample_logits(state, prepared(pool, model, name()), 64, seed_ ^ hash64(state.user_id));
     return bald_from_probs(torch::sigmoid(z));
   }
 
@@ -85,9 +94,10 @@ class BaldMcScorer : public QueryScorer {
 class DOptimalScorer : public QueryScorer {
  public:
   std::string name() const override { return "dopt"; }
-  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override {
-    check_pool(candidates);
-    auto lin = user_posterior(model, name()).linearize(state, candidates);
+  using QueryScorer::score;
+  torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
+    check_pool(pool);
+    auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
     auto p = torch::sigmoid(lin.mean);
     return p * (1 - p) * (lin.grad.matmul(lin.cov) * lin.grad).sum(1);
   }
@@ -125,21 +135,36 @@ torch::Tensor bald_from_probs(const torch::Tensor& probs) {
 torch::Tensor bald_gaussian_logit(const torch::Tensor& mean, const torch::Tensor& var, int nodes) {
   static const auto gh = gauss_hermite(20);
   const auto& [x, w] = nodes == 20 ? gh : gauss_hermite(nodes);
-  auto m = mean.to(torch::kFloat64), s = var.to(torch::kFloat64).clamp_min(0).sqrt() * std::sqrt(2.0);
-  auto ep = torch::zeros_like(m), eh = torch::zeros_like(m);
-  const double norm = 1.0 / std::sqrt(M_PI);
-  for (size_t i = 0; i < x.size(); ++i) {
-    auto p = torch::sigmoid(m + s * x[i]);
-    ep += norm * w[i] * p;
-    eh += norm * w[i] * binary_entropy(p);
-  }
+  auto xs = torch::tensor(x, torch::kFloat64).unsqueeze(0), ws = torch::tensor(w, torch::kFloat64) / std::sqrt(M_PI);
+  auto m = mean.to(torch::kFloat64).unsqueeze(1), s = (var.to(torch::kFloat64).clamp_min(0) * 2.0).sqrt().unsqueeze(1);
+  auto p = torch::sigmoid(m + s * xs);  // [C, nodes]: E over N(mean, var) as Σ_i w_i f(mean + √(2 var) x_i) / √π
+  auto ep = p.matmul(ws), eh = binary_entropy(p).matmul(ws);
   return (binary_entropy(ep) - eh).clamp_min(0).to(torch::kFloat32);
 }
 
-torch::Tensor RandomQueryScorer::score(RewardModel&, const UserState& state, const PairBatch& candidates) const {
-  check_pool(candidates);
+torch::Tensor RandomQueryScorer::score(RewardModel&, const UserState& state, const QueryPool& pool) const {
+  check_pool(pool);
   auto gen = at::detail::createCPUGenerator(seed_ ^ hash64(state.user_id));
-  return torch::rand({candidates.size()}, gen);
+  return torch::rand({pool.size()}, gen);
+}
+
+QueryPool prepare_pool(RewardModel& model, const PairBatch& candidates) {
+  QueryPool pool;
+  pool.pairs = candidates;
+  pool.model_id = model.model_id();
+  PLURAL_CHECK(pool.size() > 0, "query: the candidate pool is empty");
+  if (auto* posterior = dynamic_cast<UserPosterior*>(&model)) {
+    torch::NoGradGuard ng;
+    bool was = model.is_training();
+    model.eval();
+    pool.prepared = posterior->prepare(candidates);
+    model.train(was);
+  }
+  return pool;
+}
+
+torch::Tensor QueryScorer::score(RewardModel& model, const UserState& state, const PairBatch& candidates) const {
+  return score(model, state, prepare_pool(model, candidates));
 }
 
 bool register_query_scorer(const std::string& name, QueryScorerFactory factory, const std::string& help) {

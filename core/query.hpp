@@ -19,14 +19,31 @@ struct LinearizedLogits {
   torch::Tensor cov;   ///< [P, P] posterior covariance of u
 };
 
+/// What a model computes about a candidate pool once, whoever is asked: item projections (VPL), the pool's
+/// geometry in the simplex weights (PAL/LoRe). Scoring a prepared pool for a user is then cheap.
+class PreparedPool {
+ public:
+  virtual ~PreparedPool() = default;
+};
+
+/// Candidate pairs with their preparation for one model.
+struct QueryPool {
+  PairBatch pairs;
+  std::shared_ptr<const PreparedPool> prepared;  ///< null for models without a UserPosterior
+  std::string model_id;                          ///< the model it was prepared for
+  int64_t size() const { return pairs.label.defined() ? pairs.size() : 0; }
+};
+/// Checks that the pool is not empty and prepares it for `model` (in eval mode, without grad).
+QueryPool prepare_pool(RewardModel& model, const PairBatch& candidates);
+
 /// Implemented by model families with a Gaussian user posterior.
 class UserPosterior {
  public:
   virtual ~UserPosterior() = default;
-  virtual LinearizedLogits linearize(const UserState& state, const PairBatch& candidates) = 0;
+  virtual std::shared_ptr<const PreparedPool> prepare(const PairBatch& candidates) = 0;
+  virtual LinearizedLogits linearize(const UserState& state, const PreparedPool& pool) = 0;
   /// Logits [M, C] of the candidates under M draws of the user vector from its posterior (seeded).
-  virtual torch::Tensor sample_logits(const UserState& state, const PairBatch& candidates, int64_t m,
-                                      uint64_t seed) = 0;
+  virtual torch::Tensor sample_logits(const UserState& state, const PreparedPool& pool, int64_t m, uint64_t seed) = 0;
 };
 /// The model's UserPosterior; throws ValueError naming the family and `scorer` when it has none.
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer);
@@ -41,7 +58,8 @@ class RandomQueryScorer : public QueryScorer {
  public:
   explicit RandomQueryScorer(uint64_t seed = 0) : seed_(seed) {}
   std::string name() const override { return "random"; }
-  torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const override;
+  using QueryScorer::score;
+  torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override;
 
  private:
   uint64_t seed_;

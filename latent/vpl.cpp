@@ -251,32 +251,82 @@ UserState Vpl::prior_state() const {
   return make_user("", 0, torch::zeros({config_.latent}), torch::zeros({config_.latent}));
 }
 
-core::LinearizedLogits Vpl::linearize(const UserState& state, const PairBatch& candidates) {
-  auto mu = state_mu(state);
-  auto sigma = state.at("sigma").reshape({config_.latent});
-  bool was = is_training();
-  eval();
-  // One latent row per candidate, so the gradient of Σ logits gives each candidate's own d logit / dz.
-  auto z = mu.unsqueeze(0).expand({candidates.size(), config_.latent}).clone().requires_grad_(true);
-  auto logit = decode(candidates.a, z) - decode(candidates.b, z);
-  auto grad = torch::autograd::grad({logit.sum()}, {z})[0];
-  train(was);
-  return {logit.detach(), grad.detach(), torch::diag(sigma * sigma)};
+namespace {
+struct VplPool : core::PreparedPool {
+  PairBatch pairs;               // the MLP decoder needs them for every user
+  torch::Tensor base, personal;  // bilinear: [C] and [C, d_z] differences of b and h between the two sides
+};
+const VplPool& vpl_pool(const core::PreparedPool& p) {
+  auto* v = dynamic_cast<const VplPool*>(&p);
+  PLURAL_CHECK(v, "query: this pool was prepared for another model, not this vpl model");
+  return *v;
+}
+}  // namespace
+
+std::shared_ptr<const core::PreparedPool> Vpl::prepare(const PairBatch& candidates) {
+  PLURAL_CHECK(candidates.a.x.size(1) == dims_.item_dim, "vpl: candidate pairs have ", candidates.a.x.size(1),
+               "-dim features, the model expects ", dims_.item_dim);
+  auto pool = std::make_shared<VplPool>();
+  pool->pairs = candidates;
+  if (config_.decoder == "bilinear") {
+    torch::NoGradGuard ng;
+    auto heads = [&](const ItemBatch& items) {
+      std::vector<torch::Tensor> in = {items.x};
+      if (prompts()) in.push_back(items.prompt);
+      return decoder_->forward(torch::cat(in, 1));  // [C, 1 + Z]
+    };
+    auto d = heads(candidates.a) - heads(candidates.b);
+    pool->base = d.select(1, 0).contiguous();
+    pool->personal = d.slice(1, 1).contiguous();
+  }
+  return pool;
 }
 
-torch::Tensor Vpl::sample_logits(const UserState& state, const PairBatch& candidates, int64_t m, uint64_t seed) {
+core::LinearizedLogits Vpl::linearize(const UserState& state, const core::PreparedPool& prepared) {
   auto mu = state_mu(state);
   auto sigma = state.at("sigma").reshape({config_.latent});
+  const auto& pool = vpl_pool(prepared);
+  torch::Tensor mean, grad;
+  if (pool.personal.defined()) {
+    // logit = base + personal · ℓ(z): linear in ℓ, and ℓ = z unless latents are normalized.
+    auto z = mu.clone().requires_grad_(config_.normalize);
+    auto l = latent_of(z);
+    mean = pool.base + pool.personal.matmul(l.detach());
+    if (config_.normalize) {
+      std::vector<torch::Tensor> rows;
+      for (int64_t d = 0; d < config_.latent; ++d)
+        rows.push_back(torch::autograd::grad({l[d]}, {z}, {}, true)[0]);
+      grad = pool.personal.matmul(torch::stack(rows));  // [C, Z] · dℓ/dz
+    } else {
+      grad = pool.personal;
+    }
+  } else {
+    bool was = is_training();
+    eval();
+    const auto& c = pool.pairs;
+    // One latent row per candidate, so the gradient of Σ logits gives each candidate's own d logit / dz.
+    auto z = mu.unsqueeze(0).expand({c.size(), config_.latent}).clone().requires_grad_(true);
+    auto logit = decode(c.a, z) - decode(c.b, z);
+    grad = torch::autograd::grad({logit.sum()}, {z})[0];
+    mean = logit;
+    train(was);
+  }
+  return {mean.detach(), grad.detach(), torch::diag(sigma * sigma)};
+}
+
+torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPool& prepared, int64_t m,
+                                 uint64_t seed) {
+  auto mu = state_mu(state);
+  auto sigma = state.at("sigma").reshape({config_.latent});
+  const auto& pool = vpl_pool(prepared);
   torch::NoGradGuard ng;
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto z = mu.unsqueeze(0) + sigma.unsqueeze(0) * torch::randn({m, config_.latent}, gen);  // [M, Z]
+  if (pool.personal.defined()) return pool.base.unsqueeze(0) + latent_of(z).matmul(pool.personal.t());
   bool was = is_training();
   eval();
-  auto gen = at::detail::createCPUGenerator(seed);
-  auto eps = torch::randn({m, config_.latent}, gen);
   std::vector<torch::Tensor> rows;
-  for (int64_t s = 0; s < m; ++s) {
-    auto z = mu + sigma * eps[s];
-    rows.push_back(decode(candidates.a, z) - decode(candidates.b, z));
-  }
+  for (int64_t s = 0; s < m; ++s) rows.push_back(decode(pool.pairs.a, z[s]) - decode(pool.pairs.b, z[s]));
   train(was);
   return torch::stack(rows);
 }

@@ -79,8 +79,11 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   core::UserState make_user(const std::string& user_id, int64_t shots, const torch::Tensor& mu,
                             const torch::Tensor& logvar) const;
 
-  core::LinearizedLogits linearize(const core::UserState& state, const core::PairBatch& candidates) override;
-  torch::Tensor sample_logits(const core::UserState& state, const core::PairBatch& candidates, int64_t m,
+  /// With the bilinear decoder the pool's preparation is each pair's b(a) − b(b) and h(a) − h(b): a user's logits
+  /// are then one [C, d_z] product. With the MLP decoder every user needs a full decoder pass.
+  std::shared_ptr<const core::PreparedPool> prepare(const core::PairBatch& candidates) override;
+  core::LinearizedLogits linearize(const core::UserState& state, const core::PreparedPool& pool) override;
+  torch::Tensor sample_logits(const core::UserState& state, const core::PreparedPool& pool, int64_t m,
                               uint64_t seed) override;
   int64_t step() const { return step_; }
 

@@ -101,20 +101,36 @@ static std::pair<Eigen::VectorXd, Eigen::MatrixXd> posterior(const MixtureModel&
   return {th, to_eigen_matrix(it->second)};
 }
 
-core::LinearizedLogits MixtureModel::linearize(const UserState& state, const core::PairBatch& candidates) {
-  auto [th, cov] = posterior(*this, state);
+namespace {
+struct GeometryPool : core::PreparedPool {
   std::unique_ptr<ShotGeometry> geo;
-  {
-    torch::NoGradGuard ng;
-    bool was = is_training();
-    eval();
-    geo = geometry(candidates);
-    train(was);
-  }
-  const auto C = candidates.size();
+  int64_t size = 0;
+};
+const GeometryPool& geometry_pool(const core::PreparedPool& p, const std::string& family) {
+  auto* g = dynamic_cast<const GeometryPool*>(&p);
+  PLURAL_CHECK(g, "query: this pool was prepared for another model, not this ", family, " model");
+  return *g;
+}
+}  // namespace
+
+std::shared_ptr<const core::PreparedPool> MixtureModel::prepare(const core::PairBatch& candidates) {
+  auto pool = std::make_shared<GeometryPool>();
+  torch::NoGradGuard ng;
+  bool was = is_training();
+  eval();
+  pool->geo = geometry(candidates);
+  train(was);
+  pool->size = candidates.size();
+  return pool;
+}
+
+core::LinearizedLogits MixtureModel::linearize(const UserState& state, const core::PreparedPool& prepared) {
+  auto [th, cov] = posterior(*this, state);
+  const auto& pool = geometry_pool(prepared, family());
+  const auto C = pool.size;
   Eigen::VectorXd w = softmax(th), z(C);
   Eigen::MatrixXd dz(C, k_);
-  geo->eval(w, z, dz);
+  pool.geo->eval(w, z, dz);
   Eigen::MatrixXd J = Eigen::MatrixXd(w.asDiagonal()) - w * w.transpose();  // dw/dθ
   core::LinearizedLogits out;
   out.mean = to_tensor(z).reshape({C});
@@ -123,18 +139,11 @@ core::LinearizedLogits MixtureModel::linearize(const UserState& state, const cor
   return out;
 }
 
-torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::PairBatch& candidates, int64_t m,
+torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::PreparedPool& prepared, int64_t m,
                                           uint64_t seed) {
   auto [th, cov] = posterior(*this, state);
-  std::unique_ptr<ShotGeometry> geo;
-  {
-    torch::NoGradGuard ng;
-    bool was = is_training();
-    eval();
-    geo = geometry(candidates);
-    train(was);
-  }
-  const auto C = candidates.size();
+  const auto& pool = geometry_pool(prepared, family());
+  const auto C = pool.size;
   Eigen::LLT<Eigen::MatrixXd> llt(cov + 1e-10 * Eigen::MatrixXd::Identity(k_, k_));
   Eigen::MatrixXd L = llt.matrixL();
   core::Rng rng(seed);
@@ -143,7 +152,7 @@ torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::Pa
   Eigen::MatrixXd dz(C, k_);
   for (int64_t s = 0; s < m; ++s) {
     for (int64_t k = 0; k < k_; ++k) eps[k] = rng.normal();
-    geo->eval(softmax(th + L * eps), z, dz);
+    pool.geo->eval(softmax(th + L * eps), z, dz);
     out.row(s) = z.transpose();
   }
   return to_tensor(out);

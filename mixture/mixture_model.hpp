@@ -38,9 +38,11 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
   core::UserState seen_state(int64_t row) const override;
   core::UserState prior_state() const override;
-  /// The Laplace posterior N(θ, cov) of a state, the candidates' logits linearized in θ (core/query.hpp).
-  core::LinearizedLogits linearize(const core::UserState& state, const core::PairBatch& candidates) override;
-  torch::Tensor sample_logits(const core::UserState& state, const core::PairBatch& candidates, int64_t m,
+  /// A pool's preparation is its geometry (one frozen forward); a user's Laplace posterior N(θ, cov) then needs
+  /// only K-dimensional arithmetic per candidate (core/query.hpp).
+  std::shared_ptr<const core::PreparedPool> prepare(const core::PairBatch& candidates) override;
+  core::LinearizedLogits linearize(const core::UserState& state, const core::PreparedPool& pool) override;
+  torch::Tensor sample_logits(const core::UserState& state, const core::PreparedPool& pool, int64_t m,
                               uint64_t seed) override;
   const torch::Tensor& theta() const { return theta_; }
   double prior_var() const { return prior_var_; }
