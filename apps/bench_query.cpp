@@ -131,7 +131,7 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
     json fam = {{"family", family}, {"scorers", json::array()}};
     std::map<std::string, std::vector<double>> auc_of;  // scorer -> per-user AUC, in user order
     for (const auto& name : bench.scorers) {
-      std::vector<std::vector<double>> curves;  // [user][t]
+      std::vector<std::vector<double>> curves, spreads;  // [user][t]: accuracy, posterior spread
       double ms_total = 0;
       int64_t calls = 0;
       for (const auto& [u, pool_rows] : pool_of) {
@@ -144,10 +144,16 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
         auto prepared = prepare_pool(model, cand);  // once per user: rounds only mask what was asked
         auto asked = torch::zeros({cand.size()}, torch::kBool);
         UserState state = adapter->adapt(model, PairBatch{}, id);
-        std::vector<double> curve;
+        std::vector<double> curve, spread;
+        auto* posterior = dynamic_cast<UserPosterior*>(&model);
         for (int64_t t = 0; t <= T; ++t) {
           auto z = score_pairs(model, tb, &state);
           curve.push_back(((z > 0) == y).to(torch::kFloat64).mean().item<double>());
+          // How uncertain the model says it is about her: the root mean posterior variance of the user vector.
+          if (posterior) {
+            torch::AutoGradMode grad(true);
+            spread.push_back(posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
+          }
           if (t == T || static_cast<size_t>(t) == pool_rows.size()) break;
           auto scorer = make_query_scorer(name, setup.seed * 1000003 + static_cast<uint64_t>(t));
           auto t0 = Clock::now();
@@ -160,7 +166,9 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
           state = adapter->adapt(model, view.batch(answered), id);
         }
         while (static_cast<int64_t>(curve.size()) <= T) curve.push_back(curve.back());
+        while (!spread.empty() && static_cast<int64_t>(spread.size()) <= T) spread.push_back(spread.back());
         curves.push_back(curve);
+        spreads.push_back(spread);
       }
       std::vector<double> auc;
       for (const auto& c : curves) {
@@ -175,6 +183,11 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
         std::vector<double> at;
         for (const auto& c : curves) at.push_back(c[t]);
         row["curve"].push_back(summary_json(bootstrap_mean(at, 1000, setup.seed)));
+        if (!spreads.empty() && !spreads[0].empty()) {
+          double sum = 0;
+          for (const auto& sp : spreads) sum += sp[t];
+          row["posterior_spread"].push_back(sum / static_cast<double>(spreads.size()));
+        }
       }
       if (auc_of.count("random") && name != "random") {
         std::vector<double> diff;
@@ -190,7 +203,7 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
                 pool_of.size(), bench.k_star, family.c_str(), bench.k, static_cast<long long>(bench.pool), "scorer");
     for (auto t : marks)
       if (t <= T) std::printf(" %6s", ("t=" + std::to_string(t)).c_str());
-    std::printf(" %22s %24s %8s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query");
+    std::printf(" %22s %24s %8s %14s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query", "spread t=0/T");
     for (const auto& row : fam["scorers"]) {
       std::printf("  %-8s", row["scorer"].get<std::string>().c_str());
       for (auto t : marks)
@@ -203,7 +216,10 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
       } else {
         std::printf(" %24s", "");
       }
-      std::printf(" %8.2f\n", row["ms_per_query"].get<double>());
+      std::printf(" %8.2f", row["ms_per_query"].get<double>());
+      if (row.contains("posterior_spread"))
+        std::printf("  %.3f / %.3f", row["posterior_spread"][0].get<double>(), row["posterior_spread"][T].get<double>());
+      std::printf("\n");
     }
   }
   return out;

@@ -38,6 +38,20 @@ torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_sp
   return cache.lookup(enc->id(), texts);
 }
 
+std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, const std::string& path,
+                                 const char* cmd) {
+  if (user.empty()) {
+    PLURAL_CHECK(data.users.size() == 1, cmd, ": ", path, " has ", data.users.size(), " users; choose one with --user");
+    user = data.users[0].id;
+  }
+  int32_t u = data.find_user(user);
+  PLURAL_CHECK(u >= 0, cmd, ": unknown user id '", user, "' in ", path);
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < data.comparisons.size(); ++i)
+    if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
+  return rows;
+}
+
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr;
@@ -247,18 +261,9 @@ void add_adapt(CLI::App& app, Common& common) {
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
     auto data = read_preferences(o->data);
-    if (o->user.empty()) {
-      PLURAL_CHECK(data.users.size() == 1, "adapt: ", o->data, " has ", data.users.size(),
-                   " users; choose one with --user");
-      o->user = data.users[0].id;
-    }
-    int32_t u = data.find_user(o->user);
-    PLURAL_CHECK(u >= 0, "adapt: unknown user id '", o->user, "' in ", o->data);
+    auto rows = user_answers(data, o->user, o->data, "adapt");
     FeatureCache cache(o->cache);
     DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
-    std::vector<size_t> rows;
-    for (size_t i = 0; i < data.comparisons.size(); ++i)
-      if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
     auto adapter = make_adapter(model->family(), o->adapter, o->adapter_options);
     PairBatch shots = rows.empty() ? PairBatch{} : view.batch(rows);
     auto t0 = std::chrono::steady_clock::now();

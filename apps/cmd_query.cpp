@@ -69,20 +69,11 @@ void add_query(CLI::App& app, Common& common) {
       state = UserState::load(o->state);
     } else if (!o->answers.empty()) {
       auto data = read_preferences(o->answers);
-      if (o->user.empty()) {
-        PLURAL_CHECK(data.users.size() == 1, "query: ", o->answers, " has ", data.users.size(),
-                     " users; choose one with --user");
-        o->user = data.users[0].id;
-      }
-      int32_t u = data.find_user(o->user);
-      PLURAL_CHECK(u >= 0, "query: unknown user id '", o->user, "' in ", o->answers);
+      auto rows = user_answers(data, o->user, o->answers, "query");
       DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
       view.bind(*model);
-      std::vector<size_t> rows;
-      for (size_t i = 0; i < data.comparisons.size(); ++i) {
+      for (size_t i : rows) {
         const auto& c = data.comparisons[i];
-        if (c.user != u || c.split == Split::test) continue;
-        rows.push_back(i);
         answered.insert(std::minmax(data.texts[c.a], data.texts[c.b]));
       }
       state = make_adapter(model->family())->adapt(*model, rows.empty() ? PairBatch{} : view.batch(rows), o->user);

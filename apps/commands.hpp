@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/data.hpp"
 #include "core/feature_cache.hpp"
 
 namespace plural::apps {
@@ -32,6 +33,11 @@ void add_query(CLI::App& app, Common& common);
 /// be the model's when a model is given (encoder_id non-empty). *used_id receives the id the features belong to.
 torch::Tensor cached_features(core::FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
                               const std::vector<std::string>& texts, std::string* used_id = nullptr);
+
+/// A user's answered comparisons in `data` (all but her test split), for `cmd` adapting her. `user` empty picks the
+/// file's only user and is set to her id; errors name `path`.
+std::vector<size_t> user_answers(const core::PreferenceData& data, std::string& user, const std::string& path,
+                                 const char* cmd);
 
 /// Parses "0,1,2,5" into integers; throws ValueError naming `option` otherwise.
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option);

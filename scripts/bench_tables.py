@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown tables from `plural bench persona|ukp --json` output (for bench/RESULTS.md). Training times are left
+"""Markdown tables from `plural bench persona|ukp|active|query --json` output (for bench/RESULTS.md). Training times are left
 out: they are not comparable across machine load; `plural bench train-speed` measures throughput.
 
 usage: bench_tables.py BENCH.json
@@ -26,10 +26,43 @@ def rows(models, shots):
     return out
 
 
+def ci(s):
+    return f"{s['mean']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]"
+
+
+def active(bench):
+    marks = [t for t in (0, 1, 2, 5, 10, 15, 20) if t <= bench["queries"]]
+    for fam in bench["families"]:
+        print(f"**{fam['family']}** — {bench['users']} unseen users, pool {bench['pool']} pairs each; "
+              "test accuracy after t answered queries\n")
+        print("| scorer | " + " | ".join(f"t={t}" for t in marks) + " | AUC [95% CI] | AUC − random [95% CI] | ms/query | posterior spread t=0 → t=" +
+              f"{bench['queries']} |")
+        print("|" + "---|" * (len(marks) + 5))
+        for r in fam["scorers"]:
+            diff = ci(r["auc_minus_random"]) if "auc_minus_random" in r else "-"
+            print(f"| {r['scorer']} | " + " | ".join(f"{r['curve'][t]['mean']:.3f}" for t in marks) +
+                  f" | {ci(r['auc'])} | {diff} | {r['ms_per_query']:.2f} | " +
+                  (f"{r['posterior_spread'][0]:.3f} → {r['posterior_spread'][-1]:.3f} |" if "posterior_spread" in r
+                   else "- |"))
+        print()
+
+
+def query(bench):
+    print(f"{bench['candidates']} candidate pairs, {bench['shots']} answers, {bench['threads']} threads\n")
+    print("| family | scorer | prepare pool (once) ms | score for one user ms |")
+    print("|---|---|---|---|")
+    for r in bench["rows"]:
+        print(f"| {r['family']} | {r['scorer']} | {r['prepare_ms']:.1f} | {r['score_ms']:.3f} |")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     bench = json.load(open(sys.argv[1]))
+    if "families" in bench:
+        return active(bench)
+    if "candidates" in bench:
+        return query(bench)
     for t in bench["tables"]:
         shots = sorted({c["shots"] for m in t["models"] for c in m["unseen"]})
         head = "| model | K | seen acc [95% CI] | " + " | ".join(f"@{s}" for s in shots) + " | ARI |"

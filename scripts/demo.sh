@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on bundled data with defaults: Persona-K (K* = 3) from the Anthropic persona statements, real
 # all-MiniLM-L6-v2 features in the HDF5 feature cache, PAL-B against population BT and per-user BT, the
-# seen/unseen × shots grid, and a PNG plot of unseen users' accuracy vs shots. ENCODER=hashed: no download.
+# seen/unseen × shots grid, the five pairs most worth asking one new user next, and a PNG plot of unseen users'
+# accuracy vs shots. ENCODER=hashed: no download.
 set -euo pipefail
 PLURAL=${PLURAL:-build/plural}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -22,5 +23,9 @@ for model in bt per-user-bt pal-b; do
   "$PLURAL" eval --data "$OUT/persona3.h5" --cache "$OUT/cache.h5" --model "$OUT/$model.pt" --shots "$SHOTS" \
     --report "$OUT/$model.eval.json"
 done
+# Active learning: which of her remaining pairs should we ask an unseen user who answered three?
+"$PYTHON" scripts/persona_pool.py "$OUT/persona3.h5" "$OUT/query" 3
+"$PLURAL" query --model "$OUT/pal-b.pt" --cache "$OUT/cache.h5" --candidates "$OUT/query/pool.jsonl" \
+  --answers "$OUT/query/answers.jsonl" --scorer bald -n 5
 "$PYTHON" scripts/plot_shots.py "$OUT/unseen_accuracy_vs_shots.png" "$OUT"/{bt,per-user-bt,pal-b}.eval.json
 echo "demo outputs are in $OUT/ (plot: $OUT/unseen_accuracy_vs_shots.png)"

@@ -85,5 +85,11 @@ assert s == sorted(s, reverse=True) and len(s) == 2, j
 assert j["pairs"][-1]["a"] == j["pairs"][-1]["b"] == "text 4", j  # a text against itself tells nothing
 ' "$tmp/q_$fam.json" || { echo "FAIL: query $fam JSON"; fail=1; }
 done
+# VPL from the CLI: a new user's answers -> a saved state -> her rewards.
+"$cli" adapt --model "$tmp/vpl.pt" --data "$tmp/answers.jsonl" --cache "$tmp/q.h5" -o "$tmp/new.state" > /dev/null \
+  || { echo "FAIL: adapt vpl"; fail=1; }
+"$cli" score --model "$tmp/vpl.pt" --cache "$tmp/q.h5" --state "$tmp/new.state" --prompt p --text "text 1" \
+  --text "text 2" --json | /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); assert len(j["rewards"]) == 2, j' \
+  || { echo "FAIL: score vpl"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

@@ -9,6 +9,7 @@
 #include "core/query.hpp"
 #include "core/trainer.hpp"
 #include "tests/helpers.hpp"
+#include "tests/persona_fixture.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -16,28 +17,7 @@ using Catch::Contains;
 namespace {
 double hb(double p) { return -(p * std::log(p) + (1 - p) * std::log(1 - p)); }
 
-struct Fixture {
-  PersonaK pk;
-  torch::Tensor features;
-};
-Fixture persona(uint64_t seed) {
-  PersonaKConfig c;
-  c.statements_path = plural::test::source_dir() + "/data/persona/statements.tsv.gz";
-  c.seed = seed;
-  c.prototypes = 2;
-  c.alpha = 0;
-  c.seen_users = 40;
-  c.unseen_users = 4;
-  c.statements_per_behavior = 80;
-  c.train_pairs = 80;
-  Fixture f{generate_persona_k(c), {}};
-  torch::manual_seed(seed);
-  const auto T = static_cast<int64_t>(f.pk.data.texts.size()), D = static_cast<int64_t>(f.pk.behaviors.size());
-  f.features = 0.1 * torch::randn({T, D + 8});
-  for (int64_t t = 0; t < T; ++t)
-    if (f.pk.text_behavior[t] >= 0) f.features[t][f.pk.text_behavior[t]] += f.pk.text_stance[t];
-  return f;
-}
+plural::test::PersonaFixture persona(uint64_t seed) { return plural::test::persona_fixture(seed, 2, 40, 4, 80, 80); }
 }  // namespace
 
 TEST_CASE("mutual information estimators against closed forms", "[query]") {

@@ -12,35 +12,15 @@
 #include "core/trainer.hpp"
 #include "latent/vpl.hpp"
 #include "tests/helpers.hpp"
+#include "tests/persona_fixture.hpp"
 
 using namespace plural::core;
 using namespace plural::latent;
 using Catch::Contains;
 
 namespace {
-// Persona-K with features that carry behaviour × stance (as tests/mixture/test_pal.cpp).
-struct Fixture {
-  PersonaK pk;
-  torch::Tensor features;
-};
-Fixture persona(uint64_t seed, int k_star) {
-  PersonaKConfig c;
-  c.statements_path = plural::test::source_dir() + "/data/persona/statements.tsv.gz";
-  c.seed = seed;
-  c.prototypes = k_star;
-  c.alpha = 0;
-  c.seen_users = 60;
-  c.unseen_users = 10;
-  c.statements_per_behavior = 120;
-  c.train_pairs = 100;
-  Fixture f{generate_persona_k(c), {}};
-  torch::manual_seed(seed);
-  const auto T = static_cast<int64_t>(f.pk.data.texts.size()), D = static_cast<int64_t>(f.pk.behaviors.size());
-  f.features = 0.1 * torch::randn({T, D + 8});
-  for (int64_t t = 0; t < T; ++t)
-    if (f.pk.text_behavior[t] >= 0) f.features[t][f.pk.text_behavior[t]] += f.pk.text_stance[t];
-  return f;
-}
+using plural::test::persona_fixture;
+plural::test::PersonaFixture persona(uint64_t seed, int k_star) { return persona_fixture(seed, k_star); }
 
 std::shared_ptr<Vpl> make_vpl(const DatasetView& view, const std::string& json = R"({"hidden": 32, "latent": 4})") {
   torch::manual_seed(0);

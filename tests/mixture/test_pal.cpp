@@ -10,35 +10,15 @@
 #include "core/trainer.hpp"
 #include "mixture/pal.hpp"
 #include "tests/helpers.hpp"
+#include "tests/persona_fixture.hpp"
 
 using namespace plural::core;
 using namespace plural::mixture;
 using Catch::Contains;
 
 namespace {
-// Persona-K with features that carry behaviour × stance (see tests/core/test_datasets.cpp for why).
-struct Fixture {
-  PersonaK pk;
-  torch::Tensor features;
-};
-Fixture persona(uint64_t seed, int k_star) {
-  PersonaKConfig c;
-  c.statements_path = plural::test::source_dir() + "/data/persona/statements.tsv.gz";
-  c.seed = seed;
-  c.prototypes = k_star;
-  c.alpha = 0;  // one prototype per user: the cluster structure is exact
-  c.seen_users = 60;
-  c.unseen_users = 10;
-  c.statements_per_behavior = 120;
-  c.train_pairs = 100;
-  Fixture f{generate_persona_k(c), {}};
-  torch::manual_seed(seed);
-  const auto T = static_cast<int64_t>(f.pk.data.texts.size()), D = static_cast<int64_t>(f.pk.behaviors.size());
-  f.features = 0.1 * torch::randn({T, D + 8});
-  for (int64_t t = 0; t < T; ++t)
-    if (f.pk.text_behavior[t] >= 0) f.features[t][f.pk.text_behavior[t]] += f.pk.text_stance[t];
-  return f;
-}
+using plural::test::persona_fixture;
+plural::test::PersonaFixture persona(uint64_t seed, int k_star) { return persona_fixture(seed, k_star); }
 
 TrainConfig quick(int epochs) {
   TrainConfig t;
