@@ -5,6 +5,7 @@
 
 #include "core/mlp.hpp"
 #include "core/model.hpp"
+#include "core/query.hpp"
 
 namespace plural::core {
 
@@ -29,7 +30,7 @@ class BradleyTerry : public RewardModel {
 
 /// r_u(x, p) = (w0 + δ_u) · φ(x, p) with φ a shared MLP. Family "per-user-bt".
 /// UserState tensors: "w" [E] (the user's head), "cov" [E, E] (Laplace covariance of w, adapted users).
-class PerUserBT : public RewardModel {
+class PerUserBT : public RewardModel, public UserPosterior {
  public:
   struct Config {
     MlpOptions mlp;
@@ -52,6 +53,12 @@ class PerUserBT : public RewardModel {
   /// Empirical-Bayes prior over user heads from the seen users: mean [E] and per-dimension variance [E].
   std::pair<torch::Tensor, torch::Tensor> head_prior() const;
   const Config& config() const { return config_; }
+
+  /// The logit wᵀ(φ(a) − φ(b)) is linear in the head w: a pool's preparation is φ(a) − φ(b), and the Laplace
+  /// posterior N(w, cov) of the Newton adapter (or the prior) gives the query scorers' Gaussian (core/query.hpp).
+  std::shared_ptr<const PreparedPool> prepare(const PairBatch& candidates) override;
+  LinearizedLogits linearize(const UserState& state, const PreparedPool& pool) override;
+  torch::Tensor sample_logits(const UserState& state, const PreparedPool& pool, int64_t m, uint64_t seed) override;
 
  private:
   Config config_;

@@ -123,7 +123,7 @@ const bool registered = [] {
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer) {
   auto* p = dynamic_cast<UserPosterior*>(&model);
   PLURAL_CHECK(p, "query scorer '", scorer, "' needs a user posterior, which '", model.family(),
-               "' models do not have (use a pal-a, pal-b, lore or vpl model, or --scorer random)");
+               "' models do not have (use a per-user-bt, pal-a, pal-b, lore or vpl model, or --scorer random)");
   return *p;
 }
 

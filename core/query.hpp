@@ -1,7 +1,7 @@
 #pragma once
 // Query scorers: which pair should we ask this user next? Every family whose user state is a Gaussian posterior
-// over a user vector u (PAL/LoRe: the Laplace posterior of θ; VPL: q(z)) implements UserPosterior, and the scorers
-// here work for all of them.
+// over a user vector u (PAL/LoRe: the Laplace posterior of θ; per-user BT: of the head w; VPL: q(z)) implements
+// UserPosterior, and the scorers here work for all of them.
 #include <cstdint>
 #include <functional>
 #include <map>

@@ -185,7 +185,7 @@ TEST_CASE("model registry and input checks give clear errors", "[core][models][e
   wrong.x = torch::zeros({2, 5});
   CHECK_THROWS_WITH(m->reward(wrong, m->prior_state()), Contains("feature dimension mismatch") && Contains("6"));
   CHECK_THROWS_WITH(make_adapter("bt", "newton"), Contains("no adapter 'newton'"));
-  CHECK_THROWS_WITH(make_query_scorer("bald"), Contains("unknown query scorer"));
+  CHECK_THROWS_WITH(make_query_scorer("most-fun"), Contains("unknown query scorer 'most-fun'"));
   TempDir tmp;
   plural::test::write_text(tmp.file("x.pt"), "garbage");
   CHECK_THROWS_WITH(load_model(tmp.file("x.pt")), Contains("x.pt"));

@@ -37,7 +37,8 @@ TEST_CASE("mutual information estimators against closed forms", "[query]") {
   for (int i = 1; i < 3; ++i) CHECK(gh[i].item<double>() == Approx(mc[i].item<double>()).epsilon(0.02));
 }
 
-TEST_CASE("query scorers rank an informative pair above an uninformative one, for PAL-B and VPL", "[query]") {
+TEST_CASE("query scorers rank an informative pair above an uninformative one, for PAL-B, VPL and per-user BT",
+          "[query]") {
   auto f = persona(4);
   DatasetView view(f.pk.data, f.features);
   TrainConfig t;
@@ -46,9 +47,10 @@ TEST_CASE("query scorers rank an informative pair above an uninformative one, fo
   t.lr = 3e-3;
   t.user_lr = 5e-2;
   t.batch_size = 256;
-  for (std::string family : {"pal-b", "vpl"}) {
+  for (std::string family : {"pal-b", "vpl", "per-user-bt"}) {
     torch::manual_seed(0);
-    auto m = make_model(family, view.dims(), family == "vpl" ? R"({"hidden": 64, "latent": 8})" : R"({"k": 2})");
+    auto config = family == "vpl" ? R"({"hidden": 64, "latent": 8})" : family == "pal-b" ? R"({"k": 2})" : "{}";
+    auto m = make_model(family, view.dims(), config);
     train(*m, view, t);
     // The controversial pairs of this data (the planted prototypes disagree on them) against pairs of a text with
     // itself, whose answer every user gives alike.

@@ -58,7 +58,7 @@ TEST_CASE("VPL ELBO terms equal hand-computed values", "[latent][vpl]") {
   CHECK(m->regularizer(batch).item<double>() == 0.0);  // consumed: one KL term per training step
 }
 
-TEST_CASE("support sets: same user, never the target, sizes in range; padding never changes the posterior",
+TEST_CASE("support sets: same user, never the target, sizes in range, and padding never changes the posterior",
           "[latent][vpl]") {
   auto f = persona(2, 2);
   DatasetView view(f.pk.data, f.features);
