@@ -39,10 +39,23 @@ void add_accuracy_options(CLI::App* cmd, AccuracyBench& b, std::string& models, 
   cmd->add_option("--sweep-model", b.sweep_model, "family of the K sweep")->capture_default_str();
 }
 
+// "a,b" as model families, each checked against the registry.
+std::vector<std::string> family_list(const std::string& s) {
+  auto out = split_list(s);
+  for (const auto& f : out) require_model_family(f);
+  return out;
+}
+
+// "a,b" as query scorers, each checked against the registry.
+std::vector<std::string> scorer_list(const std::string& s) {
+  auto out = split_list(s);
+  for (const auto& name : out) make_query_scorer(name);
+  return out;
+}
+
 void finish_accuracy_options(AccuracyBench& b, const std::string& models, const std::string& shots,
                              const std::string& sweep) {
-  b.models = split_list(models);
-  for (const auto& m : b.models) require_model_family(m);
+  b.models = family_list(models);
   require_model_family(b.sweep_model);
   b.shots = parse_int_list(shots, "--shots");
   b.sweep_ks = sweep.empty() ? std::vector<int64_t>{} : parse_int_list(sweep, "--sweep-k");
@@ -187,10 +200,8 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--candidates", o->bench.candidates, "pool size")->capture_default_str();
     cmd->add_option("--repeats", o->bench.repeats, "timed calls per scorer (the median counts)")->capture_default_str();
     cmd->callback([o, &common] {
-      o->bench.families = split_list(o->families);
-      for (const auto& f : o->bench.families) require_model_family(f);
-      o->bench.scorers = split_list(o->scorers);
-      for (const auto& s : o->bench.scorers) make_query_scorer(s);
+      o->bench.families = family_list(o->families);
+      o->bench.scorers = scorer_list(o->scorers);
       PLURAL_CHECK(o->bench.candidates >= 1 && o->bench.repeats >= 1, "--candidates and --repeats must be >= 1");
       set_threads(common.threads);
       auto out = query_latency_bench(o->bench, o->setup);
@@ -214,10 +225,8 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--k", o->bench.k, "model K of the mixture families")->capture_default_str();
     cmd->add_option("--k-star", o->bench.k_star, "Persona-K's planted K*")->capture_default_str();
     cmd->callback([o, &common] {
-      o->bench.families = split_list(o->families);
-      for (const auto& f : o->bench.families) require_model_family(f);
-      o->bench.scorers = split_list(o->scorers);
-      for (const auto& s : o->bench.scorers) make_query_scorer(s);
+      o->bench.families = family_list(o->families);
+      o->bench.scorers = scorer_list(o->scorers);
       PLURAL_CHECK(o->bench.queries >= 1 && o->bench.pool > o->bench.queries,
                    "need --queries >= 1 and a --pool larger than --queries");
       set_threads(common.threads);

@@ -127,6 +127,13 @@ UserPosterior& user_posterior(RewardModel& model, const std::string& scorer) {
   return *p;
 }
 
+const torch::Tensor& state_covariance(const UserState& state) {
+  auto it = state.tensors.find("cov");
+  PLURAL_CHECK(it != state.tensors.end(), "query: user state '", state.user_id,
+               "' carries no posterior covariance (adapt it with the newton adapter)");
+  return it->second;
+}
+
 torch::Tensor bald_from_probs(const torch::Tensor& probs) {
   auto p = probs.to(torch::kFloat64);
   return (binary_entropy(p.mean(0)) - binary_entropy(p).mean(0)).clamp_min(0).to(torch::kFloat32);

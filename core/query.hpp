@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {
@@ -40,6 +41,7 @@ QueryPool prepare_pool(RewardModel& model, const PairBatch& candidates);
 class UserPosterior {
  public:
   virtual ~UserPosterior() = default;
+  /// Called by prepare_pool, which has put the model in eval mode without grad.
   virtual std::shared_ptr<const PreparedPool> prepare(const PairBatch& candidates) = 0;
   virtual LinearizedLogits linearize(const UserState& state, const PreparedPool& pool) = 0;
   /// Logits [M, C] of the candidates under M draws of the user vector from its posterior (seeded).
@@ -47,6 +49,15 @@ class UserPosterior {
 };
 /// The model's UserPosterior; throws ValueError naming the family and `scorer` when it has none.
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer);
+/// A state's posterior covariance ("cov"); a state without one (e.g. from an AdamW adapter) is a ValueError.
+const torch::Tensor& state_covariance(const UserState& state);
+/// A family's own PreparedPool type; a pool prepared by another family is a ValueError naming `family`.
+template <typename Pool>
+const Pool& prepared_as(const PreparedPool& pool, const std::string& family) {
+  auto* p = dynamic_cast<const Pool*>(&pool);
+  PLURAL_CHECK(p, "query: this pool was prepared for another model, not this ", family, " model");
+  return *p;
+}
 
 /// BALD, I(y; u) = H[E p] − E H[p], from sampled probabilities [M, C] (nats).
 torch::Tensor bald_from_probs(const torch::Tensor& probs);

@@ -21,25 +21,23 @@ SupportSet orient(const PairBatch& p, int64_t sets, int64_t n, const torch::Tens
   s.mask = mask;
   return s;
 }
+
+// `sets` sets of length 0: item width `dim`, and prompts of width `prompt_dim` when it is > 0.
+SupportSet empty_sets(int64_t sets, int64_t dim, int64_t prompt_dim) {
+  SupportSet s;
+  s.chosen = s.rejected = torch::zeros({sets, 0, dim});
+  if (prompt_dim > 0) s.prompt = torch::zeros({sets, 0, prompt_dim});
+  s.mask = torch::zeros({sets, 0}, torch::kBool);
+  return s;
+}
 }  // namespace
 
 SupportSet support_from_pairs(const PairBatch& pairs) {
-  if (!pairs.label.defined() || pairs.size() == 0) {
-    SupportSet s;
-    s.mask = torch::zeros({1, 0}, torch::kBool);
-    return s;
-  }
+  if (!pairs.label.defined() || pairs.size() == 0) return empty_sets(1, 0, 0);  // nothing to size them by
   auto strict = torch::nonzero(pairs.label != 0.5).squeeze(1);
   auto p = pairs.select(strict);
   const int64_t n = strict.size(0);
-  if (n == 0) {
-    SupportSet s;
-    const auto D = pairs.a.x.size(1);
-    s.chosen = s.rejected = torch::zeros({1, 0, D});
-    if (pairs.a.prompt.defined()) s.prompt = torch::zeros({1, 0, pairs.a.prompt.size(1)});
-    s.mask = torch::zeros({1, 0}, torch::kBool);
-    return s;
-  }
+  if (n == 0) return empty_sets(1, pairs.a.x.size(1), pairs.a.prompt.defined() ? pairs.a.prompt.size(1) : 0);
   return orient(p, 1, n, torch::ones({1, n}, torch::kBool));
 }
 
@@ -132,14 +130,8 @@ SupportSet SupportSampler::gather(const std::vector<std::vector<size_t>>& sets) 
       flat[s * N + j] = static_cast<int64_t>(sets[s][j]);
       m[s][j] = true;
     }
-  if (N == 0) {
-    SupportSet out;
-    const auto D = view_.features().size(1);
-    out.chosen = out.rejected = torch::zeros({S, 0, D});
-    if (view_.has_prompts()) out.prompt = torch::zeros({S, 0, D});
-    out.mask = mask;
-    return out;
-  }
+  const auto D = view_.features().size(1);
+  if (N == 0) return empty_sets(S, D, view_.has_prompts() ? D : 0);
   return orient(view_.batch(torch::tensor(flat, torch::kInt64)), S, N, mask);
 }
 

@@ -121,26 +121,31 @@ torch::Tensor Vpl::latent_of(const torch::Tensor& z) const {
   return torch::where(norm > 1e-12, z / norm.clamp_min(1e-12) * std::sqrt(double(config_.latent)), z);
 }
 
+torch::Tensor Vpl::decoder_input(const ItemBatch& items) const {
+  return prompts() ? torch::cat({items.x, items.prompt}, 1) : items.x;
+}
+
 torch::Tensor Vpl::decode(const ItemBatch& items, const torch::Tensor& z) {
   const int64_t B = items.size();
   auto zz = latent_of(z.dim() == 1 ? z.unsqueeze(0).expand({B, z.size(0)}) : z);
-  std::vector<torch::Tensor> in = {items.x};
-  if (prompts()) in.push_back(items.prompt);
   if (config_.decoder == "bilinear") {
-    auto out = decoder_->forward(torch::cat(in, 1));  // [B, 1 + Z]
+    auto out = decoder_->forward(decoder_input(items));  // [B, 1 + Z]
     return out.select(1, 0) + (out.slice(1, 1) * zz).sum(1);
   }
-  in.push_back(zz);
-  return decoder_->forward(torch::cat(in, 1)).squeeze(1);
+  return decoder_->forward(torch::cat({decoder_input(items), zz}, 1)).squeeze(1);
 }
 
 torch::Tensor Vpl::kl_per_dim(const torch::Tensor& mu, const torch::Tensor& logvar) {
   return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar);
 }
 
-torch::Tensor Vpl::reward_seen(const ItemBatch& items, const torch::Tensor& users) {
+torch::Tensor Vpl::seen_latents(const torch::Tensor& users) const {
   auto known = (users >= 0).unsqueeze(1).to(torch::kFloat32);
-  return decode(items, seen_mu_.index_select(0, users.clamp_min(0)) * known);
+  return seen_mu_.index_select(0, users.clamp_min(0)) * known;
+}
+
+torch::Tensor Vpl::reward_seen(const ItemBatch& items, const torch::Tensor& users) {
+  return decode(items, seen_latents(users));
 }
 
 torch::Tensor Vpl::state_mu(const UserState& s) const {
@@ -155,8 +160,7 @@ torch::Tensor Vpl::reward(const ItemBatch& items, const UserState& state) { retu
 
 torch::Tensor Vpl::logits(const PairBatch& batch) {
   if (!core::has_support(batch)) {
-    auto known = (batch.user >= 0).unsqueeze(1).to(torch::kFloat32);
-    auto z = seen_mu_.index_select(0, batch.user.clamp_min(0)) * known;
+    auto z = seen_latents(batch.user);
     return decode(batch.a, z) - decode(batch.b, z);
   }
   torch::Tensor index;
@@ -225,8 +229,7 @@ std::vector<std::pair<std::string, double>> Vpl::diagnostics(const core::Dataset
       return ((d > 0) == (b.label > 0.5)).logical_and(strict).sum().item<double>() /
              std::max(1.0, strict.sum().item<double>());
     };
-    auto known = (b.user >= 0).unsqueeze(1).to(torch::kFloat32);
-    out.emplace_back("acc_z", acc(seen_mu_.index_select(0, b.user.clamp_min(0)) * known));
+    out.emplace_back("acc_z", acc(seen_latents(b.user)));
     out.emplace_back("acc_z0", acc(torch::zeros({config_.latent})));
     train(was);
   }
@@ -256,11 +259,6 @@ struct VplPool : core::PreparedPool {
   PairBatch pairs;               // the MLP decoder needs them for every user
   torch::Tensor base, personal;  // bilinear: [C] and [C, d_z] differences of b and h between the two sides
 };
-const VplPool& vpl_pool(const core::PreparedPool& p) {
-  auto* v = dynamic_cast<const VplPool*>(&p);
-  PLURAL_CHECK(v, "query: this pool was prepared for another model, not this vpl model");
-  return *v;
-}
 }  // namespace
 
 std::shared_ptr<const core::PreparedPool> Vpl::prepare(const PairBatch& candidates) {
@@ -269,13 +267,7 @@ std::shared_ptr<const core::PreparedPool> Vpl::prepare(const PairBatch& candidat
   auto pool = std::make_shared<VplPool>();
   pool->pairs = candidates;
   if (config_.decoder == "bilinear") {
-    torch::NoGradGuard ng;
-    auto heads = [&](const ItemBatch& items) {
-      std::vector<torch::Tensor> in = {items.x};
-      if (prompts()) in.push_back(items.prompt);
-      return decoder_->forward(torch::cat(in, 1));  // [C, 1 + Z]
-    };
-    auto d = heads(candidates.a) - heads(candidates.b);
+    auto d = decoder_->forward(decoder_input(candidates.a)) - decoder_->forward(decoder_input(candidates.b));
     pool->base = d.select(1, 0).contiguous();
     pool->personal = d.slice(1, 1).contiguous();
   }
@@ -285,7 +277,7 @@ std::shared_ptr<const core::PreparedPool> Vpl::prepare(const PairBatch& candidat
 core::LinearizedLogits Vpl::linearize(const UserState& state, const core::PreparedPool& prepared) {
   auto mu = state_mu(state);
   auto sigma = state.at("sigma").reshape({config_.latent});
-  const auto& pool = vpl_pool(prepared);
+  const auto& pool = core::prepared_as<VplPool>(prepared, family());
   torch::Tensor mean, grad;
   if (pool.personal.defined()) {
     // logit = base + personal · ℓ(z): linear in ℓ, and ℓ = z unless latents are normalized.
@@ -318,7 +310,7 @@ torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPoo
                                  uint64_t seed) {
   auto mu = state_mu(state);
   auto sigma = state.at("sigma").reshape({config_.latent});
-  const auto& pool = vpl_pool(prepared);
+  const auto& pool = core::prepared_as<VplPool>(prepared, family());
   torch::NoGradGuard ng;
   auto gen = at::detail::createCPUGenerator(seed);
   auto z = mu.unsqueeze(0) + sigma.unsqueeze(0) * torch::randn({m, config_.latent}, gen);  // [M, Z]

@@ -89,6 +89,8 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
 
  private:
   torch::Tensor latent_of(const torch::Tensor& z) const;  // normalization, when configured
+  torch::Tensor decoder_input(const core::ItemBatch& items) const;  // [x; prompt]
+  torch::Tensor seen_latents(const torch::Tensor& users) const;     // seen users' μ, 0 for row -1
   torch::Tensor state_mu(const core::UserState& s) const;
   bool prompts() const { return config_.use_prompt && dims_.prompt_dim > 0; }
   Config config_;

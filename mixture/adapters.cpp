@@ -25,11 +25,6 @@ MixtureModel& as_mixture(core::RewardModel& m, const char* who) {
   return *mm;
 }
 
-Eigen::VectorXd softmax(const Eigen::VectorXd& t) {
-  Eigen::VectorXd e = (t.array() - t.maxCoeff()).exp();
-  return e / e.sum();
-}
-
 class NewtonAdapter : public core::Adapter {
  public:
   explicit NewtonAdapter(const std::string& json) {
@@ -63,7 +58,7 @@ class NewtonAdapter : public core::Adapter {
     Eigen::VectorXd z(n);
     Eigen::MatrixXd dz(n, K);
     auto objective = [&](const Eigen::VectorXd& th) {
-      geo->eval(softmax(th), z, dz);
+      geo->eval(simplex_weights(th), z, dz);
       double f = 0.5 * th.squaredNorm() / var;
       for (int64_t i = 0; i < n; ++i) {
         double sp = z[i] > 0 ? z[i] + std::log1p(std::exp(-z[i])) : std::log1p(std::exp(z[i]));
@@ -74,7 +69,7 @@ class NewtonAdapter : public core::Adapter {
     Eigen::VectorXd th = Eigen::VectorXd::Zero(K);
     Eigen::MatrixXd H(K, K);
     auto grad_fisher = [&](const Eigen::VectorXd& t, Eigen::VectorXd& g) {
-      Eigen::VectorXd w = softmax(t);
+      Eigen::VectorXd w = simplex_weights(t);
       geo->eval(w, z, dz);
       Eigen::MatrixXd J = Eigen::MatrixXd(w.asDiagonal()) - w * w.transpose();  // dw/dθ
       Eigen::MatrixXd G = dz * J;                                                 // dz/dθ, [n, K]

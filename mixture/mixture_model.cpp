@@ -70,10 +70,6 @@ UserState MixtureModel::prior_state() const {
 }
 
 namespace {
-Eigen::VectorXd softmax(const Eigen::VectorXd& t) {
-  Eigen::VectorXd e = (t.array() - t.maxCoeff()).exp();
-  return e / e.sum();
-}
 Eigen::VectorXd to_eigen(const torch::Tensor& t) {
   auto d = t.to(torch::kFloat64).contiguous();
   return Eigen::Map<const Eigen::VectorXd>(d.data_ptr<double>(), d.numel());
@@ -95,10 +91,7 @@ static std::pair<Eigen::VectorXd, Eigen::MatrixXd> posterior(const MixtureModel&
   m.check_state(s, "query");
   auto th = to_eigen(s.at("theta"));
   PLURAL_CHECK(th.size() == m.K(), m.family(), ": user state '", s.user_id, "' has ", th.size(), " logits, K = ", m.K());
-  auto it = s.tensors.find("cov");
-  PLURAL_CHECK(it != s.tensors.end(), "query: user state '", s.user_id,
-               "' carries no posterior covariance (adapt it with the newton adapter)");
-  return {th, to_eigen_matrix(it->second)};
+  return {th, to_eigen_matrix(core::state_covariance(s))};
 }
 
 namespace {
@@ -106,29 +99,20 @@ struct GeometryPool : core::PreparedPool {
   std::unique_ptr<ShotGeometry> geo;
   int64_t size = 0;
 };
-const GeometryPool& geometry_pool(const core::PreparedPool& p, const std::string& family) {
-  auto* g = dynamic_cast<const GeometryPool*>(&p);
-  PLURAL_CHECK(g, "query: this pool was prepared for another model, not this ", family, " model");
-  return *g;
-}
 }  // namespace
 
 std::shared_ptr<const core::PreparedPool> MixtureModel::prepare(const core::PairBatch& candidates) {
   auto pool = std::make_shared<GeometryPool>();
-  torch::NoGradGuard ng;
-  bool was = is_training();
-  eval();
   pool->geo = geometry(candidates);
-  train(was);
   pool->size = candidates.size();
   return pool;
 }
 
 core::LinearizedLogits MixtureModel::linearize(const UserState& state, const core::PreparedPool& prepared) {
   auto [th, cov] = posterior(*this, state);
-  const auto& pool = geometry_pool(prepared, family());
+  const auto& pool = core::prepared_as<GeometryPool>(prepared, family());
   const auto C = pool.size;
-  Eigen::VectorXd w = softmax(th), z(C);
+  Eigen::VectorXd w = simplex_weights(th), z(C);
   Eigen::MatrixXd dz(C, k_);
   pool.geo->eval(w, z, dz);
   Eigen::MatrixXd J = Eigen::MatrixXd(w.asDiagonal()) - w * w.transpose();  // dw/dθ
@@ -142,7 +126,7 @@ core::LinearizedLogits MixtureModel::linearize(const UserState& state, const cor
 torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::PreparedPool& prepared, int64_t m,
                                           uint64_t seed) {
   auto [th, cov] = posterior(*this, state);
-  const auto& pool = geometry_pool(prepared, family());
+  const auto& pool = core::prepared_as<GeometryPool>(prepared, family());
   const auto C = pool.size;
   Eigen::LLT<Eigen::MatrixXd> llt(cov + 1e-10 * Eigen::MatrixXd::Identity(k_, k_));
   Eigen::MatrixXd L = llt.matrixL();
@@ -152,7 +136,7 @@ torch::Tensor MixtureModel::sample_logits(const UserState& state, const core::Pr
   Eigen::MatrixXd dz(C, k_);
   for (int64_t s = 0; s < m; ++s) {
     for (int64_t k = 0; k < k_; ++k) eps[k] = rng.normal();
-    pool.geo->eval(softmax(th + L * eps), z, dz);
+    pool.geo->eval(simplex_weights(th + L * eps), z, dz);
     out.row(s) = z.transpose();
   }
   return to_tensor(out);

@@ -11,6 +11,12 @@
 
 namespace plural::mixture {
 
+/// Simplex weights w = softmax(θ) of a user's K logits.
+inline Eigen::VectorXd simplex_weights(const Eigen::VectorXd& theta) {
+  Eigen::VectorXd e = (theta.array() - theta.maxCoeff()).exp();
+  return e / e.sum();
+}
+
 /// A frozen model seen from one user's shots: the shots' logits z(w) and their Jacobian dz/dw, in K dimensions,
 /// computed from one forward pass of the shared parts. What the Newton adapter optimises.
 class ShotGeometry {
