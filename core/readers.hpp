@@ -1,6 +1,7 @@
 #pragma once
 // Readers and writers of preference data. Schemas: docs/data_format.md.
 #include <string>
+#include <vector>
 
 #include "core/data.hpp"
 
@@ -14,6 +15,10 @@ PreferenceData read_jsonl(const std::string& path, bool unlabelled);
 /// A pool of candidate pairs for `plural query` (JSON Lines: `a`, `b`, optional `prompt`, `prompt_b`, `context`;
 /// labels are ignored).
 PreferenceData read_candidates(const std::string& path);
+/// The same schema from JSON objects already in memory (one string each, e.g. from Python); errors name `source`
+/// and the 1-based record number as a line.
+PreferenceData parse_jsonl_records(const std::vector<std::string>& records, const std::string& source,
+                                   bool unlabelled = false);
 /// TSV with a header naming the same fields as columns.
 PreferenceData read_tsv(const std::string& path);
 /// Our HDF5 layout (see write_h5).

@@ -62,7 +62,7 @@ for fam in pal-b vpl bt; do
   "$cli" train --data "$tmp/users.jsonl" --cache "$tmp/q.h5" --encoder hashed:dim=32 --model $fam --epochs 2 -q \
     -o "$tmp/$fam.pt" > /dev/null || { echo "FAIL: train $fam"; fail=1; }
 done
-expect 2 "no candidate pairs in the file (the pool is empty)" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" \
+expect 2 "no candidate pairs (the pool is empty)" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" \
   --candidates "$tmp/empty.jsonl"
 printf '{"a": "never seen", "b": "text 1", "prompt": "p"}\n' > "$tmp/unknown.jsonl"
 expect 2 "never seen" "$cli" query --model "$tmp/vpl.pt" --cache "$tmp/q.h5" --candidates "$tmp/unknown.jsonl"

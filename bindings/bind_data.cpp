@@ -1,0 +1,156 @@
+// Preference data: the data model, its readers and writers, and the bundled generators (Persona-K, UKP).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "core/data.hpp"
+#include "core/persona_k.hpp"
+#include "core/readers.hpp"
+#include "core/ukp.hpp"
+
+namespace plural::bindings {
+
+using namespace plural::core;
+
+namespace {
+
+template <typename T, typename F>
+py::array_t<T> column(const PreferenceData& d, F get) {
+  py::array_t<T> out(static_cast<py::ssize_t>(d.comparisons.size()));
+  auto v = out.template mutable_unchecked<1>();
+  for (size_t i = 0; i < d.comparisons.size(); ++i) v(static_cast<py::ssize_t>(i)) = get(d.comparisons[i]);
+  return out;
+}
+
+py::dict columns(const PreferenceData& d) {
+  py::dict c;
+  c["user"] = column<int32_t>(d, [](const Comparison& x) { return x.user; });
+  c["prompt_a"] = column<int32_t>(d, [](const Comparison& x) { return x.prompt_a; });
+  c["prompt_b"] = column<int32_t>(d, [](const Comparison& x) { return x.prompt_b; });
+  c["a"] = column<int32_t>(d, [](const Comparison& x) { return x.a; });
+  c["b"] = column<int32_t>(d, [](const Comparison& x) { return x.b; });
+  c["label"] = column<float>(d, [](const Comparison& x) { return x.label; });
+  c["context"] = column<int32_t>(d, [](const Comparison& x) { return x.context; });
+  c["weight"] = column<float>(d, [](const Comparison& x) { return x.weight; });
+  c["split"] = column<uint8_t>(d, [](const Comparison& x) { return static_cast<uint8_t>(x.split); });
+  return c;
+}
+
+py::array_t<int64_t> as_array(const std::vector<size_t>& rows) {
+  py::array_t<int64_t> out(static_cast<py::ssize_t>(rows.size()));
+  auto v = out.mutable_unchecked<1>();
+  for (size_t i = 0; i < rows.size(); ++i) v(static_cast<py::ssize_t>(i)) = static_cast<int64_t>(rows[i]);
+  return out;
+}
+
+}  // namespace
+
+void bind_data(py::module_& m) {
+  py::enum_<Split>(m, "Split", "Which part of the protocol a comparison belongs to")
+      .value("train", Split::train)
+      .value("val", Split::val)
+      .value("test", Split::test)
+      .value("support", Split::support);
+
+  py::class_<PreferenceData>(m, "PreferenceData",
+                             "Users, interned texts and pairwise comparisons (label = P(a preferred to b))")
+      .def_static("from_json_records", &parse_jsonl_records, py::arg("records"), py::arg("source") = "<records>",
+                  py::arg("unlabelled") = false,
+                  "Comparisons from JSON object strings with the JSONL schema (docs/data_format.md)")
+      .def("__len__", [](const PreferenceData& d) { return d.comparisons.size(); })
+      .def_readonly("source", &PreferenceData::source)
+      .def_property_readonly("user_ids",
+                             [](const PreferenceData& d) {
+                               std::vector<std::string> ids;
+                               for (const auto& u : d.users) ids.push_back(u.id);
+                               return ids;
+                             })
+      .def_property_readonly("user_seen",
+                             [](const PreferenceData& d) {
+                               std::vector<bool> s;
+                               for (const auto& u : d.users) s.push_back(u.seen);
+                               return s;
+                             })
+      .def_property_readonly("user_groups",
+                             [](const PreferenceData& d) {
+                               std::vector<int32_t> g;
+                               for (const auto& u : d.users) g.push_back(u.group);
+                               return g;
+                             },
+                             "ground-truth cluster per user (-1 when unknown)")
+      .def_property_readonly("texts", [](const PreferenceData& d) { return d.texts.all(); })
+      .def("columns", &columns, "The comparisons as numpy columns: user, prompt_a, prompt_b, a, b (text indices), "
+                                "label, context, weight, split")
+      .def("rows", [](const PreferenceData& d, Split split, bool seen) { return as_array(d.select(split, seen)); },
+           py::arg("split"), py::arg("seen_users"))
+      .def("rows",
+           [](const PreferenceData& d, const std::string& split, bool seen) {
+             return as_array(d.select(parse_split(split, "rows"), seen));
+           },
+           py::arg("split"), py::arg("seen_users"), "Comparison rows of one split for seen or unseen users")
+      .def("find_user", &PreferenceData::find_user, py::arg("user_id"), "user index, -1 when absent")
+      .def("find_text", [](const PreferenceData& d, const std::string& t) { return d.texts.find(t); })
+      .def_property_readonly("has_prompts", &PreferenceData::has_prompts)
+      .def_property_readonly("has_contexts", &PreferenceData::has_contexts)
+      .def("validate", &PreferenceData::validate)
+      .def("summary", &PreferenceData::summary)
+      .def("write_h5", [](const PreferenceData& d, const std::string& path) { write_h5(d, path); }, py::arg("path"))
+      .def("__repr__", [](const PreferenceData& d) {
+        return "<PreferenceData " + std::to_string(d.comparisons.size()) + " comparisons, " +
+               std::to_string(d.users.size()) + " users, " + std::to_string(d.texts.size()) + " texts from " +
+               d.source + ">";
+      });
+
+  m.def("read_preferences", &read_preferences, py::arg("path"),
+        "Reads .jsonl[.gz], .tsv[.gz] or .h5 preference data; errors name the file, row and field");
+  m.def("read_jsonl", py::overload_cast<const std::string&>(&read_jsonl), py::arg("path"));
+  m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");
+  m.def("read_tsv", &read_tsv, py::arg("path"));
+  m.def("read_h5", &read_h5, py::arg("path"));
+  m.def("write_h5", &write_h5, py::arg("data"), py::arg("path"), "Atomic: a failed write leaves the old file");
+
+  py::class_<PersonaKConfig>(m, "PersonaKConfig", "Synthetic pluralistic users over persona statements")
+      .def(py::init<>())
+      .def_readwrite("statements_path", &PersonaKConfig::statements_path)
+      .def_readwrite("behaviors", &PersonaKConfig::behaviors)
+      .def_readwrite("behavior_names", &PersonaKConfig::behavior_names)
+      .def_readwrite("prototypes", &PersonaKConfig::prototypes)
+      .def_readwrite("alpha", &PersonaKConfig::alpha)
+      .def_readwrite("statements_per_behavior", &PersonaKConfig::statements_per_behavior)
+      .def_readwrite("val_fraction", &PersonaKConfig::val_fraction)
+      .def_readwrite("test_fraction", &PersonaKConfig::test_fraction)
+      .def_readwrite("seen_users", &PersonaKConfig::seen_users)
+      .def_readwrite("unseen_users", &PersonaKConfig::unseen_users)
+      .def_readwrite("train_pairs", &PersonaKConfig::train_pairs)
+      .def_readwrite("val_pairs", &PersonaKConfig::val_pairs)
+      .def_readwrite("test_pairs", &PersonaKConfig::test_pairs)
+      .def_readwrite("support_pairs", &PersonaKConfig::support_pairs)
+      .def_readwrite("noise_temperature", &PersonaKConfig::noise_temperature)
+      .def_readwrite("soft_labels", &PersonaKConfig::soft_labels)
+      .def_readwrite("prompt", &PersonaKConfig::prompt)
+      .def_readwrite("seed", &PersonaKConfig::seed)
+      .def("validate", &PersonaKConfig::validate);
+
+  py::class_<PersonaK>(m, "PersonaK", "Persona-K data with its ground truth")
+      .def_readonly("data", &PersonaK::data, py::return_value_policy::reference_internal)
+      .def_readonly("behaviors", &PersonaK::behaviors)
+      .def_readonly("prototypes", &PersonaK::prototypes, "[K*][D] signs")
+      .def_readonly("weights", &PersonaK::weights, "[users][K*] true mixture weights, in data.user_ids order")
+      .def_readonly("text_behavior", &PersonaK::text_behavior)
+      .def_readonly("text_stance", &PersonaK::text_stance);
+  m.def("generate_persona_k", &generate_persona_k, py::arg("config"), py::call_guard<py::gil_scoped_release>());
+
+  py::class_<UkpConfig>(m, "UkpConfig", "UKPConvArg1: real annotators' argument-convincingness judgements")
+      .def(py::init<>())
+      .def_readwrite("dir", &UkpConfig::dir)
+      .def_readwrite("min_strict", &UkpConfig::min_strict)
+      .def_readwrite("keep_equal", &UkpConfig::keep_equal)
+      .def_readwrite("unseen_fraction", &UkpConfig::unseen_fraction)
+      .def_readwrite("val_fraction", &UkpConfig::val_fraction)
+      .def_readwrite("test_fraction", &UkpConfig::test_fraction)
+      .def_readwrite("support_fraction", &UkpConfig::support_fraction)
+      .def_readwrite("seed", &UkpConfig::seed);
+  m.def("import_ukp", &import_ukp, py::arg("config"), py::call_guard<py::gil_scoped_release>());
+}
+
+}  // namespace plural::bindings

@@ -1,0 +1,407 @@
+// Models: batches, UserState, RewardModel and its registry, the Trainer and the Evaluator.
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "core/error.hpp"
+#include "core/evaluator.hpp"
+#include "core/losses.hpp"
+#include "core/model.hpp"
+#include "core/train_defaults.hpp"
+#include "core/trainer.hpp"
+
+namespace plural::bindings {
+
+using namespace plural::core;
+
+namespace {
+
+// Features from Python: 2-D floating point with the expected width; float32 passes through without a copy.
+torch::Tensor feature_matrix(const torch::Tensor& t, const char* fn, const char* field) {
+  PLURAL_CHECK(t.dim() == 2, fn, ": ", field, " must be a 2-D tensor [rows, dim], got ", t.dim(), "-D");
+  PLURAL_CHECK(t.is_floating_point(), fn, ": ", field, " must be floating point, got ", t.dtype());
+  PLURAL_CHECK(t.device().is_cpu(), fn, ": ", field, " must be on the CPU");
+  return t.to(torch::kFloat32);
+}
+
+ItemBatch make_items(const torch::Tensor& x, const c10::optional<torch::Tensor>& prompt,
+                     const c10::optional<torch::Tensor>& context) {
+  ItemBatch items;
+  items.x = feature_matrix(x, "ItemBatch", "x");
+  auto rows_match = [&](const torch::Tensor& t, const char* field) {
+    auto m = feature_matrix(t, "ItemBatch", field);
+    PLURAL_CHECK(m.size(0) == items.x.size(0), "ItemBatch: ", field, " has ", m.size(0), " rows, x has ",
+                 items.x.size(0));
+    return m;
+  };
+  if (prompt) items.prompt = rows_match(*prompt, "prompt");
+  if (context) {
+    items.context = rows_match(*context, "context");
+    items.has_context = torch::ones({items.x.size(0)}, torch::kBool);
+  }
+  return items;
+}
+
+torch::Tensor vector_or(const c10::optional<torch::Tensor>& t, int64_t n, float fill, const char* field) {
+  if (!t) return torch::full({n}, fill, torch::kFloat32);
+  PLURAL_CHECK(t->dim() == 1 && t->size(0) == n, "PairBatch: ", field, " must be a 1-D tensor of ", n,
+               " values, got shape ", t->sizes());
+  return t->to(torch::kFloat32);
+}
+
+// What a model needs of items before it sees them: the widths it was built for, and finite values.
+void check_items(const RewardModel& model, const ItemBatch& items, const char* fn) {
+  const auto& d = model.dims();
+  PLURAL_CHECK(items.x.defined(), fn, ": items have no features");
+  PLURAL_CHECK(items.x.size(1) == d.item_dim, fn, ": item features have ", items.x.size(1), " columns, the ",
+               model.family(), " model was trained on ", d.item_dim);
+  PLURAL_CHECK(torch::isfinite(items.x).all().item<bool>(), fn, ": item features contain NaN or Inf");
+  if (d.prompt_dim > 0) {
+    PLURAL_CHECK(items.prompt.defined(), fn, ": this ", model.family(), " model uses prompts; give prompt features");
+    PLURAL_CHECK(items.prompt.size(1) == d.prompt_dim, fn, ": prompt features have ", items.prompt.size(1),
+                 " columns, the model expects ", d.prompt_dim);
+    PLURAL_CHECK(torch::isfinite(items.prompt).all().item<bool>(), fn, ": prompt features contain NaN or Inf");
+  }
+}
+
+void check_pairs(const RewardModel& model, const PairBatch& b, const char* fn) {
+  check_items(model, b.a, fn);
+  check_items(model, b.b, fn);
+  PLURAL_CHECK(b.label.defined() && b.label.size(0) == b.a.size(), fn, ": labels do not match the pairs");
+}
+
+torch::Tensor seen_rows(const RewardModel& model, const py::object& users, int64_t n, const char* fn) {
+  if (users.is_none()) return torch::full({n}, -1, torch::kInt64);
+  if (py::isinstance<py::str>(users)) {
+    auto id = users.cast<std::string>();
+    int64_t r = model.user_row(id);
+    PLURAL_CHECK(r >= 0, fn, ": unknown user id '", id, "' (the model was trained on ", model.dims().users.size(),
+                 " users)");
+    return torch::full({n}, r, torch::kInt64);
+  }
+  auto t = users.cast<torch::Tensor>();
+  PLURAL_CHECK(t.dim() == 1 && t.size(0) == n && !t.is_floating_point(), fn,
+               ": users must be an id, None, or a 1-D integer tensor of ", n, " user rows");
+  t = t.to(torch::kInt64);
+  const int64_t u = static_cast<int64_t>(model.dims().users.size());
+  PLURAL_CHECK(n == 0 || (t.min().item<int64_t>() >= -1 && t.max().item<int64_t>() < u), fn,
+               ": user rows must be in [-1, ", u, ")");
+  return t;
+}
+
+UserState seen_state_by(const RewardModel& model, const py::object& user) {
+  if (user.is_none()) return model.prior_state();
+  if (py::isinstance<py::str>(user)) {
+    auto id = user.cast<std::string>();
+    int64_t r = model.user_row(id);
+    PLURAL_CHECK(r >= 0, "seen_state: unknown user id '", id, "' (the model was trained on ",
+                 model.dims().users.size(), " users)");
+    return model.seen_state(r);
+  }
+  auto r = user.cast<int64_t>();
+  PLURAL_CHECK(r >= 0 && r < static_cast<int64_t>(model.dims().users.size()), "seen_state: row ", r,
+               " is not a seen user (0 .. ", model.dims().users.size(), ")");
+  return model.seen_state(r);
+}
+
+py::dict epoch_dict(const EpochLog& e) {
+  py::dict d;
+  d["epoch"] = e.epoch;
+  d["train_loss"] = e.train_loss;
+  d["val_loss"] = e.val_loss;
+  d["val_accuracy"] = e.val_accuracy;
+  d["seconds"] = e.seconds;
+  d["elapsed"] = e.elapsed;
+  d["pairs_per_second"] = e.pairs_per_second;
+  for (const auto& [k, v] : e.diagnostics) d[py::str(k)] = v;
+  return d;
+}
+
+void bind_batches(py::module_& m) {
+  py::class_<ItemBatch>(m, "ItemBatch", "Features of items to score: x [B, D], optional prompt [B, Dp], context")
+      .def(py::init(&make_items), py::arg("x"), py::arg("prompt") = py::none(), py::arg("context") = py::none())
+      .def_readwrite("x", &ItemBatch::x)
+      .def_readwrite("prompt", &ItemBatch::prompt)
+      .def_readwrite("context", &ItemBatch::context)
+      .def_readwrite("has_context", &ItemBatch::has_context)
+      .def("__len__", &ItemBatch::size);
+
+  py::class_<PairBatch>(m, "PairBatch", "Comparisons: P(a preferred to b) = sigmoid(logit)")
+      .def(py::init([](const ItemBatch& a, const ItemBatch& b, const c10::optional<torch::Tensor>& label,
+                       const c10::optional<torch::Tensor>& weight, const c10::optional<torch::Tensor>& user) {
+             PLURAL_CHECK(a.size() == b.size(), "PairBatch: a has ", a.size(), " items, b has ", b.size());
+             PairBatch p;
+             p.a = a;
+             p.b = b;
+             const int64_t n = a.size();
+             p.label = vector_or(label, n, 1.f, "label");
+             PLURAL_CHECK(n == 0 || ((p.label >= 0).all().item<bool>() && (p.label <= 1).all().item<bool>()),
+                          "PairBatch: labels are P(a preferred to b) and must be in [0, 1]");
+             p.weight = vector_or(weight, n, 1.f, "weight");
+             PLURAL_CHECK(n == 0 || (p.weight >= 0).all().item<bool>(), "PairBatch: weights must be >= 0");
+             p.user = user ? user->to(torch::kInt64) : torch::full({n}, -1, torch::kInt64);
+             return p;
+           }),
+           py::arg("a"), py::arg("b"), py::arg("label") = py::none(), py::arg("weight") = py::none(),
+           py::arg("user") = py::none(), "label defaults to 1 (a preferred), weight to 1, user to -1 (not seen)")
+      .def_readwrite("a", &PairBatch::a)
+      .def_readwrite("b", &PairBatch::b)
+      .def_readwrite("user", &PairBatch::user)
+      .def_readwrite("label", &PairBatch::label)
+      .def_readwrite("weight", &PairBatch::weight)
+      .def_readwrite("extra", &PairBatch::extra)
+      .def("select", &PairBatch::select, py::arg("rows"))
+      .def("__len__", [](const PairBatch& p) { return p.label.defined() ? p.size() : 0; });
+
+  py::class_<UserState>(m, "UserState", "What a model knows about one person; carries the id of its model")
+      .def(py::init<>())
+      .def_readwrite("family", &UserState::family)
+      .def_readwrite("model_id", &UserState::model_id)
+      .def_readwrite("user_id", &UserState::user_id)
+      .def_readwrite("shots", &UserState::shots)
+      .def_readwrite("tensors", &UserState::tensors)
+      .def("__getitem__", &UserState::at, py::arg("name"))
+      .def("save", &UserState::save, py::arg("path"))
+      .def_static("load", &UserState::load, py::arg("path"))
+      .def("__repr__", [](const UserState& s) {
+        std::string names;
+        for (const auto& kv : s.tensors) names += (names.empty() ? "" : ", ") + kv.first;
+        return "<UserState " + s.family + " user '" + s.user_id + "' shots=" + std::to_string(s.shots) + " [" +
+               names + "]>";
+      });
+
+  py::class_<ModelDims>(m, "ModelDims", "Sizes of the inputs a model is built for, and its seen users")
+      .def(py::init<>())
+      .def_readwrite("item_dim", &ModelDims::item_dim)
+      .def_readwrite("prompt_dim", &ModelDims::prompt_dim)
+      .def_readwrite("context_dim", &ModelDims::context_dim)
+      .def_readwrite("users", &ModelDims::users);
+}
+
+void bind_reward_model(py::module_& m) {
+  py::class_<RewardModel, std::shared_ptr<RewardModel>>(m, "RewardModel",
+                                                        "A reward model of any family (make_model, load_model)")
+      .def_property_readonly("family", &RewardModel::family)
+      .def_property_readonly("config", [](const RewardModel& r) { return json_loads(r.config_json()); })
+      .def_property_readonly("dims", &RewardModel::dims)
+      .def_property_readonly("model_id", &RewardModel::model_id)
+      .def_property_readonly("users", [](const RewardModel& r) { return r.dims().users; })
+      .def("user_row", &RewardModel::user_row, py::arg("user_id"), "row of a seen user, -1 when unknown")
+      .def(
+          "reward_seen",
+          [](RewardModel& r, const ItemBatch& items, const py::object& users) {
+            check_items(r, items, "reward_seen");
+            auto rows = seen_rows(r, users, items.size(), "reward_seen");
+            py::gil_scoped_release release;
+            return r.reward_seen(items, rows);
+          },
+          py::arg("items"), py::arg("users") = py::none(),
+          "Rewards [B] for seen users: one id for all rows, a tensor of user rows, or None (population)")
+      .def(
+          "reward",
+          [](RewardModel& r, const ItemBatch& items, const UserState& state) {
+            check_items(r, items, "reward");
+            r.check_state(state, "reward");
+            py::gil_scoped_release release;
+            return r.reward(items, state);
+          },
+          py::arg("items"), py::arg("state"), "Rewards [B] of items for one user state")
+      .def(
+          "logits",
+          [](RewardModel& r, const PairBatch& b) {
+            check_pairs(r, b, "logits");
+            py::gil_scoped_release release;
+            return r.logits(b);
+          },
+          py::arg("batch"), "Preference logits [B] of seen users' pairs (batch.user rows)")
+      .def(
+          "logits_for",
+          [](RewardModel& r, const PairBatch& b, const UserState& state) {
+            check_pairs(r, b, "logits_for");
+            r.check_state(state, "logits_for");
+            py::gil_scoped_release release;
+            return r.logits_for(b, state);
+          },
+          py::arg("batch"), py::arg("state"))
+      .def("regularizer", &RewardModel::regularizer, py::arg("batch"))
+      .def("seen_state", &seen_state_by, py::arg("user"),
+           "The trained state of a seen user (id or row); None gives the prior state")
+      .def("prior_state", &RewardModel::prior_state)
+      .def("check_state", [](const RewardModel& r, const UserState& s) { r.check_state(s, "check_state"); },
+           py::arg("state"))
+      .def("parameters", [](RewardModel& r) { return r.parameters(); })
+      .def("named_parameters",
+           [](RewardModel& r) {
+             std::map<std::string, torch::Tensor> out;
+             for (const auto& p : r.named_parameters()) out[p.key()] = p.value();
+             return out;
+           })
+      .def("named_buffers",
+           [](RewardModel& r) {
+             std::map<std::string, torch::Tensor> out;
+             for (const auto& p : r.named_buffers()) out[p.key()] = p.value();
+             return out;
+           })
+      .def("param_groups", &RewardModel::param_groups)
+      .def("num_parameters",
+           [](RewardModel& r) {
+             int64_t n = 0;
+             for (const auto& p : r.parameters()) n += p.numel();
+             return n;
+           })
+      .def("train", [](RewardModel& r, bool on) { r.train(on); }, py::arg("mode") = true)
+      .def("eval", [](RewardModel& r) { r.eval(); })
+      .def_property_readonly("training", [](const RewardModel& r) { return r.is_training(); })
+      .def(
+          "save",
+          [](const RewardModel& r, const std::string& path, const std::string& encoder_id) {
+            save_model(r, path, encoder_id);
+          },
+          py::arg("path"), py::arg("encoder_id") = "")
+      .def("__repr__", [](const RewardModel& r) {
+        return "<RewardModel " + r.family() + " " + r.config_json() + ", " + std::to_string(r.dims().users.size()) +
+               " seen users>";
+      });
+
+  m.def(
+      "make_model",
+      [](const std::string& family, const ModelDims& dims, const py::object& config) {
+        return make_model(family, dims, config.is_none() ? "{}" : json_dumps(config));
+      },
+      py::arg("family"), py::arg("dims"), py::arg("config") = py::none(),
+      "Builds a model; config (dict or JSON) overrides the family's defaults, unknown keys are errors");
+  m.def(
+      "load_model",
+      [](const std::string& path) {
+        std::string encoder_id;
+        auto model = load_model(path, &encoder_id);
+        return py::make_tuple(model, encoder_id);
+      },
+      py::arg("path"), "(model, encoder_id) from a saved model file");
+  m.def("save_model", &save_model, py::arg("model"), py::arg("path"), py::arg("encoder_id") = "");
+  m.def("model_families", &model_families);
+  m.def("adapter_names", &adapter_names, py::arg("family"));
+  m.def("require_model_family", &require_model_family, py::arg("family"));
+}
+
+void bind_training(py::module_& m) {
+  py::class_<LossOptions>(m, "LossOptions")
+      .def(py::init<>())
+      .def_readwrite("margin", &LossOptions::margin)
+      .def_readwrite("smoothing", &LossOptions::smoothing)
+      .def_readwrite("hinge_margin", &LossOptions::hinge_margin);
+
+  py::class_<TrainConfig>(m, "TrainConfig", "AdamW with per-group learning rates, early stopping on validation")
+      .def(py::init<>())
+      .def_readwrite("loss", &TrainConfig::loss)
+      .def_readwrite("loss_options", &TrainConfig::loss_options)
+      .def_readwrite("lr", &TrainConfig::lr)
+      .def_readwrite("user_lr", &TrainConfig::user_lr)
+      .def_readwrite("weight_decay", &TrainConfig::weight_decay)
+      .def_readwrite("user_weight_decay", &TrainConfig::user_weight_decay)
+      .def_readwrite("group_lr", &TrainConfig::group_lr)
+      .def_readwrite("batch_size", &TrainConfig::batch_size)
+      .def_readwrite("epochs", &TrainConfig::epochs)
+      .def_readwrite("patience", &TrainConfig::patience)
+      .def_readwrite("min_delta", &TrainConfig::min_delta)
+      .def_readwrite("max_grad_norm", &TrainConfig::max_grad_norm)
+      .def_readwrite("seed", &TrainConfig::seed)
+      .def_readwrite("target_val_accuracy", &TrainConfig::target_val_accuracy)
+      .def_readwrite("progress", &TrainConfig::progress)
+      .def_readwrite("metrics_path", &TrainConfig::metrics_path)
+      .def_readwrite("checkpoint_path", &TrainConfig::checkpoint_path)
+      .def_readwrite("encoder_id", &TrainConfig::encoder_id)
+      .def("validate", &TrainConfig::validate);
+
+  py::class_<TrainResult>(m, "TrainResult")
+      .def_readonly("epochs_run", &TrainResult::epochs_run)
+      .def_readonly("best_epoch", &TrainResult::best_epoch)
+      .def_readonly("best_val_loss", &TrainResult::best_val_loss)
+      .def_readonly("best_val_accuracy", &TrainResult::best_val_accuracy)
+      .def_readonly("seconds", &TrainResult::seconds)
+      .def_readonly("pairs_per_second", &TrainResult::pairs_per_second)
+      .def_readonly("train_pairs", &TrainResult::train_pairs)
+      .def_readonly("val_pairs", &TrainResult::val_pairs)
+      .def_readonly("early_stopped", &TrainResult::early_stopped)
+      .def_readonly("target_reached_seconds", &TrainResult::target_reached_seconds)
+      .def_property_readonly("history", [](const TrainResult& r) {
+        py::list out;
+        for (const auto& e : r.history) out.append(epoch_dict(e));
+        return out;
+      });
+
+  m.def(
+      "train",
+      [](RewardModel& model, DatasetView& view, const TrainConfig& cfg) {
+        cfg.validate();
+        py::gil_scoped_release release;
+        return train(model, view, cfg);
+      },
+      py::arg("model"), py::arg("view"), py::arg("config"),
+      "Trains in place on the seen users' train pairs; restores the best validation epoch");
+  m.def("default_train_config", &default_train_config, py::arg("family"),
+        "The TrainConfig a family trains best with (measured, bench/RESULTS.md)");
+  m.def(
+      "default_model_config", [](const std::string& f, int k) { return json_loads(default_model_config(f, k)); },
+      py::arg("family"), py::arg("k") = 0);
+  m.def("loss_names", &loss_names);
+
+  py::class_<PairMetrics>(m, "PairMetrics")
+      .def_readonly("pairs", &PairMetrics::pairs)
+      .def_readonly("strict", &PairMetrics::strict)
+      .def_readonly("accuracy", &PairMetrics::accuracy)
+      .def_readonly("acc_lo", &PairMetrics::acc_lo)
+      .def_readonly("acc_hi", &PairMetrics::acc_hi)
+      .def_readonly("nll", &PairMetrics::nll)
+      .def_readonly("brier", &PairMetrics::brier);
+  py::class_<MeanSummary>(m, "MeanSummary")
+      .def_readonly("n", &MeanSummary::n)
+      .def_readonly("mean", &MeanSummary::mean)
+      .def_readonly("lo", &MeanSummary::lo)
+      .def_readonly("hi", &MeanSummary::hi)
+      .def_readonly("median", &MeanSummary::median)
+      .def_readonly("worst_decile", &MeanSummary::worst_decile);
+  py::class_<GridCell>(m, "GridCell", "One cell of the seen/unseen x shots evaluation grid")
+      .def_readonly("users", &GridCell::users)
+      .def_readonly("shots", &GridCell::shots)
+      .def_readonly("pairs", &GridCell::pairs)
+      .def_readonly("per_user", &GridCell::per_user);
+  py::class_<EvalConfig>(m, "EvalConfig")
+      .def(py::init<>())
+      .def_readwrite("shots", &EvalConfig::shots)
+      .def_readwrite("adapter", &EvalConfig::adapter)
+      .def_readwrite("adapter_options", &EvalConfig::adapter_options)
+      .def_readwrite("seed", &EvalConfig::seed)
+      .def_readwrite("bootstrap", &EvalConfig::bootstrap)
+      .def_readwrite("split", &EvalConfig::split)
+      .def("validate", &EvalConfig::validate);
+  m.def(
+      "evaluate_grid",
+      [](RewardModel& model, DatasetView& view, const EvalConfig& cfg) {
+        cfg.validate();
+        py::gil_scoped_release release;
+        return evaluate_grid(model, view, cfg);
+      },
+      py::arg("model"), py::arg("view"), py::arg("config"),
+      "Seen users with their trained state; unseen users adapted from k support pairs, for each k in config.shots");
+  m.def(
+      "score_pairs",
+      [](RewardModel& model, const PairBatch& batch, const UserState* state) {
+        check_pairs(model, batch, "score_pairs");
+        if (state) model.check_state(*state, "score_pairs");
+        py::gil_scoped_release release;
+        return score_pairs(model, batch, state);
+      },
+      py::arg("model"), py::arg("batch"), py::arg("state") = nullptr,
+      "Logits in eval mode without grad: for one state, or for the seen users of batch.user");
+  m.def("pair_metrics", &pair_metrics, py::arg("logits"), py::arg("labels"));
+}
+
+}  // namespace
+
+void bind_models(py::module_& m) {
+  bind_batches(m);
+  bind_reward_model(m);
+  bind_training(m);
+}
+
+}  // namespace plural::bindings

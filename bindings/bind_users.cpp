@@ -1,0 +1,140 @@
+// Users: adapters (a new user's few comparisons -> UserState), query scorers (which pair to ask next), and the
+// Personalizer (the few-shot API on texts).
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "core/error.hpp"
+#include "core/personalizer.hpp"
+#include "core/query.hpp"
+
+namespace plural::bindings {
+
+using namespace plural::core;
+
+namespace {
+
+// Shots from Python must match the model and be finite; an empty batch is allowed (it gives the prior).
+void check_shots(const RewardModel& model, const PairBatch& shots, const char* fn) {
+  if (!shots.label.defined() || shots.size() == 0) return;
+  const auto& d = model.dims();
+  for (const ItemBatch* side : {&shots.a, &shots.b}) {
+    PLURAL_CHECK(side->x.defined() && side->x.dim() == 2 && side->x.size(1) == d.item_dim, fn, ": shot features "
+                 "must be [n, ", d.item_dim, "] (the model's item dim)");
+    PLURAL_CHECK(torch::isfinite(side->x).all().item<bool>(), fn, ": shot features contain NaN or Inf");
+    if (d.prompt_dim > 0) {
+      PLURAL_CHECK(side->prompt.defined() && side->prompt.size(1) == d.prompt_dim, fn, ": this ", model.family(),
+                   " model uses prompts; shots need prompt features [n, ", d.prompt_dim, "]");
+      PLURAL_CHECK(torch::isfinite(side->prompt).all().item<bool>(), fn, ": shot prompt features contain NaN or Inf");
+    }
+  }
+}
+
+PairBatch empty_shots() {
+  PairBatch b;
+  b.label = torch::zeros({0});
+  b.weight = torch::zeros({0});
+  b.user = torch::zeros({0}, torch::kInt64);
+  return b;
+}
+
+}  // namespace
+
+void bind_users(py::module_& m) {
+  py::class_<Adapter>(m, "Adapter", "Turns a new user's few comparisons into a UserState; never changes the model")
+      .def_property_readonly("name", &Adapter::name)
+      .def(
+          "adapt",
+          [](const Adapter& a, RewardModel& model, const std::optional<PairBatch>& shots, const std::string& user_id) {
+            PairBatch s = shots ? *shots : empty_shots();
+            check_shots(model, s, "adapt");
+            py::gil_scoped_release release;
+            return a.adapt(model, s, user_id);
+          },
+          py::arg("model"), py::arg("shots"), py::arg("user_id") = "new-user",
+          "An empty batch (or None) gives the model's prior state");
+  m.def("make_adapter",
+        [](const std::string& family, const std::string& name, const py::object& options) {
+          return make_adapter(family, name, options.is_none() ? "{}" : json_dumps(options));
+        },
+        py::arg("family"), py::arg("name") = "", py::arg("options") = py::none(),
+        "The adapter `name` of a family ('' = its default: newton for PAL/LoRe, amortized for VPL)");
+
+  py::class_<QueryPool>(m, "QueryPool", "Candidate pairs prepared once for one model")
+      .def_readonly("pairs", &QueryPool::pairs)
+      .def_readonly("model_id", &QueryPool::model_id)
+      .def("__len__", &QueryPool::size);
+  m.def(
+      "prepare_pool",
+      [](RewardModel& model, const PairBatch& candidates) {
+        check_shots(model, candidates, "prepare_pool");
+        py::gil_scoped_release release;
+        return prepare_pool(model, candidates);
+      },
+      py::arg("model"), py::arg("candidates"));
+
+  py::class_<QueryScorer>(m, "QueryScorer", "Ranks candidate pairs by how informative answering them would be")
+      .def_property_readonly("name", &QueryScorer::name)
+      .def(
+          "score",
+          [](const QueryScorer& s, RewardModel& model, const UserState& state, const QueryPool& pool) {
+            model.check_state(state, "score");
+            PLURAL_CHECK(pool.model_id == model.model_id(), "score: the pool was prepared for another model");
+            py::gil_scoped_release release;
+            return s.score(model, state, pool);
+          },
+          py::arg("model"), py::arg("state"), py::arg("pool"))
+      .def(
+          "score",
+          [](const QueryScorer& s, RewardModel& model, const UserState& state, const PairBatch& candidates) {
+            model.check_state(state, "score");
+            check_shots(model, candidates, "score");
+            py::gil_scoped_release release;
+            return s.score(model, state, candidates);
+          },
+          py::arg("model"), py::arg("state"), py::arg("candidates"), "Scores [C]; higher = more informative");
+  m.def("make_query_scorer", &make_query_scorer, py::arg("name"), py::arg("seed") = 0,
+        "random | bald | bald-mc | dopt");
+  m.def("query_scorer_names", &query_scorer_names);
+
+  py::class_<TextComparison>(m, "TextComparison", "One answered comparison as texts")
+      .def(py::init([](std::string prompt, std::string chosen, std::string rejected, double p, double w) {
+             return TextComparison{std::move(prompt), std::move(chosen), std::move(rejected), p, w};
+           }),
+           py::arg("prompt"), py::arg("chosen"), py::arg("rejected"), py::arg("p_chosen") = 1.0,
+           py::arg("weight") = 1.0)
+      .def_readwrite("prompt", &TextComparison::prompt)
+      .def_readwrite("chosen", &TextComparison::chosen)
+      .def_readwrite("rejected", &TextComparison::rejected)
+      .def_readwrite("p_chosen", &TextComparison::p_chosen)
+      .def_readwrite("weight", &TextComparison::weight);
+
+  py::class_<Personalizer>(m, "Personalizer",
+                           "The few-shot API on texts: a trained model plus the feature cache (and its encoder)")
+      .def(py::init([](const std::string& model_path, const std::string& cache_path, const std::string& encoder,
+                       const std::string& adapter, const py::object& adapter_options) {
+             Personalizer::Options o;
+             o.encoder = encoder;
+             o.adapter = adapter;
+             o.adapter_options = adapter_options.is_none() ? "{}" : json_dumps(adapter_options);
+             return std::make_unique<Personalizer>(model_path, cache_path, o);
+           }),
+           py::arg("model_path"), py::arg("cache_path"), py::arg("encoder") = "", py::arg("adapter") = "",
+           py::arg("adapter_options") = py::none())
+      .def("adapt", py::overload_cast<const std::string&, const std::vector<TextComparison>&>(&Personalizer::adapt),
+           py::arg("user_id"), py::arg("comparisons"), py::call_guard<py::gil_scoped_release>())
+      .def("seen_user", &Personalizer::seen_user, py::arg("user_id"))
+      .def("reward", &Personalizer::reward, py::arg("user"), py::arg("prompt"), py::arg("response"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("rewards",
+           py::overload_cast<const UserState&, const std::string&, const std::vector<std::string>&>(
+               &Personalizer::rewards),
+           py::arg("user"), py::arg("prompt"), py::arg("responses"), py::call_guard<py::gil_scoped_release>())
+      .def("prefer", &Personalizer::prefer, py::arg("user"), py::arg("prompt"), py::arg("a"), py::arg("b"),
+           py::call_guard<py::gil_scoped_release>(), "P(user prefers a over b)")
+      .def("features", &Personalizer::features, py::arg("texts"), py::call_guard<py::gil_scoped_release>())
+      .def("pairs", &Personalizer::pairs, py::arg("comparisons"))
+      .def_property_readonly("model", [](Personalizer& p) { return std::dynamic_pointer_cast<RewardModel>(p.model().shared_from_this()); })
+      .def_property_readonly("encoder_id", &Personalizer::encoder_id);
+}
+
+}  // namespace plural::bindings

@@ -1,0 +1,241 @@
+"""Model: any plural reward-model family behind one scikit-learn-shaped estimator.
+
+    model = plural.Model("pal-b", k=3).fit(data, store)
+    model.evaluate(data)                                   # seen/unseen x shots grid
+    me = model.adapt([(prompt, chosen, rejected), ...])    # a new user's UserState; shared weights untouched
+    model.reward(responses, user=me, prompt=prompt)        # rewards for that user
+    model.query(candidates, user=me, scorer="bald", n=5)   # which pairs to ask her next
+    model.save("pal-b.pt"); plural.load("pal-b.pt", store)
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from . import _core
+from .data import preferences
+from .features import FeatureStore
+
+User = Union[None, str, _core.UserState]
+
+
+def _cell_dict(c: _core.GridCell) -> dict:
+    return {"users": c.users, "shots": None if c.shots < 0 else c.shots, "pairs": c.pairs.pairs,
+            "accuracy": c.pairs.accuracy, "accuracy_ci95": (c.pairs.acc_lo, c.pairs.acc_hi), "nll": c.pairs.nll,
+            "brier": c.pairs.brier, "n_users": c.per_user.n, "user_accuracy_mean": c.per_user.mean,
+            "user_accuracy_ci95": (c.per_user.lo, c.per_user.hi),
+            "user_accuracy_worst_decile": c.per_user.worst_decile}
+
+
+class Model:
+    """A reward model of one family ("bt", "per-user-bt", "pal-a", "pal-b", "lore", "vpl", ...).
+
+    Keyword arguments are the family's hyperparameters (e.g. k=3, dim=64); unknown ones are a ValueError at fit.
+    """
+
+    def __init__(self, family: str = "pal-b", **config):
+        _core.require_model_family(family)
+        self.family = family
+        self.config = config
+        self.core_: Optional[_core.RewardModel] = None
+        self.features_: Optional[FeatureStore] = None
+        self.history_: List[dict] = []
+        self.result_: Optional[_core.TrainResult] = None
+
+    # ---- training and evaluation ---------------------------------------------------------------------------
+    def fit(self, data: _core.PreferenceData, features: FeatureStore, *, seed: int = 0, verbose: bool = False,
+            **train_options) -> "Model":
+        """Trains on the seen users' train pairs (early stopping on their val pairs).
+
+        train_options are TrainConfig fields (epochs, lr, user_lr, batch_size, patience, loss, ...); the rest come
+        from the family's measured defaults (plural.default_train_config).
+        """
+        cfg = _core.default_train_config(self.family)
+        for name, value in train_options.items():
+            if name.startswith("_") or not hasattr(cfg, name):
+                raise TypeError(f"fit: unknown training option '{name}' (TrainConfig has no such field)")
+            setattr(cfg, name, value)
+        cfg.seed = seed
+        cfg.progress = verbose
+        cfg.encoder_id = features.encoder_id
+        view = features.view(data)
+        torch.manual_seed(seed)  # initial weights
+        self.core_ = _core.make_model(self.family, view.dims(), self.config)
+        self.features_ = features
+        self.result_ = _core.train(self.core_, view, cfg)
+        self.history_ = self.result_.history
+        return self
+
+    @property
+    def model(self) -> _core.RewardModel:
+        if self.core_ is None:
+            raise RuntimeError(f"this {self.family} Model is not fitted yet: call fit() or plural.load()")
+        return self.core_
+
+    @property
+    def users(self) -> List[str]:
+        """Ids of the users it was trained on (its seen users), in row order."""
+        return self.model.users
+
+    def evaluate(self, data: _core.PreferenceData, shots: Sequence[int] = (0, 1, 2, 5, 10, 20, 50),
+                 adapter: str = "", adapter_options: Optional[dict] = None, seed: int = 0,
+                 split: str = "test") -> List[dict]:
+        """The seen/unseen x shots grid: accuracy with 95% CIs, NLL, Brier, per-user accuracy."""
+        cfg = _core.EvalConfig()
+        cfg.shots = list(shots)
+        cfg.adapter = adapter
+        cfg.adapter_options = "{}" if adapter_options is None else _json(adapter_options)
+        cfg.seed = seed
+        cfg.split = getattr(_core.Split, split)
+        view = self._features().view(data)
+        return [_cell_dict(c) for c in _core.evaluate_grid(self.model, view, cfg)]
+
+    def accuracy_per_user(self, data: _core.PreferenceData, split: str = "test") -> Dict[str, float]:
+        """Accuracy of each seen user on her own pairs of one split (strict labels only), with her trained state."""
+        view = self._features().view(data)
+        view.bind(self.model)
+        rows = view.rows(getattr(_core.Split, split), True)
+        batch = view.batch(rows)
+        logits = _core.score_pairs(self.model, batch)
+        users = torch.as_tensor(data.columns()["user"])[rows]
+        label = batch.label
+        strict = label != 0.5
+        correct = ((logits > 0) == (label > 0.5)) & strict
+        out = {}
+        ids = data.user_ids
+        for u in torch.unique(users).tolist():
+            m = (users == u) & strict
+            if m.any():
+                out[ids[u]] = float(correct[m].sum() / m.sum())
+        return out
+
+    # ---- users -----------------------------------------------------------------------------------------------
+    def state(self, user: User = None) -> _core.UserState:
+        """A UserState: None = the population prior, a seen user's id, or a state (checked to be this model's)."""
+        if isinstance(user, _core.UserState):
+            self.model.check_state(user)
+            return user
+        return self.model.seen_state(user)
+
+    def adapt(self, comparisons, user_id: str = "new-user", adapter: str = "",
+              **adapter_options) -> _core.UserState:
+        """A new user's UserState from her few comparisons; the model's weights are not changed.
+
+        comparisons: a PairBatch, PreferenceData, or records — (prompt, chosen, rejected) tuples or dicts with the
+        JSONL schema. An empty list gives the prior state (no comparisons = no information).
+        """
+        a = _core.make_adapter(self.family, adapter, adapter_options or None)
+        return a.adapt(self.model, self.pairs(comparisons), user_id)
+
+    def user_embeddings(self) -> np.ndarray:
+        """Each seen user's learned vector, in row order: simplex weights softmax(theta) for PAL/LoRe, the latent
+        mean for VPL, the personal head for per-user BT."""
+        states = [self.model.seen_state(r) for r in range(len(self.users))]
+        if not states:
+            return np.zeros((0, 0), dtype=np.float32)
+        if "theta" in states[0].tensors:
+            return torch.stack([torch.softmax(s["theta"], 0) for s in states]).numpy()
+        for name in ("mu", "w"):
+            if name in states[0].tensors:
+                return torch.stack([s[name] for s in states]).numpy()
+        raise ValueError(f"user_embeddings: a {self.family} model has no per-user vector")
+
+    # ---- scoring ---------------------------------------------------------------------------------------------
+    def items(self, responses: Sequence[str], prompt: Optional[str] = None) -> _core.ItemBatch:
+        x = self._features().features(list(responses))
+        if self.model.dims.prompt_dim > 0:
+            if prompt is None:
+                raise ValueError(f"this {self.family} model uses prompts: give prompt=...")
+            p = self._features().features([prompt]).expand(len(responses), -1)
+            return _core.ItemBatch(x, p)
+        return _core.ItemBatch(x)
+
+    def reward(self, responses: Union[str, Sequence[str]], user: User = None,
+               prompt: Optional[str] = None) -> np.ndarray:
+        """Rewards of responses (to one prompt) for a user: None, a seen id, or a UserState from adapt()."""
+        if isinstance(responses, str):
+            responses = [responses]
+        with torch.no_grad():
+            self.model.eval()
+            r = self.model.reward(self.items(responses, prompt), self.state(user))
+        return r.numpy()
+
+    def prefer(self, a: str, b: str, user: User = None, prompt: Optional[str] = None) -> float:
+        """P(user prefers response a to response b)."""
+        r = self.reward([a, b], user, prompt)
+        return float(1.0 / (1.0 + np.exp(-(r[0] - r[1]))))
+
+    def pairs(self, comparisons, unlabelled: bool = False) -> _core.PairBatch:
+        """Comparisons (PairBatch, PreferenceData or records) as the feature-row PairBatch models take."""
+        if isinstance(comparisons, _core.PairBatch):
+            return comparisons
+        if not isinstance(comparisons, _core.PreferenceData):
+            comparisons = list(comparisons)
+            if not comparisons:
+                return None  # the adapter's prior
+            comparisons = preferences(comparisons, unlabelled=unlabelled)
+        view = self._features().view(comparisons)
+        return view.batch(torch.arange(len(comparisons)))
+
+    def query(self, candidates, user: User = None, scorer: str = "bald", n: int = 5, seed: int = 0) -> List[dict]:
+        """The n candidate pairs most worth asking this user next, best first.
+
+        candidates: (prompt, a, b) tuples, dicts {"prompt", "a", "b"}, PreferenceData, or a QueryPool prepared
+        with prepare(). Returns dicts with the candidate's index and score (and its texts when known).
+        """
+        texts = None
+        if isinstance(candidates, _core.QueryPool):
+            pool = candidates
+        else:
+            if not isinstance(candidates, _core.PreferenceData):
+                records = [{"prompt": c[0], "a": c[1], "b": c[2]} if isinstance(c, (tuple, list)) else c
+                           for c in candidates]
+                candidates = preferences([{k: v for k, v in r.items() if v} for r in records], unlabelled=True)
+            texts = candidates
+            pool = self.prepare(candidates)
+        scores = _core.make_query_scorer(scorer, seed).score(self.model, self.state(user), pool)
+        order = torch.argsort(scores, descending=True)[: max(0, n)].tolist()
+        out = []
+        cols = texts.columns() if texts is not None else None
+        for i in order:
+            d = {"index": i, "score": float(scores[i])}
+            if cols is not None:
+                t = texts.texts
+                d["a"], d["b"] = t[cols["a"][i]], t[cols["b"][i]]
+                if cols["prompt_a"][i] >= 0:
+                    d["prompt"] = t[cols["prompt_a"][i]]
+            out.append(d)
+        return out
+
+    def prepare(self, candidates) -> _core.QueryPool:
+        """A candidate pool prepared once for this model (reuse it across users and rounds)."""
+        return _core.prepare_pool(self.model, self.pairs(candidates, unlabelled=True))
+
+    # ---- persistence -----------------------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        self.model.save(str(path), self._features().encoder_id)
+
+    def _features(self) -> FeatureStore:
+        if self.features_ is None:
+            raise RuntimeError("this Model has no FeatureStore: fit() it, or load() it with one")
+        return self.features_
+
+    def __repr__(self) -> str:
+        state = "unfitted" if self.core_ is None else f"{len(self.users)} seen users"
+        return f"Model({self.family!r}, {self.config}, {state})"
+
+
+def load(path: str, features: FeatureStore) -> Model:
+    """A saved model (any family) with the FeatureStore its texts are read through (same encoder as training)."""
+    core, encoder_id = _core.load_model(str(path))
+    if encoder_id and features.encoder_id != encoder_id:
+        raise ValueError(f"load: {path} was trained on features '{encoder_id}', but the FeatureStore gives "
+                         f"'{features.encoder_id}'")
+    m = Model(core.family, **core.config)
+    m.core_, m.features_ = core, features
+    return m
+
+
+def _json(obj) -> str:
+    import json
+    return json.dumps(obj)
