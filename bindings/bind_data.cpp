@@ -89,7 +89,8 @@ void bind_data(py::module_& m) {
            },
            py::arg("split"), py::arg("seen_users"), "Comparison rows of one split for seen or unseen users")
       .def("find_user", &PreferenceData::find_user, py::arg("user_id"), "user index, -1 when absent")
-      .def("find_text", [](const PreferenceData& d, const std::string& t) { return d.texts.find(t); })
+      .def("find_text", [](const PreferenceData& d, const std::string& t) { return d.texts.find(t); }, py::arg("text"),
+           "text index, -1 when absent")
       .def_property_readonly("has_prompts", &PreferenceData::has_prompts)
       .def_property_readonly("has_contexts", &PreferenceData::has_contexts)
       .def("validate", &PreferenceData::validate)

@@ -1,0 +1,64 @@
+"""Preference data through the bindings: the label convention, readers and writers, Persona-K."""
+import numpy as np
+import pytest
+
+import plural
+
+
+def test_label_convention_round_trip(tmp_path):
+    # The same judgement three ways: chosen/rejected, a/b/label, and PAL's left/right/y (y = -1: left preferred).
+    d = plural.preferences([
+        {"user": "u", "prompt": "p", "chosen": "x", "rejected": "y"},
+        {"user": "u", "prompt": "p", "a": "x", "b": "y", "label": 1.0},
+        {"user": "u", "prompt": "p", "left": "x", "right": "y", "y": -1},
+        {"user": "u", "prompt": "p", "left": "x", "right": "y", "y": 1},
+    ])
+    c = d.columns()
+    x, y = d.find_text("x"), d.find_text("y")
+    assert list(c["a"]) == [x] * 4 and list(c["b"]) == [y] * 4
+    assert list(c["label"]) == [1.0, 1.0, 1.0, 0.0]
+    path = str(tmp_path / "d.h5")
+    d.write_h5(path)
+    back = plural.read_preferences(path)
+    assert back.texts == d.texts and back.user_ids == d.user_ids
+    for name, col in back.columns().items():
+        np.testing.assert_array_equal(col, c[name], err_msg=name)
+
+
+def test_tuples_and_candidates():
+    d = plural.preferences([("p", "good", "bad"), ("", "fine", "worse")])
+    assert len(d) == 2 and d.has_prompts
+    assert d.columns()["prompt_a"][1] == -1
+    pool = plural.preferences([{"a": "x", "b": "y"}], unlabelled=True)
+    assert pool.columns()["label"][0] == 0.5
+    with pytest.raises(ValueError, match="tuple record is"):
+        plural.preferences([("only", "two")])
+    with pytest.raises(ValueError, match="no comparisons"):
+        plural.preferences([])
+
+
+def test_persona_k_has_ground_truth_and_splits():
+    pk = plural.persona_k(k=3, behaviors=4, statements_per_behavior=50, seen_users=10, unseen_users=5,
+                          train_pairs=20, seed=1)
+    d = pk.data
+    assert len(pk.prototypes) == 3 and len(pk.prototypes[0]) == 4
+    assert len(pk.weights) == len(d.user_ids) == 15
+    assert sum(d.user_seen) == 10
+    assert len(d.rows("train", True)) == 10 * 20
+    assert len(d.rows(plural.Split.support, False)) == 5 * 50
+    with pytest.raises(TypeError, match="unknown option 'nope'"):
+        plural.persona_k(nope=1)
+
+
+def test_feature_cache_add_lookup_and_refusals(tmp_path):
+    import torch
+    cache = plural.FeatureCache(str(tmp_path / "c.h5"))
+    f = torch.randn(3, 5)
+    assert cache.add("mine", ["a", "b", "c"], f) == 3
+    assert cache.add("mine", ["a", "d"], torch.randn(2, 5)) == 1  # "a" is already there
+    assert torch.equal(cache.lookup("mine", ["c", "a"]), f[[2, 0]])
+    with pytest.raises(ValueError, match="NaN"):
+        cache.add("mine", ["e"], torch.full((1, 5), float("nan")))
+    assert cache.rows("mine") == 4  # the failed add wrote nothing
+    with pytest.raises(ValueError, match='text 0 "zzz"'):
+        cache.lookup("mine", ["zzz"])

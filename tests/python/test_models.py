@@ -1,0 +1,236 @@
+"""Model families through the bindings: PAL-B against a plain-torch reference, gradients, parameter counts, the
+adapters' promises, bad input, persistence, query scoring."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import plural
+
+
+def dims(d=16, dp=16, users=("u0", "u1", "u2")):
+    m = plural.ModelDims()
+    m.item_dim, m.prompt_dim, m.users = d, dp, list(users)
+    return m
+
+
+def mlp(params, prefix, x):
+    """A projector (Linear, GELU, ..., Linear; dropout off in eval) from the model's own parameters."""
+    layers = sorted({int(k[len(prefix):].split(".")[0]) for k in params if k.startswith(prefix)})
+    for i, layer in enumerate(layers):
+        x = F.linear(x, params[f"{prefix}{layer}.weight"], params.get(f"{prefix}{layer}.bias"))
+        if i < len(layers) - 1:
+            x = F.gelu(x)
+    return x
+
+
+def pal_b_reference(model, x, prompt, w):
+    """r = tau * cos(f(x), sum_k w_k g_k(prompt)), tau = min(exp(s), 100) — pal_vpl.md §2, in plain torch."""
+    p = model.named_parameters()
+    k = w.shape[-1]
+    e = mlp(p, "f.net.", x)
+    g = torch.stack([mlp(p, f"g.{j}.net.", prompt) for j in range(k)], 1)  # [B, K, d]
+    ideal = (w.unsqueeze(-1) * g).sum(1)
+    tau = p["log_scale"].exp().clamp(max=100.0)
+    return tau * F.cosine_similarity(e, ideal, dim=1)
+
+
+@pytest.mark.parametrize("proj", ["mlp2-gelu-dropout0", "mlp1-gelu-dropout3"])
+def test_pal_b_reward_equals_plain_torch(proj):
+    torch.manual_seed(0)
+    model = plural.make_model("pal-b", dims(), {"k": 3, "proj": proj, "dim": 8})
+    model.eval()
+    x, prompt = torch.randn(10, 16), torch.randn(10, 16)
+    with torch.no_grad():
+        for user in ("u1", None):  # a seen user, and the prior (uniform weights)
+            state = model.seen_state(user)
+            w = torch.softmax(state["theta"], 0).expand(10, -1)
+            ours = model.reward(plural.ItemBatch(x, prompt), state)
+            torch.testing.assert_close(ours, pal_b_reference(model, x, prompt, w), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(model.reward_seen(plural.ItemBatch(x, prompt), user), ours)
+
+
+def test_lore_reward_equals_plain_torch():
+    torch.manual_seed(0)
+    model = plural.make_model("lore", dims(dp=0), {"k": 4, "use_prompt": False})
+    x = torch.randn(6, 16)
+    state = model.seen_state("u2")
+    with torch.no_grad():
+        ref = x @ model.named_parameters()["basis"] @ torch.softmax(state["theta"], 0)
+        torch.testing.assert_close(model.reward(plural.ItemBatch(x), state), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_agree_with_finite_differences():
+    torch.manual_seed(0)
+    model = plural.make_model("pal-b", dims(), {"k": 2, "proj": "mlp2-gelu-dropout0", "dim": 8})
+    model.eval()
+    x, prompt = torch.randn(4, 16, requires_grad=True), torch.randn(4, 16)
+    users = torch.tensor([0, 1, 2, 0])
+    r = model.reward_seen(plural.ItemBatch(x, prompt), users).sum()
+    r.backward()
+    params = model.named_parameters()
+    w = params["f.net.0.weight"]
+    for name, tensor, grad, idx in [("x", x, x.grad, (1, 3)), ("f.net.0.weight", w, w.grad, (2, 5)),
+                                    ("theta", params["theta"], params["theta"].grad, (1, 0))]:
+        eps = 1e-3
+        with torch.no_grad():
+            old = tensor[idx].item()
+            tensor[idx] = old + eps
+            up = model.reward_seen(plural.ItemBatch(x, prompt), users).sum().item()
+            tensor[idx] = old - eps
+            down = model.reward_seen(plural.ItemBatch(x, prompt), users).sum().item()
+            tensor[idx] = old
+        assert grad[idx].item() == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=2e-3), name
+
+
+def test_parameter_counts_match_the_reference_formula():
+    # pal_vpl.md §2.3: an mlp2 projector with d_in = d_out = d has 3(d^2 + d) parameters; PAL-B has 1 + K of them,
+    # plus the temperature and the users' K logits each.
+    d, k, users = 512, 2, [f"u{i}" for i in range(7)]
+    model = plural.make_model("pal-b", dims(d, d, users), {"k": k, "proj": "mlp2-gelu-dropout0", "dim": 0})
+    assert 3 * (d * d + d) == 787_968
+    assert model.num_parameters() == (1 + k) * 787_968 + 1 + len(users) * k
+
+
+def test_adapters_leave_every_shared_weight_bit_identical(pal_b, vpl, persona2):
+    pk, _ = persona2
+    for model, adapters in ((pal_b, ("newton", "adamw")), (vpl, ("amortized",))):
+        shots = model.pairs(pk.data).select(torch.arange(12))
+        before = {k: v.clone() for k, v in {**model.model.named_parameters(), **model.model.named_buffers()}.items()}
+        for name in adapters:
+            state = model.adapt(shots, user_id="someone", adapter=name)
+            assert state.shots == 12 and state.user_id == "someone"
+        after = {**model.model.named_parameters(), **model.model.named_buffers()}
+        assert before.keys() == after.keys()
+        for k in before:
+            assert torch.equal(before[k], after[k]), f"{model.family}: {k} changed"
+
+
+def test_newton_and_adamw_agree_on_a_planted_user(pal_b, persona2):
+    pk, store = persona2
+    model = pal_b.model
+    # The planted user: a seen user's learned simplex point; her labels are what the model says she prefers.
+    planted = model.seen_state(3)
+    view = store.view(pk.data)
+    pairs = view.batch(view.rows(plural.Split.test, True))
+    with torch.no_grad():
+        logits = plural.score_pairs(model, pairs, planted)
+    pairs.label = (logits > 0).float()
+    shots, held_out = pairs.select(torch.arange(0, 40)), pairs.select(torch.arange(40, 400))
+    newton = pal_b.adapt(shots, adapter="newton")
+    adamw = pal_b.adapt(shots, adapter="adamw", lr=0.05, epochs=50)
+    zn = plural.score_pairs(model, held_out, newton)
+    za = plural.score_pairs(model, held_out, adamw)
+    truth = held_out.label > 0.5
+    acc_n = ((zn > 0) == truth).float().mean().item()
+    acc_a = ((za > 0) == truth).float().mean().item()
+    agree = ((zn > 0) == (za > 0)).float().mean().item()
+    assert acc_n >= 0.9 and acc_n >= acc_a - 0.02, (acc_n, acc_a)
+    assert agree >= 0.9, agree
+    assert "cov" in newton.tensors and "cov" not in adamw.tensors
+
+
+def test_pal_b_recovers_the_planted_prototypes_and_beats_bt(pal_b, persona2):
+    pk, store = persona2
+    seen = [u for u, s in enumerate(pk.data.user_seen) if s]
+    truth = np.array([pk.data.user_groups[u] for u in seen])
+    learned = pal_b.user_embeddings().argmax(1)
+    same = (learned == truth).mean()
+    assert max(same, 1 - same) > 0.9  # up to relabelling the two prototypes
+    bt = plural.Model("bt", hidden=[]).fit(pk.data, store, epochs=30, lr=3e-3, seed=0)
+    acc = {m.family: m.evaluate(pk.data, shots=[])[0]["accuracy"] for m in (bt, pal_b)}
+    assert acc["pal-b"] > acc["bt"] + 0.05, acc
+
+
+def test_bad_input_is_refused_clearly(pal_b, persona2, tmp_path):
+    pk, store = persona2
+    model = pal_b.model
+    with pytest.raises(ValueError, match="unknown user id 'nobody'"):
+        pal_b.reward(pk.data.texts[:2], user="nobody", prompt=pk.data.texts[0])
+    with pytest.raises(ValueError, match="k must be >= 1|K must be >= 1|k >= 1"):
+        plural.make_model("pal-b", model.dims, {"k": 0})
+    with pytest.raises(ValueError, match="unknown.*'kk'"):
+        plural.make_model("pal-b", model.dims, {"kk": 2})
+    # A state from another model (another K) is refused.
+    other = plural.make_model("pal-b", model.dims, {"k": 3})
+    with pytest.raises(ValueError, match="belongs to model"):
+        model.reward(plural.ItemBatch(torch.zeros(1, model.dims.item_dim), torch.zeros(1, model.dims.prompt_dim)),
+                     other.prior_state())
+    # Shots with NaN features.
+    shots = pal_b.pairs(pk.data).select(torch.arange(3))
+    shots.a.x = shots.a.x.clone()
+    shots.a.x[1, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        pal_b.adapt(shots)
+    # Wrong feature width.
+    with pytest.raises(ValueError, match="columns"):
+        model.reward_seen(plural.ItemBatch(torch.zeros(2, 3), torch.zeros(2, 3)))
+    # An empty shot list is the prior, not an error.
+    prior = pal_b.adapt([])
+    assert prior.shots == 0 and torch.equal(prior["theta"], model.prior_state()["theta"])
+    assert torch.allclose(prior["cov"], model.prior_state()["cov"])
+
+
+def test_model_and_user_state_persist(pal_b, persona2, tmp_path):
+    pk, store = persona2
+    texts, prompt = pk.data.texts[1:5], pk.data.texts[0]
+    me = pal_b.adapt(pal_b.pairs(pk.data).select(torch.arange(8)), user_id="me")
+    pal_b.save(tmp_path / "m.pt")
+    me.save(str(tmp_path / "me.pt"))
+    again = plural.load(tmp_path / "m.pt", store)
+    me2 = plural.UserState.load(str(tmp_path / "me.pt"))
+    assert me2.user_id == "me" and me2.model_id == pal_b.model.model_id
+    np.testing.assert_array_equal(again.reward(texts, me2, prompt), pal_b.reward(texts, me, prompt))
+    np.testing.assert_array_equal(again.reward(texts, "seen-0003", prompt), pal_b.reward(texts, "seen-0003", prompt))
+    wrong = plural.FeatureStore(tmp_path / "w.h5", encoder="hashed:dim=32")
+    with pytest.raises(ValueError, match="trained on features"):
+        plural.load(tmp_path / "m.pt", wrong)
+
+
+def test_query_prefers_an_informative_pair(pal_b, persona2):
+    pk, _ = persona2
+    d = pk.data
+    cols = d.columns()
+    prompt = d.texts[cols["prompt_a"][0]]
+    a, b = d.texts[cols["a"][0]], d.texts[cols["b"][0]]
+    # A text against itself tells nothing; a pair of different statements does.
+    candidates = [(prompt, a, a), (prompt, a, b)]
+    for scorer in ("bald", "bald-mc", "dopt"):
+        best = pal_b.query(candidates, user=None, scorer=scorer, n=2)
+        assert best[0]["index"] == 1 and best[0]["score"] > best[1]["score"], scorer
+        assert best[0]["a"] == a and best[0]["b"] == b and best[0]["prompt"] == prompt
+    r1 = pal_b.query(candidates * 3, scorer="random", seed=4, n=6)
+    r2 = pal_b.query(candidates * 3, scorer="random", seed=4, n=6)
+    assert [x["index"] for x in r1] == [x["index"] for x in r2]
+    pool = pal_b.prepare(candidates)
+    other = plural.make_model("pal-b", pal_b.model.dims, {"k": 3})
+    with pytest.raises(ValueError, match="another model"):
+        plural.make_query_scorer("bald").score(other, other.prior_state(), pool)
+
+
+def test_personalizer_is_the_same_model_on_texts(pal_b, persona2, tmp_path):
+    pk, store = persona2
+    pal_b.save(tmp_path / "p.pt")
+    p = plural.Personalizer(str(tmp_path / "p.pt"), store.cache.path)
+    d = pk.data
+    prompt = d.texts[d.columns()["prompt_a"][0]]
+    comps = [plural.TextComparison(prompt, d.texts[1], d.texts[2]), plural.TextComparison(prompt, d.texts[3], d.texts[4])]
+    state = p.adapt("me", comps)
+    ours = pal_b.adapt([(prompt, d.texts[1], d.texts[2]), (prompt, d.texts[3], d.texts[4])], user_id="me")
+    torch.testing.assert_close(state["theta"], ours["theta"])
+    assert p.prefer(state, prompt, d.texts[1], d.texts[2]) == pytest.approx(
+        pal_b.prefer(d.texts[1], d.texts[2], ours, prompt), rel=1e-5)
+    assert p.model.model_id == pal_b.model.model_id
+
+
+def test_vpl_adapts_from_shots_and_falls_back_to_the_prior(vpl, persona2):
+    pk, _ = persona2
+    shots = vpl.pairs(pk.data).select(torch.arange(10))
+    s = vpl.adapt(shots)
+    assert s["mu"].shape == (8,) and (s["sigma"] > 0).all()
+    prior = vpl.adapt([])
+    assert prior.shots == 0 and torch.equal(prior["mu"], vpl.model.prior_state()["mu"])
+    assert vpl.user_embeddings().shape == (len(vpl.users), 8)
+    assert math.isfinite(vpl.history_[-1]["val_loss"]) and "kl" in vpl.history_[-1]
