@@ -41,4 +41,4 @@ def pal_b(persona2):
 @pytest.fixture(scope="session")
 def vpl(persona2):
     pk, store = persona2
-    return plural.Model("vpl", latent=8).fit(pk.data, store, epochs=4, seed=0)
+    return plural.Model("vpl", latent=8).fit(pk.data, store, epochs=2, seed=0)
