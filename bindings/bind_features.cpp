@@ -55,8 +55,8 @@ void bind_features(py::module_& m) {
       .def(
           "add",
           [](FeatureCache& c, const std::string& encoder_id, const std::vector<std::string>& texts,
-             const torch::Tensor& features, Storage storage) {
-            auto f = checked_features(features, "FeatureCache.add");
+             const py::object& features, Storage storage) {
+            auto f = checked_features(tensor_arg(features, "FeatureCache.add", "features"), "FeatureCache.add");
             py::gil_scoped_release release;
             auto w = c.writer(encoder_id, f.size(1), storage);
             int64_t added = w.append(texts, f);
@@ -103,8 +103,8 @@ void bind_features(py::module_& m) {
       "Features [texts, D] of every text of `data` (missing ones encoded first when `encoder` is given)");
 
   py::class_<DatasetView>(m, "DatasetView", "Preference data joined with its text features, cut into PairBatches")
-      .def(py::init([](const PreferenceData& data, const torch::Tensor& features) {
-             auto f = checked_features(features, "DatasetView");
+      .def(py::init([](const PreferenceData& data, const py::object& features) {
+             auto f = checked_features(tensor_arg(features, "DatasetView", "features"), "DatasetView");
              PLURAL_CHECK(f.size(0) == static_cast<int64_t>(data.texts.size()), "DatasetView: features have ",
                           f.size(0), " rows but the data has ", data.texts.size(), " texts (one row per text)");
              return std::make_unique<DatasetView>(data, f);

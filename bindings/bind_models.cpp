@@ -23,29 +23,29 @@ torch::Tensor feature_matrix(const torch::Tensor& t, const char* fn, const char*
   return t.to(torch::kFloat32);
 }
 
-ItemBatch make_items(const torch::Tensor& x, const c10::optional<torch::Tensor>& prompt,
-                     const c10::optional<torch::Tensor>& context) {
+ItemBatch make_items(const py::object& x, const py::object& prompt, const py::object& context) {
   ItemBatch items;
-  items.x = feature_matrix(x, "ItemBatch", "x");
-  auto rows_match = [&](const torch::Tensor& t, const char* field) {
-    auto m = feature_matrix(t, "ItemBatch", field);
+  items.x = feature_matrix(tensor_arg(x, "ItemBatch", "x"), "ItemBatch", "x");
+  auto rows_match = [&](const py::object& t, const char* field) {
+    auto m = feature_matrix(tensor_arg(t, "ItemBatch", field), "ItemBatch", field);
     PLURAL_CHECK(m.size(0) == items.x.size(0), "ItemBatch: ", field, " has ", m.size(0), " rows, x has ",
                  items.x.size(0));
     return m;
   };
-  if (prompt) items.prompt = rows_match(*prompt, "prompt");
-  if (context) {
-    items.context = rows_match(*context, "context");
+  if (!prompt.is_none()) items.prompt = rows_match(prompt, "prompt");
+  if (!context.is_none()) {
+    items.context = rows_match(context, "context");
     items.has_context = torch::ones({items.x.size(0)}, torch::kBool);
   }
   return items;
 }
 
-torch::Tensor vector_or(const c10::optional<torch::Tensor>& t, int64_t n, float fill, const char* field) {
-  if (!t) return torch::full({n}, fill, torch::kFloat32);
-  PLURAL_CHECK(t->dim() == 1 && t->size(0) == n, "PairBatch: ", field, " must be a 1-D tensor of ", n,
-               " values, got shape ", t->sizes());
-  return t->to(torch::kFloat32);
+torch::Tensor vector_or(const py::object& obj, int64_t n, float fill, const char* field) {
+  if (obj.is_none()) return torch::full({n}, fill, torch::kFloat32);
+  auto t = tensor_arg(obj, "PairBatch", field);
+  PLURAL_CHECK(t.dim() == 1 && t.size(0) == n, "PairBatch: ", field, " must be a 1-D tensor of ", n,
+               " values, got shape ", t.sizes());
+  return t.to(torch::kFloat32);
 }
 
 // What a model needs of items before it sees them: the widths it was built for, and finite values.
@@ -126,8 +126,8 @@ void bind_batches(py::module_& m) {
       .def("__len__", &ItemBatch::size);
 
   py::class_<PairBatch>(m, "PairBatch", "Comparisons: P(a preferred to b) = sigmoid(logit)")
-      .def(py::init([](const ItemBatch& a, const ItemBatch& b, const c10::optional<torch::Tensor>& label,
-                       const c10::optional<torch::Tensor>& weight, const c10::optional<torch::Tensor>& user) {
+      .def(py::init([](const ItemBatch& a, const ItemBatch& b, const py::object& label, const py::object& weight,
+                       const py::object& user) {
              PLURAL_CHECK(a.size() == b.size(), "PairBatch: a has ", a.size(), " items, b has ", b.size());
              PairBatch p;
              p.a = a;
@@ -138,7 +138,14 @@ void bind_batches(py::module_& m) {
                           "PairBatch: labels are P(a preferred to b) and must be in [0, 1]");
              p.weight = vector_or(weight, n, 1.f, "weight");
              PLURAL_CHECK(n == 0 || (p.weight >= 0).all().item<bool>(), "PairBatch: weights must be >= 0");
-             p.user = user ? user->to(torch::kInt64) : torch::full({n}, -1, torch::kInt64);
+             if (user.is_none()) {
+               p.user = torch::full({n}, -1, torch::kInt64);
+             } else {
+               p.user = tensor_arg(user, "PairBatch", "user");
+               PLURAL_CHECK(p.user.dim() == 1 && p.user.size(0) == n && !p.user.is_floating_point(),
+                            "PairBatch: user must be a 1-D integer tensor of ", n, " seen-user rows (-1: not seen)");
+               p.user = p.user.to(torch::kInt64);
+             }
              return p;
            }),
            py::arg("a"), py::arg("b"), py::arg("label") = py::none(), py::arg("weight") = py::none(),

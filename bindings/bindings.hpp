@@ -14,6 +14,10 @@ void bind_features(py::module_& m);  // encoders, FeatureCache, DatasetView
 void bind_models(py::module_& m);    // batches, UserState, RewardModel, registry, Trainer, Evaluator
 void bind_users(py::module_& m);     // adapters, query scorers, Personalizer
 
+/// A tensor argument given as a torch.Tensor or a numpy array (shared, not copied); anything else is a ValueError
+/// naming `fn` and `field`.
+torch::Tensor tensor_arg(const py::handle& obj, const char* fn, const char* field);
+
 /// A JSON string as a Python object (dict/list/...), and back; model configs cross as dicts.
 py::object json_loads(const std::string& text);
 std::string json_dumps(const py::handle& obj);

@@ -2,9 +2,20 @@
 // scikit-learn-shaped estimator on top.
 #include "bindings/bindings.hpp"
 
+#include <pybind11/numpy.h>
+
+#include <torch/csrc/utils/tensor_numpy.h>
+
 #include "core/error.hpp"
 
 namespace plural::bindings {
+
+torch::Tensor tensor_arg(const py::handle& obj, const char* fn, const char* field) {
+  if (THPVariable_Check(obj.ptr())) return THPVariable_Unpack(obj.ptr());
+  if (py::isinstance<py::array>(obj)) return torch::utils::tensor_from_numpy(obj.ptr(), false);
+  throw ValueError(detail::cat(fn, ": ", field, " must be a torch.Tensor or a numpy array, got ",
+                               py::str(py::type::of(obj).attr("__name__")).cast<std::string>()));
+}
 
 py::object json_loads(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
 

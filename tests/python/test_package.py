@@ -47,19 +47,21 @@ def test_stubs_name_every_public_symbol_of_core():
     assert declared - public == set(), "in _core.pyi but not in _core"
 
 
-def test_tensors_cross_without_copies():
+def test_tensors_and_numpy_arrays_cross_without_copies():
     x = torch.randn(5, 8)
     items = plural.ItemBatch(x)
     assert items.x.data_ptr() == x.data_ptr()
     a = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
-    t = torch.from_numpy(a)
-    assert plural.ItemBatch(t).x.data_ptr() == t.data_ptr()
+    assert plural.ItemBatch(a).x.data_ptr() == a.ctypes.data  # the numpy buffer itself
+    pairs = plural.PairBatch(plural.ItemBatch(a), plural.ItemBatch(a), label=np.ones(4, np.float32))
+    assert pairs.label.data_ptr() == pairs.label.numpy().ctypes.data and len(pairs) == 4
 
 
-def test_float64_and_numpy_inputs_are_converted_or_refused_clearly():
+def test_other_inputs_are_converted_or_refused_clearly():
     assert plural.ItemBatch(torch.randn(3, 4, dtype=torch.float64)).x.dtype == torch.float32
-    with pytest.raises(TypeError):
-        plural.ItemBatch(np.zeros((3, 4), dtype=np.float32))  # numpy goes through torch.from_numpy
+    assert plural.ItemBatch(np.zeros((3, 4))).x.dtype == torch.float32
+    with pytest.raises(ValueError, match="x must be a torch.Tensor or a numpy array, got list"):
+        plural.ItemBatch([[0.0, 1.0]])
     with pytest.raises(ValueError, match="2-D"):
         plural.ItemBatch(torch.zeros(3))
     with pytest.raises(ValueError, match="prompt has 2 rows, x has 3"):
