@@ -28,4 +28,15 @@ done
 "$PLURAL" query --model "$OUT/pal-b.pt" --cache "$OUT/cache.h5" --candidates "$OUT/query/pool.jsonl" \
   --answers "$OUT/query/answers.jsonl" --scorer bald -n 5
 "$PYTHON" scripts/plot_shots.py "$OUT/unseen_accuracy_vs_shots.png" "$OUT"/{bt,per-user-bt,pal-b}.eval.json
+# The same model from Python: `make demo` put build/python on /usr/bin/python3's path (make python).
+"$PYTHON" - "$OUT" "$ENCODER" <<'PY'
+import sys
+import plural
+out, encoder = sys.argv[1:]
+model = plural.load(f"{out}/pal-b.pt", plural.FeatureStore(f"{out}/cache.h5", encoder=encoder))
+q = "Which of these two statements would you rather say?"
+me = model.adapt([(q, "I like to help others", "I only look out for myself")], user_id="me")
+print(f"import plural: {plural.__file__}\n  {model}\n  a new user after one answer: P(prefers "
+      f"'I volunteer every weekend' to 'I never share') = {model.prefer('I volunteer every weekend', 'I never share', me, q):.3f}")
+PY
 echo "demo outputs are in $OUT/ (plot: $OUT/unseen_accuracy_vs_shots.png)"
