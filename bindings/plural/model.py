@@ -165,6 +165,24 @@ class Model:
         r = self.reward([a, b], user, prompt)
         return float(1.0 / (1.0 + np.exp(-(r[0] - r[1]))))
 
+    def predict_proba(self, comparisons, user: User = None) -> np.ndarray:
+        """P(a preferred to b) for each comparison (records, PreferenceData or PairBatch), for one user."""
+        batch = self.pairs(comparisons, unlabelled=True)
+        if batch is None:
+            return np.zeros(0, dtype=np.float32)
+        return torch.sigmoid(_core.score_pairs(self.model, batch, self.state(user))).numpy()
+
+    def score(self, comparisons, user: User = None) -> float:
+        """Accuracy on labelled comparisons for one user (pairs with label 0.5 are not counted)."""
+        batch = self.pairs(comparisons)
+        if batch is None:
+            raise ValueError("score: no comparisons")
+        logits = _core.score_pairs(self.model, batch, self.state(user))
+        strict = batch.label != 0.5
+        if not strict.any():
+            raise ValueError("score: every comparison is a tie (label 0.5); accuracy is undefined")
+        return float(((logits > 0) == (batch.label > 0.5))[strict].float().mean())
+
     def pairs(self, comparisons, unlabelled: bool = False) -> _core.PairBatch:
         """Comparisons (PairBatch, PreferenceData or records) as the feature-row PairBatch models take."""
         if isinstance(comparisons, _core.PairBatch):

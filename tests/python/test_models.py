@@ -189,6 +189,18 @@ def test_model_and_user_state_persist(pal_b, persona2, tmp_path):
         plural.load(tmp_path / "m.pt", wrong)
 
 
+def test_predict_proba_and_score_follow_the_label_convention(pal_b, persona2):
+    pk, _ = persona2
+    d = pk.data
+    q = d.texts[d.columns()["prompt_a"][0]]
+    a, b = d.texts[1], d.texts[2]
+    me = pal_b.adapt([(q, a, b)] * 5)
+    p_ab, p_ba = pal_b.predict_proba([{"prompt": q, "a": a, "b": b}, {"prompt": q, "a": b, "b": a}], user=me)
+    assert p_ab == pytest.approx(1 - p_ba, abs=1e-6) and p_ab > 0.5
+    assert pal_b.score([(q, a, b)], user=me) == 1.0
+    assert pal_b.score([{"user": "x", "prompt": q, "left": a, "right": b, "y": 1}], user=me) == 0.0
+
+
 def test_query_prefers_an_informative_pair(pal_b, persona2):
     pk, _ = persona2
     d = pk.data
