@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Executes a notebook top to bottom and writes the executed copy; the source notebook is never modified.
+
+usage: run_notebook.py NOTEBOOK.ipynb --out EXECUTED.ipynb [--timeout 600] [--pythonpath DIR]
+
+Fails (exit status 1) when a cell raises — printing that cell's source and its error — or when no output of the
+notebook is an image/png (every tutorial notebook draws at least one plot). Prints the wall time.
+The kernel is `python3` (Debian's /usr/bin/python3 with python3-torch); plural must be importable in it: put
+build/python on PYTHONPATH, or pass --pythonpath build/python.
+"""
+import argparse
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+
+def has_png(nb) -> bool:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                return True
+    return False
+
+
+def failing_cell(nb):
+    """(index, cell, error output) of the first cell whose outputs hold an error, else None."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i, cell, out
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebook")
+    ap.add_argument("--out", required=True, help="where to write the executed copy")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    ap.add_argument("--pythonpath", action="append", default=[],
+                    help="prepend this folder to PYTHONPATH for the kernel (repeatable)")
+    ap.add_argument("--kernel", default="python3", help="kernel name (default python3)")
+    args = ap.parse_args()
+
+    src = os.path.abspath(args.notebook)
+    out = os.path.abspath(args.out)
+    if out == src:
+        sys.exit("run_notebook: --out must differ from the notebook (the source is never modified)")
+    if not os.path.isfile(src):
+        sys.exit(f"run_notebook: no such notebook: {src}")
+
+    # The kernel inherits this process's environment.
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    if args.pythonpath:
+        parts = [os.path.abspath(p) for p in args.pythonpath]
+        if os.environ.get("PYTHONPATH"):
+            parts.append(os.environ["PYTHONPATH"])
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+
+    nb = nbformat.read(src, as_version=4)
+    client = NotebookClient(nb, timeout=args.timeout, kernel_name=args.kernel,
+                            resources={"metadata": {"path": os.path.dirname(src)}})
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+        error = e
+    wall = time.perf_counter() - start
+
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    nbformat.write(nb, out)
+
+    name = os.path.basename(src)
+    if error is not None:
+        found = failing_cell(nb)
+        if found is not None:
+            i, cell, err = found
+            print(f"run_notebook: {name}: cell {i} failed after {wall:.1f} s:\n"
+                  f"----- cell {i} -----\n{cell.source}\n-----\n{err.get('ename')}: {err.get('evalue')}",
+                  file=sys.stderr)
+        else:
+            print(f"run_notebook: {name}: failed after {wall:.1f} s: {type(error).__name__}: {error}",
+                  file=sys.stderr)
+        print(f"run_notebook: executed copy (up to the failure) written to {out}", file=sys.stderr)
+        return 1
+    if not has_png(nb):
+        print(f"run_notebook: {name}: ran in {wall:.1f} s but no output is an image/png (no plot)", file=sys.stderr)
+        return 1
+    print(f"run_notebook: {name}: ok in {wall:.1f} s wall -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
