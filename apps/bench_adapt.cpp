@@ -31,7 +31,7 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
   const auto& pk = pb.persona;
   const auto& encoder_id = pb.encoder_id;
   DatasetView view(pk.data, pb.features);
-  auto trained = train_family(bench.family, bench.k, view, setup);
+  auto trained = train_family(bench.family, bench.k, view, setup, bench.model_config);
   auto& model = *trained.model;
   model.eval();
   bench_note(bench.family + " trained: " + std::to_string(trained.result.epochs_run) + " epochs");
@@ -48,7 +48,7 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
   auto* mixture = dynamic_cast<mixture::MixtureModel*>(&model);
   if (bench.adapt_threads > 0) set_threads(bench.adapt_threads);
 
-  json out = {{"family", bench.family}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
+  json out = {{"family", bench.family}, {"model_config", bench.model_config}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
               {"threads", torch::get_num_threads()}, {"users", support.size()}, {"rows", json::array()}};
   if (!setup.json)
     std::printf("Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "

@@ -14,8 +14,9 @@ struct AdaptBench {
   int k = 3;
   int k_star = 3;
   std::vector<int64_t> shots = {1, 5, 20, 50};
-  int repeats = 5;
-  int adapt_threads = 0;  ///< LibTorch threads while adapting (0 = as for training); tiny GEMMs pay thread start-up  ///< Newton calls per user; the fastest is its warm latency
+  int repeats = 5;  ///< Newton calls per user; the fastest is its warm latency
+  int adapt_threads = 0;  ///< LibTorch threads while adapting (0 = as for training); tiny GEMMs pay thread start-up
+  std::string model_config;  ///< JSON over the family's default model config
 };
 
 nlohmann::json adapt_bench(const AdaptBench& bench, const BenchSetup& setup);

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "core/encode.hpp"
+#include "core/error.hpp"
 #include "core/feature_cache.hpp"
 #include "core/train_defaults.hpp"
 
@@ -35,14 +37,28 @@ PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int sup
   return d;
 }
 
-Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup) {
+Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup,
+                     const std::string& model_config) {
   TrainConfig tc = default_train_config(family);
   if (setup.epochs > 0) tc.epochs = setup.epochs;
   tc.seed = setup.seed;
   tc.progress = false;
   torch::manual_seed(setup.seed);
   Trained t;
-  t.model = make_model(family, view.dims(), default_model_config(family, k));
+  std::string config = default_model_config(family, k);
+  if (!model_config.empty()) {
+    auto merged = nlohmann::json::parse(config);
+    nlohmann::json extra;
+    try {
+      extra = nlohmann::json::parse(model_config);
+    } catch (const nlohmann::json::exception& e) {
+      throw ValueError("--model-config: not JSON: " + std::string(e.what()));
+    }
+    PLURAL_CHECK(extra.is_object(), "--model-config: expected a JSON object, got ", model_config);
+    merged.update(extra);
+    config = merged.dump();
+  }
+  t.model = make_model(family, view.dims(), config);
   t.result = train(*t.model, view, tc);
   return t;
 }

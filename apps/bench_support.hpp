@@ -39,7 +39,9 @@ struct Trained {
   core::TrainResult result;
 };
 /// Trains `family` (k prototypes for the mixture families; ignored by others) with its default TrainConfig.
-Trained train_family(const std::string& family, int k, core::DatasetView& view, const BenchSetup& setup);
+/// model_config: JSON keys laid over the family's default model config (e.g. {"variant": "f(Pw)"}).
+Trained train_family(const std::string& family, int k, core::DatasetView& view, const BenchSetup& setup,
+                     const std::string& model_config = "");
 
 /// A progress line on stderr (stdout carries only the table or the JSON).
 void bench_note(const std::string& line);

@@ -147,6 +147,8 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--k-star", o->bench.k_star, "Persona-K's planted K*")->capture_default_str();
     cmd->add_option("--shots", o->shots)->capture_default_str();
     cmd->add_option("--repeats", o->bench.repeats, "Newton calls per user (the fastest counts)")->capture_default_str();
+    cmd->add_option("--model-config", o->bench.model_config,
+                    "JSON over the family's default model config, e.g. '{\"variant\": \"f(Pw)\"}'");
     cmd->add_option("--adapt-threads", o->bench.adapt_threads, "LibTorch threads while adapting (0 = all cores)")
         ->capture_default_str();
     cmd->callback([o, &common] {

@@ -24,6 +24,9 @@ class ShotGeometry {
   virtual ~ShotGeometry() = default;
   /// z: [n] logits of the shots; dz: [n, K] derivatives with respect to the simplex weights w.
   virtual void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
+  /// Σ_i r_i ∇²_w z_i, [K, K]: the logits' own curvature weighted by r — the term exact Newton adds to Fisher
+  /// scoring, which turns its linear convergence into quadratic.
+  virtual Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const = 0;
 };
 
 class MixtureModel : public core::RewardModel, public core::UserPosterior {

@@ -63,6 +63,35 @@ class CosineGeometry : public ShotGeometry {
       }
     }
   }
+  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+    // ∇²(uᵀw / s), s = √(wᵀMw), m = Mw:  −(u mᵀ + m uᵀ)/s³ − (uᵀw) M/s³ + 3 (uᵀw) m mᵀ/s⁵. Weighted by
+    // α_i = ±τ r_i and summed; with one shared M, s and m are shared and the sum reduces to Σα_i u_i and Σα_i uᵀw.
+    using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    Eigen::VectorXd U(k_), m(k_);
+    for (int side = 0; side < 2; ++side) {
+      const double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < (shared_m_ ? 1 : n_); ++i) {
+        Eigen::Map<const RowMat> M(m_[side].data() + (shared_m_ ? 0 : i * k_ * k_), k_, k_);
+        m.noalias() = M * w;
+        const double s = std::sqrt(std::max(w.dot(m), 1e-24)), inv_s3 = 1.0 / (s * s * s);
+        // Items sharing this M: all of them when shared, else item i alone.
+        const int64_t lo = shared_m_ ? 0 : i, hi = shared_m_ ? n_ : i + 1;
+        U.setZero();
+        double A = 0;
+        for (int64_t j = lo; j < hi; ++j) {
+          Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + j * k_, k_);
+          const double alpha = r[j] * sign * tau_;
+          U.noalias() += alpha * u;
+          A += alpha * u.dot(w);
+        }
+        H.noalias() -= inv_s3 * (U * m.transpose() + m * U.transpose());
+        H.noalias() -= (A * inv_s3) * M;
+        H.noalias() += (3.0 * A * inv_s3 / (s * s)) * (m * m.transpose());
+      }
+    }
+    return H;
+  }
 
  private:
   int64_t n_, k_;
@@ -93,10 +122,109 @@ class DistanceGeometry : public ShotGeometry {
       }
     }
   }
+  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+    // ∇²(−d), d = √(c − 2wᵀv + wᵀQw), g = Qw − v:  −Q/d + g gᵀ/d³.
+    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Q(q_.data(), k_, k_);
+    Eigen::VectorXd Qw = Q * w;
+    double wQw = w.dot(Qw);
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    for (int side = 0; side < 2; ++side) {
+      double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::Map<const Eigen::VectorXd> v(v_[side].data() + i * k_, k_);
+        double d = std::sqrt(std::max(c_[side][i] - 2 * w.dot(v) + wQw, 0.0) + 1e-12);
+        Eigen::VectorXd g = Qw - v;
+        H.noalias() += r[i] * sign * (-Q / d + g * g.transpose() / (d * d * d));
+      }
+    }
+    return H;
+  }
 
  private:
   int64_t n_, k_;
   std::vector<double> q_, v_[2], c_[2];
+};
+
+// PAL-A "f(Pw)": r(w) = −‖e − a(w)‖ with a(w) = f(Pᵀw), not linear in w. Each call runs a frozen float64 copy of
+// f on K identical copies of Pᵀw, so that autograd's double-backward gives A = ∂a/∂w column by column (forward
+// mode) and the curvature of cᵀa(w) row by row.
+class IdealPointGeometry : public ShotGeometry {
+ public:
+  IdealPointGeometry(int64_t n, int64_t k, std::shared_ptr<ProjectorImpl> f, torch::Tensor protos, std::vector<double> ea,
+                     std::vector<double> eb)
+      : n_(n), k_(k), f_(std::move(f)), protos_(std::move(protos)), e_{std::move(ea), std::move(eb)} {
+    d_ = static_cast<int64_t>(e_[0].size()) / std::max<int64_t>(n_, 1);
+  }
+  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+    Eigen::VectorXd a;
+    Eigen::MatrixXd A;
+    ideal(w, a, A, nullptr, nullptr);
+    z.setZero(n_);
+    dz.setZero(n_, k_);
+    for (int side = 0; side < 2; ++side) {
+      const double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::VectorXd diff = a - Eigen::Map<const Eigen::VectorXd>(e_[side].data() + i * d_, d_);
+        const double dist = std::sqrt(diff.squaredNorm() + 1e-12);
+        z[i] -= sign * dist;
+        dz.row(i) -= sign * (A.transpose() * diff).transpose() / dist;
+      }
+    }
+  }
+  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+    // Σ r_i ∇²(−‖a − e_i‖) = Aᵀ [Σ r_i (−I/d_i + δ_i δ_iᵀ/d_i³)] A + ∇²(cᵀa), c = −Σ r_i δ_i/d_i, δ_i = a − e_i.
+    Eigen::VectorXd a;
+    Eigen::MatrixXd A;
+    ideal(w, a, A, nullptr, nullptr);
+    const Eigen::MatrixXd AtA = A.transpose() * A;
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    Eigen::VectorXd c = Eigen::VectorXd::Zero(d_);
+    for (int side = 0; side < 2; ++side) {
+      const double sign = side == 0 ? 1.0 : -1.0;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::VectorXd diff = a - Eigen::Map<const Eigen::VectorXd>(e_[side].data() + i * d_, d_);
+        const double dist = std::sqrt(diff.squaredNorm() + 1e-12), ri = r[i] * sign;
+        Eigen::VectorXd Ad = A.transpose() * diff;
+        H.noalias() += ri * (-AtA / dist + Ad * Ad.transpose() / (dist * dist * dist));
+        c.noalias() -= ri * diff / dist;
+      }
+    }
+    Eigen::MatrixXd Hc;
+    ideal(w, a, A, &c, &Hc);
+    return H + Hc;
+  }
+
+ private:
+  using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  /// a(w), A = ∂a/∂w [d, K] and, given c, the Hessian of cᵀa(w) [K, K].
+  void ideal(const Eigen::VectorXd& w, Eigen::VectorXd& a, Eigen::MatrixXd& A, const Eigen::VectorXd* c,
+             Eigen::MatrixXd* Hc) const {
+    torch::AutoGradMode grad_on(true);
+    auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+    auto wt = torch::from_blob(const_cast<double*>(w.data()), {1, k_}, opts).expand({k_, k_}).clone();
+    wt.requires_grad_(true);
+    auto out = f_->forward(torch::matmul(wt, protos_));  // [K, d], K identical rows
+    auto eye = torch::eye(k_, opts);
+    if (c) {
+      auto ct = torch::from_blob(const_cast<double*>(c->data()), {1, d_}, opts).clone();
+      auto g = torch::autograd::grad({(out * ct).sum()}, {wt}, {}, true, true)[0];  // row j: ∇(cᵀa) at copy j
+      auto h = torch::autograd::grad({g}, {wt}, {eye})[0].contiguous();             // row j: its gradient's row j
+      *Hc = Eigen::Map<const RowMat>(h.data_ptr<double>(), k_, k_);
+      *Hc = 0.5 * (*Hc + Hc->transpose());
+      return;
+    }
+    auto v = torch::zeros({k_, d_}, opts).requires_grad_(true);
+    auto gw = torch::autograd::grad({out}, {wt}, {v}, true, true)[0];  // row j: Aᵀ v_j, linear in v
+    auto At = torch::autograd::grad({gw}, {v}, {eye})[0].contiguous();  // row j: A e_j
+    auto a0 = out[0].detach().contiguous();
+    a = Eigen::Map<const Eigen::VectorXd>(a0.data_ptr<double>(), d_);
+    A = Eigen::Map<const RowMat>(At.data_ptr<double>(), k_, d_).transpose();
+  }
+
+  int64_t n_, k_, d_;
+  std::shared_ptr<ProjectorImpl> f_;  // a frozen copy: eval mode, float64, no grad on its weights
+  torch::Tensor protos_;
+  std::vector<double> e_[2];
 };
 
 // LoRe: z = wᵀ(s_a − s_b).
@@ -106,6 +234,9 @@ class LinearGeometry : public ShotGeometry {
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     dz = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d_.data(), n_, k_);
     z = dz * w;
+  }
+  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd&, const Eigen::VectorXd&) const override {
+    return Eigen::MatrixXd::Zero(k_, k_);  // linear in w
   }
 
  private:
@@ -269,14 +400,15 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
 
 PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   set_dims(dims);
-  PLURAL_CHECK(config_.variant == "f(P)w" || config_.variant == "Pw", "pal-a: variant must be f(P)w or Pw, got '",
+  PLURAL_CHECK(config_.variant == "f(P)w" || config_.variant == "Pw" || config_.variant == "f(Pw)",
+               "pal-a: variant must be f(P)w, Pw or f(Pw), got '",
                config_.variant, "'");
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   const int64_t in = dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0);
   const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
   f_ = register_module("f", Projector(in, d, ProjectorSpec::parse(config_.proj)));
   // Unit-norm random prototypes, as the original initialises them.
-  auto P = torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});
+  auto P = torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});  // f(Pw), f(P)w: input space
   protos_ = register_parameter("prototypes", P / P.norm(2, 1, true));
   init_users(config_.k, config_.partition, config_.prior_var);
 }
@@ -298,11 +430,26 @@ torch::Tensor PalA::ideal_basis() { return config_.variant == "Pw" ? protos_ : f
 
 torch::Tensor PalA::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
   auto e = embed(items);
-  auto a = torch::matmul(broadcast_weights(w, e.size(0)).to(e.dtype()), ideal_basis());
+  torch::Tensor a;
+  if (config_.variant == "f(Pw)")  // one ideal point per distinct weight row (a single user: one forward)
+    a = f_->forward(torch::matmul((w.dim() == 1 ? w.unsqueeze(0) : w).to(e.dtype()), protos_));
+  else
+    a = torch::matmul(broadcast_weights(w, e.size(0)).to(e.dtype()), ideal_basis());
   return -((e - a).pow(2).sum(1) + 1e-12).sqrt();
 }
 
 std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
+  if (config_.variant == "f(Pw)") {
+    auto f = std::dynamic_pointer_cast<ProjectorImpl>(f_->clone());
+    f->to(torch::kFloat64);
+    f->eval();  // the adapter's state: whatever mode the model is in later, the geometry stays frozen
+    for (auto& p : f->parameters()) p.set_requires_grad(false);
+    auto ea = to_vec(embed(shots.a)), eb = to_vec(embed(shots.b));
+    for (double v : ea) PLURAL_CHECK(std::isfinite(v), "pal-a adapter: shot features contain NaN or Inf");
+    for (double v : eb) PLURAL_CHECK(std::isfinite(v), "pal-a adapter: shot features contain NaN or Inf");
+    return std::make_unique<IdealPointGeometry>(shots.size(), k_, f, protos_.detach().to(torch::kFloat64),
+                                                std::move(ea), std::move(eb));
+  }
   auto F = ideal_basis();  // [K, d]
   auto side = [&](const ItemBatch& it, std::vector<double>& v, std::vector<double>& c) {
     auto e = embed(it);

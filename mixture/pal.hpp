@@ -53,15 +53,16 @@ class PalB : public MixtureModel {
   torch::Tensor last_bound_;
 };
 
-/// PAL-A: r_u(x) = −‖f(x) − a_u‖ with ideal point a_u = Σ_k w_uk f(p_k) ("f(P)w", default) or Σ_k w_uk p_k in the
-/// projected space ("Pw"). Family "pal-a". (The original's default f(Σ_k w_k p_k) is not linear in w; see docs.)
+/// PAL-A: r_u(x) = −‖f(x) − a_u‖ with ideal point a_u = Σ_k w_uk f(p_k) ("f(P)w", default), Σ_k w_uk p_k in the
+/// projected space ("Pw"), or the original's f(Σ_k w_uk p_k) ("f(Pw)", not linear in w: its Newton geometry runs
+/// f on every step, so adapting is slower). Family "pal-a".
 class PalA : public MixtureModel {
  public:
   struct Config {
     int64_t k = 2;
     int64_t dim = 0;
     std::string proj = "mlp2-gelu-dropout0";
-    std::string variant = "f(P)w";  ///< f(P)w | Pw
+    std::string variant = "f(P)w";  ///< f(P)w | Pw | f(Pw)
     bool use_prompt = true;         ///< item = [x; prompt] as the original's prompt ⊕ response
     bool partition = false;
     double prior_var = 4.0;

@@ -28,24 +28,29 @@ ProjectorSpec ProjectorSpec::parse(const std::string& spec) {
   return s;
 }
 
-ProjectorImpl::ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& s) : residual_(s.residual) {
+ProjectorImpl::ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& s) : in_(in), out_(out), spec_(s) {
   PLURAL_CHECK(!s.residual || in == out, "projector: -residual needs input dim == output dim, got ", in, " and ", out);
-  int64_t d = in;
-  for (int l = 0; l < s.hidden_layers; ++l) {
-    net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out).bias(s.bias)));
-    if (s.batchnorm) net_->push_back(torch::nn::BatchNorm1d(out));
-    if (s.dropout > 0) net_->push_back(torch::nn::Dropout(s.dropout));
-    if (s.activation == "relu") net_->push_back(torch::nn::ReLU());
-    if (s.activation == "gelu") net_->push_back(torch::nn::GELU());
-    d = out;
+  reset();
+}
+
+void ProjectorImpl::reset() {
+  net_ = torch::nn::Sequential();
+  int64_t d = in_;
+  for (int l = 0; l < spec_.hidden_layers; ++l) {
+    net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias)));
+    if (spec_.batchnorm) net_->push_back(torch::nn::BatchNorm1d(out_));
+    if (spec_.dropout > 0) net_->push_back(torch::nn::Dropout(spec_.dropout));
+    if (spec_.activation == "relu") net_->push_back(torch::nn::ReLU());
+    if (spec_.activation == "gelu") net_->push_back(torch::nn::GELU());
+    d = out_;
   }
-  net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out).bias(s.bias)));
+  net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias)));
   register_module("net", net_);
 }
 
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {
   auto y = net_->forward(x);
-  return residual_ ? y + x : y;
+  return spec_.residual ? y + x : y;
 }
 
 }  // namespace plural::mixture

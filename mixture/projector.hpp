@@ -2,6 +2,7 @@
 // PAL's projector MLPs, built from the original's spec strings: mlp{L}-{relu|gelu|linear}-dropout{digits}
 // [-residual][-batchnorm][-nobias]. L hidden blocks Linear -> [BatchNorm1d] -> Dropout -> activation, then a final
 // Linear, all of width `out`; -residual adds the input (needs in == out); dropout5 = 0.5, dropout25 = 0.25.
+#include <torch/nn/cloneable.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
@@ -19,14 +20,17 @@ struct ProjectorSpec {
   static ProjectorSpec parse(const std::string& spec);
 };
 
-class ProjectorImpl : public torch::nn::Module {
+/// Cloneable: PAL-A's f(Pw) adapter runs a frozen float64 copy of f (core of its Newton geometry).
+class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
  public:
   ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& spec);
+  void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Sequential net_;
-  bool residual_;
+  int64_t in_, out_;
+  ProjectorSpec spec_;
+  torch::nn::Sequential net_{nullptr};
 };
 TORCH_MODULE(Projector);
 
