@@ -46,6 +46,19 @@ void PersonaKConfig::validate() const {
   PLURAL_CHECK(train_pairs >= 1 && val_pairs >= 0 && test_pairs >= 1 && support_pairs >= 1,
                "PersonaKConfig: pair counts must be positive (val may be 0)");
   PLURAL_CHECK(noise_temperature >= 0, "PersonaKConfig: noise_temperature must be >= 0");
+  PLURAL_CHECK(held_out_contexts >= 0 && held_out_contexts < prototypes, "PersonaKConfig: held_out_contexts must be in [0, ",
+               prototypes - 1, "] (some prototype must remain for seen users), got ", held_out_contexts);
+  PLURAL_CHECK(held_out_contexts == 0 || contexts, "PersonaKConfig: held_out_contexts needs contexts = true");
+}
+
+std::string persona_context_text(const std::vector<std::string>& behaviors, const std::vector<int>& signs) {
+  std::string out = "Traits: ";
+  for (size_t d = 0; d < behaviors.size(); ++d) {
+    std::string words = behaviors[d];
+    std::replace(words.begin(), words.end(), '-', ' ');
+    out += (d ? "; " : "") + words + (signs[d] > 0 ? ": yes" : ": no");
+  }
+  return out + ".";
 }
 
 PersonaK generate_persona_k(const PersonaKConfig& cfg) {
@@ -107,6 +120,12 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
   auto& data = out.data;
   data.source = detail::cat("persona-k(K*=", K, ", D=", D, ", alpha=", cfg.alpha, ", seed=", cfg.seed, ")");
   int32_t prompt = data.texts.intern(cfg.prompt);
+  std::vector<int32_t> context_text;
+  if (cfg.contexts)
+    for (const auto& signs : out.prototypes) {
+      out.contexts.push_back(persona_context_text(out.behaviors, signs));
+      context_text.push_back(data.texts.intern(out.contexts.back()));
+    }
 
   auto intern_statement = [&](size_t stmt, size_t d) {
     int32_t t = data.texts.intern(all.statements[stmt].text);
@@ -124,6 +143,7 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
     return r * all.statements[stmt].stance;
   };
   auto draw_pairs = [&](int32_t user, const std::vector<double>& w, int which_pool, Split split, int count) {
+    const int32_t context = cfg.contexts ? context_text[data.users[user].group] : -1;
     const auto& p = pool[which_pool];
     int made = 0, attempts = 0;
     while (made < count && attempts < count * 50) {
@@ -145,6 +165,7 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
       c.a = intern_statement(sa, da);
       c.b = intern_statement(sb, db);
       c.label = label;
+      c.context = context;
       c.split = split;
       data.comparisons.push_back(c);
       ++made;
@@ -157,10 +178,14 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
   for (int u = 0; u < n_users; ++u) {
     bool seen = u < cfg.seen_users;
     std::vector<double> w(K, 0.0);
+    // Seen users never have a held-out prototype as their dominant one.
+    const size_t allowed = seen ? K - static_cast<size_t>(cfg.held_out_contexts) : K;
     if (cfg.alpha <= 0 || K == 1) {
-      w[rng.index(K)] = 1.0;
+      w[rng.index(allowed)] = 1.0;
     } else {
-      w = rng.dirichlet(K, cfg.alpha);
+      do {
+        w = rng.dirichlet(K, cfg.alpha);
+      } while (static_cast<size_t>(std::max_element(w.begin(), w.end()) - w.begin()) >= allowed);
     }
     char id[32];
     std::snprintf(id, sizeof id, seen ? "seen-%04d" : "unseen-%04d", seen ? u : u - cfg.seen_users);

@@ -34,6 +34,12 @@ struct PersonaKConfig {
   double noise_temperature = 0.0;  ///< > 0: label ~ Bernoulli(sigmoid(Δr / T)) instead of the sign of Δr
   bool soft_labels = false;        ///< with noise: store sigmoid(Δr / T) itself as the label
   std::string prompt = "Which of these two statements would you rather say?";
+  /// Persona-C: every comparison carries, as its context, a plain-words description of its user's dominant
+  /// prototype ("Traits: believes in gun rights: yes; agreeableness: no; …").
+  bool contexts = false;
+  /// Persona-C: the last this-many prototypes are held out: no seen user has one as dominant prototype, so their
+  /// contexts appear only with unseen users (zero-shot contexts).
+  int held_out_contexts = 0;
   uint64_t seed = 0;
   void validate() const;
 };
@@ -46,7 +52,11 @@ struct PersonaK {
   /// Ground truth per text (data.texts order): index into `behaviors` and stance ±1; -1 and 0 for the prompt.
   std::vector<int32_t> text_behavior;
   std::vector<int8_t> text_stance;
+  std::vector<std::string> contexts;  ///< [K*] each prototype's context text (Persona-C), else empty
 };
+
+/// The plain-words description of a prototype: its behaviours' names with '-' read as spaces, "yes" or "no" each.
+std::string persona_context_text(const std::vector<std::string>& behaviors, const std::vector<int>& signs);
 
 PersonaK generate_persona_k(const PersonaKConfig& cfg);
 
