@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/json_config.hpp"
 
 namespace plural::core {
 
@@ -133,6 +134,69 @@ SupportSet SupportSampler::gather(const std::vector<std::vector<size_t>>& sets) 
   const auto D = view_.features().size(1);
   if (N == 0) return empty_sets(S, D, view_.has_prompts() ? D : 0);
   return orient(view_.batch(torch::tensor(flat, torch::kInt64)), S, N, mask);
+}
+
+void for_seen_user_sets(const RewardModel& model, const DatasetView& view, int64_t max_n,
+                        const std::function<void(const std::vector<int64_t>& rows, const SupportSet& sets)>& fn,
+                        size_t chunk) {
+  SupportSampler sampler(view, view.rows(Split::train, true));
+  const auto& users = view.data().users;
+  std::vector<int64_t> rows;
+  std::vector<std::vector<size_t>> sets;
+  auto flush = [&] {
+    if (rows.empty()) return;
+    fn(rows, sampler.gather(sets));
+    rows.clear();
+    sets.clear();
+  };
+  for (size_t u = 0; u < users.size(); ++u) {
+    int64_t row = model.user_row(users[u].id);
+    if (row < 0) continue;
+    rows.push_back(row);
+    sets.push_back(sampler.fixed_rows(static_cast<int32_t>(u), max_n, 0));
+    if (rows.size() == chunk) flush();
+  }
+  flush();
+}
+
+namespace {
+class AmortizedAdapter : public Adapter {
+ public:
+  AmortizedAdapter(std::string family, AmortizedEncode encode, const std::string& json)
+      : family_(std::move(family)), encode_(std::move(encode)) {
+    JsonConfig c(json, family_ + " amortized adapter");
+    c.finish();
+  }
+  std::string name() const override { return "amortized"; }
+  UserState adapt(RewardModel& model, const PairBatch& shots, const std::string& user_id) const override {
+    PLURAL_CHECK(model.family() == family_, family_, " amortized adapter: expected a ", family_, " model, got '",
+                 model.family(), "'");
+    UserState s = new_user_state(model, shots, user_id);
+    if (s.shots == 0) return s;
+    PLURAL_CHECK(shots.a.x.size(1) == model.dims().item_dim && shots.b.x.size(1) == model.dims().item_dim, family_,
+                 " adapter: shots have ", shots.a.x.size(1), "-dim features, the model expects ",
+                 model.dims().item_dim);
+    PLURAL_CHECK(torch::isfinite(shots.a.x).all().item<bool>() && torch::isfinite(shots.b.x).all().item<bool>(),
+                 family_, " adapter: shot features contain NaN or Inf");
+    torch::NoGradGuard ng;
+    bool was = model.is_training();
+    model.eval();
+    auto out = encode_(model, support_from_pairs(shots), s);
+    model.train(was);
+    return out;
+  }
+
+ private:
+  std::string family_;
+  AmortizedEncode encode_;
+};
+}  // namespace
+
+bool register_amortized_adapter(const std::string& family, AmortizedEncode encode) {
+  return register_adapter(
+      family, "amortized",
+      [family, encode](const std::string& json) { return std::make_unique<AmortizedAdapter>(family, encode, json); },
+      true);
 }
 
 }  // namespace plural::core

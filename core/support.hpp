@@ -5,6 +5,8 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -50,5 +52,18 @@ class SupportSampler {
   const DatasetView& view_;
   std::unordered_map<int32_t, std::vector<size_t>> pool_;  // user -> strict comparisons
 };
+
+/// Each seen user's fixed set (up to max_n of their train comparisons, SupportSampler::fixed_rows), padded, in
+/// chunks of up to `chunk` users: fn(the chunk's model rows, their sets). What amortized families encode as the
+/// seen users' states after training.
+void for_seen_user_sets(const RewardModel& model, const DatasetView& view, int64_t max_n,
+                        const std::function<void(const std::vector<int64_t>& rows, const SupportSet& sets)>& fn,
+                        size_t chunk = 256);
+
+/// The "amortized" adapter of a family whose new user is one forward pass over their pairs: checks the shots
+/// (model family, feature width, NaN), gives the prior state for no shots, and runs `encode` in eval mode without
+/// grad — never a gradient step, never a shared weight changed. Registered as the family's default adapter.
+using AmortizedEncode = std::function<UserState(RewardModel& model, const SupportSet& set, const UserState& fresh)>;
+bool register_amortized_adapter(const std::string& family, AmortizedEncode encode);
 
 }  // namespace plural::core

@@ -33,6 +33,12 @@ TrainConfig default_train_config(const std::string& family) {
     t.lr = 1e-3;
     t.patience = 15;
   }
+  if (family == "cross-attn") {
+    // Episodic like VPL (a support set per user in every batch); its personal branch starts to matter after the
+    // population term has settled, so stopping is patient.
+    t.lr = 1e-3;
+    t.patience = 15;
+  }
   return t;
 }
 

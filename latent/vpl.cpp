@@ -187,27 +187,13 @@ void Vpl::refresh_seen_users(const core::DatasetView& view) {
   torch::NoGradGuard ng;
   bool was = is_training();
   eval();
-  core::SupportSampler sampler(view, view.rows(core::Split::train, true));
-  const auto& users = view.data().users;
-  std::vector<int64_t> rows;
-  std::vector<std::vector<size_t>> sets;
-  auto flush = [&] {
-    if (rows.empty()) return;
-    auto [mu, lv] = encode(sampler.gather(sets));
-    auto idx = torch::tensor(rows, torch::kInt64);
-    seen_mu_.index_copy_(0, idx, mu);
-    seen_logvar_.index_copy_(0, idx, lv);
-    rows.clear();
-    sets.clear();
-  };
-  for (size_t u = 0; u < users.size(); ++u) {
-    int64_t row = user_row(users[u].id);
-    if (row < 0) continue;
-    rows.push_back(row);
-    sets.push_back(sampler.fixed_rows(static_cast<int32_t>(u), config_.seen_context, 0));
-    if (rows.size() == 256) flush();
-  }
-  flush();
+  core::for_seen_user_sets(*this, view, config_.seen_context,
+                           [&](const std::vector<int64_t>& rows, const core::SupportSet& sets) {
+                             auto [mu, lv] = encode(sets);
+                             auto idx = torch::tensor(rows, torch::kInt64);
+                             seen_mu_.index_copy_(0, idx, mu);
+                             seen_logvar_.index_copy_(0, idx, lv);
+                           });
   train(was);
 }
 
@@ -325,30 +311,6 @@ torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPoo
 
 namespace {
 
-// "amortized": a new user's comparisons → q(z | pairs) in one forward pass of the set encoder; no gradient steps.
-class AmortizedAdapter : public core::Adapter {
- public:
-  explicit AmortizedAdapter(const std::string& json) {
-    core::JsonConfig c(json, "vpl amortized adapter");
-    c.finish();
-  }
-  std::string name() const override { return "amortized"; }
-  UserState adapt(core::RewardModel& base, const PairBatch& shots, const std::string& user_id) const override {
-    auto* model = dynamic_cast<Vpl*>(&base);
-    PLURAL_CHECK(model, "amortized adapter: expected a vpl model, got '", base.family(), "'");
-    UserState s = core::new_user_state(*model, shots, user_id);
-    if (s.shots == 0) return s;
-    PLURAL_CHECK(shots.a.x.size(1) == model->dims().item_dim, "vpl adapter: shots have ", shots.a.x.size(1),
-                 "-dim features, the model expects ", model->dims().item_dim);
-    torch::NoGradGuard ng;
-    bool was = model->is_training();
-    model->eval();
-    auto [mu, lv] = model->encode(core::support_from_pairs(shots));
-    model->train(was);
-    return model->make_user(user_id, s.shots, mu[0], lv[0]);
-  }
-};
-
 const bool registered = [] {
   core::register_model(
       "vpl",
@@ -376,8 +338,12 @@ const bool registered = [] {
         return std::make_shared<Vpl>(dims, c);
       },
       "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO");
-  core::register_adapter("vpl", "amortized", [](const std::string& j) { return std::make_unique<AmortizedAdapter>(j); },
-                         true);
+  // A new user's comparisons → q(z | pairs) in one forward pass of the set encoder.
+  core::register_amortized_adapter("vpl", [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
+    auto& model = static_cast<Vpl&>(m);
+    auto [mu, lv] = model.encode(set);
+    return model.make_user(s.user_id, s.shots, mu[0], lv[0]);
+  });
   return true;
 }();
 
