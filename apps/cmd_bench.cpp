@@ -6,6 +6,7 @@
 
 #include "apps/bench_accuracy.hpp"
 #include "apps/bench_adapt.hpp"
+#include "apps/bench_persona_c.hpp"
 #include "apps/bench_query.hpp"
 #include "apps/bench_train_speed.hpp"
 #include "apps/commands.hpp"
@@ -64,7 +65,7 @@ void finish_accuracy_options(AccuracyBench& b, const std::string& models, const 
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, ukp, adapt, train-speed, query, active (tables or --json)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active (tables or --json)");
   bench->require_subcommand(1);
 
   {
@@ -157,6 +158,30 @@ void add_bench(CLI::App& app, Common& common) {
       PLURAL_CHECK(o->bench.repeats >= 1, "--repeats must be >= 1");
       set_threads(common.threads);
       auto out = adapt_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      PersonaCBench bench;
+      std::string models = "context:film,context:concat,bt";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand(
+        "persona-c", "Persona-C: context models with the true, no, a wrong and a held-out context (does it matter?)");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--k-star", o->bench.k_star, "planted prototypes")->capture_default_str();
+    cmd->add_option("--held-out", o->bench.held_out, "prototypes whose contexts no seen user has")->capture_default_str();
+    cmd->add_option("--models", o->models, "family[:conditioning] list")->capture_default_str();
+    cmd->callback([o, &common] {
+      o->bench.models.clear();
+      for (const auto& m : split_list(o->models)) {
+        require_model_family(m.substr(0, m.find(':')));
+        o->bench.models.push_back(m);
+      }
+      set_threads(common.threads);
+      auto out = persona_c_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }

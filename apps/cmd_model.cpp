@@ -180,7 +180,7 @@ void add_eval(CLI::App& app, Common& common) {
 
 void add_score(CLI::App& app, Common& common) {
   struct Opts {
-    std::string model, cache, encoder, texts_file, prompt, user, state;
+    std::string model, cache, encoder, texts_file, prompt, context, user, state;
     std::vector<std::string> texts;
     bool json_out = false;
   };
@@ -192,6 +192,8 @@ void add_score(CLI::App& app, Common& common) {
   cmd->add_option("--text", o->texts, "a response to score (repeatable)");
   cmd->add_option("--texts", o->texts_file, "or a file of responses, one per line");
   cmd->add_option("--prompt", o->prompt, "the prompt they answer (for models that use prompts)");
+  cmd->add_option("--context", o->context,
+                  "a context text (criterion, scenario, persona) for context models; without it, the null context");
   cmd->add_option("--user", o->user, "a seen user's id (default: the population/prior user)");
   cmd->add_option("--state", o->state, "a saved UserState (from plural adapt)");
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
@@ -211,12 +213,20 @@ void add_score(CLI::App& app, Common& common) {
     PLURAL_CHECK(model->dims().prompt_dim == 0 || !o->prompt.empty(), "score: this ", model->family(),
                  " model uses prompts; give --prompt");
     FeatureCache cache(o->cache);
+    PLURAL_CHECK(o->context.empty() || model->dims().context_dim > 0, "score: this ", model->family(),
+                 " model was not trained with contexts; --context has no effect on it");
     std::vector<std::string> all = texts;
+    const auto n = static_cast<int64_t>(texts.size());
     if (!o->prompt.empty()) all.push_back(o->prompt);
+    if (!o->context.empty()) all.push_back(o->context);
     auto f = cached_features(cache, o->encoder, encoder_id, all);
     ItemBatch items;
-    items.x = f.slice(0, 0, static_cast<int64_t>(texts.size()));
-    if (model->dims().prompt_dim > 0) items.prompt = f[-1].unsqueeze(0).expand({items.x.size(0), -1});
+    items.x = f.slice(0, 0, n);
+    if (model->dims().prompt_dim > 0) items.prompt = f[n].unsqueeze(0).expand({n, -1});
+    if (!o->context.empty()) {
+      items.context = f[-1].unsqueeze(0).expand({n, -1});
+      items.has_context = torch::ones({n}, torch::kBool);
+    }
     UserState state;
     if (!o->state.empty()) {
       state = UserState::load(o->state);

@@ -91,5 +91,25 @@ done
 "$cli" score --model "$tmp/vpl.pt" --cache "$tmp/q.h5" --state "$tmp/new.state" --prompt p --text "text 1" \
   --text "text 2" --json | /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); assert len(j["rewards"]) == 2, j' \
   || { echo "FAIL: score vpl"; fail=1; }
+# Context and cross-attention models from the CLI: train, score under a context, adapt a new user.
+for ctx in kind blunt; do for i in 1 2 3 4 5 6; do
+  printf '{"user": "u", "prompt": "p", "context": "be %s", "a": "text %d", "b": "text %d", "label": %d}\n' \
+    $ctx $i $((i + 1)) $([ $ctx = kind ] && echo 1 || echo 0)
+done; done > "$tmp/ctx.jsonl"
+"$cli" train --data "$tmp/ctx.jsonl" --cache "$tmp/q.h5" --encoder hashed:dim=32 --model context --epochs 2 -q \
+  -o "$tmp/context.pt" > /dev/null || { echo "FAIL: train context"; fail=1; }
+"$cli" score --model "$tmp/context.pt" --cache "$tmp/q.h5" --prompt p --context "be kind" --text "text 1" --json \
+  | /usr/bin/python3 -c 'import json, sys; j = json.load(sys.stdin); assert len(j["rewards"]) == 1, j' \
+  || { echo "FAIL: score --context"; fail=1; }
+expect 2 "was not trained with contexts" "$cli" score --model "$tmp/bt.pt" --cache "$tmp/q.h5" --prompt p \
+  --context "be kind" --text "text 1"
+expect 2 "the data has no contexts" "$cli" train --data "$tmp/users.jsonl" --cache "$tmp/q.h5" \
+  --encoder hashed:dim=32 --model context -q -o "$tmp/nocontext.pt"
+"$cli" train --data "$tmp/users.jsonl" --cache "$tmp/q.h5" --encoder hashed:dim=32 --model cross-attn --epochs 2 -q \
+  -o "$tmp/xattn.pt" > /dev/null || { echo "FAIL: train cross-attn"; fail=1; }
+"$cli" adapt --model "$tmp/xattn.pt" --data "$tmp/answers.jsonl" --cache "$tmp/q.h5" -o "$tmp/x.state" > /dev/null \
+  || { echo "FAIL: adapt cross-attn"; fail=1; }
+"$cli" score --model "$tmp/xattn.pt" --cache "$tmp/q.h5" --state "$tmp/x.state" --prompt p --text "text 1" \
+  > /dev/null || { echo "FAIL: score cross-attn"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
