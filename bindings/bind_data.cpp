@@ -129,6 +129,9 @@ void bind_data(py::module_& m) {
       .def_readwrite("noise_temperature", &PersonaKConfig::noise_temperature)
       .def_readwrite("soft_labels", &PersonaKConfig::soft_labels)
       .def_readwrite("prompt", &PersonaKConfig::prompt)
+      .def_readwrite("contexts", &PersonaKConfig::contexts, "Persona-C: each comparison carries its prototype's context")
+      .def_readwrite("held_out_contexts", &PersonaKConfig::held_out_contexts,
+                     "Persona-C: the last this-many prototypes have no seen users")
       .def_readwrite("seed", &PersonaKConfig::seed)
       .def("validate", &PersonaKConfig::validate);
 
@@ -138,7 +141,8 @@ void bind_data(py::module_& m) {
       .def_readonly("prototypes", &PersonaK::prototypes, "[K*][D] signs")
       .def_readonly("weights", &PersonaK::weights, "[users][K*] true mixture weights, in data.user_ids order")
       .def_readonly("text_behavior", &PersonaK::text_behavior)
-      .def_readonly("text_stance", &PersonaK::text_stance);
+      .def_readonly("text_stance", &PersonaK::text_stance)
+      .def_readonly("contexts", &PersonaK::contexts, "[K*] each prototype's context text (Persona-C)");
   m.def("generate_persona_k", &generate_persona_k, py::arg("config"), py::call_guard<py::gil_scoped_release>());
 
   py::class_<UkpConfig>(m, "UkpConfig", "UKPConvArg1: real annotators' argument-convincingness judgements")

@@ -8,6 +8,7 @@
 #include "core/model.hpp"
 #include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
+#include "embeddings/context_model.hpp"
 
 namespace plural::bindings {
 
@@ -401,6 +402,23 @@ void bind_training(py::module_& m) {
       py::arg("model"), py::arg("batch"), py::arg("state") = nullptr,
       "Logits in eval mode without grad: for one state, or for the seen users of batch.user");
   m.def("pair_metrics", &pair_metrics, py::arg("logits"), py::arg("labels"));
+  m.def(
+      "marginal_preference",
+      [](RewardModel& model, const PairBatch& batch, py::object contexts, py::object probs) {
+        auto* cm = dynamic_cast<plural::embeddings::ContextConditioned*>(&model);
+        PLURAL_CHECK(cm, "marginal_preference: expected a context model, got '", model.family(), "'");
+        check_pairs(model, batch, "marginal_preference");
+        auto c = tensor_arg(contexts, "marginal_preference", "contexts"), p = tensor_arg(probs, "marginal_preference", "probs");
+        py::gil_scoped_release release;
+        torch::NoGradGuard ng;
+        bool was = model.is_training();
+        model.eval();
+        auto out = plural::embeddings::marginal_preference(*cm, batch, c, p);
+        model.train(was);
+        return out;
+      },
+      py::arg("model"), py::arg("batch"), py::arg("contexts"), py::arg("probs"),
+      "Σ_c p(c) σ(r(a, c) − r(b, c)) per pair for a context model: contexts [C, Dc], probs [C] summing to 1");
 }
 
 }  // namespace
