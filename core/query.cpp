@@ -66,13 +66,18 @@ class BaldScorer : public QueryScorer {
   using QueryScorer::score;
   torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
     check_pool(pool);
+    if (auto* h = dynamic_cast<HypothesisPosterior*>(&model)) {  // a discrete posterior: exact
+      auto w = h->hypotheses(state, prepared(pool, model, name()));
+      return bald_weighted(torch::sigmoid(w.logits), w.weights);
+    }
     auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
     auto var = (lin.grad.matmul(lin.cov) * lin.grad).sum(1).clamp_min(0);
     return bald_gaussian_logit(lin.mean, var);
   }
 };
 
-// The same information without linearizing: Monte-Carlo over posterior draws of the user vector.
+// The same information without linearizing: Monte-Carlo over posterior draws of the user vector (for a discrete
+// posterior, draws of the hypothesis).
 class BaldMcScorer : public QueryScorer {
  public:
   explicit BaldMcScorer(uint64_t seed) : seed_(seed) {}
@@ -80,12 +85,19 @@ class BaldMcScorer : public QueryScorer {
   using QueryScorer::score;
   torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
     check_pool(pool);
-    auto z = user_posterior(model, name())
-                 .sample_logits(state, prepared(pool, model, name()), 64, seed_ ^ hash64(state.user_id));
+    const uint64_t seed = seed_ ^ hash64(state.user_id);
+    if (auto* h = dynamic_cast<HypothesisPosterior*>(&model)) {
+      auto w = h->hypotheses(state, prepared(pool, model, name()));
+      auto gen = at::detail::createCPUGenerator(seed);
+      auto draws = torch::multinomial(w.weights.to(torch::kFloat64), kDraws, /*replacement=*/true, gen);
+      return bald_from_probs(torch::sigmoid(w.logits.index_select(0, draws)));
+    }
+    auto z = user_posterior(model, name()).sample_logits(state, prepared(pool, model, name()), kDraws, seed);
     return bald_from_probs(torch::sigmoid(z));
   }
 
  private:
+  static constexpr int64_t kDraws = 64;
   uint64_t seed_;
 };
 
@@ -122,8 +134,12 @@ const bool registered = [] {
 
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer) {
   auto* p = dynamic_cast<UserPosterior*>(&model);
+  PLURAL_CHECK(p || !dynamic_cast<HypothesisPosterior*>(&model), "query scorer '", scorer,
+               "' needs a Gaussian user posterior; '", model.family(),
+               "' models have a discrete one (use --scorer bald, bald-mc or random)");
   PLURAL_CHECK(p, "query scorer '", scorer, "' needs a user posterior, which '", model.family(),
-               "' models do not have (use a per-user-bt, pal-a, pal-b, lore or vpl model, or --scorer random)");
+               "' models do not have (use a per-user-bt, pal-a, pal-b, lore, vpl, context or cross-attn model, or ",
+               "--scorer random)");
   return *p;
 }
 
@@ -137,6 +153,15 @@ const torch::Tensor& state_covariance(const UserState& state) {
 torch::Tensor bald_from_probs(const torch::Tensor& probs) {
   auto p = probs.to(torch::kFloat64);
   return (binary_entropy(p.mean(0)) - binary_entropy(p).mean(0)).clamp_min(0).to(torch::kFloat32);
+}
+
+torch::Tensor bald_weighted(const torch::Tensor& probs, const torch::Tensor& weights) {
+  auto p = probs.to(torch::kFloat64), w = weights.to(torch::kFloat64).unsqueeze(1);
+  return (binary_entropy((w * p).sum(0)) - (w * binary_entropy(p)).sum(0)).clamp_min(0).to(torch::kFloat32);
+}
+
+torch::Tensor posterior_weights(const torch::Tensor& log_likelihood) {
+  return torch::softmax(log_likelihood.to(torch::kFloat64), 0).to(torch::kFloat32);
 }
 
 torch::Tensor bald_gaussian_logit(const torch::Tensor& mean, const torch::Tensor& var, int nodes) {
@@ -160,11 +185,13 @@ QueryPool prepare_pool(RewardModel& model, const PairBatch& candidates) {
   pool.pairs = candidates;
   pool.model_id = model.model_id();
   PLURAL_CHECK(pool.size() > 0, "query: the candidate pool is empty");
-  if (auto* posterior = dynamic_cast<UserPosterior*>(&model)) {
+  auto* gaussian = dynamic_cast<UserPosterior*>(&model);
+  auto* discrete = dynamic_cast<HypothesisPosterior*>(&model);
+  if (gaussian || discrete) {
     torch::NoGradGuard ng;
     bool was = model.is_training();
     model.eval();
-    pool.prepared = posterior->prepare(candidates);
+    pool.prepared = gaussian ? gaussian->prepare(candidates) : discrete->prepare_hypotheses(candidates);
     model.train(was);
   }
   return pool;

@@ -1,7 +1,9 @@
 #pragma once
 // Query scorers: which pair should we ask this user next? Every family whose user state is a Gaussian posterior
 // over a user vector u (PAL/LoRe: the Laplace posterior of θ; per-user BT: of the head w; VPL: q(z)) implements
-// UserPosterior, and the scorers here work for all of them.
+// UserPosterior. Families whose uncertainty about a user is a choice among a few hypotheses (which training context
+// describes them, which seen user they are like) implement HypothesisPosterior. bald and bald-mc work for both;
+// dopt needs a Gaussian posterior.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,6 +49,22 @@ class UserPosterior {
   /// Logits [M, C] of the candidates under M draws of the user vector from its posterior (seeded).
   virtual torch::Tensor sample_logits(const UserState& state, const PreparedPool& pool, int64_t m, uint64_t seed) = 0;
 };
+/// Candidate logits under each of H hypotheses about the user, with the posterior weight of each.
+struct WeightedHypotheses {
+  torch::Tensor logits;   ///< [H, C]
+  torch::Tensor weights;  ///< [H], non-negative, summing to 1
+};
+
+/// Implemented by model families whose user posterior is discrete (context: the training contexts; cross-attn: the
+/// seen users' token sets), weighted by the likelihood of the user's answers.
+class HypothesisPosterior {
+ public:
+  virtual ~HypothesisPosterior() = default;
+  /// Called by prepare_pool, which has put the model in eval mode without grad.
+  virtual std::shared_ptr<const PreparedPool> prepare_hypotheses(const PairBatch& candidates) = 0;
+  virtual WeightedHypotheses hypotheses(const UserState& state, const PreparedPool& pool) = 0;
+};
+
 /// The model's UserPosterior; throws ValueError naming the family and `scorer` when it has none.
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer);
 /// A state's posterior covariance ("cov"); a state without one (e.g. from an AdamW adapter) is a ValueError.
@@ -61,6 +79,10 @@ const Pool& prepared_as(const PreparedPool& pool, const std::string& family) {
 
 /// BALD, I(y; u) = H[E p] − E H[p], from sampled probabilities [M, C] (nats).
 torch::Tensor bald_from_probs(const torch::Tensor& probs);
+/// The same for probabilities [H, C] under hypotheses with weights [H] (exact for a discrete posterior).
+torch::Tensor bald_weighted(const torch::Tensor& probs, const torch::Tensor& weights);
+/// Posterior weights [H] from the log-likelihoods [H] of a user's answers under a uniform prior.
+torch::Tensor posterior_weights(const torch::Tensor& log_likelihood);
 /// BALD for logits ~ N(mean, var) per candidate, by Gauss–Hermite quadrature (nats).
 torch::Tensor bald_gaussian_logit(const torch::Tensor& mean, const torch::Tensor& var, int nodes = 20);
 

@@ -4,6 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
+
+#include "core/dataset_view.hpp"
 #include "core/error.hpp"
 #include "core/json_config.hpp"
 
@@ -39,6 +43,7 @@ ContextConditioned::ContextConditioned(const core::ModelDims& dims, Config confi
   const int64_t in = dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), dc = dims.context_dim;
   // Zero: before training, "no context" is the origin of the context space, like an empty text's mean.
   null_ = register_parameter("null_context", torch::zeros({dc}));
+  known_ = register_buffer("known_contexts", torch::zeros({0, dc}));
   if (config_.conditioning == "concat") {
     concat_ = register_module("mlp", core::Mlp(in + dc, 1, config_.mlp));
     return;
@@ -77,6 +82,12 @@ torch::Tensor ContextConditioned::base_input(const ItemBatch& items) const {
   PLURAL_CHECK(items.prompt.defined() && items.prompt.size(1) == dims_.prompt_dim,
                "context: the model uses prompt features of dim ", dims_.prompt_dim, "; give them");
   return torch::cat({items.x, items.prompt}, 1);
+}
+
+torch::Tensor ContextConditioned::has_own_context(const ItemBatch& items) const {
+  const int64_t B = items.size();
+  if (!items.context.defined()) return torch::zeros({B}, torch::kBool);
+  return items.has_context.defined() ? items.has_context.to(torch::kBool) : torch::ones({B}, torch::kBool);
 }
 
 torch::Tensor ContextConditioned::contexts_of(const ItemBatch& items, const torch::Tensor& drop) const {
@@ -119,9 +130,122 @@ torch::Tensor ContextConditioned::reward_under(const ItemBatch& items, const tor
 
 torch::Tensor ContextConditioned::reward_seen(const ItemBatch& items, const torch::Tensor&) { return forward(items); }
 
+std::pair<torch::Tensor, torch::Tensor> ContextConditioned::state_posterior(const core::UserState& state) const {
+  if (!state.tensors.count("weights")) return {};
+  const auto& c = state.at("contexts");
+  const auto& w = state.at("weights");
+  PLURAL_CHECK(c.dim() == 2 && c.size(1) == dims_.context_dim && w.dim() == 1 && w.size(0) == c.size(0),
+               "context: user state '", state.user_id, "' has contexts ", c.sizes(), " and weights ", w.sizes(),
+               "; this model's contexts are ", dims_.context_dim, "-dim");
+  return {c.to(null_.dtype()), w.to(null_.dtype())};
+}
+
 torch::Tensor ContextConditioned::reward(const ItemBatch& items, const core::UserState& state) {
   check_state(state, "context.reward");
-  return forward(items);
+  auto [contexts, weights] = state_posterior(state);
+  auto own = forward(items);
+  if (!contexts.defined() || contexts.size(0) == 0) return own;
+  auto base = base_input(items);
+  auto mean = torch::zeros({base.size(0)});
+  for (int64_t h = 0; h < contexts.size(0); ++h)
+    mean = mean + weights[h] * run(base, contexts[h].unsqueeze(0).expand({base.size(0), -1}));
+  return torch::where(has_own_context(items), own, mean);
+}
+
+torch::Tensor ContextConditioned::logits_under(const torch::Tensor& base_a, const torch::Tensor& base_b,
+                                               const torch::Tensor& contexts) {
+  const int64_t B = base_a.size(0);
+  std::vector<torch::Tensor> rows;
+  for (int64_t h = 0; h < contexts.size(0); ++h) {
+    auto c = contexts[h].unsqueeze(0).expand({B, -1});
+    rows.push_back(run(base_a, c) - run(base_b, c));
+  }
+  return torch::stack(rows);
+}
+
+torch::Tensor ContextConditioned::logits_for(const PairBatch& batch, const core::UserState& state) {
+  check_state(state, "context.logits_for");
+  auto [contexts, weights] = state_posterior(state);
+  auto own = forward(batch.a) - forward(batch.b);
+  if (!contexts.defined() || contexts.size(0) == 0) return own;
+  // The marginal preference Σ_h w_h σ(Δ_h), as a logit (log-sum-exp keeps it finite for confident pairs).
+  auto z = logits_under(base_input(batch.a), base_input(batch.b), contexts);
+  auto lw = weights.clamp_min(1e-30).log().unsqueeze(1);
+  auto marginal = torch::logsumexp(lw + torch::log_sigmoid(z), 0) - torch::logsumexp(lw + torch::log_sigmoid(-z), 0);
+  return torch::where(has_own_context(batch.a), own, marginal);
+}
+
+void ContextConditioned::refresh_seen_users(const core::DatasetView& view) {
+  std::map<int32_t, int64_t> count;
+  for (const auto& c : view.data().comparisons)
+    if (c.split == core::Split::train && c.context >= 0) ++count[c.context];
+  std::vector<std::pair<int64_t, int32_t>> order;  // most frequent first, text order among equals
+  for (const auto& [t, n] : count) order.push_back({-n, t});
+  std::sort(order.begin(), order.end());
+  if (static_cast<int64_t>(order.size()) > kMaxKnown) order.resize(kMaxKnown);
+  std::vector<int64_t> rows;
+  for (const auto& o : order) rows.push_back(o.second);
+  torch::NoGradGuard ng;
+  auto known = view.features().index_select(0, torch::tensor(rows, torch::kInt64)).to(null_.dtype()).clone();
+  known_.set_(known);
+}
+
+core::UserState ContextConditioned::context_posterior(const PairBatch& shots, const std::string& user_id) {
+  PLURAL_CHECK(known_.size(0) > 0, "context: this model knows no training contexts (train it first, or give the "
+                                   "user's context with their comparisons)");
+  auto s = core::new_user_state(*this, shots, user_id);
+  if (!shots.label.defined() || shots.size() == 0) return s;  // the prior: the null context
+  s.tensors["contexts"] = known_.clone();
+  {
+    PLURAL_CHECK(torch::isfinite(shots.a.x).all().item<bool>() && torch::isfinite(shots.b.x).all().item<bool>(),
+                 "context: the comparisons of user '", user_id, "' have non-finite features");
+    auto z = logits_under(base_input(shots.a), base_input(shots.b), known_);  // [H, N]
+    auto y = shots.label.unsqueeze(0);
+    auto w = shots.weight.defined() ? shots.weight.unsqueeze(0) : torch::ones_like(y);
+    auto loglik = (w * (y * torch::log_sigmoid(z) + (1 - y) * torch::log_sigmoid(-z))).sum(1);
+    s.tensors["weights"] = core::posterior_weights(loglik);
+  }
+  return s;
+}
+
+namespace {
+struct ContextPool : core::PreparedPool {
+  torch::Tensor base_a, base_b;
+};
+
+class ContextPosteriorAdapter : public core::Adapter {
+ public:
+  std::string name() const override { return "context-posterior"; }
+  core::UserState adapt(core::RewardModel& model, const PairBatch& shots, const std::string& user_id) const override {
+    auto* m = dynamic_cast<ContextConditioned*>(&model);
+    PLURAL_CHECK(m, "context-posterior adapter: expected a context model, got '", model.family(), "'");
+    torch::NoGradGuard ng;
+    bool was = m->is_training();
+    m->eval();
+    auto s = m->context_posterior(shots, user_id);
+    m->train(was);
+    return s;
+  }
+};
+}  // namespace
+
+std::shared_ptr<const core::PreparedPool> ContextConditioned::prepare_hypotheses(const PairBatch& candidates) {
+  auto p = std::make_shared<ContextPool>();
+  p->base_a = base_input(candidates.a);
+  p->base_b = base_input(candidates.b);
+  return p;
+}
+
+core::WeightedHypotheses ContextConditioned::hypotheses(const core::UserState& state, const core::PreparedPool& pool) {
+  check_state(state, "context.hypotheses");
+  const auto& p = core::prepared_as<ContextPool>(pool, "context");
+  auto [contexts, weights] = state_posterior(state);
+  if (!contexts.defined()) {  // no answers yet: every training context equally likely
+    PLURAL_CHECK(known_.size(0) > 0, "query: this context model knows no training contexts (train it first)");
+    contexts = known_, weights = torch::full({known_.size(0)}, 1.0 / known_.size(0));
+  }
+  torch::NoGradGuard ng;
+  return {logits_under(p.base_a, p.base_b, contexts), weights};
 }
 
 torch::Tensor ContextConditioned::logits(const PairBatch& batch) {
@@ -165,6 +289,9 @@ const bool registered = [] {
         return std::make_shared<ContextConditioned>(dims, c);
       },
       "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context");
+  core::register_adapter(
+      "context", "context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); },
+      true);
   return true;
 }();
 }  // namespace

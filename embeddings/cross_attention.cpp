@@ -192,6 +192,97 @@ UserState UserCrossAttention::make_user(const std::string& user_id, int64_t shot
   return s;
 }
 
+UserState UserCrossAttention::adapt_from(const core::SupportSet& set, const UserState& fresh) {
+  auto mem = encode(set);
+  auto s = make_user(fresh.user_id, fresh.shots, mem[0]);
+  const int64_t N = set.mask.size(1);
+  if (N == 0) return s;
+  auto keep = set.mask[0];
+  auto project = [&](const torch::Tensor& x) {
+    ItemBatch items;
+    items.x = x[0];
+    if (set.prompt.defined()) items.prompt = set.prompt[0];
+    return item_->forward(input(items)).index({keep}).detach().clone();
+  };
+  s.tensors["shot_chosen"] = project(set.chosen);
+  s.tensors["shot_rejected"] = project(set.rejected);
+  return s;
+}
+
+torch::Tensor UserCrossAttention::candidate_logits(const torch::Tensor& ha, const torch::Tensor& hb,
+                                                    const torch::Tensor& users, double lambda) {
+  const int64_t C = ha.size(0);
+  auto pop = (w0_->forward(ha) - w0_->forward(hb)).squeeze(1);
+  auto g = personal_of_seen(torch::cat({ha, hb}), users);  // [H, 2C]
+  return pop.unsqueeze(0) + lambda * (g.slice(1, 0, C) - g.slice(1, C));
+}
+
+torch::Tensor UserCrossAttention::personal_of_seen(const torch::Tensor& h, const torch::Tensor& users) {
+  const int64_t B = h.size(0), m = config_.token;
+  auto q = q_->forward(h);  // [B, m]
+  std::vector<torch::Tensor> out;
+  const int64_t chunk = std::max<int64_t>(1, 65536 / std::max<int64_t>(B, 1));  // bounds the [U, B, 3m] input
+  for (int64_t u0 = 0; u0 < users.size(0); u0 += chunk) {
+    auto rows = users.slice(0, u0, std::min(users.size(0), u0 + chunk));
+    auto memory = seen_memory_.index_select(0, rows), mask = seen_mask_.index_select(0, rows);  // [U, N, m], [U, N]
+    auto scores = torch::matmul(q.unsqueeze(0), k_->forward(memory).transpose(1, 2)) / std::sqrt(double(m));
+    auto att = torch::softmax(scores.masked_fill(~mask.unsqueeze(1), -1e9), 2);  // [U, B, N]
+    auto a = torch::matmul(att, v_->forward(memory));                            // [U, B, m]
+    auto hh = h.unsqueeze(0).expand_as(a);
+    auto g = personal_->forward(torch::cat({hh, a, hh * a}, 2).reshape({-1, 3 * m})).view({rows.size(0), B});
+    out.push_back(torch::where(mask.any(1, true), g, torch::zeros({})));
+  }
+  return torch::cat(out);
+}
+
+namespace {
+struct CrossAttnPool : core::PreparedPool {
+  torch::Tensor ha, hb;  // [C, m] item projections
+};
+}  // namespace
+
+std::shared_ptr<const core::PreparedPool> UserCrossAttention::prepare_hypotheses(const PairBatch& candidates) {
+  auto p = std::make_shared<CrossAttnPool>();
+  p->ha = item_->forward(input(candidates.a));
+  p->hb = item_->forward(input(candidates.b));
+  return p;
+}
+
+core::WeightedHypotheses UserCrossAttention::hypotheses(const UserState& state, const core::PreparedPool& pool) {
+  check_state(state, "cross-attn.hypotheses");
+  const auto& p = core::prepared_as<CrossAttnPool>(pool, "cross-attn");
+  torch::NoGradGuard ng;
+  const double lambda = state.tensors.count("lambda") ? state.at("lambda").item<double>() : 1.0;
+  auto users = seen_mask_.any(1).nonzero().squeeze(1);  // seen users with tokens
+  PLURAL_CHECK(users.size(0) > 0, "query: this cross-attn model has no seen user with tokens to compare a user with");
+  torch::Tensor top, weights;
+  const int64_t row = state.shots < 0 ? user_row(state.user_id) : -1;
+  if (row >= 0) {
+    top = torch::tensor({row}, torch::kInt64);  // a seen user is one of the hypotheses, and known
+    weights = torch::ones({1});
+  } else {
+    auto loglik = torch::zeros({users.size(0)});
+    if (state.tensors.count("shot_chosen")) {
+      const auto& hc = state.at("shot_chosen");
+      const auto& hr = state.at("shot_rejected");
+      PLURAL_CHECK(hc.dim() == 2 && hc.size(1) == config_.token && hr.sizes() == hc.sizes(), "cross-attn: user state '",
+                   state.user_id, "' has answered-pair projections of shape ", hc.sizes(), " and ", hr.sizes());
+      const int64_t N = hc.size(0);
+      auto pop = (w0_->forward(hc) - w0_->forward(hr)).squeeze(1);
+      auto g = personal_of_seen(torch::cat({hc, hr}), users);  // [U, 2N]
+      loglik = torch::log_sigmoid(pop.unsqueeze(0) + lambda * (g.slice(1, 0, N) - g.slice(1, N))).sum(1);
+    }
+    // The kHypotheses most likely; ties (no answers yet) broken by a fixed random order, a uniform subsample.
+    auto gen = at::detail::createCPUGenerator(0);
+    auto perm = torch::randperm(users.size(0), gen);
+    auto order = std::get<1>(torch::sort(loglik.index_select(0, perm), /*stable=*/true, 0, /*descending=*/true));
+    auto pick = perm.index_select(0, order.slice(0, 0, std::min<int64_t>(kHypotheses, users.size(0))));
+    top = users.index_select(0, pick);
+    weights = core::posterior_weights(loglik.index_select(0, pick));
+  }
+  return {candidate_logits(p.ha, p.hb, top, lambda), weights};
+}
+
 UserState UserCrossAttention::seen_state(int64_t row) const {
   UserState base = RewardModel::seen_state(row);  // checks the row
   return make_user(base.user_id, -1, seen_memory_[row].index({seen_mask_[row]}));
@@ -246,9 +337,7 @@ const bool registered = [] {
   // A new user's comparisons → their tokens, one forward pass.
   core::register_amortized_adapter("cross-attn",
                                    [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
-                                     auto& model = static_cast<UserCrossAttention&>(m);
-                                     auto mem = model.encode(set);
-                                     return model.make_user(s.user_id, s.shots, mem[0]);
+                                     return static_cast<UserCrossAttention&>(m).adapt_from(set, s);
                                    });
   return true;
 }();

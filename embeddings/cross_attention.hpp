@@ -4,17 +4,21 @@
 //   r_u(x) = w0ᵀh(x) + λ · g([h; a; h ⊙ a]),   a = attention of h(x) over the user's tokens.
 // λ = 0 (or no pairs) is the population model. Trained episodically; adapting a new user is one forward pass.
 // Family "cross-attn". UserState tensors: "memory" [N, m] (the user's tokens), "lambda" [] (strength), and for an
-// interpolated user "memory2" [N2, m] and "alpha" [] (a = α·a(memory) + (1 − α)·a(memory2)).
+// interpolated user "memory2" [N2, m] and "alpha" [] (a = α·a(memory) + (1 − α)·a(memory2)). An adapted user also
+// keeps the item projections of their answered pairs ("shot_chosen", "shot_rejected" [N, m]): query scorers weigh
+// the seen users as hypotheses about the new one by the likelihood of those answers, and ask the pairs on which the
+// plausible seen users disagree.
 #include <string>
 #include <utility>
 
 #include "core/mlp.hpp"
 #include "core/model.hpp"
+#include "core/query.hpp"
 #include "core/support.hpp"
 
 namespace plural::embeddings {
 
-class UserCrossAttention : public core::RewardModel {
+class UserCrossAttention : public core::RewardModel, public core::HypothesisPosterior {
  public:
   struct Config {
     int64_t token = 64;          ///< m: width of pair tokens and attention
@@ -48,6 +52,13 @@ class UserCrossAttention : public core::RewardModel {
   core::UserState prior_state() const override;
   /// A user's state from their tokens [N, m].
   core::UserState make_user(const std::string& user_id, int64_t shots, const torch::Tensor& memory) const;
+  /// A new user's state from their support set (one set): tokens plus the projections of their answered pairs.
+  core::UserState adapt_from(const core::SupportSet& set, const core::UserState& fresh);
+
+  /// The query posterior: up to kHypotheses seen users, the most likely given the user's answers.
+  static constexpr int64_t kHypotheses = 64;
+  std::shared_ptr<const core::PreparedPool> prepare_hypotheses(const core::PairBatch& candidates) override;
+  core::WeightedHypotheses hypotheses(const core::UserState& state, const core::PreparedPool& pool) override;
 
  private:
   torch::Tensor input(const core::ItemBatch& items) const;  // [x; prompt]
@@ -55,6 +66,11 @@ class UserCrossAttention : public core::RewardModel {
   torch::Tensor attend(const torch::Tensor& h, const torch::Tensor& memory, const torch::Tensor& mask,
                        const torch::Tensor& index);
   torch::Tensor personal(const torch::Tensor& h, const torch::Tensor& a);
+  /// Personal terms [U, B] of item projections h [B, m] for each of U seen users (model rows `users`).
+  torch::Tensor personal_of_seen(const torch::Tensor& h, const torch::Tensor& users);
+  /// Logits [H, C] of candidate pairs (projections ha, hb [C, m]) under seen users `users` [H].
+  torch::Tensor candidate_logits(const torch::Tensor& ha, const torch::Tensor& hb, const torch::Tensor& users,
+                                  double lambda);
   torch::Tensor state_memory(const core::UserState& s, const char* name) const;  // checked [N, m]
   bool prompts() const { return config_.use_prompt && dims_.prompt_dim > 0; }
   Config config_;

@@ -111,5 +111,24 @@ expect 2 "the data has no contexts" "$cli" train --data "$tmp/users.jsonl" --cac
   || { echo "FAIL: adapt cross-attn"; fail=1; }
 "$cli" score --model "$tmp/xattn.pt" --cache "$tmp/q.h5" --state "$tmp/x.state" --prompt p --text "text 1" \
   > /dev/null || { echo "FAIL: score cross-attn"; fail=1; }
+# Query for the two families with a discrete posterior (training contexts; seen users), and a context user adapted
+# from answers that carry no context.
+for fam in xattn context; do
+  "$cli" query --model "$tmp/$fam.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl" \
+    --answers "$tmp/answers.jsonl" --json > "$tmp/q_$fam.json" || { echo "FAIL: query $fam"; fail=1; }
+  /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["shots"] == 1 and j["candidates"] == 2, j
+s = [p["score"] for p in j["pairs"]]
+assert s == sorted(s, reverse=True) and min(s) >= 0, j
+' "$tmp/q_$fam.json" || { echo "FAIL: query $fam JSON"; fail=1; }
+done
+expect 2 "needs a Gaussian user posterior" "$cli" query --model "$tmp/context.pt" --cache "$tmp/q.h5" \
+  --candidates "$tmp/pool_p.jsonl" --scorer dopt
+"$cli" adapt --model "$tmp/context.pt" --data "$tmp/answers.jsonl" --cache "$tmp/q.h5" -o "$tmp/c.state" > /dev/null \
+  || { echo "FAIL: adapt context"; fail=1; }
+"$cli" score --model "$tmp/context.pt" --cache "$tmp/q.h5" --state "$tmp/c.state" --prompt p --text "text 1" \
+  > /dev/null || { echo "FAIL: score context state"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

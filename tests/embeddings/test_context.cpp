@@ -8,6 +8,7 @@
 #include "core/trainer.hpp"
 #include "embeddings/context_model.hpp"
 #include "tests/gradcheck.hpp"
+#include "tests/helpers.hpp"
 
 using namespace plural::core;
 using plural::embeddings::ContextConditioned;
@@ -158,4 +159,73 @@ TEST_CASE("context model: bad input", "[embeddings][context][errors]") {
   auto plain = view.batch(std::vector<size_t>{0, 1});
   plain.a.context = plain.b.context = plain.a.has_context = plain.b.has_context = torch::Tensor();
   CHECK(model->logits(plain).size(0) == 2);
+}
+
+TEST_CASE("context model: a user of unknown context is a posterior over the training contexts, and query asks "
+          "where the contexts disagree",
+          "[embeddings][context][query]") {
+  auto r = reversal_data(5);
+  DatasetView view(r.data, r.features);
+  torch::manual_seed(0);
+  auto model = make_model("context", view.dims(), R"({"hidden": [64]})");
+  auto* cm = dynamic_cast<ContextConditioned*>(model.get());
+  train(*model, view, quick());
+  model->eval();
+  REQUIRE(cm->known_contexts().size(0) == 2);  // "plus" and "minus"
+
+  // A "minus" person whose answers arrive without their context.
+  std::vector<size_t> minus_rows;
+  for (auto row : view.rows(Split::test, true)) {
+    int32_t c = r.data.comparisons[row].context;
+    if (c >= 0 && r.data.texts[c] == "context: minus") minus_rows.push_back(row);
+  }
+  REQUIRE(minus_rows.size() > 60);
+  auto strip = [](PairBatch b) {
+    b.a.context = b.b.context = b.a.has_context = b.b.has_context = torch::Tensor();
+    return b;
+  };
+  auto shots = strip(view.batch(std::vector<size_t>(minus_rows.begin(), minus_rows.begin() + 6)));
+  auto held = strip(view.batch(std::vector<size_t>(minus_rows.begin() + 10, minus_rows.end())));
+  auto adapter = make_adapter("context");
+  CHECK(adapter->name() == "context-posterior");
+  auto state = adapter->adapt(*model, shots, "minus person");
+  auto prior = adapter->adapt(*model, shots.select(torch::zeros({0}, torch::kInt64)), "new");
+  CHECK_FALSE(prior.tensors.count("weights"));  // no answers: the null context, the context-free model
+  torch::NoGradGuard ng;
+  const auto& known = cm->known_contexts();
+  auto minus_c = view.batch(std::vector<size_t>{minus_rows[0]}).a.context[0];
+  const int64_t minus_h = (known - minus_c).abs().sum(1).argmin().item<int64_t>();
+  INFO("posterior weights " << state.at("weights"));
+  CHECK(state.at("weights")[minus_h].item<double>() > 0.95);
+  CHECK(accuracy(model->logits_for(held, state), held.label) > 0.9);
+  CHECK(accuracy(model->logits_for(held, prior), held.label) < 0.2);  // the null context follows the majority
+
+  // A state round-trips through a file.
+  plural::test::TempDir tmp;
+  auto path = tmp.file("ctx_state.pt");
+  state.save(path);
+  CHECK(torch::equal(UserState::load(path).at("weights"), state.at("weights")));
+
+  // Query: every reversal pair splits the two contexts; an item against itself tells nothing.
+  auto pool = strip(view.batch(std::vector<size_t>(minus_rows.begin() + 10, minus_rows.begin() + 40)));
+  pool.b.x[0] = pool.a.x[0];
+  if (pool.a.prompt.defined()) pool.b.prompt[0] = pool.a.prompt[0];
+  auto bald = make_query_scorer("bald");
+  auto at_prior = bald->score(*model, prior, pool);
+  INFO("bald at the prior " << at_prior);
+  CHECK(at_prior[0].item<double>() < 1e-4);
+  CHECK(at_prior.slice(0, 1).min().item<double>() > 0.2);
+  CHECK(at_prior.argmax().item<int64_t>() != 0);
+  auto after = bald->score(*model, state, pool);
+  CHECK(after.slice(0, 1).mean().item<double>() < 0.2 * at_prior.slice(0, 1).mean().item<double>());
+  // Monte-Carlo over drawn contexts estimates the same information.
+  auto mc = make_query_scorer("bald-mc", 7)->score(*model, prior, pool);
+  CHECK((mc - at_prior).abs().max().item<double>() < 0.1);
+  CHECK_THROWS_WITH(make_query_scorer("dopt")->score(*model, prior, pool), Contains("Gaussian user posterior"));
+
+  // The training contexts are saved with the model.
+  auto file = tmp.file("ctx_model.pt");
+  save_model(*model, file, "test-encoder");
+  auto loaded = load_model(file);
+  CHECK(torch::equal(dynamic_cast<ContextConditioned&>(*loaded).known_contexts(), known));
 }

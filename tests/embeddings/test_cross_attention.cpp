@@ -5,6 +5,7 @@
 #include "core/dataset_view.hpp"
 #include "core/error.hpp"
 #include "core/evaluator.hpp"
+#include "core/query.hpp"
 #include "core/support.hpp"
 #include "core/trainer.hpp"
 #include "embeddings/cross_attention.hpp"
@@ -151,4 +152,51 @@ TEST_CASE("cross-attn: bad input", "[embeddings][cross-attn][errors]") {
   CHECK_THROWS_WITH(model->reward(items, v), Contains("cross-attn"));
   CHECK_THROWS_WITH(make_model("cross-attn", view.dims(), R"({"branch_dropout": 1.0})"), Contains("branch_dropout"));
   CHECK_THROWS_WITH(make_model("cross-attn", view.dims(), R"({"context_min": 0})"), Contains("context_min"));
+}
+
+TEST_CASE("cross-attn: query weighs the seen users by a new user's answers and asks where they disagree",
+          "[embeddings][cross-attn][query]") {
+  auto f = plural::test::persona_fixture(5, 2);
+  DatasetView view(f.pk.data, f.features);
+  torch::manual_seed(0);
+  auto model = make_model("cross-attn", view.dims(), R"({"token": 32, "hidden": 64})");
+  train(*model, view, quick(30));
+  model->eval();
+  auto users = support_of_users(f.pk.data, view);
+  auto adapter = make_adapter("cross-attn");
+  auto bald = make_query_scorer("bald");
+  int checked = 0;
+  for (const auto& [user, rows] : users) {
+    if (rows.size() < 40) continue;
+    const std::string id = f.pk.data.users[user].id;
+    auto shots = view.batch(std::vector<size_t>(rows.begin(), rows.begin() + 10));
+    auto pool = view.batch(std::vector<size_t>(rows.begin() + 10, rows.end()));
+    pool.b.x[0] = pool.a.x[0];  // an item against itself: nothing to learn
+    auto prior = adapter->adapt(*model, shots.select(torch::zeros({0}, torch::kInt64)), id);
+    auto state = adapter->adapt(*model, shots, id);
+    REQUIRE(state.at("shot_chosen").size(0) == 10);
+    torch::NoGradGuard ng;
+    auto prepared = prepare_pool(*model, pool);
+    REQUIRE(prepared.prepared);
+    auto h = dynamic_cast<UserCrossAttention&>(*model).hypotheses(state, *prepared.prepared);
+    // The answers single out seen users like her: their posterior predictive gets her held-out pairs right.
+    auto predictive = (h.weights.unsqueeze(1) * torch::sigmoid(h.logits)).sum(0);
+    auto acc = ((predictive > 0.5) == (pool.label > 0.5)).slice(0, 1).to(torch::kFloat64).mean().item<double>();
+    INFO("user " << id << ": posterior-predictive accuracy " << acc << ", max weight " << h.weights.max());
+    CHECK(acc > 0.9);
+    auto s0 = bald->score(*model, prior, pool), s1 = bald->score(*model, state, pool);
+    INFO("bald at the prior: mean " << s0.mean() << ", after 10 answers " << s1.mean());
+    CHECK(s0[0].item<double>() < 1e-3);
+    CHECK(s0.slice(0, 1).max().item<double>() > 0.1);
+    CHECK(s1.mean().item<double>() < 0.5 * s0.mean().item<double>());
+    auto mc = make_query_scorer("bald-mc", 3)->score(*model, prior, pool);
+    CHECK((mc - s0).abs().max().item<double>() < 0.15);
+    if (++checked == 3) break;
+  }
+  CHECK(checked == 3);
+  // A seen user is one of the hypotheses: nothing left to ask.
+  auto seen = model->seen_state(0);
+  auto pool = view.batch(users.begin()->second);
+  CHECK(bald->score(*model, seen, pool).abs().max().item<double>() < 1e-6);
+  CHECK_THROWS_WITH(make_query_scorer("dopt")->score(*model, seen, pool), Contains("Gaussian user posterior"));
 }
