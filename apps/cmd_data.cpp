@@ -99,6 +99,8 @@ void add_import(CLI::App& app, Common&) {
   ukp->add_flag("--keep-equal", uk->keep_equal, "keep 'equal' judgements as label 0.5 (default: drop)");
   ukp->add_option("--unseen-fraction", uk->unseen_fraction)->capture_default_str();
   ukp->add_option("--seed", uk->seed)->capture_default_str();
+  ukp->add_option("--stance-context", uk->stance_context,
+                  "give each judgement the worker's stance as a context: true, or flipped (same <-> opposite)");
   ukp->callback([uk, uk_out] {
     auto data = import_ukp(*uk);
     write_h5(data, *uk_out);

@@ -154,7 +154,8 @@ void bind_data(py::module_& m) {
       .def_readwrite("val_fraction", &UkpConfig::val_fraction)
       .def_readwrite("test_fraction", &UkpConfig::test_fraction)
       .def_readwrite("support_fraction", &UkpConfig::support_fraction)
-      .def_readwrite("seed", &UkpConfig::seed);
+      .def_readwrite("seed", &UkpConfig::seed)
+      .def_readwrite("stance_context", &UkpConfig::stance_context);
   m.def("import_ukp", &import_ukp, py::arg("config"), py::call_guard<py::gil_scoped_release>());
 }
 

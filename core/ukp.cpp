@@ -49,6 +49,8 @@ void UkpConfig::validate() const {
   PLURAL_CHECK(val_fraction >= 0 && test_fraction > 0 && val_fraction + test_fraction < 1,
                "UkpConfig: need test_fraction > 0 and val_fraction + test_fraction < 1");
   PLURAL_CHECK(support_fraction > 0 && support_fraction < 1, "UkpConfig: support_fraction must be in (0, 1)");
+  PLURAL_CHECK(stance_context.empty() || stance_context == "true" || stance_context == "flipped",
+               "UkpConfig: stance_context must be '', 'true' or 'flipped', got '", stance_context, "'");
 }
 
 PreferenceData import_ukp(const UkpConfig& cfg) {
@@ -67,7 +69,15 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
     args[f[0] + "/" + f[1]] = {sanitize_utf8(t->second + ": " + f[2]), sanitize_utf8(replace_all(f[3], "<br/>", "\n"))};
   });
 
-  struct Judgement { std::string worker, a, b; float label; };
+  // The worker's stance towards the side both arguments argue: whether it changes which one convinces.
+  auto stance_text = [&](std::string stance) -> std::string {
+    if (cfg.stance_context.empty() || stance == "-") return "";
+    if (cfg.stance_context == "flipped" && stance != "none") stance = stance == "same" ? "opposite" : "same";
+    if (stance == "same") return "The reader agrees with the side these arguments take.";
+    if (stance == "opposite") return "The reader disagrees with the side these arguments take.";
+    return "The reader has no stance on this debate.";
+  };
+  struct Judgement { std::string worker, a, b; float label; std::string context; };
   std::vector<Judgement> all;
   std::map<std::string, int> strict;
   std::string annotations = find_table(cfg.dir, "annotations.tsv");
@@ -81,9 +91,11 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
              else if (f[4] == "a2") label = 0.f;
              else if (f[4] == "equal") label = 0.5f;
              else throw ValueError(detail::cat(annotations, ":", ln, ": column 'label': expected a1, a2 or equal, got '", f[4], "'"));
+             PLURAL_CHECK(f[5] == "same" || f[5] == "opposite" || f[5] == "none" || f[5] == "-", annotations, ":",
+                          ln, ": column 'worker_stance': expected same, opposite, none or -, got '", f[5], "'");
              if (label != 0.5f) ++strict[f[3]];
              if (label == 0.5f && !cfg.keep_equal) return;
-             all.push_back({f[3], a, b, label});
+             all.push_back({f[3], a, b, label, stance_text(f[5])});
            });
 
   std::vector<std::string> workers;
@@ -97,7 +109,8 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
   for (size_t i = 0; i < workers.size(); ++i) seen[workers[i]] = i >= n_unseen;
 
   PreferenceData data;
-  data.source = detail::cat("ukpconvarg1(", cfg.dir, ", min_strict=", cfg.min_strict, ", seed=", cfg.seed, ")");
+  data.source = detail::cat("ukpconvarg1(", cfg.dir, ", min_strict=", cfg.min_strict, ", seed=", cfg.seed,
+                            cfg.stance_context.empty() ? "" : ", stance_context=" + cfg.stance_context, ")");
   std::map<std::string, std::vector<size_t>> rows_of;
   for (size_t i = 0; i < all.size(); ++i)
     if (seen.count(all[i].worker)) rows_of[all[i].worker].push_back(i);
@@ -117,6 +130,7 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
       c.a = data.texts.intern(args[jd.a].text);
       c.b = data.texts.intern(args[jd.b].text);
       c.label = jd.label;
+      if (!jd.context.empty()) c.context = data.texts.intern(jd.context);
       c.split = j < n_test ? Split::test : j < n_test + n_val ? Split::val : is_seen ? Split::train : Split::support;
       data.comparisons.push_back(c);
     }

@@ -15,6 +15,10 @@ struct UkpConfig {
   double val_fraction = 0.1, test_fraction = 0.2;  ///< of each seen worker's judgements
   double support_fraction = 0.5;          ///< of each unseen worker's judgements; the rest is test
   uint64_t seed = 0;
+  /// Give each judgement the worker's own stance towards the argued side as a context text: "" (none), "true", or
+  /// "flipped" (same ↔ opposite: a counterfactual for testing whether a model uses the stance). Splits do not
+  /// depend on it, so files imported with each setting line up row for row.
+  std::string stance_context;
   void validate() const;
 };
 

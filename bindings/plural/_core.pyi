@@ -308,6 +308,7 @@ class UkpConfig:
     keep_equal: bool
     min_strict: int
     seed: int
+    stance_context: str
     support_fraction: float
     test_fraction: float
     unseen_fraction: float

@@ -132,6 +132,57 @@ TEST_CASE("UKPConvArg1 import: real workers, strict judgements, unseen workers h
   CHECK_THROWS_WITH(import_ukp(c), Contains("missing topics.tsv"));
 }
 
+TEST_CASE("UKPConvArg1 import: the worker's stance as a context, true or flipped, rows aligned",
+          "[core][data][ukp]") {
+  UkpConfig c;
+  c.dir = plural::test::source_dir() + "/data/ukpconvarg1";
+  c.stance_context = "true";
+  auto t = import_ukp(c);
+  c.stance_context = "flipped";
+  auto f = import_ukp(c);
+  REQUIRE(t.comparisons.size() == f.comparisons.size());
+  size_t agree = 0, disagree = 0, none = 0, missing = 0;
+  for (size_t i = 0; i < t.comparisons.size(); ++i) {
+    const auto &a = t.comparisons[i], &b = f.comparisons[i];
+    REQUIRE(t.texts[a.a] == f.texts[b.a]);
+    REQUIRE(a.label == b.label);
+    REQUIRE(a.split == b.split);
+    if (a.context < 0) {
+      ++missing;
+      CHECK(b.context < 0);
+      continue;
+    }
+    const std::string ct = t.texts[a.context], cf = f.texts[b.context];
+    if (ct.find("agrees") != std::string::npos && ct.find("disagrees") == std::string::npos) {
+      ++agree;
+      CHECK(cf.find("disagrees") != std::string::npos);
+    } else if (ct.find("disagrees") != std::string::npos) {
+      ++disagree;
+      CHECK(cf.find("disagrees") == std::string::npos);
+      CHECK(cf.find("agrees") != std::string::npos);
+    } else {
+      ++none;
+      CHECK(ct == cf);
+    }
+  }
+  CHECK(agree > 1000);
+  CHECK(disagree > 1000);
+  CHECK(none > 100);
+  CHECK(missing > 0);
+  c.stance_context = "maybe";
+  CHECK_THROWS_WITH(import_ukp(c), Contains("stance_context must be"));
+
+  plural::test::TempDir tmp;
+  plural::test::write_text(tmp.file("topics.tsv"), "topic_id\ttopic_file\tdebate_title\n0\tx_yes\tX\n");
+  plural::test::write_text(tmp.file("arguments.tsv"), "topic_id\targ_id\tstance\ttext\n0\ta\tyes\tA\n0\tb\tyes\tB\n");
+  plural::test::write_text(tmp.file("annotations.tsv"),
+                           "topic_id\targ1_id\targ2_id\tworker_id\tlabel\tworker_stance\tgold_label\n"
+                           "0\ta\tb\tw\ta1\tmaybe\t-\n");
+  c.dir = tmp.path.string();
+  c.stance_context = "";
+  CHECK_THROWS_WITH(import_ukp(c), Contains("annotations.tsv:2: column 'worker_stance'"));
+}
+
 TEST_CASE("Wilson interval and bootstrap summary", "[core][stats]") {
   // Reference: Wilson 95% for 80/100 is [0.7112, 0.8666] (e.g. statsmodels proportion_confint method='wilson').
   auto [lo, hi] = wilson_interval(80, 100);
