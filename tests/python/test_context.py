@@ -47,6 +47,17 @@ def test_context_model_marginal_preference(persona_c):
     with pytest.raises(ValueError, match="expected a context model"):
         plural.marginal_preference(plural.Model("bt").fit(pk.data, store, epochs=1).model, batch, ctx,
                                    np.array([1.0], dtype=np.float32))
+    # Query a person whose context is unknown: the pairs on which the training contexts disagree come first, an
+    # item against itself last; dopt needs a Gaussian posterior.
+    cols = pk.data.columns()
+    t = pk.data.texts
+    prompt = t[cols["prompt_a"][0]]
+    pool = [(prompt, t[cols["a"][i]], t[cols["b"][i]]) for i in range(5)] + [(prompt, t[cols["a"][0]], t[cols["a"][0]])]
+    picks = m.query(pool, n=6)
+    assert picks[-1]["index"] == 5 and picks[-1]["score"] == pytest.approx(0, abs=1e-6)
+    assert picks[0]["score"] > 0
+    with pytest.raises(ValueError, match="Gaussian user posterior"):
+        m.query(pool, scorer="dopt")
 
 
 def test_cross_attention_strength_and_interpolation(persona_c):
@@ -67,3 +78,7 @@ def test_cross_attention_strength_and_interpolation(persona_c):
                                m.reward(texts, u1, prompt), atol=1e-5)
     with pytest.raises(ValueError, match=r"lambda must be in \[0, 1\]"):
         plural.with_strength(u1, 2.0)
+    # Query: the seen users weighted by u1's answers; an item against itself tells nothing.
+    pool = [(prompt, texts[i], texts[i + 1]) for i in range(0, 8, 2)] + [(prompt, texts[0], texts[0])]
+    picks = m.query(pool, user=u1, n=5)
+    assert picks[-1]["index"] == 4 and picks[-1]["score"] == pytest.approx(0, abs=1e-6)
