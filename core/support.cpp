@@ -159,6 +159,13 @@ void for_seen_user_sets(const RewardModel& model, const DatasetView& view, int64
   flush();
 }
 
+void check_shot_features(const RewardModel& model, const PairBatch& shots, const std::string& who) {
+  PLURAL_CHECK(shots.a.x.size(1) == model.dims().item_dim && shots.b.x.size(1) == model.dims().item_dim, who,
+               ": shots have ", shots.a.x.size(1), "-dim features, the model expects ", model.dims().item_dim);
+  PLURAL_CHECK(torch::isfinite(shots.a.x).all().item<bool>() && torch::isfinite(shots.b.x).all().item<bool>(), who,
+               ": shot features contain NaN or Inf");
+}
+
 namespace {
 class AmortizedAdapter : public Adapter {
  public:
@@ -173,11 +180,7 @@ class AmortizedAdapter : public Adapter {
                  model.family(), "'");
     UserState s = new_user_state(model, shots, user_id);
     if (s.shots == 0) return s;
-    PLURAL_CHECK(shots.a.x.size(1) == model.dims().item_dim && shots.b.x.size(1) == model.dims().item_dim, family_,
-                 " adapter: shots have ", shots.a.x.size(1), "-dim features, the model expects ",
-                 model.dims().item_dim);
-    PLURAL_CHECK(torch::isfinite(shots.a.x).all().item<bool>() && torch::isfinite(shots.b.x).all().item<bool>(),
-                 family_, " adapter: shot features contain NaN or Inf");
+    check_shot_features(model, shots, family_ + " adapter");
     torch::NoGradGuard ng;
     bool was = model.is_training();
     model.eval();

@@ -60,6 +60,10 @@ void for_seen_user_sets(const RewardModel& model, const DatasetView& view, int64
                         const std::function<void(const std::vector<int64_t>& rows, const SupportSet& sets)>& fn,
                         size_t chunk = 256);
 
+/// Checks a new user's shots before an adapter reads them: the model's feature width, and finite features.
+/// `who` names the adapter in the message.
+void check_shot_features(const RewardModel& model, const PairBatch& shots, const std::string& who);
+
 /// The "amortized" adapter of a family whose new user is one forward pass over their pairs: checks the shots
 /// (model family, feature width, NaN), gives the prior state for no shots, and runs `encode` in eval mode without
 /// grad — never a gradient step, never a shared weight changed. Registered as the family's default adapter.

@@ -10,6 +10,7 @@
 #include "core/dataset_view.hpp"
 #include "core/error.hpp"
 #include "core/json_config.hpp"
+#include "core/support.hpp"
 
 namespace plural::embeddings {
 
@@ -195,16 +196,13 @@ core::UserState ContextConditioned::context_posterior(const PairBatch& shots, co
                                    "user's context with their comparisons)");
   auto s = core::new_user_state(*this, shots, user_id);
   if (!shots.label.defined() || shots.size() == 0) return s;  // the prior: the null context
+  core::check_shot_features(*this, shots, "context-posterior adapter");
+  auto z = logits_under(base_input(shots.a), base_input(shots.b), known_);  // [H, N]
+  auto y = shots.label.unsqueeze(0);
+  auto w = shots.weight.defined() ? shots.weight.unsqueeze(0) : torch::ones_like(y);
+  auto loglik = (w * (y * torch::log_sigmoid(z) + (1 - y) * torch::log_sigmoid(-z))).sum(1);
   s.tensors["contexts"] = known_.clone();
-  {
-    PLURAL_CHECK(torch::isfinite(shots.a.x).all().item<bool>() && torch::isfinite(shots.b.x).all().item<bool>(),
-                 "context: the comparisons of user '", user_id, "' have non-finite features");
-    auto z = logits_under(base_input(shots.a), base_input(shots.b), known_);  // [H, N]
-    auto y = shots.label.unsqueeze(0);
-    auto w = shots.weight.defined() ? shots.weight.unsqueeze(0) : torch::ones_like(y);
-    auto loglik = (w * (y * torch::log_sigmoid(z) + (1 - y) * torch::log_sigmoid(-z))).sum(1);
-    s.tensors["weights"] = core::posterior_weights(loglik);
-  }
+  s.tensors["weights"] = core::posterior_weights(loglik);
   return s;
 }
 
