@@ -7,7 +7,7 @@ PYTHON  := /usr/bin/python3
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := cmake ninja-build g++ pkg-config zlib1g-dev \
-  libtorch-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
+  libtorch-dev libgloo-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
   catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev libicu-dev \
   python3-torch python3-numpy python3-h5py python3-matplotlib python3-pytest python3-dev python3-pip pybind11-dev \
   python3-nbclient python3-nbformat python3-ipykernel

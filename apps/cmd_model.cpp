@@ -3,16 +3,21 @@
 
 #include <cstdio>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
 #include "apps/report.hpp"
 #include "core/dataset_view.hpp"
+#include "core/encoder.hpp"
+#include "core/hash.hpp"
+#include "core/distributed.hpp"
 #include "core/encode.hpp"
 #include "core/error.hpp"
 #include "core/evaluator.hpp"
 #include "core/progress.hpp"
 #include "core/readers.hpp"
+#include "core/shard_plan.hpp"
 #include "core/text_io.hpp"
 #include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
@@ -38,6 +43,26 @@ torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_sp
   return cache.lookup(enc->id(), texts);
 }
 
+namespace {
+// torchrun runs LOCAL_WORLD_SIZE processes on this host: share the cores rather than oversubscribe them.
+int threads_per_local_rank() {
+  const char* v = std::getenv("LOCAL_WORLD_SIZE");
+  int local = v ? std::max(1, std::atoi(v)) : 1;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+}
+
+// Same encoder, same width and the same rows for the data's first texts: ranks reading different cache files (or
+// a stale copy) disagree here before they train on different features.
+std::string cache_identity(const FeatureCache& cache, const std::string& encoder_id, const PreferenceData& data) {
+  std::vector<std::string> probe(data.texts.all().begin(),
+                                 data.texts.all().begin() + std::min<size_t>(16, data.texts.size()));
+  auto f = cache.lookup(encoder_id, probe).contiguous();
+  auto bytes = std::string(static_cast<const char*>(f.data_ptr()), static_cast<size_t>(f.numel()) * 4);
+  return encoder_id + " dim " + std::to_string(cache.dim(encoder_id)) + " rows " +
+         std::to_string(cache.rows(encoder_id)) + " probe " + hash128(bytes).hex();
+}
+}  // namespace
+
 std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, const std::string& path,
                                  const char* cmd) {
   if (user.empty()) {
@@ -57,9 +82,12 @@ void add_train(CLI::App& app, Common& common) {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr;
     TrainConfig train;
     bool quiet = false, json_out = false;
+    int shards = 1;
+    double dist_timeout = 300;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("train", "Train a reward model on cached features");
+  auto* cmd = app.add_subcommand("train", "Train a reward model on cached features (data-parallel under torchrun: "
+                                          "docs/distributed.md)");
   cmd->add_option("--data", o->data, "preference data (.h5/.jsonl/.tsv)")->required();
   cmd->add_option("--cache", o->cache, "feature cache .h5 (missing texts are encoded first)")->required();
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
@@ -85,7 +113,15 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--seed", t.seed)->capture_default_str();
   cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
   cmd->add_option("--checkpoint", t.checkpoint_path, "save the best model here during training");
-  cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_option("--threads", common.threads,
+                  "LibTorch threads (0 = all cores, shared among the ranks on this host under torchrun)");
+  cmd->add_option("--shards", o->shards,
+                  "replay an N-rank data-parallel run in this one process (same global batches; for checking)")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--dist-timeout", o->dist_timeout,
+                  "seconds before a silent or missing rank turns into an error (data-parallel runs)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
@@ -108,24 +144,58 @@ void add_train(CLI::App& app, Common& common) {
       }
     }
     o->train.validate();
-    int threads = set_threads(common.threads);
+    auto env = dist_env_from_environment();
+    PLURAL_CHECK(!(env.distributed() && o->shards > 1), "--shards replays a data-parallel run in one process; under ",
+                 "torchrun (WORLD_SIZE=", env.world_size, ") leave it out");
+    int threads = set_threads(common.threads > 0 || !env.distributed() ? common.threads
+                                                                       : threads_per_local_rank());
     auto data = read_preferences(o->data);
     FeatureCache cache(o->cache);
     std::string encoder_id;
-    auto features = cached_features(cache, o->encoder, "", data.texts.all(), &encoder_id);
-    DatasetView view(data, features);
-    torch::manual_seed(o->train.seed);  // initial weights
-    auto model = make_model(o->model, view.dims(), o->config);
+    std::shared_ptr<RewardModel> model;
+    TrainResult r;
+    int rank = 0;
     o->train.progress = !o->quiet && !o->json_out;
-    o->train.encoder_id = encoder_id;
-    auto r = train(*model, view, o->train);
+    if (!env.distributed() && o->shards == 1) {
+      auto features = cached_features(cache, o->encoder, "", data.texts.all(), &encoder_id);
+      DatasetView view(data, features);
+      torch::manual_seed(o->train.seed);  // initial weights
+      model = make_model(o->model, view.dims(), o->config);
+      o->train.encoder_id = encoder_id;
+      r = train(*model, view, o->train);
+    } else {
+      std::unique_ptr<Collective> comm;
+      if (env.distributed()) {
+        comm = Collective::connect(env, std::chrono::milliseconds(static_cast<int64_t>(o->dist_timeout * 1000)));
+        rank = comm->rank();
+      }
+      // Ranks only read the cache: texts it lacks must be encoded first (`plural encode`), by one process.
+      encoder_id = make_encoder(o->encoder)->id();
+      ShardPlan plan(data, comm ? comm->world_size() : o->shards, o->train.seed);
+      DataParallel dp{&plan, &data, comm.get(), {}};
+      PreferenceData local;
+      if (comm) {
+        local = plan.shard_data(data, rank, &dp.full_row);
+        comm->require_same("data", data.source + " " + std::to_string(data.comparisons.size()) + " comparisons");
+        comm->require_same("feature cache", cache_identity(cache, encoder_id, data));
+      }
+      const PreferenceData& mine = comm ? local : data;
+      DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
+      torch::manual_seed(o->train.seed);
+      model = make_model(o->model, view.dims(), o->config);
+      o->train.encoder_id = encoder_id;
+      if (rank != 0) o->train.progress = false;
+      r = train(*model, view, o->train, &dp);
+    }
+    if (rank != 0) return;  // rank 0 saves and reports
     save_model(*model, o->out, encoder_id);
     if (o->json_out) {
       json j = {{"model", o->model},         {"model_id", model->model_id()}, {"epochs", r.epochs_run},
                 {"best_epoch", r.best_epoch}, {"best_val_loss", r.best_val_loss},
                 {"best_val_accuracy", r.best_val_accuracy}, {"seconds", r.seconds},
                 {"pairs_per_second", r.pairs_per_second}, {"train_pairs", r.train_pairs}, {"threads", threads},
-                {"out", o->out}};
+                {"out", o->out},              {"world_size", std::max(env.world_size, o->shards)},
+                {"steps", r.steps},           {"comm_seconds", r.comm_seconds}};
       std::cout << j.dump() << "\n";
     } else {
       std::printf("%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "

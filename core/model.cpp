@@ -133,6 +133,17 @@ torch::Tensor RewardModel::regularizer(const PairBatch&) { return torch::zeros({
 
 std::map<std::string, std::vector<torch::Tensor>> RewardModel::param_groups() { return {{"shared", parameters()}}; }
 
+std::vector<torch::Tensor> RewardModel::seen_user_tensors() {
+  std::vector<torch::Tensor> out;
+  const auto U = static_cast<int64_t>(dims_.users.size());
+  auto groups = param_groups();
+  auto it = groups.find("user");
+  if (it == groups.end() || U == 0) return out;
+  for (const auto& t : it->second)
+    if (t.dim() >= 1 && t.size(0) == U) out.push_back(t);
+  return out;
+}
+
 UserState RewardModel::seen_state(int64_t row) const {
   PLURAL_CHECK(row >= 0 && row < static_cast<int64_t>(dims_.users.size()), family(), ": seen user row ", row,
                " outside [0, ", dims_.users.size(), ")");

@@ -78,6 +78,10 @@ class RewardModel : public torch::nn::Module {
   virtual torch::Tensor regularizer(const PairBatch& batch);
   /// Named parameter groups, so the Trainer can give user parameters their own learning rate.
   virtual std::map<std::string, std::vector<torch::Tensor>> param_groups();
+  /// Tensors whose row i belongs to seen user i (per-user parameters, per-user encodings). A data-parallel run
+  /// keeps each user's rows on the rank that owns her instead of all-reducing them, and gathers them at the end.
+  /// Default: the "user" parameter group's tensors with one row per seen user.
+  virtual std::vector<torch::Tensor> seen_user_tensors();
 
   /// Families that read a user's own comparisons when scoring (VPL, cross-attention) want support sets with each
   /// training batch: {min, max} pairs per set (core/support.hpp). {0, 0}, the default: none.

@@ -2,14 +2,18 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/distributed.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"
+#include "core/shard_plan.hpp"
 #include "core/support.hpp"
 
 namespace plural::core {
@@ -27,28 +31,41 @@ void TrainConfig::validate() const {
   PLURAL_CHECK(target_val_accuracy >= 0 && target_val_accuracy <= 1, "train: target_val_accuracy must be in [0, 1]");
 }
 
-std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
-                                        const std::string& loss, const LossOptions& options) {
-  if (rows.empty()) return {std::nan(""), std::nan("")};
+namespace {
+// Sums (loss·weight, weight, correct, strict) over rows: means are taken after a data-parallel reduction.
+std::array<double, 4> evaluate_sums(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
+                                    const std::string& loss, const LossOptions& options) {
+  std::array<double, 4> out{0, 0, 0, 0};
+  if (rows.empty()) return out;
   torch::NoGradGuard no_grad;
   bool was_training = model.is_training();
   model.eval();
   const auto& fn = get_loss(loss);
-  double loss_sum = 0, weight_sum = 0, correct = 0, strict = 0;
   const size_t chunk = 8192;
   for (size_t i = 0; i < rows.size(); i += chunk) {
     std::vector<size_t> part(rows.begin() + i, rows.begin() + std::min(rows.size(), i + chunk));
     auto b = view.batch(part);
     auto z = model.logits(b);
     double w = b.weight.sum().item<double>();
-    loss_sum += fn(z, b.label, b.weight, options).item<double>() * w;
-    weight_sum += w;
+    out[0] += fn(z, b.label, b.weight, options).item<double>() * w;
+    out[1] += w;
     auto is_strict = b.label != 0.5;
-    correct += ((z > 0) == (b.label > 0.5)).logical_and(is_strict).sum().item<double>();
-    strict += is_strict.sum().item<double>();
+    out[2] += ((z > 0) == (b.label > 0.5)).logical_and(is_strict).sum().item<double>();
+    out[3] += is_strict.sum().item<double>();
   }
   model.train(was_training);
-  return {loss_sum / std::max(weight_sum, 1e-12), strict > 0 ? correct / strict : std::nan("")};
+  return out;
+}
+
+std::pair<double, double> loss_and_accuracy(const std::array<double, 4>& s) {
+  return {s[0] / std::max(s[1], 1e-12), s[3] > 0 ? s[2] / s[3] : std::nan("")};
+}
+}  // namespace
+
+std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
+                                        const std::string& loss, const LossOptions& options) {
+  if (rows.empty()) return {std::nan(""), std::nan("")};
+  return loss_and_accuracy(evaluate_sums(model, view, rows, loss, options));
 }
 
 namespace {
@@ -67,16 +84,143 @@ void restore(torch::nn::Module& m, const Snapshot& s) {
 }
 }  // namespace
 
-TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg) {
+namespace {
+bool same_tensor(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl();
+}
+
+// Where each step's rows come from: the whole view (one process), or a ShardPlan's shards (data-parallel).
+class StepSource {
+ public:
+  StepSource(const DatasetView& view, const TrainConfig& cfg, const DataParallel* dp, Rng& rng)
+      : view_(view), cfg_(cfg), dp_(dp), rng_(rng) {
+    if (!dp_) {
+      auto rows = view.rows(Split::train, true);
+      order_.assign(rows.begin(), rows.end());
+      return;
+    }
+    const auto& plan = *dp_->plan;
+    for (int s = 0; s < plan.shards(); ++s)
+      PLURAL_CHECK(!plan.train_rows(s).empty(), dp_->full->source, ": shard ", s, " of ", plan.shards(),
+                   " has no train comparisons (fewer seen users with train data than ranks?)");
+    if (dp_->comm) {
+      local_of_.assign(dp_->full->comparisons.size(), -1);
+      for (size_t i = 0; i < dp_->full_row.size(); ++i) local_of_[dp_->full_row[i]] = static_cast<int64_t>(i);
+    }
+  }
+  int64_t total_rows() const {
+    if (!dp_) return static_cast<int64_t>(order_.size());
+    int64_t n = 0;
+    for (int s = 0; s < dp_->plan->shards(); ++s) n += static_cast<int64_t>(dp_->plan->train_rows(s).size());
+    return n;
+  }
+  int64_t steps() const {
+    if (!dp_) return (total_rows() + cfg_.batch_size - 1) / cfg_.batch_size;
+    return dp_->plan->steps(cfg_.batch_size);
+  }
+  void start_epoch(int epoch) {
+    if (!dp_) {
+      rng_.shuffle(order_);
+      perm_ = torch::tensor(order_, torch::kInt64);
+      return;
+    }
+    shard_orders_.clear();
+    for (int s = 0; s < dp_->plan->shards(); ++s) shard_orders_.push_back(dp_->plan->epoch_order(s, epoch));
+  }
+  struct Step {
+    torch::Tensor rows;          // this process's rows in its view
+    double global_weight = 0;    // Σ weight over the whole global batch (every rank's part)
+    int64_t global_count = 0;
+  };
+  Step step(int64_t s) const {
+    Step out;
+    if (!dp_) {
+      const auto n = static_cast<int64_t>(order_.size());
+      out.rows = perm_.slice(0, s * cfg_.batch_size, std::min(n, (s + 1) * cfg_.batch_size));
+      out.global_count = out.rows.size(0);
+      return out;
+    }
+    const auto& plan = *dp_->plan;
+    std::vector<int64_t> mine;
+    for (int sh = 0; sh < plan.shards(); ++sh) {
+      auto rows = plan.step_rows(shard_orders_[static_cast<size_t>(sh)], s, cfg_.batch_size);
+      for (auto r : rows) out.global_weight += dp_->full->comparisons[r].weight;
+      out.global_count += static_cast<int64_t>(rows.size());
+      bool is_mine = dp_->comm ? sh == dp_->comm->rank() : true;
+      if (!is_mine) continue;
+      for (auto r : rows) mine.push_back(dp_->comm ? local_of_[r] : static_cast<int64_t>(r));
+    }
+    out.rows = torch::tensor(mine, torch::kInt64);
+    return out;
+  }
+
+ private:
+  const DatasetView& view_;
+  const TrainConfig& cfg_;
+  const DataParallel* dp_;
+  Rng& rng_;
+  std::vector<int64_t> order_;
+  torch::Tensor perm_;
+  std::vector<std::vector<size_t>> shard_orders_;
+  std::vector<int64_t> local_of_;
+};
+
+// Seen-user rows live on the rank that owns the user; this gives every rank every user's rows (the owners' values).
+void gather_user_rows(RewardModel& model, const DataParallel& dp) {
+  torch::NoGradGuard ng;
+  const auto& users = model.dims().users;
+  std::vector<float> mine(users.size(), 0.f);
+  for (size_t i = 0; i < users.size(); ++i)
+    mine[i] = dp.plan->owner(dp.full->find_user(users[i])) == dp.comm->rank() ? 1.f : 0.f;
+  auto mask = torch::tensor(mine);
+  std::vector<torch::Tensor> parts;
+  auto tensors = model.seen_user_tensors();
+  for (auto& t : tensors) {
+    auto shape = std::vector<int64_t>(t.dim(), 1);
+    shape[0] = -1;
+    parts.push_back(t.detach().to(torch::kFloat32) * mask.view(shape));
+  }
+  dp.comm->allreduce_sum(parts);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto& t = tensors[i];
+    t.detach().copy_(t.scalar_type() == torch::kBool ? parts[i] > 0.5 : parts[i].to(t.scalar_type()));
+  }
+}
+}  // namespace
+
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp) {
   cfg.validate();
   view.bind(model);
-  torch::manual_seed(cfg.seed);
+  Collective* comm = dp ? dp->comm : nullptr;
+  const bool lead = !comm || comm->rank() == 0;  // writes the checkpoint, the metrics and the progress bar
+  torch::manual_seed(cfg.seed + (comm ? static_cast<uint64_t>(comm->rank()) : 0));
   Rng rng(cfg.seed ^ 0x5eedULL);
   TrainResult result;
   std::vector<size_t> train_rows = view.rows(Split::train, true), val_rows = view.rows(Split::val, true);
-  PLURAL_CHECK(!train_rows.empty(), view.data().source, ": no train comparisons for seen users");
-  result.train_pairs = static_cast<int64_t>(train_rows.size());
+  if (!dp) PLURAL_CHECK(!train_rows.empty(), view.data().source, ": no train comparisons for seen users");
+  StepSource source(view, cfg, dp, rng);
+  result.train_pairs = source.total_rows();
   result.val_pairs = static_cast<int64_t>(val_rows.size());
+  if (comm) result.val_pairs = static_cast<int64_t>(comm->allreduce_values({double(val_rows.size())})[0]);
+  const bool has_val = result.val_pairs > 0;
+
+  // Shared tensors are all-reduced every step; per-user rows stay with the rank that owns the user.
+  std::vector<torch::Tensor> user_params = model.seen_user_tensors(), shared_params;
+  for (auto& p : model.parameters())
+    if (std::none_of(user_params.begin(), user_params.end(), [&](const auto& u) { return same_tensor(u, p); }))
+      shared_params.push_back(p);
+  if (comm) {
+    comm->require_same("model (family, config, seen users)", model.model_id());
+    comm->require_same("train config", nlohmann::json({{"loss", cfg.loss}, {"lr", cfg.lr}, {"user_lr", cfg.user_lr},
+                                                        {"batch", cfg.batch_size}, {"epochs", cfg.epochs},
+                                                        {"seed", cfg.seed}, {"wd", cfg.weight_decay},
+                                                        {"patience", cfg.patience}, {"clip", cfg.max_grad_norm}})
+                                           .dump());
+    std::vector<torch::Tensor> all;
+    for (auto& p : model.parameters()) all.push_back(p);
+    for (auto& b : model.buffers()) all.push_back(b);
+    comm->broadcast(all);  // identical initial weights, whatever each rank's seed drew
+  }
 
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (auto& [name, params] : model.param_groups()) {
@@ -95,40 +239,79 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
   if (support.second > 0) sampler = std::make_unique<SupportSampler>(view, train_rows);
 
   std::ofstream metrics;
-  if (!cfg.metrics_path.empty()) {
+  if (!cfg.metrics_path.empty() && lead) {
     metrics.open(cfg.metrics_path, std::ios::app);
     PLURAL_CHECK(metrics.good(), "train: cannot write metrics log '", cfg.metrics_path, "'");
   }
+  auto save_checkpoint = [&] {
+    if (cfg.checkpoint_path.empty()) return;
+    if (comm) gather_user_rows(model, *dp);
+    if (lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
+  };
 
   Snapshot best;
   double best_val = std::numeric_limits<double>::infinity();
   int since_best = 0;
   auto t_start = std::chrono::steady_clock::now();
-  double train_seconds = 0;
-  std::vector<int64_t> order(train_rows.begin(), train_rows.end());
-  const auto n = static_cast<int64_t>(order.size());
-  const int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
+  double train_seconds = 0, comm_start = comm ? comm->comm_seconds() : 0;
+  const int64_t n = source.total_rows();
+  const int64_t steps = source.steps();
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     model.train();
-    rng.shuffle(order);
-    auto perm = torch::tensor(order, torch::kInt64);
+    source.start_epoch(epoch);
     double loss_sum = 0;
-    Progress bar("epoch " + std::to_string(epoch), steps, cfg.progress);
+    Progress bar("epoch " + std::to_string(epoch), steps, cfg.progress && lead);
     for (int64_t s = 0; s < steps; ++s) {
-      auto rows = perm.slice(0, s * cfg.batch_size, std::min(n, (s + 1) * cfg.batch_size));
-      auto batch = view.batch(rows);
-      if (sampler) sampler->attach(batch, rows, support.first, support.second, rng);
+      auto st = source.step(s);
+      const auto& rows = st.rows;
       optimizer.zero_grad();
-      // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
-      auto data_loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options);
-      auto loss = data_loss + model.regularizer(batch);
-      loss.backward();
-      if (cfg.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), cfg.max_grad_norm);
+      if (rows.size(0) > 0) {
+        auto batch = view.batch(rows);
+        if (sampler) sampler->attach(batch, rows, support.first, support.second, rng);
+        // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
+        auto data_loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options);
+        auto reg = model.regularizer(batch);
+        torch::Tensor loss;
+        if (comm) {  // this rank's share of the global batch's mean loss; the all-reduce sums the shares
+          double w = batch.weight.sum().item<double>();
+          loss = data_loss * (w / st.global_weight) + reg * (double(rows.size(0)) / st.global_count);
+        } else {
+          loss = data_loss + reg;
+        }
+        loss.backward();
+        loss_sum += loss.item<double>() * st.global_count;
+      }
+      if (comm) {
+        std::vector<torch::Tensor> grads;
+        for (auto& p : shared_params) {
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          grads.push_back(p.grad());
+        }
+        comm->allreduce_sum(grads);
+      }
+      if (cfg.max_grad_norm > 0) {
+        if (!comm) {
+          torch::nn::utils::clip_grad_norm_(model.parameters(), cfg.max_grad_norm);
+        } else {  // the global norm: shared gradients are identical, user rows are spread over ranks
+          double shared_sq = 0, user_sq = 0;
+          for (auto& p : shared_params) shared_sq += p.grad().pow(2).sum().item<double>();
+          for (auto& p : user_params)
+            if (p.grad().defined()) user_sq += p.grad().pow(2).sum().item<double>();
+          double norm = std::sqrt(shared_sq + comm->allreduce_values({user_sq})[0]);
+          double coef = cfg.max_grad_norm / (norm + 1e-6);
+          if (coef < 1) {
+            torch::NoGradGuard ng;
+            for (auto& p : model.parameters())
+              if (p.grad().defined()) p.grad().mul_(coef);
+          }
+        }
+      }
       optimizer.step();
-      loss_sum += loss.item<double>() * rows.size(0);
+      ++result.steps;
       if (s % 16 == 0) bar.update(s + 1);
     }
+    if (comm) loss_sum = comm->allreduce_values({loss_sum})[0];
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     train_seconds += secs;
     EpochLog log;
@@ -137,10 +320,15 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     log.seconds = secs;
     log.pairs_per_second = n / std::max(secs, 1e-9);
     model.refresh_seen_users(view);
-    auto [vl, va] = evaluate_loss(model, view, val_rows, cfg.loss, cfg.loss_options);
+    auto sums = evaluate_sums(model, view, val_rows, cfg.loss, cfg.loss_options);
+    if (comm) {
+      auto r = comm->allreduce_values({sums[0], sums[1], sums[2], sums[3]});
+      std::copy(r.begin(), r.end(), sums.begin());
+    }
+    auto [vl, va] = has_val ? loss_and_accuracy(sums) : std::pair<double, double>{std::nan(""), std::nan("")};
     log.val_loss = vl;
     log.val_accuracy = va;
-    log.diagnostics = model.diagnostics(view);
+    if (lead) log.diagnostics = model.diagnostics(view);  // a data-parallel run: rank 0's shard
     log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     char buf[96];
     std::snprintf(buf, sizeof buf, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);
@@ -155,17 +343,18 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
     result.epochs_run = epoch;
     if (metrics.is_open()) {
       nlohmann::json j = {{"epoch", epoch},          {"train_loss", log.train_loss},
-                          {"val_loss", val_rows.empty() ? nlohmann::json() : nlohmann::json(vl)},
-                          {"val_accuracy", val_rows.empty() ? nlohmann::json() : nlohmann::json(va)},
+                          {"val_loss", !has_val ? nlohmann::json() : nlohmann::json(vl)},
+                          {"val_accuracy", !has_val ? nlohmann::json() : nlohmann::json(va)},
                           {"seconds", secs},         {"pairs_per_second", log.pairs_per_second},
                           {"family", model.family()}};
+      if (comm) j["world_size"] = comm->world_size();
       for (const auto& [name, v] : log.diagnostics) j[name] = v;
       metrics << j.dump() << "\n";
       metrics.flush();
     }
-    bool reached = cfg.target_val_accuracy > 0 && !val_rows.empty() && va >= cfg.target_val_accuracy;
+    bool reached = cfg.target_val_accuracy > 0 && has_val && va >= cfg.target_val_accuracy;
     if (reached) result.target_reached_seconds = log.elapsed;
-    if (val_rows.empty()) {
+    if (!has_val) {
       result.best_epoch = epoch;
       continue;
     }
@@ -176,7 +365,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
       result.best_val_accuracy = va;
       best = snapshot(model);
       since_best = 0;
-      if (!cfg.checkpoint_path.empty()) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
+      save_checkpoint();
     } else if (cfg.patience > 0 && ++since_best >= cfg.patience) {
       result.early_stopped = true;
       break;
@@ -185,10 +374,12 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg)
   }
   if (!best.empty()) restore(model, best);
   model.refresh_seen_users(view);
-  if (val_rows.empty() && !cfg.checkpoint_path.empty()) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
+  if (comm) gather_user_rows(model, *dp);  // every rank ends with the whole model
+  if (!has_val && !cfg.checkpoint_path.empty() && lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
   model.eval();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   result.pairs_per_second = double(n) * result.epochs_run / std::max(train_seconds, 1e-9);
+  if (comm) result.comm_seconds = comm->comm_seconds() - comm_start;
   return result;
 }
 

@@ -34,6 +34,19 @@ struct TrainConfig {
   void validate() const;
 };
 
+class ShardPlan;
+class Collective;
+
+/// A data-parallel run (docs/distributed.md). Every rank builds the same ShardPlan from the same full data; each
+/// rank's view holds only its shard's comparisons. Without `comm`, one process replays every shard of each global
+/// batch, which is what an N-rank run computes (the equivalence test compares the two).
+struct DataParallel {
+  const ShardPlan* plan = nullptr;
+  const PreferenceData* full = nullptr;  ///< the data the plan was built on
+  Collective* comm = nullptr;            ///< null: one process, all shards
+  std::vector<size_t> full_row;          ///< with comm: row i of this rank's view is row full_row[i] of *full
+};
+
 struct EpochLog {
   int epoch = 0;
   double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, pairs_per_second = 0;
@@ -48,12 +61,15 @@ struct TrainResult {
   int64_t train_pairs = 0, val_pairs = 0;
   bool early_stopped = false;
   double target_reached_seconds = -1;  ///< elapsed seconds when target_val_accuracy was reached (-1: never)
+  double comm_seconds = 0;             ///< data-parallel: time inside collectives during the train steps
+  int64_t steps = 0;                   ///< optimizer steps taken
   std::vector<EpochLog> history;
 };
 
 /// Trains `model` in place on `view` (bound to the model first). With validation pairs, the weights of the best
-/// epoch are restored at the end. Deterministic given cfg.seed on one thread.
-TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg);
+/// epoch are restored at the end. Deterministic given cfg.seed on one thread. With `dp`, trains one shard of a
+/// data-parallel run (or replays all shards in one process); only rank 0 writes the checkpoint and metrics.
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp = nullptr);
 
 /// Mean loss and pairwise accuracy of `model` on comparison rows of seen users (eval mode, no grad).
 std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,

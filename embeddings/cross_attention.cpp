@@ -185,6 +185,13 @@ void UserCrossAttention::refresh_seen_users(const core::DatasetView& view) {
   train(was);
 }
 
+std::vector<torch::Tensor> UserCrossAttention::seen_user_tensors() {
+  auto out = core::RewardModel::seen_user_tensors();
+  out.push_back(seen_memory_);
+  out.push_back(seen_mask_);
+  return out;
+}
+
 UserState UserCrossAttention::make_user(const std::string& user_id, int64_t shots, const torch::Tensor& memory) const {
   UserState s = make_state(user_id, shots);
   s.tensors["memory"] = memory.detach().reshape({-1, config_.token}).clone();

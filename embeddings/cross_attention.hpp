@@ -48,6 +48,7 @@ class UserCrossAttention : public core::RewardModel, public core::HypothesisPost
   torch::Tensor logits(const core::PairBatch& batch) override;
   std::pair<int64_t, int64_t> support_range() const override { return {config_.context_min, config_.context_max}; }
   void refresh_seen_users(const core::DatasetView& view) override;
+  std::vector<torch::Tensor> seen_user_tensors() override;
   core::UserState seen_state(int64_t row) const override;
   core::UserState prior_state() const override;
   /// A user's state from their tokens [N, m].

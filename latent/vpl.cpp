@@ -197,6 +197,13 @@ void Vpl::refresh_seen_users(const core::DatasetView& view) {
   train(was);
 }
 
+std::vector<torch::Tensor> Vpl::seen_user_tensors() {
+  auto out = core::RewardModel::seen_user_tensors();
+  out.push_back(seen_mu_);
+  out.push_back(seen_logvar_);
+  return out;
+}
+
 std::vector<std::pair<std::string, double>> Vpl::diagnostics(const core::DatasetView& view) {
   torch::NoGradGuard ng;
   std::vector<std::pair<std::string, double>> out;
