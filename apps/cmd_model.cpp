@@ -195,7 +195,8 @@ void add_train(CLI::App& app, Common& common) {
                 {"best_val_accuracy", r.best_val_accuracy}, {"seconds", r.seconds},
                 {"pairs_per_second", r.pairs_per_second}, {"train_pairs", r.train_pairs}, {"threads", threads},
                 {"out", o->out},              {"world_size", std::max(env.world_size, o->shards)},
-                {"steps", r.steps},           {"comm_seconds", r.comm_seconds}};
+                {"steps", r.steps},           {"comm_seconds", r.comm_seconds},
+                {"allreduce_floats", r.allreduce_floats}};
       std::cout << j.dump() << "\n";
     } else {
       std::printf("%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "

@@ -68,6 +68,10 @@ struct Collective::Impl {
     throw IoError(who() + ": " + op + " failed: another rank exited or stopped answering within " +
                   std::to_string(timeout.count() / 1000) + " s (" + first_line(ex.what()) + ")");
   }
+  // Gloo refused to start the operation (a type or shape it does not take): a plural bug, not a peer's failure.
+  [[noreturn]] void refuse(const std::string& op, const std::exception& ex) const {
+    throw std::logic_error(who() + ": gloo refused the " + op + ": " + first_line(ex.what()));
+  }
   void run(const std::string& op, std::vector<c10::intrusive_ptr<c10d::Work>> works) {
     auto t0 = Clock::now();
     try {
@@ -204,7 +208,7 @@ void Collective::allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_
       works.push_back(impl_->pg->allreduce(flat));
     }
   } catch (const std::exception& ex) {
-    impl_->fail("all-reduce", ex);
+    impl_->refuse("all-reduce", ex);
   }
   impl_->run("all-reduce", works);
   size_t f = 0;
@@ -226,7 +230,7 @@ std::vector<double> Collective::allreduce_values(const std::vector<double>& valu
   try {
     w = impl_->pg->allreduce(t);
   } catch (const std::exception& ex) {
-    impl_->fail("all-reduce", ex);
+    impl_->refuse("all-reduce", ex);
   }
   impl_->run("all-reduce", {w});
   auto acc = t[0].accessor<double, 1>();
@@ -238,17 +242,18 @@ std::vector<double> Collective::allreduce_values(const std::vector<double>& valu
 void Collective::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
   torch::NoGradGuard ng;
   for (const auto& x : tensors) {
-    std::vector<at::Tensor> t{x.detach().contiguous()};
+    // Gloo has no bool: masks travel as bytes.
+    std::vector<at::Tensor> t{x.scalar_type() == torch::kBool ? x.detach().to(torch::kUInt8) : x.detach().contiguous()};
     c10::intrusive_ptr<c10d::Work> w;
     try {
       c10d::BroadcastOptions o;
       o.rootRank = root;
       w = impl_->pg->broadcast(t, o);
     } catch (const std::exception& ex) {
-      impl_->fail("broadcast", ex);
+      impl_->refuse("broadcast", ex);
     }
     impl_->run("broadcast", {w});
-    if (!t[0].is_same(x)) x.detach().copy_(t[0]);
+    if (!t[0].is_same(x)) x.detach().copy_(x.scalar_type() == torch::kBool ? t[0] != 0 : t[0]);
   }
 }
 
@@ -266,7 +271,7 @@ void Collective::barrier() {
   try {
     w = impl_->pg->barrier();
   } catch (const std::exception& ex) {
-    impl_->fail("barrier", ex);
+    impl_->refuse("barrier", ex);
   }
   impl_->run("barrier", {w});
 }

@@ -209,6 +209,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   for (auto& p : model.parameters())
     if (std::none_of(user_params.begin(), user_params.end(), [&](const auto& u) { return same_tensor(u, p); }))
       shared_params.push_back(p);
+  if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
   if (comm) {
     comm->require_same("model (family, config, seen users)", model.model_id());
     comm->require_same("train config", nlohmann::json({{"loss", cfg.loss}, {"lr", cfg.lr}, {"user_lr", cfg.user_lr},

@@ -63,6 +63,7 @@ struct TrainResult {
   double target_reached_seconds = -1;  ///< elapsed seconds when target_val_accuracy was reached (-1: never)
   double comm_seconds = 0;             ///< data-parallel: time inside collectives during the train steps
   int64_t steps = 0;                   ///< optimizer steps taken
+  int64_t allreduce_floats = 0;        ///< data-parallel: floats all-reduced per step (the shared gradients)
   std::vector<EpochLog> history;
 };
 
