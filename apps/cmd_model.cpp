@@ -61,6 +61,28 @@ std::string cache_identity(const FeatureCache& cache, const std::string& encoder
   return encoder_id + " dim " + std::to_string(cache.dim(encoder_id)) + " rows " +
          std::to_string(cache.rows(encoder_id)) + " probe " + hash128(bytes).hex();
 }
+// The users and comparisons themselves, not the path: copies on different hosts agree, a stale copy does not (and
+// would give the ranks different shard plans).
+std::string data_identity(const PreferenceData& data) {
+  uint64_t h = 0;
+  auto add = [&](std::string_view s) { h = hash64(s, h); };
+  auto text = [&](int32_t t) { add(t < 0 ? std::string_view("\x01") : std::string_view(data.texts[t])); };
+  for (const auto& u : data.users) {
+    add(u.id);
+    add(u.seen ? "s" : "u");
+  }
+  for (const auto& c : data.comparisons) {
+    add(data.users[static_cast<size_t>(c.user)].id);
+    text(c.a), text(c.b), text(c.prompt_a), text(c.prompt_b), text(c.context);
+    float nums[2] = {c.label, c.weight};
+    add(std::string_view(reinterpret_cast<const char*>(nums), sizeof nums));
+    add(split_name(c.split));
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::to_string(data.users.size()) + " users, " + std::to_string(data.comparisons.size()) +
+         " comparisons, hash " + buf;
+}
 }  // namespace
 
 std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, const std::string& path,
@@ -176,11 +198,12 @@ void add_train(CLI::App& app, Common& common) {
       PreferenceData local;
       if (comm) {
         local = plan.shard_data(data, rank, &dp.full_row);
-        comm->require_same("data", data.source + " " + std::to_string(data.comparisons.size()) + " comparisons");
+        comm->require_same("data", data_identity(data));
         comm->require_same("feature cache", cache_identity(cache, encoder_id, data));
       }
       const PreferenceData& mine = comm ? local : data;
       DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
+      view.use_layout_of(data);
       torch::manual_seed(o->train.seed);
       model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;

@@ -27,6 +27,12 @@ class DatasetView {
 
   const PreferenceData& data() const { return data_; }
   const torch::Tensor& features() const { return features_; }
+  /// Uses prompts and contexts as `full` does: a shard's view must build the same model as the whole data's, even
+  /// when its own users have no prompts or contexts (theirs then read the zero row, as in one process).
+  void use_layout_of(const PreferenceData& full) {
+    has_prompts_ = full.has_prompts();
+    has_contexts_ = full.has_contexts();
+  }
   bool has_prompts() const { return has_prompts_; }
   bool has_contexts() const { return has_contexts_; }
 

@@ -151,6 +151,7 @@ std::unique_ptr<Collective> Collective::connect(const DistEnv& env, std::chrono:
     impl->store->wait({"world_size/0"}, timeout);
     auto v = impl->store->get("world_size/0");
     zero.assign(v.begin(), v.end());
+    impl->store->set("read/" + std::to_string(env.rank), {1});  // rank 0 may now exit on a mismatch
   } catch (const std::exception& ex) {
     throw IoError(impl->who() + ": rank 0 did not join the rendezvous at " + where + " within " +
                   std::to_string(timeout.count() / 1000) + " s: " + first_line(ex.what()));
@@ -160,10 +161,16 @@ std::unique_ptr<Collective> Collective::connect(const DistEnv& env, std::chrono:
                      "; every rank must be started with the same WORLD_SIZE");
   auto sizes = impl->gather_strings("world_size", mine, "join");
   for (int r = 0; r < env.world_size; ++r)
-    if (sizes[static_cast<size_t>(r)] != mine)
+    if (sizes[static_cast<size_t>(r)] != mine) {
+      // Rank 0 hosts the store: give the other rank a moment to read rank 0's size and say the same thing.
+      try {
+        impl->store->wait({"read/" + std::to_string(r)}, std::min(timeout, std::chrono::milliseconds(5000)));
+      } catch (const std::exception&) {
+      }
       throw ValueError(impl->who() + ": rank " + std::to_string(r) + " has WORLD_SIZE=" +
                        sizes[static_cast<size_t>(r)] + ", this rank " + mine +
                        "; every rank must be started with the same WORLD_SIZE");
+    }
   try {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -189,6 +196,7 @@ void Collective::allreduce_sum(const std::vector<torch::Tensor>& tensors, int64_
   int64_t bytes = 0;
   for (const auto& t : tensors) {
     PLURAL_ASSERT(t.scalar_type() == torch::kFloat32);
+    if (t.numel() == 0) continue;  // gloo refuses empty buffers
     if (bytes > 0 && bytes + t.numel() * 4 > bucket_bytes) {
       buckets.emplace_back();
       bytes = 0;
@@ -242,6 +250,7 @@ std::vector<double> Collective::allreduce_values(const std::vector<double>& valu
 void Collective::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
   torch::NoGradGuard ng;
   for (const auto& x : tensors) {
+    if (x.numel() == 0) continue;  // gloo refuses empty buffers
     // Gloo has no bool: masks travel as bytes.
     std::vector<at::Tensor> t{x.scalar_type() == torch::kBool ? x.detach().to(torch::kUInt8) : x.detach().contiguous()};
     c10::intrusive_ptr<c10d::Work> w;

@@ -18,6 +18,10 @@ Registry<LossFn>& registry() {
   static Registry<LossFn> r("loss");
   return r;
 }
+std::map<std::string, bool>& hard_losses() {
+  static std::map<std::string, bool> m;
+  return m;
+}
 
 torch::Tensor weighted_mean(const torch::Tensor& per_pair, const torch::Tensor& weight) {
   return (per_pair * weight).sum() / weight.sum().clamp_min(1e-12);
@@ -42,7 +46,7 @@ const bool registered = [] {
       [](const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& w, const LossOptions&) {
         return weighted_mean(bce(z, y), w);
       },
-      "binary cross-entropy against the soft label P(a ≻ b)");
+      "binary cross-entropy against the soft label P(a ≻ b)", /*hard=*/false);
   register_loss(
       "label-smoothing",
       [](const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& w, const LossOptions& o) {
@@ -73,9 +77,15 @@ const bool registered = [] {
 }();
 }  // namespace
 
-bool register_loss(const std::string& name, LossFn fn, const std::string& help) {
+bool register_loss(const std::string& name, LossFn fn, const std::string& help, bool hard) {
   registry().add(name, std::move(fn), help);
+  hard_losses()[name] = hard;
   return true;
+}
+
+torch::Tensor loss_weights(const std::string& name, const torch::Tensor& label, const torch::Tensor& weight) {
+  get_loss(name);  // unknown names: the registry's error
+  return hard_losses().at(name) ? strict(label, weight) : weight;
 }
 
 const LossFn& get_loss(const std::string& name) { return registry().get(name); }

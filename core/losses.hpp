@@ -20,7 +20,11 @@ struct LossOptions {
 using LossFn = std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& label,
                                            const torch::Tensor& weight, const LossOptions& options)>;
 
-bool register_loss(const std::string& name, LossFn fn, const std::string& help);
+/// `hard`: the loss averages over strict pairs only (ties weigh 0), as the sign-based losses do.
+bool register_loss(const std::string& name, LossFn fn, const std::string& help, bool hard = true);
+/// The per-pair weights the named loss averages with: `weight`, times 0 for ties when the loss is hard. A
+/// data-parallel run sums these over ranks to weigh each rank's mean loss.
+torch::Tensor loss_weights(const std::string& name, const torch::Tensor& label, const torch::Tensor& weight);
 /// Throws ValueError listing the known names when `name` is unknown.
 const LossFn& get_loss(const std::string& name);
 std::map<std::string, std::string> loss_names();

@@ -131,6 +131,8 @@ torch::Tensor RewardModel::logits_for(const PairBatch& batch, const UserState& s
 
 torch::Tensor RewardModel::regularizer(const PairBatch&) { return torch::zeros({}); }
 
+double RewardModel::regularizer_units(const PairBatch& batch) const { return static_cast<double>(batch.size()); }
+
 std::map<std::string, std::vector<torch::Tensor>> RewardModel::param_groups() { return {{"shared", parameters()}}; }
 
 std::vector<torch::Tensor> RewardModel::seen_user_tensors() {

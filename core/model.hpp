@@ -76,6 +76,9 @@ class RewardModel : public torch::nn::Module {
   virtual torch::Tensor logits_for(const PairBatch& batch, const UserState& state);
   /// Extra loss terms (e.g. an L2 prior on user parameters); added to the data loss by the Trainer.
   virtual torch::Tensor regularizer(const PairBatch& batch);
+  /// What regularizer() averages over in `batch`; a data-parallel run weighs each rank's regularizer by its share.
+  /// Default: the pairs.
+  virtual double regularizer_units(const PairBatch& batch) const;
   /// Named parameter groups, so the Trainer can give user parameters their own learning rate.
   virtual std::map<std::string, std::vector<torch::Tensor>> param_groups();
   /// Tensors whose row i belongs to seen user i (per-user parameters, per-user encodings). A data-parallel run

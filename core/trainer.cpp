@@ -46,7 +46,7 @@ std::array<double, 4> evaluate_sums(RewardModel& model, const DatasetView& view,
     std::vector<size_t> part(rows.begin() + i, rows.begin() + std::min(rows.size(), i + chunk));
     auto b = view.batch(part);
     auto z = model.logits(b);
-    double w = b.weight.sum().item<double>();
+    double w = loss_weights(loss, b.label, b.weight).sum().item<double>();  // what the mean is over
     out[0] += fn(z, b.label, b.weight, options).item<double>() * w;
     out[1] += w;
     auto is_strict = b.label != 0.5;
@@ -129,8 +129,7 @@ class StepSource {
   }
   struct Step {
     torch::Tensor rows;          // this process's rows in its view
-    double global_weight = 0;    // Σ weight over the whole global batch (every rank's part)
-    int64_t global_count = 0;
+    int64_t global_count = 0;    // rows in the whole global batch (every rank's part)
   };
   Step step(int64_t s) const {
     Step out;
@@ -144,7 +143,6 @@ class StepSource {
     std::vector<int64_t> mine;
     for (int sh = 0; sh < plan.shards(); ++sh) {
       auto rows = plan.step_rows(shard_orders_[static_cast<size_t>(sh)], s, cfg_.batch_size);
-      for (auto r : rows) out.global_weight += dp_->full->comparisons[r].weight;
       out.global_count += static_cast<int64_t>(rows.size());
       bool is_mine = dp_->comm ? sh == dp_->comm->rank() : true;
       if (!is_mine) continue;
@@ -164,6 +162,23 @@ class StepSource {
   std::vector<std::vector<size_t>> shard_orders_;
   std::vector<int64_t> local_of_;
 };
+
+// Batch-norm statistics come from each rank's own batches; their average stands in for the global batches'.
+void average_running_stats(RewardModel& model, Collective& comm) {
+  std::vector<torch::Tensor> stats;
+  for (const auto& b : model.named_buffers()) {
+    const auto& k = b.key();
+    auto ends = [&](const std::string& suffix) {
+      return k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if ((ends("running_mean") || ends("running_var")) && b.value().scalar_type() == torch::kFloat32)
+      stats.push_back(b.value());
+  }
+  if (stats.empty()) return;
+  comm.allreduce_sum(stats);
+  torch::NoGradGuard ng;
+  for (auto& t : stats) t.div_(comm.world_size());
+}
 
 // Seen-user rows live on the rank that owns the user; this gives every rank every user's rows (the owners' values).
 void gather_user_rows(RewardModel& model, const DataParallel& dp) {
@@ -212,11 +227,28 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
   if (comm) {
     comm->require_same("model (family, config, seen users)", model.model_id());
-    comm->require_same("train config", nlohmann::json({{"loss", cfg.loss}, {"lr", cfg.lr}, {"user_lr", cfg.user_lr},
-                                                        {"batch", cfg.batch_size}, {"epochs", cfg.epochs},
-                                                        {"seed", cfg.seed}, {"wd", cfg.weight_decay},
-                                                        {"patience", cfg.patience}, {"clip", cfg.max_grad_norm}})
-                                           .dump());
+    // Everything that decides a collective or a weight (a --checkpoint given to rank 0 only would pair its
+    // saves with the others' steps).
+    comm->require_same(
+        "train config",
+        nlohmann::json({{"loss", cfg.loss},
+                        {"margin", cfg.loss_options.margin},
+                        {"smoothing", cfg.loss_options.smoothing},
+                        {"hinge_margin", cfg.loss_options.hinge_margin},
+                        {"lr", cfg.lr},
+                        {"user_lr", cfg.user_lr},
+                        {"weight_decay", cfg.weight_decay},
+                        {"user_weight_decay", cfg.user_weight_decay},
+                        {"group_lr", cfg.group_lr},
+                        {"batch_size", cfg.batch_size},
+                        {"epochs", cfg.epochs},
+                        {"patience", cfg.patience},
+                        {"min_delta", cfg.min_delta},
+                        {"max_grad_norm", cfg.max_grad_norm},
+                        {"seed", cfg.seed},
+                        {"target_val_accuracy", cfg.target_val_accuracy},
+                        {"checkpoint", !cfg.checkpoint_path.empty()}})
+            .dump());
     std::vector<torch::Tensor> all;
     for (auto& p : model.parameters()) all.push_back(p);
     for (auto& b : model.buffers()) all.push_back(b);
@@ -245,9 +277,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     PLURAL_CHECK(metrics.good(), "train: cannot write metrics log '", cfg.metrics_path, "'");
   }
   auto save_checkpoint = [&] {
-    if (cfg.checkpoint_path.empty()) return;
-    if (comm) gather_user_rows(model, *dp);
-    if (lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
+    if (!cfg.checkpoint_path.empty() && lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
   };
 
   Snapshot best;
@@ -267,28 +297,38 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       auto st = source.step(s);
       const auto& rows = st.rows;
       optimizer.zero_grad();
+      PairBatch batch;
       if (rows.size(0) > 0) {
-        auto batch = view.batch(rows);
+        batch = view.batch(rows);
         if (sampler) sampler->attach(batch, rows, support.first, support.second, rng);
+      }
+      // This rank's share of the global batch's mean loss: its part of what the loss and the regularizer average
+      // over (summed over ranks first), so that the all-reduced gradients are the global batch's.
+      double data_share = 1, reg_share = 1;
+      if (comm) {
+        double n = 0, u = 0;
+        if (rows.size(0) > 0) {
+          n = loss_weights(cfg.loss, batch.label, batch.weight).sum().item<double>();
+          u = model.regularizer_units(batch);
+        }
+        auto total = comm->allreduce_values({n, u});
+        data_share = total[0] > 0 ? n / total[0] : 0;
+        reg_share = total[1] > 0 ? u / total[1] : 0;
+      }
+      if (rows.size(0) > 0) {
         // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
         auto data_loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options);
-        auto reg = model.regularizer(batch);
-        torch::Tensor loss;
-        if (comm) {  // this rank's share of the global batch's mean loss; the all-reduce sums the shares
-          double w = batch.weight.sum().item<double>();
-          loss = data_loss * (w / st.global_weight) + reg * (double(rows.size(0)) / st.global_count);
-        } else {
-          loss = data_loss + reg;
-        }
+        auto loss = comm ? data_loss * data_share + model.regularizer(batch) * reg_share
+                         : data_loss + model.regularizer(batch);
         loss.backward();
         loss_sum += loss.item<double>() * st.global_count;
       }
       if (comm) {
-        std::vector<torch::Tensor> grads;
-        for (auto& p : shared_params) {
+        // Every parameter gets a gradient, so AdamW treats a rank with no rows this step as one process would.
+        for (auto& p : model.parameters())
           if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-          grads.push_back(p.grad());
-        }
+        std::vector<torch::Tensor> grads;
+        for (auto& p : shared_params) grads.push_back(p.grad());
         comm->allreduce_sum(grads);
       }
       if (cfg.max_grad_norm > 0) {
@@ -320,7 +360,9 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     log.train_loss = loss_sum / n;
     log.seconds = secs;
     log.pairs_per_second = n / std::max(secs, 1e-9);
+    if (comm) average_running_stats(model, *comm);
     model.refresh_seen_users(view);
+    if (comm) gather_user_rows(model, *dp);  // diagnostics and checkpoints see every user
     auto sums = evaluate_sums(model, view, val_rows, cfg.loss, cfg.loss_options);
     if (comm) {
       auto r = comm->allreduce_values({sums[0], sums[1], sums[2], sums[3]});
@@ -374,6 +416,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     if (reached) break;
   }
   if (!best.empty()) restore(model, best);
+  if (comm) average_running_stats(model, *comm);
   model.refresh_seen_users(view);
   if (comm) gather_user_rows(model, *dp);  // every rank ends with the whole model
   if (!has_val && !cfg.checkpoint_path.empty() && lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);

@@ -197,6 +197,10 @@ void Vpl::refresh_seen_users(const core::DatasetView& view) {
   train(was);
 }
 
+double Vpl::regularizer_units(const core::PairBatch& batch) const {
+  return static_cast<double>(std::get<0>(torch::_unique(batch.user)).size(0));
+}
+
 std::vector<torch::Tensor> Vpl::seen_user_tensors() {
   auto out = core::RewardModel::seen_user_tensors();
   out.push_back(seen_mu_);

@@ -71,6 +71,7 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   std::pair<int64_t, int64_t> support_range() const override { return {config_.context_min, config_.context_max}; }
   void refresh_seen_users(const core::DatasetView& view) override;
   std::vector<torch::Tensor> seen_user_tensors() override;
+  double regularizer_units(const core::PairBatch& batch) const override;  ///< support sets: one per distinct user
   /// Posterior-collapse diagnostics: KL per dimension ("kl/dN") and in total, active units (Var_users E[z_d] > 0.01),
   /// validation accuracy with each user's z and with z = 0.
   std::vector<std::pair<std::string, double>> diagnostics(const core::DatasetView& view) override;

@@ -23,7 +23,7 @@ assert pa.keys() == pb.keys(), (pa.keys(), pb.keys())
 worst = max(float(np.max(np.abs(pa[k].detach().numpy() - pb[k].detach().numpy()))) for k in pa)
 moved = max(float(np.max(np.abs(pa[k].detach().numpy()))) for k in pa)
 print(f"{sys.argv[3]}: {len(pa)} tensors, max |difference| {worst:.2e}")
-assert worst < 1e-4, f"{sys.argv[3]}: weights differ by {worst}"
+assert worst < 5e-4, f"{sys.argv[3]}: weights differ by {worst}"
 PY
 }
 
@@ -37,6 +37,35 @@ for model in pal-b per-user-bt; do
     "$cli" train "${common[@]}" --model "$model" --config "$cfg" -o "$tmp/$model.two.pt" > "$tmp/torchrun.log" 2>&1 \
     || { echo "FAIL: torchrun $model"; cat "$tmp/torchrun.log"; fail=1; }
   same_weights "$tmp/$model.one.pt" "$tmp/$model.two.pt" "$model torchrun 2 ranks vs --shards 2"
+done
+
+# Ties (which the bt loss leaves out of its mean) and prompts that only one user's comparisons have (so a rank may
+# hold none): each rank's share of the loss and the model's shape must still be the one process's.
+/usr/bin/python3 - "$tmp/ties.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(5)
+with open(sys.argv[1], "w") as f:
+    for u in range(12):
+        for i in range(30):
+            a, b = f"answer {rng.randrange(200)}", f"reply {rng.randrange(200)}"
+            row = {"user": f"u{u}", "a": a, "b": b, "label": rng.choice([1.0, 0.0, 0.5]) if u % 3 else 1.0,
+                   "split": "val" if i % 6 == 5 else "train"}
+            if u == 0:
+                row["prompt"] = f"question {i % 4}"
+            f.write(json.dumps(row) + "\n")
+PY
+"$cli" encode --data "$tmp/ties.jsonl" --cache "$tmp/t.h5" --encoder hashed:dim=64 -q > /dev/null || exit 1
+ties=(--data "$tmp/ties.jsonl" --cache "$tmp/t.h5" --encoder hashed:dim=64 --batch-size 48 --patience 0 -q --threads 1
+      --epochs 3 --dist-timeout 60 --max-grad-norm 1)
+for model in pal-b per-user-bt; do
+  cfg='{}'; [ "$model" = pal-b ] && cfg=$nodrop
+  "$cli" train "${ties[@]}" --model "$model" --config "$cfg" --shards 2 -o "$tmp/t.$model.one.pt" > /dev/null \
+    || { echo "FAIL: ties --shards 2 $model"; fail=1; }
+  port=$(free_port)
+  torchrun --no_python --redirects 1 --tee 1 --nproc_per_node 2 --master_addr 127.0.0.1 --master_port "$port" \
+    "$cli" train "${ties[@]}" --model "$model" --config "$cfg" -o "$tmp/t.$model.two.pt" > "$tmp/torchrun.log" 2>&1 \
+    || { echo "FAIL: ties torchrun $model"; cat "$tmp/torchrun.log"; fail=1; }
+  same_weights "$tmp/t.$model.one.pt" "$tmp/t.$model.two.pt" "$model, ties and partial prompts, clipped: 2 ranks vs --shards 2"
 done
 
 # Any launcher that sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (SLURM, Kubernetes): rank 0 hosts the store.
@@ -72,7 +101,7 @@ expect_rank "$tmp/k0.log" "another rank exited or stopped answering" "killed pee
 [ "$took_ms" -lt 30000 ] || { echo "FAIL: rank 0 took ${took_ms} ms to notice"; fail=1; }
 [ -e "$tmp/k.pt" ] && { echo "FAIL: a failed run wrote $tmp/k.pt"; fail=1; }
 
-short=("${base[@]}" --epochs 3 --dist-timeout 4 --model pal-b -o "$tmp/x.pt")
+short=("${base[@]}" --epochs 3 --dist-timeout 10 --model pal-b -o "$tmp/x.pt")
 c1=(--cache "$tmp/c.h5")
 # Ranks started with different WORLD_SIZE.
 port=$(free_port)
@@ -82,15 +111,16 @@ expect_rank "$tmp/w1.log" "rank 0 has WORLD_SIZE=2, this rank 3" "WORLD_SIZE mis
 # A rank whose peers never come (WORLD_SIZE=3, only 2 started): a timeout naming the missing rank.
 port=$(free_port)
 launch 0 3 "$port" "$tmp/m0.log" "${short[@]}" "${c1[@]}"; launch 1 3 "$port" "$tmp/m1.log" "${short[@]}" "${c1[@]}"; wait
-expect_rank "$tmp/m0.log" "for rank(s) 2 to join" "missing rank"
+expect_rank "$tmp/m0.log" "waited 10 s for rank(s) 2 to join" "missing rank"
 # Nobody hosts the store at MASTER_ADDR:MASTER_PORT.
 port=$(free_port)
 launch 1 2 "$port" "$tmp/u1.log" "${short[@]}" "${c1[@]}"; wait
 expect_rank "$tmp/u1.log" "cannot reach the rendezvous store at 127.0.0.1:$port" "unreachable master"
 # The port is taken.
 port=$(free_port)
-/usr/bin/python3 -c "import socket,time; s=socket.socket(); s.bind(('0.0.0.0',$port)); s.listen(); time.sleep(20)" &
-busy=$!; sleep 0.5
+/usr/bin/python3 -c "import socket,time; s=socket.socket(); s.bind(('0.0.0.0',$port)); s.listen(); open('$tmp/bound','w'); time.sleep(30)" &
+busy=$!
+for _ in $(seq 100); do [ -e "$tmp/bound" ] && break; sleep 0.1; done
 launch 0 2 "$port" "$tmp/p0.log" "${short[@]}" "${c1[@]}"; wait $!
 kill $busy 2>/dev/null; wait $busy 2>/dev/null
 expect_rank "$tmp/p0.log" "cannot host the rendezvous store on port $port" "port in use"
