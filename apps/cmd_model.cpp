@@ -118,10 +118,11 @@ void add_train(CLI::App& app, Common& common) {
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
   auto& t = o->train;
-  cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone")->capture_default_str();
+  cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone, ipo")->capture_default_str();
   cmd->add_option("--margin", t.loss_options.margin)->capture_default_str();
   cmd->add_option("--smoothing", t.loss_options.smoothing)->capture_default_str();
   cmd->add_option("--hinge-margin", t.loss_options.hinge_margin)->capture_default_str();
+  cmd->add_option("--ipo-tau", t.loss_options.ipo_tau)->capture_default_str();
   // Learning rates, batch size, epochs and patience default to the family's measured defaults
   // (core/train_defaults.cpp); an option given here overrides them.
   cmd->add_option("--lr", t.lr, "shared parameters (default: the family's)");

@@ -6,6 +6,7 @@
 #include "core/evaluator.hpp"
 #include "core/losses.hpp"
 #include "core/model.hpp"
+#include "core/policy_losses.hpp"
 #include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
 #include "embeddings/context_model.hpp"
@@ -296,7 +297,8 @@ void bind_training(py::module_& m) {
       .def(py::init<>())
       .def_readwrite("margin", &LossOptions::margin)
       .def_readwrite("smoothing", &LossOptions::smoothing)
-      .def_readwrite("hinge_margin", &LossOptions::hinge_margin);
+      .def_readwrite("hinge_margin", &LossOptions::hinge_margin)
+      .def_readwrite("ipo_tau", &LossOptions::ipo_tau);
 
   py::class_<TrainConfig>(m, "TrainConfig", "AdamW with per-group learning rates, early stopping on validation")
       .def(py::init<>())
@@ -352,6 +354,28 @@ void bind_training(py::module_& m) {
       "default_model_config", [](const std::string& f, int k) { return json_loads(default_model_config(f, k)); },
       py::arg("family"), py::arg("k") = 0);
   m.def("loss_names", &loss_names);
+  m.def("policy_loss_names", &policy_loss_names);
+  m.def(
+      "policy_loss",
+      [](const std::string& name, const torch::Tensor& chosen, const torch::Tensor& rejected,
+         std::optional<torch::Tensor> ref_chosen, std::optional<torch::Tensor> ref_rejected,
+         std::optional<torch::Tensor> label, std::optional<torch::Tensor> weight, double beta, double tau,
+         double alpha, double lambda) {
+        PolicyLogProbs b{chosen, rejected, ref_chosen.value_or(torch::Tensor()), ref_rejected.value_or(torch::Tensor()),
+                         label.value_or(torch::Tensor()), weight.value_or(torch::Tensor())};
+        PolicyLossOptions o;
+        o.beta = beta, o.tau = tau, o.alpha = alpha, o.lambda = lambda;
+        py::gil_scoped_release nogil;
+        auto r = policy_loss(name, b, o);
+        py::gil_scoped_acquire gil;
+        return py::make_tuple(r.loss, r.grad_chosen, r.grad_rejected);
+      },
+      py::arg("name"), py::arg("chosen"), py::arg("rejected"), py::arg("ref_chosen") = py::none(),
+      py::arg("ref_rejected") = py::none(), py::arg("label") = py::none(), py::arg("weight") = py::none(),
+      py::arg("beta") = 0.1, py::arg("tau") = 0.1, py::arg("alpha") = 0.1, py::arg("lambda_") = 0.5,
+      "A DPO-family loss (dpo, dove, ipo, cpl) on per-pair policy log-probs: (mean loss, d/d chosen, d/d rejected)");
+  m.def("soft_labels_from_scores", &soft_labels_from_scores, py::arg("score_a"), py::arg("score_b"),
+        py::arg("temperature") = 1.0, "P(a ≻ b) = σ((score_a − score_b)/temperature) from external scores");
 
   py::class_<PairMetrics>(m, "PairMetrics")
       .def_readonly("pairs", &PairMetrics::pairs)

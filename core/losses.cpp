@@ -11,6 +11,7 @@ void LossOptions::validate() const {
   PLURAL_CHECK(std::isfinite(margin), "loss margin must be finite, got ", margin);
   PLURAL_CHECK(smoothing >= 0 && smoothing < 0.5, "label smoothing must be in [0, 0.5), got ", smoothing);
   PLURAL_CHECK(hinge_margin > 0, "hinge margin must be > 0, got ", hinge_margin);
+  PLURAL_CHECK(ipo_tau > 0 && std::isfinite(ipo_tau), "IPO tau must be > 0, got ", ipo_tau);
 }
 
 namespace {
@@ -67,6 +68,13 @@ const bool registered = [] {
         return weighted_mean(torch::relu(o.hinge_margin - sign_of(y) * z), strict(y, w));
       },
       "max(0, m - s·logit) (--hinge-margin)");
+  register_loss(
+      "ipo",
+      [](const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& w, const LossOptions& o) {
+        return weighted_mean((z - (y - 0.5) / o.ipo_tau).pow(2), w);
+      },
+      "IPO-style squared loss: (logit − (label − ½)/τ)² (--ipo-tau); soft labels and ties set the target",
+      /*hard=*/false);
   register_loss(
       "thurstone",
       [](const torch::Tensor& z, const torch::Tensor& y, const torch::Tensor& w, const LossOptions&) {

@@ -14,6 +14,7 @@ struct LossOptions {
   double margin = 0.0;        ///< "margin": -log σ(s·logit - margin)
   double smoothing = 0.1;     ///< "label-smoothing": target 1-ε for the preferred item
   double hinge_margin = 1.0;  ///< "hinge": max(0, hinge_margin - s·logit)
+  double ipo_tau = 0.1;       ///< "ipo": (logit − (label − ½)/τ)²
   void validate() const;
 };
 

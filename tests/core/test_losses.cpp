@@ -33,12 +33,15 @@ TEST_CASE("losses match hand-computed values", "[core][losses]") {
   CHECK(loss("hinge", {0.25f, 3.f, -0.5f}, {1.f, 1.f, 0.f}, {}, o) == Approx((0.75 + 0 + 0.5) / 3).epsilon(1e-6));
   // thurstone: -log Φ(z); Φ(0) = 0.5
   CHECK(loss("thurstone", {0.f}, {1.f}) == Approx(std::log(2.0)).epsilon(1e-6));
+  // ipo with τ = 0.25: (z − (y − ½)/τ)²; a tie's target is 0 and it counts
+  o.ipo_tau = 0.25;
+  CHECK(loss("ipo", {1.0f, 0.5f}, {1.f, 0.5f}, {}, o) == Approx((1.0 + 0.25) / 2).epsilon(1e-6));
   // weights: a weighted mean
   CHECK(loss("bt", {1.f, -1.f}, {1.f, 1.f}, {3.f, 1.f}) == Approx((3 * sp(-1.0) + sp(1.0)) / 4).epsilon(1e-6));
 }
 
 TEST_CASE("loss gradients agree with finite differences", "[core][losses]") {
-  for (const auto& name : {"bt", "soft-bce", "label-smoothing", "margin", "thurstone"}) {
+  for (const auto& name : {"bt", "soft-bce", "label-smoothing", "margin", "thurstone", "ipo"}) {
     auto z = torch::tensor({0.3, -1.2, 2.0, 0.7}, torch::kFloat64).requires_grad_(true);
     auto y = torch::tensor({1.0, 0.0, 0.8, 1.0}, torch::kFloat64);
     auto w = torch::tensor({1.0, 2.0, 0.5, 1.0}, torch::kFloat64);
@@ -63,4 +66,28 @@ TEST_CASE("unknown loss names and bad options are errors", "[core][losses][error
   LossOptions o;
   o.smoothing = 0.7;
   CHECK_THROWS_AS(o.validate(), plural::ValueError);
+}
+
+TEST_CASE("loss_weights: what each loss averages over", "[core][losses]") {
+  auto y = torch::tensor({1.f, 0.5f, 0.f}), w = torch::tensor({2.f, 3.f, 1.f});
+  CHECK(loss_weights("bt", y, w).sum().item<double>() == Approx(3.0));  // the tie weighs 0
+  CHECK(loss_weights("hinge", y, w).sum().item<double>() == Approx(3.0));
+  CHECK(loss_weights("soft-bce", y, w).sum().item<double>() == Approx(6.0));
+  CHECK(loss_weights("ipo", y, w).sum().item<double>() == Approx(6.0));
+  // Consistency: a loss's mean times its weight sum is additive over a split of the batch.
+  auto z = torch::tensor({0.4f, -0.3f, 1.2f});
+  for (const auto& name : {"bt", "soft-bce", "ipo"}) {
+    LossOptions o;
+    const auto& fn = get_loss(name);
+    auto whole = fn(z, y, w, o).item<double>() * loss_weights(name, y, w).sum().item<double>();
+    double parts = 0;
+    for (int64_t i = 0; i < 3; ++i) {
+      auto s = torch::tensor({i});
+      auto yi = y.index_select(0, s), wi = w.index_select(0, s);
+      double n = loss_weights(name, yi, wi).sum().item<double>();
+      if (n > 0) parts += fn(z.index_select(0, s), yi, wi, o).item<double>() * n;
+    }
+    INFO(name);
+    CHECK(parts == Approx(whole).epsilon(1e-5));
+  }
 }
