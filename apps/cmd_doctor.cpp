@@ -3,13 +3,75 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "core/data_health.hpp"
 #include "core/doctor.hpp"
+#include "core/readers.hpp"
 #include "core/encoder.hpp"
 #include "core/losses.hpp"
 #include "core/model.hpp"
 #include "core/progress.hpp"
 
 namespace plural::apps {
+
+namespace {
+void print_data_health(const std::string& path, bool json_out) {
+  auto data = core::read_preferences(path);
+  auto h = core::data_health(data);
+  if (json_out) {
+    nlohmann::json j = {
+        {"dataset", path},
+        {"users", h.users},
+        {"seen_users", h.seen_users},
+        {"unseen_users", h.unseen_users},
+        {"texts", h.texts},
+        {"comparisons", h.comparisons},
+        {"splits", {{"train", h.by_split[0]}, {"val", h.by_split[1]}, {"test", h.by_split[2]}, {"support", h.by_split[3]}}},
+        {"ties", h.ties},
+        {"soft_labels", h.soft_labels},
+        {"with_prompt", h.with_prompt},
+        {"two_prompts", h.two_prompts},
+        {"with_context", h.with_context},
+        {"per_user", {{"min", h.per_user_min}, {"median", h.per_user_median}, {"max", h.per_user_max},
+                      {"under_5", h.users_under_5}}},
+        {"duplicate_judgements", h.duplicate_judgements},
+        {"contradictory_judgements", h.contradictory_judgements},
+        {"self_pairs", h.self_pairs},
+        {"shared_pairs", h.shared_pairs},
+        {"disputed_pairs", h.disputed_pairs},
+        {"length", {{"pairs", h.length_pairs}, {"longer_wins", h.longer_wins}, {"phi", h.length_phi},
+                    {"phi_se", h.length_phi_se}, {"users_biased", h.users_length_biased}}},
+        {"contradiction_examples", h.examples},
+        {"warnings", h.warnings}};
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::printf("%s\n", path.c_str());
+  std::printf("| section | figure |\n|---|---|\n");
+  std::printf("| users | %lld (%lld seen, %lld unseen) |\n", (long long)h.users, (long long)h.seen_users,
+              (long long)h.unseen_users);
+  std::printf("| comparisons | %lld (train %lld, val %lld, test %lld, support %lld) |\n", (long long)h.comparisons,
+              (long long)h.by_split[0], (long long)h.by_split[1], (long long)h.by_split[2], (long long)h.by_split[3]);
+  std::printf("| texts | %lld |\n", (long long)h.texts);
+  std::printf("| labels | %lld ties, %lld soft |\n", (long long)h.ties, (long long)h.soft_labels);
+  std::printf("| prompts / contexts | %lld with a prompt (%lld with two), %lld with a context |\n",
+              (long long)h.with_prompt, (long long)h.two_prompts, (long long)h.with_context);
+  std::printf("| comparisons per user | min %lld, median %lld, max %lld; %lld users under 5 |\n",
+              (long long)h.per_user_min, (long long)h.per_user_median, (long long)h.per_user_max,
+              (long long)h.users_under_5);
+  std::printf("| same user, same pair again | %lld agreeing, %lld contradicting; %lld self-pairs |\n",
+              (long long)h.duplicate_judgements, (long long)h.contradictory_judgements, (long long)h.self_pairs);
+  std::printf("| pairs judged by 2+ users | %lld, of which %lld disputed (both directions) |\n",
+              (long long)h.shared_pairs, (long long)h.disputed_pairs);
+  if (h.length_pairs > 0)
+    std::printf("| length | longer item wins %.1f%% of %lld pairs; GLM phi %.3f ± %.3f; %lld users biased |\n",
+                100 * h.longer_wins, (long long)h.length_pairs, h.length_phi, h.length_phi_se,
+                (long long)h.users_length_biased);
+  else
+    std::printf("| length | no strict pairs with items of different lengths |\n");
+  for (const auto& e : h.examples) std::printf("contradiction: %s\n", e.c_str());
+  for (const auto& w : h.warnings) std::printf("WARNING: %s\n", w.c_str());
+}
+}  // namespace
 
 void add_doctor(CLI::App& app, Common& common) {
   struct Opts {
@@ -21,7 +83,20 @@ void add_doctor(CLI::App& app, Common& common) {
   cmd->add_option("--gemm-n", o->n, "GEMM size n (n×n×n)")->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->add_flag("--json", o->json_out, "print one JSON object");
-  cmd->callback([o, &common] {
+
+  // plural doctor data <dataset>: the data's health, from its records alone.
+  struct DataOpts {
+    std::string path;
+    bool json_out = false;
+  };
+  auto d = std::make_shared<DataOpts>();
+  auto* data_cmd = cmd->add_subcommand("data", "A preference dataset's health: counts, coverage, duplicate and "
+                                               "contradictory judgements, disagreement between users, length bias");
+  data_cmd->add_option("dataset", d->path, "preference data (.h5/.jsonl/.tsv)")->required();
+  data_cmd->add_flag("--json", d->json_out, "print one JSON object");
+  data_cmd->callback([d] { print_data_health(d->path, d->json_out); });
+  cmd->callback([o, &common, data_cmd] {
+    if (data_cmd->parsed()) return;
     core::set_threads(common.threads);
     auto r = core::run_doctor(o->n);
     if (o->json_out) {

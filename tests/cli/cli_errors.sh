@@ -130,5 +130,10 @@ expect 2 "needs a Gaussian user posterior" "$cli" query --model "$tmp/context.pt
   || { echo "FAIL: adapt context"; fail=1; }
 "$cli" score --model "$tmp/context.pt" --cache "$tmp/q.h5" --state "$tmp/c.state" --prompt p --text "text 1" \
   > /dev/null || { echo "FAIL: score context state"; fail=1; }
+# plural doctor data: a missing file and a bad row are errors naming them; a good file gives one JSON object.
+expect 1 "$tmp/none.jsonl: cannot open" "$cli" doctor data "$tmp/none.jsonl"
+expect 2 "$tmp/bad.jsonl:2: field 'label'" "$cli" doctor data "$tmp/bad.jsonl"
+"$cli" doctor data "$tmp/ok.jsonl" --json | /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["comparisons"] == 1, j' \
+  || { echo "FAIL: doctor data --json"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
