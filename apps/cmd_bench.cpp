@@ -8,6 +8,7 @@
 #include "apps/bench_adapt.hpp"
 #include "apps/bench_persona_c.hpp"
 #include "apps/bench_query.hpp"
+#include "apps/bench_strength.hpp"
 #include "apps/bench_train_speed.hpp"
 #include "apps/commands.hpp"
 #include "core/error.hpp"
@@ -131,6 +132,39 @@ void add_bench(CLI::App& app, Common& common) {
       out["tables"].push_back(accuracy_table("UKPConvArg1 (workers with >= " + std::to_string(o->ukp.min_strict) +
                                                  " strict judgements)",
                                              data, o->k, o->bench, o->setup));
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      StrengthBench bench;
+      std::string noise = "0,0.1,0.25";
+      bool no_ukp = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("strength", "Ensemble preference strength: flip / soft labels vs plain training "
+                                                  "on noisy Persona-K and on UKPConvArg1");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--noise", o->noise, "shares of Persona-K train labels flipped")->capture_default_str();
+    cmd->add_option("--k-star", o->bench.k_star)->capture_default_str();
+    cmd->add_option("--family", o->bench.family, "the model trained on each labelling")->capture_default_str();
+    cmd->add_option("--member-family", o->bench.member_family, "ensemble members")->capture_default_str();
+    cmd->add_option("--members", o->bench.members)->capture_default_str();
+    cmd->add_option("--member-epochs", o->bench.member_epochs)->capture_default_str();
+    cmd->add_flag("--no-ukp", o->no_ukp, "Persona-K only");
+    cmd->callback([o, &common] {
+      o->bench.noise.clear();
+      for (const auto& s : split_list(o->noise)) {
+        try {
+          o->bench.noise.push_back(std::stod(s));
+        } catch (const std::exception&) {
+          throw ValueError("--noise: '" + s + "' is not a number");
+        }
+      }
+      o->bench.ukp = !o->no_ukp;
+      set_threads(common.threads);
+      auto out = strength_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }

@@ -1,12 +1,17 @@
 // plural doctor: versions, BLAS, threads and a measured GEMM rate.
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
 #include "core/data_health.hpp"
+#include "core/dataset_view.hpp"
 #include "core/doctor.hpp"
-#include "core/readers.hpp"
 #include "core/encoder.hpp"
+#include "core/feature_cache.hpp"
+#include "core/readers.hpp"
+#include "core/strength.hpp"
 #include "core/losses.hpp"
 #include "core/model.hpp"
 #include "core/progress.hpp"
@@ -14,9 +19,35 @@
 namespace plural::apps {
 
 namespace {
-void print_data_health(const std::string& path, bool json_out) {
+// The strength section: an ensemble of per-user heads on cached features; a histogram of the mean strength.
+nlohmann::json strength_section(const core::PreferenceData& data, const std::string& cache_path,
+                                const std::string& encoder, int members) {
+  if (cache_path.empty()) return {{"missing", "features: give --cache (and --encoder) to score preference strength"}};
+  core::FeatureCache cache(cache_path);
+  auto features = cached_features(cache, encoder, "", data.texts.all());
+  core::DatasetView view(data, features);
+  core::StrengthConfig sc;
+  sc.members = members;
+  sc.family = "per-user-bt";
+  auto s = core::ensemble_strength(view, sc);
+  const std::vector<double> edges = {-2, -1, -0.5, 0, 0.5, 1, 2};
+  std::vector<int64_t> counts(edges.size() + 1, 0);
+  int64_t n = 0, negative = 0;
+  for (double m : s.mean) {
+    if (std::isnan(m)) continue;
+    ++n;
+    negative += m < 0;
+    counts[static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), m) - edges.begin())]++;
+  }
+  return {{"members", members}, {"member_family", sc.family}, {"scored", n}, {"negative", negative},
+          {"edges", edges}, {"counts", counts}};
+}
+
+void print_data_health(const std::string& path, bool json_out, const std::string& cache_path,
+                       const std::string& encoder, int members) {
   auto data = core::read_preferences(path);
   auto h = core::data_health(data);
+  auto strength = strength_section(data, cache_path, encoder, members);
   if (json_out) {
     nlohmann::json j = {
         {"dataset", path},
@@ -41,6 +72,7 @@ void print_data_health(const std::string& path, bool json_out) {
         {"length", {{"pairs", h.length_pairs}, {"longer_wins", h.longer_wins}, {"phi", h.length_phi},
                     {"phi_se", h.length_phi_se}, {"users_biased", h.users_length_biased}}},
         {"contradiction_examples", h.examples},
+        {"strength", strength},
         {"warnings", h.warnings}};
     std::cout << j.dump() << "\n";
     return;
@@ -68,6 +100,21 @@ void print_data_health(const std::string& path, bool json_out) {
                 (long long)h.users_length_biased);
   else
     std::printf("| length | no strict pairs with items of different lengths |\n");
+  if (strength.contains("missing")) {
+    std::printf("| strength | needs %s |\n", strength["missing"].get<std::string>().c_str());
+  } else {
+    auto edges = strength["edges"].get<std::vector<double>>();
+    auto counts = strength["counts"].get<std::vector<int64_t>>();
+    std::printf("| strength (%d x per-user-bt) | %lld of %lld scored pairs negative (the ensemble disagrees with "
+                "the label) |\n",
+                members, (long long)strength["negative"].get<int64_t>(), (long long)strength["scored"].get<int64_t>());
+    for (size_t b = 0; b < counts.size(); ++b) {
+      std::string lo = b == 0 ? "-inf" : std::to_string(edges[b - 1]).substr(0, 4);
+      std::string hi = b == edges.size() ? "inf" : std::to_string(edges[b]).substr(0, 4);
+      std::printf("|   [%s, %s) | %lld |\n", lo.c_str(), hi.c_str(), (long long)counts[b]);
+    }
+  }
+  std::printf("| CHES screening | not available yet |\n");
   for (const auto& e : h.examples) std::printf("contradiction: %s\n", e.c_str());
   for (const auto& w : h.warnings) std::printf("WARNING: %s\n", w.c_str());
 }
@@ -86,7 +133,8 @@ void add_doctor(CLI::App& app, Common& common) {
 
   // plural doctor data <dataset>: the data's health, from its records alone.
   struct DataOpts {
-    std::string path;
+    std::string path, cache, encoder = "minilm";
+    int members = 5;
     bool json_out = false;
   };
   auto d = std::make_shared<DataOpts>();
@@ -94,7 +142,16 @@ void add_doctor(CLI::App& app, Common& common) {
                                                "contradictory judgements, disagreement between users, length bias");
   data_cmd->add_option("dataset", d->path, "preference data (.h5/.jsonl/.tsv)")->required();
   data_cmd->add_flag("--json", d->json_out, "print one JSON object");
-  data_cmd->callback([d] { print_data_health(d->path, d->json_out); });
+  data_cmd->add_option("--cache", d->cache, "feature cache: adds the ensemble preference-strength section");
+  data_cmd->add_option("--encoder", d->encoder, "encoder of the cached features")->capture_default_str();
+  data_cmd->add_option("--members", d->members, "ensemble members for the strength")
+      ->check(CLI::Range(2, 100))
+      ->capture_default_str();
+  data_cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  data_cmd->callback([d, &common] {
+    core::set_threads(common.threads);
+    print_data_health(d->path, d->json_out, d->cache, d->encoder, d->members);
+  });
   cmd->callback([o, &common, data_cmd] {
     if (data_cmd->parsed()) return;
     core::set_threads(common.threads);
