@@ -75,7 +75,7 @@ json one_condition(const std::string& dataset, double noise, PreferenceData data
               {"recall", flipped ? double(hit) / flipped : std::nan("")}};
   for (const std::string how : {"plain", "flip", "soft"}) {
     auto relabelled = data;
-    int64_t changed = how == "plain" ? 0 : relabel_with_strength(relabelled, strength, how);
+    int64_t changed = how == "plain" ? 0 : relabel_with_strength(relabelled, strength, how, bench.max_fraction);
     bench_note("  " + bench.family + " on " + how + " labels");
     row[how] = trained_accuracy(bench.family, k, relabelled, features, how == "soft" ? "soft-bce" : "bt", setup);
     row[how + "_changed"] = changed;
@@ -102,11 +102,13 @@ json strength_bench(const StrengthBench& bench, const BenchSetup& setup) {
     rows.push_back(one_condition("ukpconvarg1", 0.0, data, features, 3, bench, setup));
   }
   json out = {{"bench", "strength"}, {"family", bench.family}, {"members", bench.members},
+              {"max_fraction", bench.max_fraction},
               {"member_family", bench.member_family}, {"rows", rows}};
   if (setup.json) return out;
-  std::printf("Preference strength: %d × %s members (%d epochs); %s trained on each labelling, seen-user test "
-              "accuracy on clean labels\n",
-              bench.members, bench.member_family.c_str(), bench.member_epochs, bench.family.c_str());
+  std::printf("Preference strength: %d × %s members (%d epochs); at most %.0f%% of train labels rewritten; %s "
+              "trained on each labelling, seen-user test accuracy on clean labels\n",
+              bench.members, bench.member_family.c_str(), bench.member_epochs, 100 * bench.max_fraction,
+              bench.family.c_str());
   std::printf("| data | flipped | ensemble flags | precision | recall | plain | flip | soft |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows)

@@ -18,6 +18,7 @@ struct StrengthBench {
   std::string member_family = "per-user-bt";      ///< ensemble members (per-user, so minorities are not "noise")
   int members = 5, member_epochs = 5;
   bool ukp = true;                                ///< also UKPConvArg1, without injected noise
+  double max_fraction = 1.0;                      ///< relabel at most this share of train pairs, most negative first
 };
 
 nlohmann::json strength_bench(const StrengthBench& bench, const BenchSetup& setup);

@@ -153,6 +153,10 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--members", o->bench.members)->capture_default_str();
     cmd->add_option("--member-epochs", o->bench.member_epochs)->capture_default_str();
     cmd->add_flag("--no-ukp", o->no_ukp, "Persona-K only");
+    cmd->add_option("--max-fraction", o->bench.max_fraction,
+                    "rewrite at most this share of train labels, the most negative strength first")
+        ->check(CLI::Range(1e-9, 1.0))
+        ->capture_default_str();
     cmd->callback([o, &common] {
       o->bench.noise.clear();
       for (const auto& s : split_list(o->noise)) {

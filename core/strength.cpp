@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -65,18 +66,26 @@ PairStrength ensemble_strength(DatasetView& view, const StrengthConfig& config) 
   return s;
 }
 
-int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how) {
+int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how,
+                              double max_fraction) {
   PLURAL_CHECK(how == "flip" || how == "soft", "relabel: expected 'flip' or 'soft', got '", how, "'");
   PLURAL_CHECK(strength.mean.size() == data.comparisons.size(), "relabel: the strength has ", strength.mean.size(),
                " rows, the data ", data.comparisons.size());
-  int64_t changed = 0;
+  PLURAL_CHECK(max_fraction > 0 && max_fraction <= 1, "relabel: max_fraction must be in (0, 1], got ", max_fraction);
+  std::vector<std::pair<double, size_t>> negative;  // (strength, row), most negative first
+  size_t scored = 0;
   for (size_t i = 0; i < data.comparisons.size(); ++i) {
-    auto& c = data.comparisons[i];
-    if (c.split != Split::train || !(strength.mean[i] < 0)) continue;  // NaN (ties, unscored) stays
-    c.label = how == "flip" ? 1.f - c.label : static_cast<float>(strength.prob[i]);
-    ++changed;
+    if (data.comparisons[i].split != Split::train || std::isnan(strength.mean[i])) continue;  // ties, unscored
+    ++scored;
+    if (strength.mean[i] < 0) negative.push_back({strength.mean[i], i});
   }
-  return changed;
+  std::sort(negative.begin(), negative.end());
+  negative.resize(std::min(negative.size(), static_cast<size_t>(std::floor(max_fraction * double(scored)))));
+  for (const auto& [m, i] : negative) {
+    auto& c = data.comparisons[i];
+    c.label = how == "flip" ? 1.f - c.label : static_cast<float>(strength.prob[i]);
+  }
+  return static_cast<int64_t>(negative.size());
 }
 
 }  // namespace plural::core

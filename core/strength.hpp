@@ -31,8 +31,10 @@ struct PairStrength {
 PairStrength ensemble_strength(DatasetView& view, const StrengthConfig& config);
 
 /// Train labels rewritten with the strength: "flip" swaps strict labels whose mean strength is negative; "soft"
-/// replaces them by the ensemble's probability (train with soft-bce). Other splits are left as they are.
-/// Returns how many labels changed.
-int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how);
+/// replaces them by the ensemble's probability (train with soft-bce). At most `max_fraction` of the scored train
+/// pairs change, the most negative first (Secrets of RLHF II flips only the negative tail). Other splits are left
+/// as they are. Returns how many labels changed.
+int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how,
+                              double max_fraction = 1.0);
 
 }  // namespace plural::core

@@ -68,7 +68,22 @@ TEST_CASE("ensemble strength flags injected flips and relabelling repairs them",
     }
   }
   CHECK(repaired == hit);
+  // A cap keeps only the most negative tail.
+  auto capped = data;
+  int64_t train_scored = 0;
+  for (size_t i = 0; i < data.comparisons.size(); ++i) train_scored += data.comparisons[i].split == Split::train;
+  auto cap = static_cast<int64_t>(0.05 * train_scored);
+  CHECK(relabel_with_strength(capped, s, "flip", 0.05) == cap);
+  double max_changed = -1e9, min_unchanged = 1e9;
+  for (size_t i = 0; i < data.comparisons.size(); ++i) {
+    if (data.comparisons[i].split != Split::train || !(s.mean[i] < 0)) continue;
+    bool changed = capped.comparisons[i].label != data.comparisons[i].label;
+    if (changed) max_changed = std::max(max_changed, s.mean[i]);
+    else min_unchanged = std::min(min_unchanged, s.mean[i]);
+  }
+  CHECK(max_changed <= min_unchanged);  // every changed pair is more negative than every unchanged negative one
   CHECK_THROWS_AS(relabel_with_strength(flipped, s, "drop"), plural::ValueError);
+  CHECK_THROWS_AS(relabel_with_strength(flipped, s, "flip", 0.0), plural::ValueError);
   sc.members = 1;
   CHECK_THROWS_AS(ensemble_strength(view, sc), plural::ValueError);
 }
