@@ -28,20 +28,18 @@ torch::Tensor soft_logistic(const torch::Tensor& z, const torch::Tensor& y) {
   return -(y * torch::log_sigmoid(z) + (1 - y) * torch::log_sigmoid(-z));
 }
 
+torch::Tensor dpo(const PolicyLogProbs& b, const PolicyLossOptions& o) {
+  return weighted_mean(soft_logistic(o.beta * margin(b), or_value(b.label, b.chosen, 1)),
+                       or_value(b.weight, b.chosen, 1));
+}
+
 const bool registered = [] {
   register_policy_loss(
-      "dpo",
-      [](const PolicyLogProbs& b, const PolicyLossOptions& o) {
-        return weighted_mean(soft_logistic(o.beta * margin(b), or_value(b.label, b.chosen, 1)),
-                             or_value(b.weight, b.chosen, 1));
-      },
+      "dpo", dpo,
       "DPO: -log σ(β·[(log π⁺ − log π_ref⁺) − (log π⁻ − log π_ref⁻)]); soft labels give SPCE / conservative DPO");
+  // The same form; what differs is the input: each side's log-probs taken with its own prompt.
   register_policy_loss(
-      "dove",
-      [](const PolicyLogProbs& b, const PolicyLossOptions& o) {
-        return weighted_mean(soft_logistic(o.beta * margin(b), or_value(b.label, b.chosen, 1)),
-                             or_value(b.weight, b.chosen, 1));
-      },
+      "dove", dpo,
       "DOVE / joint preference: DPO's form on log-probs each taken with its own prompt (x⁺ ≠ x⁻ allowed)");
   register_policy_loss(
       "ipo",

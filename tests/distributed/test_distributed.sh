@@ -29,15 +29,20 @@ PY
 
 # Dropout off: each rank draws its own dropout masks, so only a dropout-free model can match bit for bit.
 nodrop='{"proj": "mlp2-gelu-dropout0"}'
-for model in pal-b per-user-bt; do
-  cfg='{}'; [ "$model" = pal-b ] && cfg=$nodrop
-  "$cli" train "${common[@]}" --model "$model" --config "$cfg" --shards 2 -o "$tmp/$model.one.pt" > /dev/null || { echo "FAIL: --shards 2 $model"; fail=1; }
-  port=$(free_port)
-  torchrun --no_python --redirects 1 --tee 1 --nproc_per_node 2 --master_addr 127.0.0.1 --master_port "$port" \
-    "$cli" train "${common[@]}" --model "$model" --config "$cfg" -o "$tmp/$model.two.pt" > "$tmp/torchrun.log" 2>&1 \
-    || { echo "FAIL: torchrun $model"; cat "$tmp/torchrun.log"; fail=1; }
-  same_weights "$tmp/$model.one.pt" "$tmp/$model.two.pt" "$model torchrun 2 ranks vs --shards 2"
-done
+replay_vs_torchrun() {  # replay_vs_torchrun <name> <train args...>: pal-b and per-user-bt, --shards 2 vs 2 ranks
+  local name=$1; shift
+  for model in pal-b per-user-bt; do
+    local cfg='{}'; [ "$model" = pal-b ] && cfg=$nodrop
+    "$cli" train "$@" --model "$model" --config "$cfg" --shards 2 -o "$tmp/$name.$model.one.pt" > /dev/null \
+      || { echo "FAIL: $name --shards 2 $model"; fail=1; }
+    local port; port=$(free_port)
+    torchrun --no_python --redirects 1 --tee 1 --nproc_per_node 2 --master_addr 127.0.0.1 --master_port "$port" \
+      "$cli" train "$@" --model "$model" --config "$cfg" -o "$tmp/$name.$model.two.pt" > "$tmp/torchrun.log" 2>&1 \
+      || { echo "FAIL: $name torchrun $model"; cat "$tmp/torchrun.log"; fail=1; }
+    same_weights "$tmp/$name.$model.one.pt" "$tmp/$name.$model.two.pt" "$model, $name: torchrun 2 ranks vs --shards 2"
+  done
+}
+replay_vs_torchrun persona "${common[@]}"
 
 # Ties (which the bt loss leaves out of its mean) and prompts that only one user's comparisons have (so a rank may
 # hold none): each rank's share of the loss and the model's shape must still be the one process's.
@@ -57,16 +62,7 @@ PY
 "$cli" encode --data "$tmp/ties.jsonl" --cache "$tmp/t.h5" --encoder hashed:dim=64 -q > /dev/null || exit 1
 ties=(--data "$tmp/ties.jsonl" --cache "$tmp/t.h5" --encoder hashed:dim=64 --batch-size 48 --patience 0 -q --threads 1
       --epochs 3 --dist-timeout 60 --max-grad-norm 1)
-for model in pal-b per-user-bt; do
-  cfg='{}'; [ "$model" = pal-b ] && cfg=$nodrop
-  "$cli" train "${ties[@]}" --model "$model" --config "$cfg" --shards 2 -o "$tmp/t.$model.one.pt" > /dev/null \
-    || { echo "FAIL: ties --shards 2 $model"; fail=1; }
-  port=$(free_port)
-  torchrun --no_python --redirects 1 --tee 1 --nproc_per_node 2 --master_addr 127.0.0.1 --master_port "$port" \
-    "$cli" train "${ties[@]}" --model "$model" --config "$cfg" -o "$tmp/t.$model.two.pt" > "$tmp/torchrun.log" 2>&1 \
-    || { echo "FAIL: ties torchrun $model"; cat "$tmp/torchrun.log"; fail=1; }
-  same_weights "$tmp/t.$model.one.pt" "$tmp/t.$model.two.pt" "$model, ties and partial prompts, clipped: 2 ranks vs --shards 2"
-done
+replay_vs_torchrun ties "${ties[@]}"
 
 # Any launcher that sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (SLURM, Kubernetes): rank 0 hosts the store.
 launch() {  # launch <rank> <world> <port> <log> args...
@@ -77,7 +73,7 @@ port=$(free_port)
 launch 0 2 "$port" "$tmp/r0.log" "${common[@]}" --model pal-b --config "$nodrop" -o "$tmp/env.pt"
 launch 1 2 "$port" "$tmp/r1.log" "${common[@]}" --model pal-b --config "$nodrop" -o "$tmp/env.pt"
 wait || { echo "FAIL: plain launcher"; cat "$tmp/r0.log" "$tmp/r1.log"; fail=1; }
-same_weights "$tmp/pal-b.one.pt" "$tmp/env.pt" "pal-b plain launcher vs --shards 2"
+same_weights "$tmp/persona.pal-b.one.pt" "$tmp/env.pt" "pal-b plain launcher vs --shards 2"
 
 expect_rank() {  # expect_rank <log> <message fragment> <label>
   if ! grep -qF -- "$2" "$1"; then echo "FAIL: $3: want '$2', got: $(cat "$1")"; fail=1;
