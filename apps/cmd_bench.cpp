@@ -66,7 +66,7 @@ void finish_accuracy_options(AccuracyBench& b, const std::string& models, const 
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active (tables or --json)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active, strength (tables or --json)");
   bench->require_subcommand(1);
 
   {
