@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "core/ches.hpp"
 #include "core/data_health.hpp"
 #include "core/dataset_view.hpp"
 #include "core/doctor.hpp"
@@ -20,12 +21,7 @@ namespace plural::apps {
 
 namespace {
 // The strength section: an ensemble of per-user heads on cached features; a histogram of the mean strength.
-nlohmann::json strength_section(const core::PreferenceData& data, const std::string& cache_path,
-                                const std::string& encoder, int members) {
-  if (cache_path.empty()) return {{"missing", "features: give --cache (and --encoder) to score preference strength"}};
-  core::FeatureCache cache(cache_path);
-  auto features = cached_features(cache, encoder, "", data.texts.all());
-  core::DatasetView view(data, features);
+nlohmann::json strength_section(core::DatasetView& view, int members) {
   core::StrengthConfig sc;
   sc.members = members;
   sc.family = "per-user-bt";
@@ -43,11 +39,44 @@ nlohmann::json strength_section(const core::PreferenceData& data, const std::str
           {"edges", edges}, {"counts", counts}};
 }
 
+// Pooled CHES: its quantiles and the most alike pairs.
+nlohmann::json ches_section(const core::DatasetView& view) {
+  const auto& data = view.data();
+  auto ches = core::pooled_ches(view);
+  std::vector<std::pair<double, size_t>> scored;
+  for (size_t i = 0; i < ches.size(); ++i)
+    if (!std::isnan(ches[i])) scored.push_back({ches[i], i});
+  if (scored.empty()) return {{"missing", "strict comparisons (every pair is a tie)"}};
+  std::sort(scored.begin(), scored.end());
+  auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
+    auto [v, i] = scored[scored.size() - 1 - k];
+    const auto& c = data.comparisons[i];
+    if (c.a == c.b) continue;  // self-pairs are reported above
+    bool a_wins = c.label > 0.5f;
+    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
+                   {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
+                   {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
+  }
+  return {{"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"p99", q(0.99)},
+          {"max", scored.back().first}, {"top", top}};
+}
+
 void print_data_health(const std::string& path, bool json_out, const std::string& cache_path,
                        const std::string& encoder, int members) {
   auto data = core::read_preferences(path);
   auto h = core::data_health(data);
-  auto strength = strength_section(data, cache_path, encoder, members);
+  nlohmann::json strength, ches;
+  if (cache_path.empty()) {
+    strength = {{"missing", "features: give --cache (and --encoder) to score preference strength"}};
+    ches = {{"missing", "features: give --cache (and --encoder) for pooled CHES"}};
+  } else {
+    core::FeatureCache cache(cache_path);
+    core::DatasetView view(data, cached_features(cache, encoder, "", data.texts.all()));
+    strength = strength_section(view, members);
+    ches = ches_section(view);
+  }
   if (json_out) {
     nlohmann::json j = {
         {"dataset", path},
@@ -73,6 +102,7 @@ void print_data_health(const std::string& path, bool json_out, const std::string
                     {"phi_se", h.length_phi_se}, {"users_biased", h.users_length_biased}}},
         {"contradiction_examples", h.examples},
         {"strength", strength},
+        {"ches", ches},
         {"warnings", h.warnings}};
     std::cout << j.dump() << "\n";
     return;
@@ -114,7 +144,17 @@ void print_data_health(const std::string& path, bool json_out, const std::string
       std::printf("|   [%s, %s) | %lld |\n", lo.c_str(), hi.c_str(), (long long)counts[b]);
     }
   }
-  std::printf("| CHES screening | not available yet |\n");
+  if (ches.contains("missing")) {
+    std::printf("| CHES (pooled) | needs %s |\n", ches["missing"].get<std::string>().c_str());
+  } else {
+    std::printf("| CHES (pooled) | median %.3f, 90%% %.3f, 99%% %.3f, max %.3f over %lld strict pairs |\n",
+                ches["median"].get<double>(), ches["p90"].get<double>(), ches["p99"].get<double>(),
+                ches["max"].get<double>(), (long long)ches["scored"].get<int64_t>());
+    for (const auto& t : ches["top"])
+      std::printf("|   most alike: row %lld (%s), CHES %.3f | \"%s\" over \"%s\" |\n", (long long)t["row"].get<int64_t>(),
+                  t["user"].get<std::string>().c_str(), t["ches"].get<double>(),
+                  t["preferred"].get<std::string>().c_str(), t["rejected"].get<std::string>().c_str());
+  }
   for (const auto& e : h.examples) std::printf("contradiction: %s\n", e.c_str());
   for (const auto& w : h.warnings) std::printf("WARNING: %s\n", w.c_str());
 }

@@ -1,9 +1,12 @@
 // plural doctor data: every count on a dataset built to contain each problem a known number of times.
-#include <catch2/catch.hpp>
+#include <torch/torch.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
+#include "core/ches.hpp"
 #include "core/data_health.hpp"
+#include "core/dataset_view.hpp"
 
 using namespace plural::core;
 
@@ -72,4 +75,23 @@ TEST_CASE("data_health on a clean, unbiased dataset warns of nothing", "[doctor]
   CHECK(std::abs(h.length_phi) < 3 * h.length_phi_se);
   CHECK(h.duplicate_judgements == 0);
   CHECK(h.contradictory_judgements == 0);
+}
+
+TEST_CASE("pooled CHES: <h+, h-> - |h+|^2 with the preferred side first, NaN for ties", "[doctor][ches]") {
+  PreferenceData d;
+  d.source = "ches";
+  add(d, "u", "p", "q", 1.f);    // p preferred
+  add(d, "u", "p", "q", 0.f);    // q preferred
+  add(d, "u", "p", "p2", 1.f);   // p2 has p's features: CHES 0, the largest possible here
+  add(d, "u", "p", "q", 0.5f);   // a tie
+  d.infer_seen();
+  // Texts in order p, q, p2: p = (1, 0), q = (0.6, 0.8), p2 = (1, 0).
+  auto features = torch::tensor({1.0f, 0.0f, 0.6f, 0.8f, 1.0f, 0.0f}).view({3, 2});
+  DatasetView view(d, features);
+  auto c = pooled_ches(view);
+  REQUIRE(c.size() == 4);
+  CHECK(c[0] == Approx(0.6 - 1.0));  // <p, q> - |p|^2
+  CHECK(c[1] == Approx(0.6 - 1.0));  // <q, p> - |q|^2
+  CHECK(c[2] == Approx(0.0));
+  CHECK(std::isnan(c[3]));
 }
