@@ -73,9 +73,10 @@ json one_condition(const std::string& dataset, double noise, PreferenceData data
               {"flagged", flagged},
               {"precision", flagged ? double(hit) / flagged : std::nan("")},
               {"recall", flipped ? double(hit) / flipped : std::nan("")}};
-  for (const std::string how : {"plain", "flip", "soft"}) {
+  for (const std::string how : {"plain", "flip", "soft", "margin", "flip+margin"}) {
     auto relabelled = data;
-    int64_t changed = how == "plain" ? 0 : relabel_with_strength(relabelled, strength, how, bench.max_fraction);
+    int64_t changed =
+        how == "plain" ? 0 : relabel_with_strength(relabelled, strength, how, bench.max_fraction, bench.margin_scale);
     bench_note("  " + bench.family + " on " + how + " labels");
     row[how] = trained_accuracy(bench.family, k, relabelled, features, how == "soft" ? "soft-bce" : "bt", setup);
     row[how + "_changed"] = changed;
@@ -102,22 +103,24 @@ json strength_bench(const StrengthBench& bench, const BenchSetup& setup) {
     rows.push_back(one_condition("ukpconvarg1", 0.0, data, features, 3, bench, setup));
   }
   json out = {{"bench", "strength"}, {"family", bench.family}, {"members", bench.members},
-              {"max_fraction", bench.max_fraction},
+              {"max_fraction", bench.max_fraction}, {"margin_scale", bench.margin_scale},
               {"member_family", bench.member_family}, {"rows", rows}};
   if (setup.json) return out;
   std::printf("Preference strength: %d × %s members (%d epochs); at most %.0f%% of train labels rewritten; %s "
               "trained on each labelling, seen-user test accuracy on clean labels\n",
               bench.members, bench.member_family.c_str(), bench.member_epochs, 100 * bench.max_fraction,
               bench.family.c_str());
-  std::printf("| data | flipped | ensemble flags | precision | recall | plain | flip | soft |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("Margins are %.2f × the ensemble's mean strength.\n", bench.margin_scale);
+  std::printf("| data | flipped | ensemble flags | precision | recall | plain | flip | soft | margin | flip+margin |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows)
-    std::printf("| %s | %.0f%% (%lld) | %lld | %.3f | %.3f | %.3f | %.3f | %.3f |\n",
+    std::printf("| %s | %.0f%% (%lld) | %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n",
                 r["dataset"].get<std::string>().c_str(), 100 * r["noise"].get<double>(),
                 (long long)r["injected"].get<int64_t>(), (long long)r["flagged"].get<int64_t>(),
                 r["precision"].is_number() ? r["precision"].get<double>() : std::nan(""),
                 r["recall"].is_number() ? r["recall"].get<double>() : std::nan(""), r["plain"].get<double>(),
-                r["flip"].get<double>(), r["soft"].get<double>());
+                r["flip"].get<double>(), r["soft"].get<double>(),
+                r["margin"].get<double>(), r["flip+margin"].get<double>());
   return out;
 }
 

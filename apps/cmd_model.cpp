@@ -74,7 +74,7 @@ std::string data_identity(const PreferenceData& data) {
   for (const auto& c : data.comparisons) {
     add(data.users[static_cast<size_t>(c.user)].id);
     text(c.a), text(c.b), text(c.prompt_a), text(c.prompt_b), text(c.context);
-    float nums[2] = {c.label, c.weight};
+    float nums[3] = {c.label, c.weight, c.margin};
     add(std::string_view(reinterpret_cast<const char*>(nums), sizeof nums));
     add(split_name(c.split));
   }

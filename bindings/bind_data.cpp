@@ -32,6 +32,7 @@ py::dict columns(const PreferenceData& d) {
   c["label"] = column<float>(d, [](const Comparison& x) { return x.label; });
   c["context"] = column<int32_t>(d, [](const Comparison& x) { return x.context; });
   c["weight"] = column<float>(d, [](const Comparison& x) { return x.weight; });
+  c["margin"] = column<float>(d, [](const Comparison& x) { return x.margin; });
   c["split"] = column<uint8_t>(d, [](const Comparison& x) { return static_cast<uint8_t>(x.split); });
   return c;
 }
@@ -80,7 +81,7 @@ void bind_data(py::module_& m) {
                              "ground-truth cluster per user (-1 when unknown)")
       .def_property_readonly("texts", [](const PreferenceData& d) { return d.texts.all(); })
       .def("columns", &columns, "The comparisons as numpy columns: user, prompt_a, prompt_b, a, b (text indices), "
-                                "label, context, weight, split")
+                                "label, context, weight, margin, split")
       .def("rows", [](const PreferenceData& d, Split split, bool seen) { return as_array(d.select(split, seen)); },
            py::arg("split"), py::arg("seen_users"))
       .def("rows",

@@ -83,6 +83,7 @@ void PreferenceData::validate() const {
                  ": must be a probability in [0, 1], got ", c.label);
     PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, where("weight"), ": must be finite and >= 0, got ",
                  c.weight);
+    PLURAL_CHECK(std::isfinite(c.margin), where("margin"), ": must be finite, got ", c.margin);
     PLURAL_CHECK(static_cast<int>(c.split) <= 3, where("split"), ": unknown split code ", static_cast<int>(c.split));
     ++per_user[c.user];
   }

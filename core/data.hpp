@@ -23,6 +23,7 @@ struct Comparison {
   float label = 1.f;      ///< P(a ≻ b) in [0, 1]; 0.5 is a tie
   int32_t context = -1;   ///< text index of a context (criterion, scenario), -1 = none
   float weight = 1.f;     ///< non-negative importance weight
+  float margin = 0.f;     ///< training loss sees logit − s·margin, s = the label's direction (TRL's `margin` column)
   Split split = Split::train;
 };
 

@@ -15,19 +15,22 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
   features_ = torch::cat({text_features.to(torch::kFloat32), torch::zeros({1, D})}, 0);
   const auto n = static_cast<int64_t>(data.comparisons.size());
   std::vector<int64_t> a(n), b(n), pa(n), pb(n), ctx(n), user(n);
-  std::vector<float> label(n), weight(n);
+  std::vector<float> label(n), weight(n), margin(n);
+  bool any_margin = false;
   for (int64_t i = 0; i < n; ++i) {
     const auto& c = data.comparisons[i];
     a[i] = c.a, b[i] = c.b, user[i] = c.user;
     pa[i] = c.prompt_a < 0 ? T : c.prompt_a;
     pb[i] = c.prompt_b < 0 ? T : c.prompt_b;
     ctx[i] = c.context < 0 ? T : c.context;
-    label[i] = c.label, weight[i] = c.weight;
+    label[i] = c.label, weight[i] = c.weight, margin[i] = c.margin;
+    any_margin |= c.margin != 0.f;
   }
   auto i64 = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64); };
   a_ = i64(a), b_ = i64(b), pa_ = i64(pa), pb_ = i64(pb), ctx_ = i64(ctx), data_user_ = i64(user);
   label_ = torch::tensor(label, torch::kFloat32);
   weight_ = torch::tensor(weight, torch::kFloat32);
+  if (any_margin) margin_ = torch::tensor(margin, torch::kFloat32);
   has_prompts_ = data.has_prompts();
   has_contexts_ = data.has_contexts();
   // Until bound to a model, seen users take rows in data order among seen users.
@@ -75,6 +78,7 @@ PairBatch DatasetView::batch(const torch::Tensor& rows) const {
   p.user = user_rows_.index_select(0, data_user_.index_select(0, rows));
   p.label = label_.index_select(0, rows);
   p.weight = weight_.index_select(0, rows);
+  if (margin_.defined()) p.margin = margin_.index_select(0, rows);
   return p;
 }
 

@@ -66,6 +66,7 @@ PairBatch PairBatch::select(const torch::Tensor& rows) const {
   out.user = user.index_select(0, rows);
   out.label = label.index_select(0, rows);
   out.weight = weight.index_select(0, rows);
+  if (margin.defined()) out.margin = margin.index_select(0, rows);
   for (const auto& kv : extra) out.extra[kv.first] = kv.second.index_select(0, rows);
   return out;
 }

@@ -33,6 +33,7 @@ struct PairBatch {
   torch::Tensor user;    ///< [B] int64 row of the model's seen-user table, -1 for a user it was not trained on
   torch::Tensor label;   ///< [B] float P(a ≻ b)
   torch::Tensor weight;  ///< [B] float
+  torch::Tensor margin;  ///< [B] float, or undefined: no margins (see train_logits)
   std::map<std::string, torch::Tensor> extra;  ///< family-specific inputs (support sets, ...)
   int64_t size() const { return label.size(0); }
   PairBatch select(const torch::Tensor& rows) const;  ///< a subset by row indices (int64)

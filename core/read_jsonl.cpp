@@ -102,6 +102,10 @@ void add_record(PreferenceData& data, const std::string& source, size_t line_no,
     PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, row.where("weight"), ": must be finite and >= 0, got ",
                  obj["weight"].dump());
   }
+  if (row.has("margin")) {
+    c.margin = row.number("margin");
+    PLURAL_CHECK(std::isfinite(c.margin), row.where("margin"), ": must be finite, got ", obj["margin"].dump());
+  }
   if (row.has("split")) c.split = parse_split(row.text("split"), detail::cat(source, ":", line_no));
   data.comparisons.push_back(c);
 }

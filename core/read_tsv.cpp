@@ -60,6 +60,10 @@ PreferenceData read_tsv(const std::string& path) {
       c.weight = number(w, "weight", ln);
       PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, path, ":", ln, ": column 'weight': must be >= 0, got ", w);
     }
+    if (std::string m = opt("margin"); !m.empty()) {
+      c.margin = number(m, "margin", ln);
+      PLURAL_CHECK(std::isfinite(c.margin), path, ":", ln, ": column 'margin': must be finite, got ", m);
+    }
     if (std::string s = opt("split"); !s.empty()) c.split = parse_split(s, detail::cat(path, ":", ln));
     data.comparisons.push_back(c);
   }

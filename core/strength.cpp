@@ -67,23 +67,30 @@ PairStrength ensemble_strength(DatasetView& view, const StrengthConfig& config) 
 }
 
 int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how,
-                              double max_fraction) {
-  PLURAL_CHECK(how == "flip" || how == "soft", "relabel: expected 'flip' or 'soft', got '", how, "'");
+                              double max_fraction, double margin_scale) {
+  const bool flip = how == "flip" || how == "flip+margin", margin = how == "margin" || how == "flip+margin";
+  PLURAL_CHECK(flip || margin || how == "soft", "relabel: expected 'flip', 'soft', 'margin' or 'flip+margin', got '",
+               how, "'");
   PLURAL_CHECK(strength.mean.size() == data.comparisons.size(), "relabel: the strength has ", strength.mean.size(),
                " rows, the data ", data.comparisons.size());
   PLURAL_CHECK(max_fraction > 0 && max_fraction <= 1, "relabel: max_fraction must be in (0, 1], got ", max_fraction);
+  PLURAL_CHECK(std::isfinite(margin_scale), "relabel: margin_scale must be finite, got ", margin_scale);
   std::vector<std::pair<double, size_t>> negative;  // (strength, row), most negative first
-  size_t scored = 0;
+  std::vector<size_t> scored;
   for (size_t i = 0; i < data.comparisons.size(); ++i) {
     if (data.comparisons[i].split != Split::train || std::isnan(strength.mean[i])) continue;  // ties, unscored
-    ++scored;
+    scored.push_back(i);
     if (strength.mean[i] < 0) negative.push_back({strength.mean[i], i});
   }
+  if (margin)
+    for (size_t i : scored) data.comparisons[i].margin = static_cast<float>(margin_scale * strength.mean[i]);
+  if (how == "margin") return 0;
   std::sort(negative.begin(), negative.end());
-  negative.resize(std::min(negative.size(), static_cast<size_t>(std::floor(max_fraction * double(scored)))));
+  negative.resize(std::min(negative.size(), static_cast<size_t>(std::floor(max_fraction * double(scored.size())))));
   for (const auto& [m, i] : negative) {
     auto& c = data.comparisons[i];
-    c.label = how == "flip" ? 1.f - c.label : static_cast<float>(strength.prob[i]);
+    c.label = flip ? 1.f - c.label : static_cast<float>(strength.prob[i]);
+    if (margin) c.margin = -c.margin;  // the strength towards the new label
   }
   return static_cast<int64_t>(negative.size());
 }

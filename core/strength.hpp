@@ -32,9 +32,12 @@ PairStrength ensemble_strength(DatasetView& view, const StrengthConfig& config);
 
 /// Train labels rewritten with the strength: "flip" swaps strict labels whose mean strength is negative; "soft"
 /// replaces them by the ensemble's probability (train with soft-bce). At most `max_fraction` of the scored train
-/// pairs change, the most negative first (Secrets of RLHF II flips only the negative tail). Other splits are left
-/// as they are. Returns how many labels changed.
+/// pairs change, the most negative first (Secrets of RLHF II flips only the negative tail). "margin" keeps the
+/// labels and sets every scored train pair's margin to margin_scale·μ (the adaptive margin inside the sigmoid: strong
+/// pairs must be won by more, negative ones are pushed less); "flip+margin" flips as "flip" and then sets the
+/// margin from the strength towards the new label. Other splits are left as they are. Returns how many labels
+/// changed.
 int64_t relabel_with_strength(PreferenceData& data, const PairStrength& strength, const std::string& how,
-                              double max_fraction = 1.0);
+                              double max_fraction = 1.0, double margin_scale = 1.0);
 
 }  // namespace plural::core

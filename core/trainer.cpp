@@ -31,6 +31,12 @@ void TrainConfig::validate() const {
   PLURAL_CHECK(target_val_accuracy >= 0 && target_val_accuracy <= 1, "train: target_val_accuracy must be in [0, 1]");
 }
 
+torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch) {
+  if (!batch.margin.defined()) return logits;
+  auto direction = (batch.label > 0.5).to(logits.dtype()) - (batch.label < 0.5).to(logits.dtype());
+  return logits - direction * batch.margin.to(logits.dtype());
+}
+
 namespace {
 // Sums (loss·weight, weight, correct, strict) over rows: means are taken after a data-parallel reduction.
 std::array<double, 4> evaluate_sums(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
@@ -317,7 +323,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       }
       if (rows.size(0) > 0) {
         // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
-        auto data_loss = loss_fn(model.logits(batch), batch.label, batch.weight, cfg.loss_options);
+        auto data_loss = loss_fn(train_logits(model.logits(batch), batch), batch.label, batch.weight, cfg.loss_options);
         auto loss = comm ? data_loss * data_share + model.regularizer(batch) * reg_share
                          : data_loss + model.regularizer(batch);
         loss.backward();

@@ -67,6 +67,10 @@ struct TrainResult {
   std::vector<EpochLog> history;
 };
 
+/// What the training loss sees: logit − s·margin per pair, s = +1 when a is preferred, −1 when b is, 0 for a tie
+/// (Secrets of RLHF II's adaptive margin inside the sigmoid; TRL's margin column). Validation uses plain logits.
+torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch);
+
 /// Trains `model` in place on `view` (bound to the model first). With validation pairs, the weights of the best
 /// epoch are restored at the end. Deterministic given cfg.seed on one thread. With `dp`, trains one shard of a
 /// data-parallel run (or replays all shards in one process); only rank 0 writes the checkpoint and metrics.

@@ -5,6 +5,8 @@
 
 #include "core/error.hpp"
 #include "core/losses.hpp"
+#include "core/model.hpp"
+#include "core/trainer.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -90,4 +92,30 @@ TEST_CASE("loss_weights: what each loss averages over", "[core][losses]") {
     INFO(name);
     CHECK(parts == Approx(whole).epsilon(1e-5));
   }
+}
+
+TEST_CASE("per-pair margins: train_logits shifts each logit towards its label's side", "[core][losses]") {
+  PairBatch b;
+  b.label = torch::tensor({1.f, 0.f, 0.5f, 1.f});
+  b.weight = torch::ones({4});
+  auto z = torch::tensor({0.3f, -1.2f, 0.7f, 2.f}, torch::requires_grad());
+  CHECK(train_logits(z, b).equal(z));  // no margins: the logits themselves
+  b.margin = torch::full({4}, 0.4f);
+  auto shifted = train_logits(z, b);
+  CHECK(shifted[0].item<float>() == Approx(0.3 - 0.4));
+  CHECK(shifted[1].item<float>() == Approx(-1.2 + 0.4));
+  CHECK(shifted[2].item<float>() == Approx(0.7));  // a tie has no side
+  // With one margin for every pair, bt on the shifted logits is the "margin" loss.
+  LossOptions o;
+  o.margin = 0.4;
+  auto with_margins = get_loss("bt")(shifted, b.label, b.weight, o);
+  auto constant = get_loss("margin")(z, b.label, b.weight, o);
+  CHECK(with_margins.item<double>() == Approx(constant.item<double>()).epsilon(1e-6));
+  // Per-pair values: a negative margin pushes less (pair 2 is already won by 1.2 and counts as won by 2.2).
+  b.margin = torch::tensor({1.f, -1.f, 0.f, 0.f});
+  CHECK(get_loss("bt")(train_logits(z, b), b.label, b.weight, o).item<double>() ==
+        Approx((sp(-(0.3 - 1.0)) + sp(-(1.2 + 1.0)) + sp(-2.0)) / 3).epsilon(1e-6));
+  b.a.x = b.b.x = torch::zeros({4, 2});
+  b.user = torch::full({4}, -1, torch::kInt64);
+  CHECK(b.select(torch::tensor({3, 0}, torch::kInt64)).margin.equal(torch::tensor({0.f, 1.f})));
 }

@@ -17,7 +17,7 @@ TEST_CASE("JSONL reader accepts both schemas, soft labels, two prompts, contexts
   write_text(path,
              R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})"
              "\n\n"
-             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "split": "val"})"
+             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "margin": -0.5, "split": "val"})"
              "\n"
              R"({"user": 7, "a": "good", "b": "x", "label": 1, "context": "c", "split": "support"})"
              "\n");
@@ -37,6 +37,8 @@ TEST_CASE("JSONL reader accepts both schemas, soft labels, two prompts, contexts
   CHECK(c1.label == 0.25f);
   CHECK(d.texts[c1.prompt_b] == "q");
   CHECK(c1.weight == 2.f);
+  CHECK(c1.margin == -0.5f);
+  CHECK(c0.margin == 0.f);
   CHECK(c1.split == Split::val);
   const auto& c2 = d.comparisons[2];
   CHECK(c2.prompt_a == -1);
@@ -60,6 +62,7 @@ TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]
   SECTION("label outside [0,1]") { expect(R"({"user": "u", "a": "x", "b": "y", "label": 1.5})", "field 'label'"); }
   SECTION("label of the wrong type") { expect(R"({"user": "u", "a": "x", "b": "y", "label": "yes"})", "expected a number"); }
   SECTION("negative weight") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "weight": -1})", "field 'weight'"); }
+  SECTION("margin of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "margin": "big"})", "field 'margin'"); }
   SECTION("unknown split") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "split": "dev2"})", "field 'split'"); }
   SECTION("not an object") { expect(R"([1, 2])", "expected a JSON object"); }
   SECTION("text of the wrong type") { expect(R"({"user": "u", "chosen": 3, "rejected": "b"})", "field 'chosen'"); }
@@ -97,7 +100,7 @@ TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
   TempDir tmp;
   auto src = tmp.file("d.jsonl");
   write_text(src,
-             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "context": "ctx"})"
+             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "context": "ctx", "margin": 1.5})"
              "\n"
              R"({"user": "ü2", "chosen": "x", "rejected": "z", "split": "test"})"
              "\n");
@@ -121,6 +124,7 @@ TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
     CHECK(x.context == y.context);
     CHECK(x.label == y.label);
     CHECK(x.weight == y.weight);
+    CHECK(x.margin == y.margin);
     CHECK(x.split == y.split);
   }
 }

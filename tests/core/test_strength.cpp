@@ -82,6 +82,19 @@ TEST_CASE("ensemble strength flags injected flips and relabelling repairs them",
     else min_unchanged = std::min(min_unchanged, s.mean[i]);
   }
   CHECK(max_changed <= min_unchanged);  // every changed pair is more negative than every unchanged negative one
+  // Adaptive margins: labels stay, every scored train pair gets scale·μ; with a flip, the strength towards the new label.
+  auto margins = data;
+  CHECK(relabel_with_strength(margins, s, "margin", 1.0, 0.5) == 0);
+  auto flip_margins = data;
+  CHECK(relabel_with_strength(flip_margins, s, "flip+margin", 1.0, 0.5) == flagged);
+  for (size_t i = 0; i < data.comparisons.size(); ++i) {
+    const auto &c = data.comparisons[i], &m = margins.comparisons[i], &fm = flip_margins.comparisons[i];
+    CHECK(m.label == c.label);
+    const bool scored = c.split == Split::train && !std::isnan(s.mean[i]);
+    CHECK(m.margin == Approx(scored ? 0.5 * s.mean[i] : 0.0));
+    CHECK(fm.label == flipped.comparisons[i].label);
+    CHECK(fm.margin == Approx(scored ? 0.5 * std::abs(s.mean[i]) : 0.0));
+  }
   CHECK_THROWS_AS(relabel_with_strength(flipped, s, "drop"), plural::ValueError);
   CHECK_THROWS_AS(relabel_with_strength(flipped, s, "flip", 0.0), plural::ValueError);
   sc.members = 1;
