@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/doctor_sections.hpp"
 #include "core/ches.hpp"
 #include "core/data_health.hpp"
 #include "core/dataset_view.hpp"
@@ -63,22 +64,37 @@ nlohmann::json ches_section(const core::DatasetView& view) {
           {"max", scored.back().first}, {"top", top}};
 }
 
-void print_data_health(const std::string& path, bool json_out, const std::string& cache_path,
-                       const std::string& encoder, int members) {
+struct DataOpts {
+  std::string path, cache, encoder = "minilm", model, png;
+  std::vector<std::string> properties;
+  double prior_sd = 1.0;
+  int members = 5;
+  bool json_out = false;
+};
+
+void print_data_health(const DataOpts& o) {
+  const auto& path = o.path;
   auto data = core::read_preferences(path);
   auto h = core::data_health(data);
-  nlohmann::json strength, ches;
-  if (cache_path.empty()) {
+  nlohmann::json strength, ches, length_control;
+  auto attribution = attribution_section(data, o.properties, o.prior_sd);
+  const nlohmann::json token_ches = {
+      {"missing", "token features: the cache holds pooled rows; compute it from a language model's hidden states "
+                  "with plural._core.token_ches (core::token_ches)"}};
+  if (o.cache.empty()) {
     strength = {{"missing", "features: give --cache (and --encoder) to score preference strength"}};
     ches = {{"missing", "features: give --cache (and --encoder) for pooled CHES"}};
+    length_control = {{"missing", o.model.empty() ? "a trained model and its features: give --model and --cache"
+                                                  : "features: give --cache (and --encoder) with --model"}};
   } else {
-    core::FeatureCache cache(cache_path);
-    core::DatasetView view(data, cached_features(cache, encoder, "", data.texts.all()));
-    strength = strength_section(view, members);
+    core::FeatureCache cache(o.cache);
+    core::DatasetView view(data, cached_features(cache, o.encoder, "", data.texts.all()));
+    strength = strength_section(view, o.members);
     ches = ches_section(view);
+    length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
+                                     : length_control_section(o.model, view);
   }
-  if (json_out) {
-    nlohmann::json j = {
+  nlohmann::json j = {
         {"dataset", path},
         {"users", h.users},
         {"seen_users", h.seen_users},
@@ -103,7 +119,14 @@ void print_data_health(const std::string& path, bool json_out, const std::string
         {"contradiction_examples", h.examples},
         {"strength", strength},
         {"ches", ches},
+        {"token_ches", token_ches},
+        {"attribution", attribution},
+        {"length_control", length_control},
         {"warnings", h.warnings}};
+  for (const auto* section : {&attribution, &length_control})
+    for (const auto& w : section->value("warnings", nlohmann::json::array())) j["warnings"].push_back(w);
+  if (!o.png.empty()) write_png_report(j, o.png);
+  if (o.json_out) {
     std::cout << j.dump() << "\n";
     return;
   }
@@ -137,7 +160,7 @@ void print_data_health(const std::string& path, bool json_out, const std::string
     auto counts = strength["counts"].get<std::vector<int64_t>>();
     std::printf("| strength (%d x per-user-bt) | %lld of %lld scored pairs negative (the ensemble disagrees with "
                 "the label) |\n",
-                members, (long long)strength["negative"].get<int64_t>(), (long long)strength["scored"].get<int64_t>());
+                o.members, (long long)strength["negative"].get<int64_t>(), (long long)strength["scored"].get<int64_t>());
     for (size_t b = 0; b < counts.size(); ++b) {
       std::string lo = b == 0 ? "-inf" : std::to_string(edges[b - 1]).substr(0, 4);
       std::string hi = b == edges.size() ? "inf" : std::to_string(edges[b]).substr(0, 4);
@@ -155,8 +178,14 @@ void print_data_health(const std::string& path, bool json_out, const std::string
                   t["user"].get<std::string>().c_str(), t["ches"].get<double>(),
                   t["preferred"].get<std::string>().c_str(), t["rejected"].get<std::string>().c_str());
   }
+  print_attribution(attribution);
+  if (length_control.contains("missing"))
+    std::printf("| length control (model) | needs %s |\n", length_control["missing"].get<std::string>().c_str());
+  else
+    print_length_control(length_control);
+  std::printf("| CHES (token level) | needs %s |\n", token_ches["missing"].get<std::string>().c_str());
   for (const auto& e : h.examples) std::printf("contradiction: %s\n", e.c_str());
-  for (const auto& w : h.warnings) std::printf("WARNING: %s\n", w.c_str());
+  for (const auto& w : j["warnings"]) std::printf("WARNING: %s\n", w.get<std::string>().c_str());
 }
 }  // namespace
 
@@ -172,11 +201,6 @@ void add_doctor(CLI::App& app, Common& common) {
   cmd->add_flag("--json", o->json_out, "print one JSON object");
 
   // plural doctor data <dataset>: the data's health, from its records alone.
-  struct DataOpts {
-    std::string path, cache, encoder = "minilm";
-    int members = 5;
-    bool json_out = false;
-  };
   auto d = std::make_shared<DataOpts>();
   auto* data_cmd = cmd->add_subcommand("data", "A preference dataset's health: counts, coverage, duplicate and "
                                                "contradictory judgements, disagreement between users, length bias");
@@ -187,10 +211,19 @@ void add_doctor(CLI::App& app, Common& common) {
   data_cmd->add_option("--members", d->members, "ensemble members for the strength")
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
+  data_cmd->add_option("--properties", d->properties,
+                       "JSON Lines of item properties {\"text\": ..., \"<name>\": number}: adds them to the "
+                       "attribution (repeatable)")
+      ->check(CLI::ExistingFile);
+  data_cmd->add_option("--prior-sd", d->prior_sd, "attribution prior s.d. per s.d. of property difference")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  data_cmd->add_option("--model", d->model, "a trained model (with --cache): length control of its preferences");
+  data_cmd->add_option("--png", d->png, "also draw the report as a PNG (scripts/doctor_report.py, matplotlib)");
   data_cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   data_cmd->callback([d, &common] {
     core::set_threads(common.threads);
-    print_data_health(d->path, d->json_out, d->cache, d->encoder, d->members);
+    print_data_health(*d);
   });
   cmd->callback([o, &common, data_cmd] {
     if (data_cmd->parsed()) return;

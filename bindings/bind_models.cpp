@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "core/ches.hpp"
 #include "core/error.hpp"
 #include "core/evaluator.hpp"
 #include "core/losses.hpp"
@@ -157,6 +158,7 @@ void bind_batches(py::module_& m) {
       .def_readwrite("user", &PairBatch::user)
       .def_readwrite("label", &PairBatch::label)
       .def_readwrite("weight", &PairBatch::weight)
+      .def_readwrite("margin", &PairBatch::margin)
       .def_readwrite("extra", &PairBatch::extra)
       .def("select", &PairBatch::select, py::arg("rows"))
       .def("__len__", [](const PairBatch& p) { return p.label.defined() ? p.size() : 0; });
@@ -376,6 +378,14 @@ void bind_training(py::module_& m) {
       "A DPO-family loss (dpo, dove, ipo, cpl) on per-pair policy log-probs: (mean loss, d/d chosen, d/d rejected)");
   m.def("soft_labels_from_scores", &soft_labels_from_scores, py::arg("score_a"), py::arg("score_b"),
         py::arg("temperature") = 1.0, "P(a ≻ b) = σ((score_a − score_b)/temperature) from external scores");
+  m.def(
+      "token_ches",
+      [](const py::object& pos, const py::object& neg, bool normalize) {
+        return token_ches(tensor_arg(pos, "token_ches", "pos"), tensor_arg(neg, "token_ches", "neg"), normalize);
+      },
+      py::arg("pos"), py::arg("neg"), py::arg("normalize") = false,
+      "Token-level CHES of one pair from a language model's hidden states: pos [n+, D], neg [n-, D] (the states "
+      "predicting each response token); <S+, S-> - |S+|^2 over the token sums, or per-token means if normalize");
 
   py::class_<PairMetrics>(m, "PairMetrics")
       .def_readonly("pairs", &PairMetrics::pairs)

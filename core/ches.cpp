@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace plural::core {
 
 std::vector<double> pooled_ches(const DatasetView& view) {
@@ -24,6 +26,23 @@ std::vector<double> pooled_ches(const DatasetView& view) {
       if (!t[j]) out[static_cast<size_t>(i + j)] = c[j];
   }
   return out;
+}
+
+double token_ches(const torch::Tensor& pos, const torch::Tensor& neg, bool normalize) {
+  PLURAL_CHECK(pos.defined() && pos.dim() == 2 && pos.size(0) > 0, "token_ches: pos must be [tokens ≥ 1, D], got ",
+               pos.defined() ? pos.sizes() : torch::IntArrayRef{});
+  PLURAL_CHECK(neg.defined() && neg.dim() == 2 && neg.size(0) > 0, "token_ches: neg must be [tokens ≥ 1, D], got ",
+               neg.defined() ? neg.sizes() : torch::IntArrayRef{});
+  PLURAL_CHECK(pos.size(1) == neg.size(1), "token_ches: pos has width ", pos.size(1), ", neg ", neg.size(1));
+  torch::NoGradGuard ng;
+  auto sp = pos.to(torch::kFloat64).sum(0), sn = neg.to(torch::kFloat64).sum(0);
+  PLURAL_CHECK(torch::isfinite(sp).all().item<bool>() && torch::isfinite(sn).all().item<bool>(),
+               "token_ches: hidden states contain NaN or Inf");
+  if (normalize) {
+    sp = sp / double(pos.size(0));
+    sn = sn / double(neg.size(0));
+  }
+  return (sp.dot(sn) - sp.dot(sp)).item<double>();
 }
 
 }  // namespace plural::core

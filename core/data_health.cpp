@@ -6,6 +6,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "core/logistic.hpp"
+
 namespace plural::core {
 
 namespace {
@@ -26,23 +28,13 @@ int direction(const Comparison& c, bool flip) {
   return flip ? -d : d;
 }
 
-// Maximum-likelihood φ of P(y = 1) = σ(φ·x) by Newton, with its standard error.
+// Maximum-likelihood φ of P(y = 1) = σ(φ·x), with its standard error.
 std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vector<int>& y) {
-  double phi = 0, info = 0;
-  for (int it = 0; it < 50; ++it) {
-    double grad = 0;
-    info = 0;
-    for (size_t i = 0; i < x.size(); ++i) {
-      double p = 1 / (1 + std::exp(-phi * x[i]));
-      grad += (y[i] - p) * x[i];
-      info += p * (1 - p) * x[i] * x[i];
-    }
-    if (info <= 0) break;
-    double step = grad / info;
-    phi += std::clamp(step, -5.0, 5.0);
-    if (std::abs(step) < 1e-10) break;
-  }
-  return {phi, info > 0 ? 1 / std::sqrt(info) : std::nan("")};
+  Eigen::MatrixXd X(x.size(), 1);
+  Eigen::VectorXd t(y.size());
+  for (size_t i = 0; i < x.size(); ++i) X(i, 0) = x[i], t[i] = y[i];
+  auto fit = fit_logistic(X, t);
+  return {fit.mean[0], std::sqrt(fit.cov(0, 0))};
 }
 }  // namespace
 

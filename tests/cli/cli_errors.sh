@@ -135,5 +135,24 @@ expect 1 "$tmp/none.jsonl: cannot open" "$cli" doctor data "$tmp/none.jsonl"
 expect 2 "$tmp/bad.jsonl:2: field 'label'" "$cli" doctor data "$tmp/bad.jsonl"
 "$cli" doctor data "$tmp/ok.jsonl" --json | /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["comparisons"] == 1, j' \
   || { echo "FAIL: doctor data --json"; fail=1; }
+# Its attribution, length-control and PNG sections: bad property rows name the file, line and field; a section
+# without what it needs says so; the PNG is drawn.
+printf '{"text": "a", "score": 1}\n{"text": "b", "score": "high"}\n' > "$tmp/props_bad.jsonl"
+expect 2 "$tmp/props_bad.jsonl:2: field 'score': expected a number" \
+  "$cli" doctor data "$tmp/ok.jsonl" --properties "$tmp/props_bad.jsonl"
+printf '{"text": "a", "score": 1}\n{"text": "b", "score": 0}\n' > "$tmp/props.jsonl"
+"$cli" doctor data "$tmp/ok.jsonl" --properties "$tmp/props.jsonl" --model "$tmp/m.pt" --json | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["attribution"]["properties"] == ["log_length", "score"], j["attribution"]
+assert "--cache" in j["length_control"]["missing"], j["length_control"]
+assert "missing" in j["token_ches"]' || { echo "FAIL: doctor data sections"; fail=1; }
+"$cli" doctor data "$tmp/ok.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 --model "$tmp/m.pt" --members 2 \
+  --png "$tmp/health.png" --json | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["length_control"]["rows"] == 1 and j["length_control"]["family"] == "bt", j["length_control"]' \
+  || { echo "FAIL: doctor data --model"; fail=1; }
+[ -s "$tmp/health.png" ] || { echo "FAIL: doctor data --png drew nothing"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

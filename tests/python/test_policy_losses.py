@@ -45,3 +45,17 @@ def test_policy_loss_defaults_and_errors():
     assert set(_core.policy_loss_names()) == {"dpo", "dove", "ipo", "cpl"}
     y = _core.soft_labels_from_scores(torch.tensor([1.0]), torch.tensor([1.0]))
     assert y.item() == pytest.approx(0.5)
+
+
+def test_token_ches_matches_the_formula():
+    import numpy as np
+    rng = np.random.default_rng(3)
+    pos, neg = rng.normal(size=(5, 8)), rng.normal(size=(3, 8))
+    sp, sn = pos.sum(0), neg.sum(0)
+    assert _core.token_ches(pos, neg) == pytest.approx(sp @ sn - sp @ sp, rel=1e-12)
+    mp, mn = sp / 5, sn / 3
+    assert _core.token_ches(torch.from_numpy(pos), neg, normalize=True) == pytest.approx(mp @ mn - mp @ mp, rel=1e-12)
+    # Identical responses: ⟨S, S⟩ − ‖S‖² = 0, the boundary of likelihood displacement.
+    assert _core.token_ches(pos, pos) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="pos has width 8, neg 4"):
+        _core.token_ches(pos, neg[:, :4])

@@ -1,0 +1,149 @@
+#include "apps/doctor_sections.hpp"
+
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/attribution.hpp"
+#include "core/error.hpp"
+#include "core/length_control.hpp"
+#include "core/model.hpp"
+#include "core/text_io.hpp"
+
+namespace plural::apps {
+
+using nlohmann::json;
+
+namespace {
+json effect_json(const core::PropertyEffect& e) {
+  return {{"mean", e.mean}, {"sd", e.sd}, {"lo", e.lo}, {"hi", e.hi}, {"p_positive", e.p_positive}};
+}
+json effects_json(const std::vector<std::string>& names, const core::AttributionFit& f) {
+  json j = json::object();
+  for (size_t k = 0; k < names.size(); ++k) j[names[k]] = effect_json(f.effects[k]);
+  return j;
+}
+double num(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+}  // namespace
+
+json attribution_section(const core::PreferenceData& data, const std::vector<std::string>& property_files,
+                         double prior_sd) {
+  auto props = core::length_property(data);
+  for (const auto& f : property_files) core::read_item_properties(f, data, props);
+  core::AttributionConfig config;
+  config.prior_sd = prior_sd;
+  auto a = core::attribute_preferences(data, props, config);
+  json users = json::array();
+  for (const auto& u : a.users)
+    users.push_back({{"user", u.user}, {"pairs", u.pairs}, {"effects", effects_json(a.properties, u)}});
+  json j = {{"properties", a.properties},
+            {"scale", a.scale},
+            {"prior_sd", prior_sd},
+            {"usable", a.usable},
+            {"missing", a.missing},
+            {"unmatched_rows", props.unmatched_rows},
+            {"population", effects_json(a.properties, a.population)},
+            {"user_average", a.user_average},
+            {"user_spread", a.user_spread},
+            {"users_positive", a.users_positive},
+            {"users_negative", a.users_negative},
+            {"users", users},
+            {"warnings", a.warnings}};
+  if (property_files.empty()) j["note"] = "only log_length: give --properties FILE.jsonl for more item properties";
+  return j;
+}
+
+void print_attribution(const json& s) {
+  const auto names = s["properties"].get<std::vector<std::string>>();
+  for (size_t k = 0; k < names.size(); ++k) {
+    const auto& p = s["population"][names[k]];
+    std::printf("| attribution: %s | population %+.3f [%+.3f, %+.3f] per %.3g of difference; users %+.3f ± %.3f; "
+                "%lld users above 0, %lld below (of %zu) |\n",
+                names[k].c_str(), num(p["mean"]), num(p["lo"]), num(p["hi"]), num(s["scale"][k]),
+                num(s["user_average"][k]), num(s["user_spread"][k]), (long long)s["users_positive"][k].get<int64_t>(),
+                (long long)s["users_negative"][k].get<int64_t>(), s["users"].size());
+  }
+  std::printf("| attribution: data | %lld comparisons used, %lld without every property; %lld property rows "
+              "matched no text |\n",
+              (long long)s["usable"].get<int64_t>(), (long long)s["missing"].get<int64_t>(),
+              (long long)s["unmatched_rows"].get<int64_t>());
+}
+
+json length_control_section(const std::string& model_path, core::DatasetView& view) {
+  auto model = core::load_model(model_path);
+  view.bind(*model);
+  auto rows = view.rows(core::Split::test, true);
+  std::string which = "seen users' test comparisons";
+  if (rows.empty()) {
+    for (auto split : {core::Split::train, core::Split::val}) {
+      auto more = view.rows(split, true);
+      rows.insert(rows.end(), more.begin(), more.end());
+    }
+    which = "seen users' train and val comparisons (no test split)";
+  }
+  PLURAL_CHECK(!rows.empty(), model_path, ": the data has no comparisons of users the model was trained on");
+  std::vector<double> logits;
+  {
+    torch::NoGradGuard ng;
+    model->eval();
+    for (size_t i = 0; i < rows.size(); i += 8192) {
+      std::vector<size_t> part(rows.begin() + i, rows.begin() + std::min(rows.size(), i + 8192));
+      auto z = model->logits(view.batch(part)).to(torch::kFloat64).contiguous();
+      logits.insert(logits.end(), z.data_ptr<double>(), z.data_ptr<double>() + z.numel());
+    }
+  }
+  auto lc = core::length_control(view.data(), rows, logits);
+  json users = json::array();
+  for (const auto& u : lc.users)
+    users.push_back({{"user", u.id}, {"rows", u.rows}, {"accuracy", u.accuracy}, {"lc_accuracy", u.lc_accuracy},
+                     {"model_longer", u.model_longer}, {"lc_longer", u.lc_longer}});
+  return {{"model", model_path},     {"family", model->family()},    {"rows_from", which},
+          {"rows", lc.rows},         {"length_pairs", lc.length_pairs}, {"data_longer", lc.data_longer},
+          {"model_longer", lc.model_longer}, {"lc_longer", lc.lc_longer}, {"phi", lc.phi},
+          {"phi_se", lc.phi_se},     {"accuracy", lc.accuracy},      {"lc_accuracy", lc.lc_accuracy},
+          {"users", users},          {"warnings", lc.warnings}};
+}
+
+void print_length_control(const json& s) {
+  std::printf("| length control (%s, %s) | prefers the longer item %.1f%% raw, %.1f%% length-controlled (labels "
+              "%.1f%%); GLM phi %.3f ± %.3f; accuracy %.3f raw, %.3f controlled, over %lld comparisons |\n",
+              s["family"].get<std::string>().c_str(), s["rows_from"].get<std::string>().c_str(),
+              100 * num(s["model_longer"]), 100 * num(s["lc_longer"]), 100 * num(s["data_longer"]), num(s["phi"]),
+              num(s["phi_se"]), num(s["accuracy"]), num(s["lc_accuracy"]), (long long)s["rows"].get<int64_t>());
+  // The users whose accuracy moves most when length is controlled.
+  std::vector<std::pair<double, const json*>> moved;
+  for (const auto& u : s["users"]) moved.push_back({-std::abs(num(u["accuracy"]) - num(u["lc_accuracy"])), &u});
+  std::sort(moved.begin(), moved.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (size_t i = 0; i < std::min<size_t>(3, moved.size()); ++i) {
+    const auto& u = *moved[i].second;
+    std::printf("|   user %s | accuracy %.3f raw, %.3f controlled; prefers longer %.0f%% / %.0f%% (%lld rows) |\n",
+                u["user"].get<std::string>().c_str(), num(u["accuracy"]), num(u["lc_accuracy"]),
+                100 * num(u["model_longer"]), 100 * num(u["lc_longer"]), (long long)u["rows"].get<int64_t>());
+  }
+}
+
+void write_png_report(const json& health, const std::string& png) {
+  namespace fs = std::filesystem;
+  const fs::path script = fs::path(PLURAL_SOURCE_DIR) / "scripts" / "doctor_report.py";
+  PLURAL_CHECK(fs::exists(script), "--png: ", script.string(),
+               " not found (the report is drawn by that script from the --json output)");
+  const char* python = std::getenv("PLURAL_PYTHON");
+  const std::string py = python && *python ? python : "/usr/bin/python3";
+  for (const auto& s : {py, script.string(), png})
+    PLURAL_CHECK(s.find('\'') == std::string::npos, "--png: paths with a single quote are not supported: ", s);
+  const auto tmp = fs::temp_directory_path() / ("plural-doctor-" + std::to_string(::getpid()) + ".json");
+  core::write_file_atomic(tmp.string(), health.dump());
+  const std::string cmd = "'" + py + "' '" + script.string() + "' '" + tmp.string() + "' '" + png + "'";
+  const int rc = std::system(cmd.c_str());
+  fs::remove(tmp);
+  PLURAL_CHECK(rc == 0, "--png: drawing ", png, " failed (", cmd, " exited with ", rc,
+               "); it needs Python 3 with matplotlib (set PLURAL_PYTHON to choose the interpreter)");
+}
+
+}  // namespace plural::apps

@@ -1,0 +1,26 @@
+#pragma once
+// Sections of `plural doctor data` that go beyond the records: preference attribution on item properties, and
+// length control of a trained model. Each returns JSON ({"missing": why} when it cannot run) and prints its rows.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/data.hpp"
+#include "core/dataset_view.hpp"
+
+namespace plural::apps {
+
+/// Bayesian logistic attribution on log length plus the numeric fields of `property_files`.
+nlohmann::json attribution_section(const core::PreferenceData& data, const std::vector<std::string>& property_files,
+                                   double prior_sd);
+void print_attribution(const nlohmann::json& section);
+
+/// The model's preferences on the seen users' test comparisons (all of theirs when there are none), with and without
+/// their length term.
+nlohmann::json length_control_section(const std::string& model_path, core::DatasetView& view);
+void print_length_control(const nlohmann::json& section);
+
+/// Runs scripts/doctor_report.py on the health JSON to draw `png`; a clear error when Python or the script is missing.
+void write_png_report(const nlohmann::json& health, const std::string& png);
+
+}  // namespace plural::apps
