@@ -53,6 +53,7 @@ def attribution(ax, a):
                     label="population (95% CI)" if k == 0 else None)
     ax.axvline(0, color="gray", lw=0.8)
     ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.5, len(names) - 0.5)
     ax.set_xlabel("effect on log-odds per s.d. of the difference")
     ax.set_title("preference attribution")
     ax.legend(fontsize=7)
