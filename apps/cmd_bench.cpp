@@ -8,6 +8,7 @@
 #include "apps/bench_adapt.hpp"
 #include "apps/bench_persona_c.hpp"
 #include "apps/bench_query.hpp"
+#include "apps/bench_ches.hpp"
 #include "apps/bench_strength.hpp"
 #include "apps/bench_train_speed.hpp"
 #include "apps/commands.hpp"
@@ -66,7 +67,7 @@ void finish_accuracy_options(AccuracyBench& b, const std::string& models, const 
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active, strength (tables or --json)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active, strength, ches (tables or --json)");
   bench->require_subcommand(1);
 
   {
@@ -143,7 +144,7 @@ void add_bench(CLI::App& app, Common& common) {
       bool no_ukp = false;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = bench->add_subcommand("strength", "Ensemble preference strength: flip / soft labels vs plain training "
+    auto* cmd = bench->add_subcommand("strength", "Ensemble preference strength: flip / soft labels / adaptive margins vs plain training "
                                                   "on noisy Persona-K and on UKPConvArg1");
     add_setup_options(cmd, o->setup, common);
     cmd->add_option("--noise", o->noise, "shares of Persona-K train labels flipped")->capture_default_str();
@@ -157,6 +158,8 @@ void add_bench(CLI::App& app, Common& common) {
                     "rewrite at most this share of train labels, the most negative strength first")
         ->check(CLI::Range(1e-9, 1.0))
         ->capture_default_str();
+    cmd->add_option("--margin-scale", o->bench.margin_scale, "adaptive margin = this × the mean strength")
+        ->capture_default_str();
     cmd->callback([o, &common] {
       o->bench.noise.clear();
       for (const auto& s : split_list(o->noise)) {
@@ -169,6 +172,36 @@ void add_bench(CLI::App& app, Common& common) {
       o->bench.ukp = !o->no_ukp;
       set_threads(common.threads);
       auto out = strength_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      ChesBench bench;
+      std::string fractions = "0.05,0.1,0.2";
+      bool no_ukp = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("ches", "CHES filtering: a model trained without the most alike pairs vs "
+                                              "without as many random ones (Persona-K, UKPConvArg1)");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--fractions", o->fractions, "shares of strict train pairs dropped")->capture_default_str();
+    cmd->add_option("--k-star", o->bench.k_star)->capture_default_str();
+    cmd->add_option("--family", o->bench.family, "the model trained")->capture_default_str();
+    cmd->add_flag("--no-ukp", o->no_ukp, "Persona-K only");
+    cmd->callback([o, &common] {
+      o->bench.fractions.clear();
+      for (const auto& s : split_list(o->fractions)) {
+        try {
+          o->bench.fractions.push_back(std::stod(s));
+        } catch (const std::exception&) {
+          throw ValueError("--fractions: '" + s + "' is not a number");
+        }
+      }
+      o->bench.ukp = !o->no_ukp;
+      set_threads(common.threads);
+      auto out = ches_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }
