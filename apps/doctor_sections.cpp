@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -140,10 +141,11 @@ void write_png_report(const json& health, const std::string& png) {
   const auto tmp = fs::temp_directory_path() / ("plural-doctor-" + std::to_string(::getpid()) + ".json");
   core::write_file_atomic(tmp.string(), health.dump());
   const std::string cmd = "'" + py + "' '" + script.string() + "' '" + tmp.string() + "' '" + png + "'";
-  const int rc = std::system(cmd.c_str());
+  const int status = std::system(cmd.c_str());
   fs::remove(tmp);
+  const int rc = status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   PLURAL_CHECK(rc == 0, "--png: drawing ", png, " failed (", cmd, " exited with ", rc,
-               "); it needs Python 3 with matplotlib (set PLURAL_PYTHON to choose the interpreter)");
+               "; its message is above). It needs Python 3 with matplotlib; PLURAL_PYTHON chooses the interpreter");
 }
 
 }  // namespace plural::apps

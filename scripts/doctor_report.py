@@ -65,7 +65,9 @@ def length(ax, h):
     if "missing" not in lc:
         bars["model"] = lc["model_longer"]
         bars["model, length\ncontrolled"] = lc["lc_longer"]
-    ax.bar(list(bars), [100 * v for v in bars.values()], color=["C0", "C1", "C2"][: len(bars)])
+    # JSON writes NaN (no pairs differ in length) as null.
+    ax.bar(list(bars), [math.nan if v is None else 100 * v for v in bars.values()],
+           color=["C0", "C1", "C2"][: len(bars)])
     ax.axhline(50, color="gray", lw=0.8)
     ax.set_ylabel("% of pairs: the longer item preferred")
     ax.set_ylim(0, 100)
