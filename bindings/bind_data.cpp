@@ -2,8 +2,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+
 #include "bindings/bindings.hpp"
+#include "core/attribution.hpp"
 #include "core/data.hpp"
+#include "core/error.hpp"
 #include "core/persona_k.hpp"
 #include "core/readers.hpp"
 #include "core/ukp.hpp"
@@ -11,6 +15,7 @@
 namespace plural::bindings {
 
 using namespace plural::core;
+using namespace pybind11::literals;
 
 namespace {
 
@@ -35,6 +40,52 @@ py::dict columns(const PreferenceData& d) {
   c["margin"] = column<float>(d, [](const Comparison& x) { return x.margin; });
   c["split"] = column<uint8_t>(d, [](const Comparison& x) { return static_cast<uint8_t>(x.split); });
   return c;
+}
+
+py::dict effects_dict(const std::vector<std::string>& names, const AttributionFit& f) {
+  py::dict d;
+  for (size_t k = 0; k < names.size(); ++k) {
+    const auto& e = f.effects[k];
+    d[py::str(names[k])] = py::dict("mean"_a = e.mean, "sd"_a = e.sd, "lo"_a = e.lo, "hi"_a = e.hi,
+                                    "p_positive"_a = e.p_positive);
+  }
+  return d;
+}
+
+// properties: {name: values per text of `data` (NaN: unknown)}; log_length is added unless include_length=False.
+py::dict attribute(const PreferenceData& data, const py::dict& properties, bool include_length, double prior_sd,
+                   int min_pairs, double level) {
+  ItemProperties props;
+  if (include_length) props = length_property(data);
+  else props.values.assign(data.texts.size(), {});
+  for (const auto& [key, value] : properties) {
+    const auto name = py::cast<std::string>(key);
+    PLURAL_CHECK(std::find(props.names.begin(), props.names.end(), name) == props.names.end(),
+                 "attribute_preferences: property '", name, "' given twice");
+    auto v = py::cast<std::vector<double>>(value);
+    PLURAL_CHECK(v.size() == data.texts.size(), "attribute_preferences: property '", name, "' has ", v.size(),
+                 " values, the data has ", data.texts.size(), " texts");
+    props.names.push_back(name);
+    for (size_t t = 0; t < v.size(); ++t) props.values[t].push_back(v[t]);
+  }
+  AttributionConfig config;
+  config.prior_sd = prior_sd, config.min_pairs = min_pairs, config.level = level;
+  Attribution a;
+  {
+    py::gil_scoped_release nogil;
+    a = attribute_preferences(data, props, config);
+  }
+  py::dict users;
+  for (const auto& u : a.users) {
+    auto d = effects_dict(a.properties, u);
+    d["pairs"] = u.pairs;
+    users[py::str(u.user)] = d;
+  }
+  return py::dict("properties"_a = a.properties, "scale"_a = a.scale, "usable"_a = a.usable, "missing"_a = a.missing,
+                  "population"_a = effects_dict(a.properties, a.population), "users"_a = users,
+                  "user_average"_a = a.user_average, "user_spread"_a = a.user_spread,
+                  "users_positive"_a = a.users_positive, "users_negative"_a = a.users_negative,
+                  "warnings"_a = a.warnings);
 }
 
 py::array_t<int64_t> as_array(const std::vector<size_t>& rows) {
@@ -103,6 +154,12 @@ void bind_data(py::module_& m) {
                d.source + ">";
       });
 
+  m.def("attribute_preferences", &attribute, py::arg("data"), py::arg("properties") = py::dict(),
+        py::arg("include_length") = true, py::arg("prior_sd") = 1.0, py::arg("min_pairs") = 10,
+        py::arg("level") = 0.95,
+        "Which item properties explain each user's choices: Bayesian logistic regression of the labels on "
+        "standardized property differences, per user and pooled (docs/doctor.md). properties: {name: one value per "
+        "text, NaN where unknown}");
   m.def("read_preferences", &read_preferences, py::arg("path"),
         "Reads .jsonl[.gz], .tsv[.gz] or .h5 preference data; errors name the file, row and field");
   m.def("read_jsonl", py::overload_cast<const std::string&>(&read_jsonl), py::arg("path"));

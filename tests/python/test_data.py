@@ -62,3 +62,28 @@ def test_feature_cache_add_lookup_and_refusals(tmp_path):
     assert cache.rows("mine") == 4  # the failed add wrote nothing
     with pytest.raises(ValueError, match='text 0 "zzz"'):
         cache.lookup("mine", ["zzz"])
+
+
+def test_margins_and_attribution():
+    import random
+    rng = random.Random(0)
+    records, polite = [], {}
+    for u in range(6):
+        for i in range(60):
+            a, b = f"answer {u}-{i}" + "!" * rng.randrange(40), f"reply {u}-{i}" + "?" * rng.randrange(40)
+            polite[a], polite[b] = rng.random() < 0.5, rng.random() < 0.5
+            # Users 0-2 reward politeness, 3-5 penalize it; nobody cares about length.
+            s = (1 if u < 3 else -1) * 3 * (polite[a] - polite[b]) + rng.gauss(0, 0.5)
+            records.append({"user": f"u{u}", "a": a, "b": b, "label": float(s > 0), "margin": 0.5})
+    d = plural.preferences(records)
+    assert set(d.columns()["margin"]) == {0.5}
+    values = [float(polite.get(t, float("nan"))) for t in d.texts]
+    r = plural._core.attribute_preferences(d, {"polite": values}, prior_sd=2.0)
+    assert r["properties"] == ["log_length", "polite"] and r["usable"] == 360
+    assert set(r["users"]) == {f"u{u}" for u in range(6)}
+    for u in range(6):
+        e = r["users"][f"u{u}"]["polite"]
+        assert (e["lo"] > 0) if u < 3 else (e["hi"] < 0), (u, e)
+    assert r["population"]["polite"]["lo"] < 0 < r["population"]["polite"]["hi"]  # the camps cancel
+    with pytest.raises(ValueError, match="property 'polite' has 3 values"):
+        plural._core.attribute_preferences(d, {"polite": [1.0, 0.0, 1.0]})
