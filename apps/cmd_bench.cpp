@@ -64,6 +64,20 @@ void finish_accuracy_options(AccuracyBench& b, const std::string& models, const 
   b.sweep_ks = sweep.empty() ? std::vector<int64_t>{} : parse_int_list(sweep, "--sweep-k");
   for (auto k : b.sweep_ks) PLURAL_CHECK(k >= 1, "--sweep-k: K must be >= 1, got ", k);
 }
+
+std::vector<double> parse_number_list(const std::string& list, const char* option) {
+  std::vector<double> out;
+  for (const auto& s : split_list(list)) {
+    size_t used = 0;
+    try {
+      out.push_back(std::stod(s, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    PLURAL_CHECK(used > 0 && used == s.size(), option, ": '", s, "' is not a number");
+  }
+  return out;
+}
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
@@ -161,14 +175,7 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--margin-scale", o->bench.margin_scale, "adaptive margin = this × the mean strength")
         ->capture_default_str();
     cmd->callback([o, &common] {
-      o->bench.noise.clear();
-      for (const auto& s : split_list(o->noise)) {
-        try {
-          o->bench.noise.push_back(std::stod(s));
-        } catch (const std::exception&) {
-          throw ValueError("--noise: '" + s + "' is not a number");
-        }
-      }
+      o->bench.noise = parse_number_list(o->noise, "--noise");
       o->bench.ukp = !o->no_ukp;
       set_threads(common.threads);
       auto out = strength_bench(o->bench, o->setup);
@@ -191,14 +198,7 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--family", o->bench.family, "the model trained")->capture_default_str();
     cmd->add_flag("--no-ukp", o->no_ukp, "Persona-K only");
     cmd->callback([o, &common] {
-      o->bench.fractions.clear();
-      for (const auto& s : split_list(o->fractions)) {
-        try {
-          o->bench.fractions.push_back(std::stod(s));
-        } catch (const std::exception&) {
-          throw ValueError("--fractions: '" + s + "' is not a number");
-        }
-      }
+      o->bench.fractions = parse_number_list(o->fractions, "--fractions");
       o->bench.ukp = !o->no_ukp;
       set_threads(common.threads);
       auto out = ches_bench(o->bench, o->setup);
