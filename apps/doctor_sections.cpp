@@ -36,10 +36,15 @@ double num(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""
 json attribution_section(const core::PreferenceData& data, const std::vector<std::string>& property_files,
                          double prior_sd) {
   auto props = core::length_property(data);
-  for (const auto& f : property_files) core::read_item_properties(f, data, props);
+  for (const auto& f : property_files) core::read_item_properties(f, data, props);  // bad files are errors
   core::AttributionConfig config;
   config.prior_sd = prior_sd;
-  auto a = core::attribute_preferences(data, props, config);
+  core::Attribution a;
+  try {
+    a = core::attribute_preferences(data, props, config);
+  } catch (const ValueError& e) {  // e.g. no comparison with every property known: the rest of the report runs
+    return {{"missing", std::string("comparisons to fit: ") + e.what()}};
+  }
   json users = json::array();
   for (const auto& u : a.users)
     users.push_back({{"user", u.user}, {"pairs", u.pairs}, {"effects", effects_json(a.properties, u)}});
@@ -47,7 +52,7 @@ json attribution_section(const core::PreferenceData& data, const std::vector<std
             {"scale", a.scale},
             {"prior_sd", prior_sd},
             {"usable", a.usable},
-            {"missing", a.missing},
+            {"left_out", a.missing},
             {"unmatched_rows", props.unmatched_rows},
             {"population", effects_json(a.properties, a.population)},
             {"user_average", a.user_average},
@@ -61,6 +66,10 @@ json attribution_section(const core::PreferenceData& data, const std::vector<std
 }
 
 void print_attribution(const json& s) {
+  if (s.contains("missing")) {
+    std::printf("| attribution | needs %s |\n", s["missing"].get<std::string>().c_str());
+    return;
+  }
   const auto names = s["properties"].get<std::vector<std::string>>();
   for (size_t k = 0; k < names.size(); ++k) {
     const auto& p = s["population"][names[k]];
@@ -72,18 +81,27 @@ void print_attribution(const json& s) {
   }
   std::printf("| attribution: data | %lld comparisons used, %lld without every property; %lld property rows "
               "matched no text |\n",
-              (long long)s["usable"].get<int64_t>(), (long long)s["missing"].get<int64_t>(),
+              (long long)s["usable"].get<int64_t>(), (long long)s["left_out"].get<int64_t>(),
               (long long)s["unmatched_rows"].get<int64_t>());
 }
 
 json length_control_section(const std::string& model_path, core::DatasetView& view) {
   auto model = core::load_model(model_path);
   view.bind(*model);
-  auto rows = view.rows(core::Split::test, true);
+  // Only users the model has a state for: a model trained on other data does not know this data's users.
+  auto known = [&](std::vector<size_t> rows) {
+    if (rows.empty()) return rows;
+    auto user = view.batch(rows).user.contiguous();
+    std::vector<size_t> out;
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (user.data_ptr<int64_t>()[i] >= 0) out.push_back(rows[i]);
+    return out;
+  };
+  auto rows = known(view.rows(core::Split::test, true));
   std::string which = "seen users' test comparisons";
   if (rows.empty()) {
     for (auto split : {core::Split::train, core::Split::val}) {
-      auto more = view.rows(split, true);
+      auto more = known(view.rows(split, true));
       rows.insert(rows.end(), more.begin(), more.end());
     }
     which = "seen users' train and val comparisons (no test split)";
@@ -113,7 +131,7 @@ json length_control_section(const std::string& model_path, core::DatasetView& vi
 
 void print_length_control(const json& s) {
   std::printf("| length control (%s, %s) | prefers the longer item %.1f%% raw, %.1f%% length-controlled (labels "
-              "%.1f%%); GLM phi %.3f ± %.3f; accuracy %.3f raw, %.3f controlled, over %lld comparisons |\n",
+              "%.1f%%); length term phi %.3f ± %.3f; accuracy %.3f raw, %.3f controlled, over %lld comparisons |\n",
               s["family"].get<std::string>().c_str(), s["rows_from"].get<std::string>().c_str(),
               100 * num(s["model_longer"]), 100 * num(s["lc_longer"]), 100 * num(s["data_longer"]), num(s["phi"]),
               num(s["phi_se"]), num(s["accuracy"]), num(s["lc_accuracy"]), (long long)s["rows"].get<int64_t>());

@@ -77,11 +77,9 @@ py::dict attribute(const PreferenceData& data, const py::dict& properties, bool 
   }
   py::dict users;
   for (const auto& u : a.users) {
-    auto d = effects_dict(a.properties, u);
-    d["pairs"] = u.pairs;
-    users[py::str(u.user)] = d;
+    users[py::str(u.user)] = py::dict("pairs"_a = u.pairs, "effects"_a = effects_dict(a.properties, u));
   }
-  return py::dict("properties"_a = a.properties, "scale"_a = a.scale, "usable"_a = a.usable, "missing"_a = a.missing,
+  return py::dict("properties"_a = a.properties, "scale"_a = a.scale, "usable"_a = a.usable, "left_out"_a = a.missing,
                   "population"_a = effects_dict(a.properties, a.population), "users"_a = users,
                   "user_average"_a = a.user_average, "user_spread"_a = a.user_spread,
                   "users_positive"_a = a.users_positive, "users_negative"_a = a.users_negative,

@@ -31,6 +31,7 @@ void read_item_properties(const std::string& path, const PreferenceData& data, I
   std::unordered_map<std::string, size_t> column;
   for (size_t j = 0; j < properties.names.size(); ++j) column[properties.names[j]] = j;
   std::vector<std::vector<std::pair<size_t, double>>> set(n_texts);  // per text: (column, value)
+  std::vector<size_t> line_of(n_texts, 0);                            // the row that gave a text its values
   LineReader reader(path);
   std::string line;
   int64_t rows = 0;
@@ -47,6 +48,11 @@ void read_item_properties(const std::string& path, const PreferenceData& data, I
     PLURAL_CHECK(obj.contains("text") && obj["text"].is_string(), where, ": field 'text': missing or not a string");
     ++rows;
     int32_t t = data.texts.find(sanitize_utf8(obj["text"].get<std::string>()));
+    if (t >= 0) {
+      PLURAL_CHECK(line_of[static_cast<size_t>(t)] == 0, where, ": field 'text': the same text as line ",
+                   line_of[static_cast<size_t>(t)], "; give each text's properties once");
+      line_of[static_cast<size_t>(t)] = reader.line_number();
+    }
     for (const auto& [key, value] : obj.items()) {
       if (key == "text" || value.is_null()) continue;
       PLURAL_CHECK(value.is_number() || value.is_boolean(), where, ": field '", key, "': expected a number, got ",

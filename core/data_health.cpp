@@ -34,7 +34,8 @@ std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vec
   Eigen::VectorXd t(y.size());
   for (size_t i = 0; i < x.size(); ++i) X(i, 0) = x[i], t[i] = y[i];
   auto fit = fit_logistic(X, t);
-  return {fit.mean[0], std::sqrt(fit.cov(0, 0))};
+  const double var = fit.cov(0, 0);
+  return {fit.mean[0], var > 0 && std::isfinite(var) ? std::sqrt(var) : std::nan("")};
 }
 }  // namespace
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace plural::core {
 
 namespace {
@@ -11,6 +13,8 @@ double log_sigmoid(double z) { return z >= 0 ? -std::log1p(std::exp(-z)) : z - s
 LogisticFit fit_logistic(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, const Eigen::VectorXd& w,
                          double prior_sd, int max_iterations) {
   const Eigen::Index n = X.rows(), p = X.cols();
+  PLURAL_CHECK(y.size() == n && (w.size() == 0 || w.size() == n), "fit_logistic: ", n, " rows, ", y.size(),
+               " targets and ", w.size(), " weights");
   const Eigen::VectorXd weight = w.size() == n ? w : Eigen::VectorXd::Ones(n);
   const double prior_precision = std::isfinite(prior_sd) && prior_sd > 0 ? 1 / (prior_sd * prior_sd) : 0.0;
   auto objective = [&](const Eigen::VectorXd& beta) {  // penalized log-likelihood, to be maximized
@@ -36,16 +40,17 @@ LogisticFit fit_logistic(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, con
     H.diagonal().array() += prior_precision + 1e-12;
     Eigen::VectorXd step = H.ldlt().solve(grad);
     double t = 1;
-    bool improved = false;
-    for (int half = 0; half < 30; ++half, t /= 2) {
+    bool accepted = false, improved = false;
+    for (int half = 0; half < 30 && !accepted; ++half, t /= 2) {
       double next = objective(fit.mean + t * step);
       if (next >= current - 1e-12) {
         fit.mean += t * step;
+        accepted = true;
         improved = next > current + 1e-12 * (1 + std::abs(current));
         current = next;
-        break;
       }
     }
+    if (!accepted) break;  // no step along Newton's direction helps: not converged
     if (!improved || (t * step).lpNorm<Eigen::Infinity>() < 1e-10) {
       fit.converged = true;
       break;

@@ -44,6 +44,8 @@ def strength(ax, s):
 
 
 def attribution(ax, a):
+    if "missing" in a:
+        return missing(ax, "preference attribution", a["missing"])
     names = a["properties"]
     for k, name in enumerate(names):
         xs = [u["effects"][name]["mean"] for u in a["users"]]

@@ -44,6 +44,7 @@ TEST_CASE("fit_logistic: maximum likelihood, MAP and separable data", "[attribut
   auto sep = fit_logistic(X2, y2);
   CHECK(std::isfinite(sep.mean[0]));
   CHECK(sep.mean[0] > 5);
+  CHECK_THROWS_WITH(fit_logistic(X2, y2, Eigen::VectorXd::Ones(3)), Contains("2 rows, 2 targets and 3 weights"));
 }
 
 TEST_CASE("attribution recovers planted per-user effects with calibrated intervals", "[attribution]") {
@@ -147,6 +148,7 @@ TEST_CASE("attribution: missing values, constant properties and bad property fil
   expect("{\"score\": 1}\n", ":1: field 'text'");
   expect("{\"text\": \"item 0\", \"log_length\": 3}\n", "field 'log_length' is already a property");
   expect("not json\n", ":1: malformed JSON");
+  expect("{\"text\": \"item 0\", \"score\": 1}\n{\"text\": \"item 0\", \"score\": 2}\n", ":2: field 'text': the same text as line 1");
   expect("\n", "no property rows");
   CHECK_THROWS_AS(read_item_properties(tmp.file("absent.jsonl"), d, p), plural::IoError);
 }

@@ -82,7 +82,7 @@ def test_margins_and_attribution():
     assert r["properties"] == ["log_length", "polite"] and r["usable"] == 360
     assert set(r["users"]) == {f"u{u}" for u in range(6)}
     for u in range(6):
-        e = r["users"][f"u{u}"]["polite"]
+        e = r["users"][f"u{u}"]["effects"]["polite"]
         assert (e["lo"] > 0) if u < 3 else (e["hi"] < 0), (u, e)
     assert r["population"]["polite"]["lo"] < 0 < r["population"]["polite"]["hi"]  # the camps cancel
     with pytest.raises(ValueError, match="property 'polite' has 3 values"):
