@@ -25,7 +25,7 @@ double accuracy_without(const std::string& family, int k, PreferenceData data, c
   for (size_t i : dropped) data.comparisons[i].weight = 0.f;
   DatasetView view(data, features);
   auto t = train_family(family, k, view, setup);
-  return evaluate_loss(*t.model, view, view.rows(Split::test, true), "bt", LossOptions{}).second;
+  return seen_test_accuracy(*t.model, view);
 }
 
 json one_dataset(const std::string& name, const PreferenceData& data, const torch::Tensor& features, int k,

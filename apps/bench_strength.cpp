@@ -23,15 +23,8 @@ namespace {
 double trained_accuracy(const std::string& family, int k, const PreferenceData& data, const torch::Tensor& features,
                         const std::string& loss, const BenchSetup& setup) {
   DatasetView view(data, features);
-  TrainConfig tc = default_train_config(family);
-  if (setup.epochs > 0) tc.epochs = setup.epochs;
-  tc.seed = setup.seed;
-  tc.progress = false;
-  tc.loss = loss;
-  torch::manual_seed(setup.seed);
-  auto model = make_model(family, view.dims(), default_model_config(family, k));
-  train(*model, view, tc);
-  return evaluate_loss(*model, view, view.rows(Split::test, true), "bt", LossOptions{}).second;
+  auto t = train_family(family, k, view, setup, "", loss);
+  return seen_test_accuracy(*t.model, view);
 }
 
 json one_condition(const std::string& dataset, double noise, PreferenceData data, const torch::Tensor& features,

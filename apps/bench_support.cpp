@@ -38,9 +38,10 @@ PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int sup
 }
 
 Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup,
-                     const std::string& model_config) {
+                     const std::string& model_config, const std::string& loss) {
   TrainConfig tc = default_train_config(family);
   if (setup.epochs > 0) tc.epochs = setup.epochs;
+  if (!loss.empty()) tc.loss = loss;
   tc.seed = setup.seed;
   tc.progress = false;
   torch::manual_seed(setup.seed);
@@ -61,6 +62,10 @@ Trained train_family(const std::string& family, int k, DatasetView& view, const 
   t.model = make_model(family, view.dims(), config);
   t.result = train(*t.model, view, tc);
   return t;
+}
+
+double seen_test_accuracy(RewardModel& model, const DatasetView& view) {
+  return evaluate_loss(model, view, view.rows(Split::test, true), "bt", LossOptions{}).second;
 }
 
 void bench_note(const std::string& line) { std::cerr << "[bench] " << line << std::endl; }

@@ -39,9 +39,13 @@ struct Trained {
   core::TrainResult result;
 };
 /// Trains `family` (k prototypes for the mixture families; ignored by others) with its default TrainConfig.
-/// model_config: JSON keys laid over the family's default model config (e.g. {"variant": "f(Pw)"}).
+/// model_config: JSON keys laid over the family's default model config (e.g. {"variant": "f(Pw)"}); loss: a
+/// registered loss instead of the family's default.
 Trained train_family(const std::string& family, int k, core::DatasetView& view, const BenchSetup& setup,
-                     const std::string& model_config = "");
+                     const std::string& model_config = "", const std::string& loss = "");
+
+/// Accuracy on the strict test comparisons of the users the model was trained on.
+double seen_test_accuracy(core::RewardModel& model, const core::DatasetView& view);
 
 /// A progress line on stderr (stdout carries only the table or the JSON).
 void bench_note(const std::string& line);
