@@ -88,35 +88,32 @@ void print_attribution(const json& s) {
 json length_control_section(const std::string& model_path, core::DatasetView& view) {
   auto model = core::load_model(model_path);
   view.bind(*model);
-  // Only users the model has a state for: a model trained on other data does not know this data's users.
-  auto known = [&](std::vector<size_t> rows) {
-    if (rows.empty()) return rows;
-    auto user = view.batch(rows).user.contiguous();
-    std::vector<size_t> out;
-    for (size_t i = 0; i < rows.size(); ++i)
-      if (user.data_ptr<int64_t>()[i] >= 0) out.push_back(rows[i]);
-    return out;
+  torch::NoGradGuard ng;
+  model->eval();
+  // Scores `candidates`, keeping only users the model has a state for: a model trained on other data does not know
+  // every user of this data.
+  std::vector<size_t> rows;
+  std::vector<double> logits;
+  auto score_known = [&](const std::vector<size_t>& candidates) {
+    for (size_t i = 0; i < candidates.size(); i += 8192) {
+      std::vector<size_t> part(candidates.begin() + i, candidates.begin() + std::min(candidates.size(), i + 8192));
+      auto batch = view.batch(part);
+      auto keep = (batch.user >= 0).nonzero().flatten().contiguous();
+      if (keep.numel() == 0) continue;
+      auto z = model->logits(batch.select(keep)).to(torch::kFloat64).contiguous();
+      for (int64_t k = 0; k < keep.numel(); ++k) {
+        rows.push_back(part[static_cast<size_t>(keep.data_ptr<int64_t>()[k])]);
+        logits.push_back(z.data_ptr<double>()[k]);
+      }
+    }
   };
-  auto rows = known(view.rows(core::Split::test, true));
+  score_known(view.rows(core::Split::test, true));
   std::string which = "seen users' test comparisons";
   if (rows.empty()) {
-    for (auto split : {core::Split::train, core::Split::val}) {
-      auto more = known(view.rows(split, true));
-      rows.insert(rows.end(), more.begin(), more.end());
-    }
+    for (auto split : {core::Split::train, core::Split::val}) score_known(view.rows(split, true));
     which = "seen users' train and val comparisons (no test split)";
   }
   PLURAL_CHECK(!rows.empty(), model_path, ": the data has no comparisons of users the model was trained on");
-  std::vector<double> logits;
-  {
-    torch::NoGradGuard ng;
-    model->eval();
-    for (size_t i = 0; i < rows.size(); i += 8192) {
-      std::vector<size_t> part(rows.begin() + i, rows.begin() + std::min(rows.size(), i + 8192));
-      auto z = model->logits(view.batch(part)).to(torch::kFloat64).contiguous();
-      logits.insert(logits.end(), z.data_ptr<double>(), z.data_ptr<double>() + z.numel());
-    }
-  }
   auto lc = core::length_control(view.data(), rows, logits);
   json users = json::array();
   for (const auto& u : lc.users)

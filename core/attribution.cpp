@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/logistic.hpp"
+#include "core/stats.hpp"
 #include "core/text_io.hpp"
 
 namespace plural::core {
@@ -79,7 +80,7 @@ namespace {
 AttributionFit fit_one(const std::string& user, const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
                        const Eigen::VectorXd& w, const AttributionConfig& config) {
   boost::math::normal standard;
-  const double z = boost::math::quantile(standard, 0.5 + config.level / 2);
+  const double z = normal_two_sided(config.level);
   auto fit = fit_logistic(X, y, w, config.prior_sd);
   AttributionFit out{user, X.rows(), {}};
   for (Eigen::Index j = 0; j < X.cols(); ++j) {

@@ -1,6 +1,5 @@
 #include "core/length_control.hpp"
 
-#include <Eigen/Dense>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -36,16 +35,16 @@ LengthControl length_control(const PreferenceData& data, const std::vector<size_
   // The logits are observed, so the length term is their least-squares projection on the covariate. (A GLM on the
   // model's preference probabilities, as AlpacaEval must use with judgements only, is attenuated by the content
   // part of the logit and would leave some of the length term in.)
-  Eigen::MatrixXd X(strict.size(), 1);
+  std::vector<double> x(strict.size());
   double xx = 0, xz = 0;
   for (size_t i = 0; i < strict.size(); ++i) {
-    X(i, 0) = sd > 0 ? std::tanh(dlen[i] / sd) : 0.0;
-    xx += X(i, 0) * X(i, 0);
-    xz += X(i, 0) * z[i];
+    x[i] = sd > 0 ? std::tanh(dlen[i] / sd) : 0.0;
+    xx += x[i] * x[i];
+    xz += x[i] * z[i];
   }
   lc.phi = xx > 0 ? xz / xx : 0.0;
   double rss = 0;
-  for (size_t i = 0; i < strict.size(); ++i) rss += std::pow(z[i] - lc.phi * X(i, 0), 2);
+  for (size_t i = 0; i < strict.size(); ++i) rss += std::pow(z[i] - lc.phi * x[i], 2);
   lc.phi_se = xx > 0 && strict.size() > 1 ? std::sqrt(rss / double(strict.size() - 1) / xx) : std::nan("");
 
   Tally all;
@@ -54,7 +53,7 @@ LengthControl length_control(const PreferenceData& data, const std::vector<size_
   for (size_t i = 0; i < strict.size(); ++i) {
     const auto& c = data.comparisons[strict[i]];
     const bool a_wins = c.label > 0.5f;
-    const double zc = z[i] - lc.phi * X(i, 0);
+    const double zc = z[i] - lc.phi * x[i];
     for (Tally* t : {&all, &per_user[static_cast<size_t>(c.user)]}) {
       t->rows++;
       t->correct += (z[i] > 0) == a_wins;
