@@ -26,8 +26,9 @@ torch::Tensor bench_features(const BenchSetup& setup, const PreferenceData& data
   return dataset_features(cache, enc->id(), data, enc.get(), eo);
 }
 
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs) {
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs, bool rationales) {
   PersonaKConfig pc;
+  pc.rationales = rationales;
   if (support_pairs > 0) pc.support_pairs = support_pairs;
   pc.prototypes = k_star;
   pc.seed = setup.seed;
@@ -38,12 +39,14 @@ PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int sup
 }
 
 Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup,
-                     const std::string& model_config, const std::string& loss) {
+                     const std::string& model_config, const std::string& loss,
+                     const std::function<void(TrainConfig&)>& adjust) {
   TrainConfig tc = default_train_config(family);
   if (setup.epochs > 0) tc.epochs = setup.epochs;
   if (!loss.empty()) tc.loss = loss;
   tc.seed = setup.seed;
   tc.progress = false;
+  if (adjust) adjust(tc);
   torch::manual_seed(setup.seed);
   Trained t;
   std::string config = default_model_config(family, k);

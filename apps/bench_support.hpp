@@ -2,6 +2,7 @@
 // Shared pieces of `plural bench`: the bench's feature cache, training a family with its defaults, messages.
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,8 +32,10 @@ struct PersonaBenchData {
   torch::Tensor features;
   std::string encoder_id;
 };
-/// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool).
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0);
+/// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool);
+/// rationales: every comparison carries the generator's rationale (their texts are encoded too).
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0,
+                                    bool rationales = false);
 
 struct Trained {
   std::shared_ptr<core::RewardModel> model;
@@ -40,9 +43,10 @@ struct Trained {
 };
 /// Trains `family` (k prototypes for the mixture families; ignored by others) with its default TrainConfig.
 /// model_config: JSON keys laid over the family's default model config (e.g. {"variant": "f(Pw)"}); loss: a
-/// registered loss instead of the family's default.
+/// registered loss instead of the family's default; adjust: changes to the family's default TrainConfig.
 Trained train_family(const std::string& family, int k, core::DatasetView& view, const BenchSetup& setup,
-                     const std::string& model_config = "", const std::string& loss = "");
+                     const std::string& model_config = "", const std::string& loss = "",
+                     const std::function<void(core::TrainConfig&)>& adjust = {});
 
 /// Accuracy on the strict test comparisons of the users the model was trained on.
 double seen_test_accuracy(core::RewardModel& model, const core::DatasetView& view);

@@ -9,6 +9,7 @@
 #include "apps/bench_persona_c.hpp"
 #include "apps/bench_query.hpp"
 #include "apps/bench_ches.hpp"
+#include "apps/bench_rationale.hpp"
 #include "apps/bench_strength.hpp"
 #include "apps/bench_train_speed.hpp"
 #include "apps/commands.hpp"
@@ -81,7 +82,7 @@ std::vector<double> parse_number_list(const std::string& list, const char* optio
 }  // namespace
 
 void add_bench(CLI::App& app, Common& common) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active, strength, ches (tables or --json)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks: persona, persona-c, ukp, adapt, train-speed, query, active, strength, ches, rationale (tables or --json)");
   bench->require_subcommand(1);
 
   {
@@ -202,6 +203,28 @@ void add_bench(CLI::App& app, Common& common) {
       o->bench.ukp = !o->no_ukp;
       set_threads(common.threads);
       auto out = ches_bench(o->bench, o->setup);
+      if (o->setup.json) std::cout << out.dump() << "\n";
+    });
+  }
+  {
+    struct Opts {
+      BenchSetup setup;
+      RationaleBench bench;
+      std::string train_pairs = "10,25,50,100,300", weights = "0,0.3,1";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = bench->add_subcommand("rationale", "Rationales as training-time signal: accuracy by train pairs per "
+                                                   "user, with and without the rationale loss (Persona-K)");
+    add_setup_options(cmd, o->setup, common);
+    cmd->add_option("--train-pairs", o->train_pairs, "train comparisons kept per seen user")->capture_default_str();
+    cmd->add_option("--weights", o->weights, "rationale-loss weights (0 = without)")->capture_default_str();
+    cmd->add_option("--k-star", o->bench.k_star)->capture_default_str();
+    cmd->add_option("--family", o->bench.family, "the model trained")->capture_default_str();
+    cmd->callback([o, &common] {
+      o->bench.train_pairs = parse_int_list(o->train_pairs, "--train-pairs");
+      o->bench.weights = parse_number_list(o->weights, "--weights");
+      set_threads(common.threads);
+      auto out = rationale_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }

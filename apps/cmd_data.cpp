@@ -80,6 +80,8 @@ void add_import(CLI::App& app, Common&) {
   persona->add_option("--noise", pk->noise_temperature, "logistic label-noise temperature (0 = none)")
       ->capture_default_str();
   persona->add_flag("--soft-labels", pk->soft_labels, "store σ(Δr/T) as the label (with --noise)");
+  persona->add_flag("--rationales", pk->rationales,
+                    "give every comparison a rationale naming the behaviour and stance of both statements");
   persona->add_option("--seed", pk->seed)->capture_default_str();
   persona->callback([pk, pk_out] {
     auto p = generate_persona_k(*pk);

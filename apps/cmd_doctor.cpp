@@ -107,6 +107,10 @@ void print_data_health(const DataOpts& o) {
         {"with_prompt", h.with_prompt},
         {"two_prompts", h.two_prompts},
         {"with_context", h.with_context},
+        {"rationales", h.with_rationale > 0
+                           ? nlohmann::json{{"comparisons", h.with_rationale}, {"distinct", h.distinct_rationales}}
+                           : nlohmann::json{{"missing", "rationales: give comparisons a 'rationale' text to use them "
+                                                        "in training (--rationale-weight, docs/losses.md)"}}},
         {"per_user", {{"min", h.per_user_min}, {"median", h.per_user_median}, {"max", h.per_user_max},
                       {"under_5", h.users_under_5}}},
         {"duplicate_judgements", h.duplicate_judgements},
@@ -140,6 +144,11 @@ void print_data_health(const DataOpts& o) {
   std::printf("| labels | %lld ties, %lld soft |\n", (long long)h.ties, (long long)h.soft_labels);
   std::printf("| prompts / contexts | %lld with a prompt (%lld with two), %lld with a context |\n",
               (long long)h.with_prompt, (long long)h.two_prompts, (long long)h.with_context);
+  if (h.with_rationale > 0)
+    std::printf("| rationales | %lld comparisons carry one (%lld distinct texts) |\n", (long long)h.with_rationale,
+                (long long)h.distinct_rationales);
+  else
+    std::printf("| rationales | needs %s |\n", j["rationales"]["missing"].get<std::string>().c_str());
   std::printf("| comparisons per user | min %lld, median %lld, max %lld; %lld users under 5 |\n",
               (long long)h.per_user_min, (long long)h.per_user_median, (long long)h.per_user_max,
               (long long)h.users_under_5);

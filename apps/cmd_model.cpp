@@ -73,7 +73,7 @@ std::string data_identity(const PreferenceData& data) {
   }
   for (const auto& c : data.comparisons) {
     add(data.users[static_cast<size_t>(c.user)].id);
-    text(c.a), text(c.b), text(c.prompt_a), text(c.prompt_b), text(c.context);
+    text(c.a), text(c.b), text(c.prompt_a), text(c.prompt_b), text(c.context), text(c.rationale);
     float nums[3] = {c.label, c.weight, c.margin};
     add(std::string_view(reinterpret_cast<const char*>(nums), sizeof nums));
     add(split_name(c.split));
@@ -134,6 +134,10 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--patience", t.patience, "early-stopping patience in epochs, 0 = off (default: the family's)");
   cmd->add_option("--max-grad-norm", t.max_grad_norm)->capture_default_str();
   cmd->add_option("--seed", t.seed)->capture_default_str();
+  cmd->add_option("--rationale-weight", t.rationale_weight,
+                  "> 0: also train the item representation to predict each pair's rationale (docs/losses.md)")
+      ->capture_default_str();
+  cmd->add_option("--rationale-temperature", t.rationale_temperature)->capture_default_str();
   cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
   cmd->add_option("--checkpoint", t.checkpoint_path, "save the best model here during training");
   cmd->add_option("--threads", common.threads,

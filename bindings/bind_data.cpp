@@ -38,6 +38,7 @@ py::dict columns(const PreferenceData& d) {
   c["context"] = column<int32_t>(d, [](const Comparison& x) { return x.context; });
   c["weight"] = column<float>(d, [](const Comparison& x) { return x.weight; });
   c["margin"] = column<float>(d, [](const Comparison& x) { return x.margin; });
+  c["rationale"] = column<int32_t>(d, [](const Comparison& x) { return x.rationale; });
   c["split"] = column<uint8_t>(d, [](const Comparison& x) { return static_cast<uint8_t>(x.split); });
   return c;
 }
@@ -130,7 +131,7 @@ void bind_data(py::module_& m) {
                              "ground-truth cluster per user (-1 when unknown)")
       .def_property_readonly("texts", [](const PreferenceData& d) { return d.texts.all(); })
       .def("columns", &columns, "The comparisons as numpy columns: user, prompt_a, prompt_b, a, b (text indices), "
-                                "label, context, weight, margin, split")
+                                "label, context, weight, margin, rationale (text index, -1 = none), split")
       .def("rows", [](const PreferenceData& d, Split split, bool seen) { return as_array(d.select(split, seen)); },
            py::arg("split"), py::arg("seen_users"))
       .def("rows",
@@ -143,6 +144,7 @@ void bind_data(py::module_& m) {
            "text index, -1 when absent")
       .def_property_readonly("has_prompts", &PreferenceData::has_prompts)
       .def_property_readonly("has_contexts", &PreferenceData::has_contexts)
+      .def_property_readonly("has_rationales", &PreferenceData::has_rationales)
       .def("validate", &PreferenceData::validate)
       .def("summary", &PreferenceData::summary)
       .def("write_h5", [](const PreferenceData& d, const std::string& path) { write_h5(d, path); }, py::arg("path"))
@@ -188,6 +190,8 @@ void bind_data(py::module_& m) {
       .def_readwrite("contexts", &PersonaKConfig::contexts, "Persona-C: each comparison carries its prototype's context")
       .def_readwrite("held_out_contexts", &PersonaKConfig::held_out_contexts,
                      "Persona-C: the last this-many prototypes have no seen users")
+      .def_readwrite("rationales", &PersonaKConfig::rationales,
+                     "every comparison carries a rationale naming both statements' behaviour and stance")
       .def_readwrite("seed", &PersonaKConfig::seed)
       .def("validate", &PersonaKConfig::validate);
 

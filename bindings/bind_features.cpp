@@ -142,7 +142,8 @@ void bind_features(py::module_& m) {
       .def_property_readonly("data", &DatasetView::data, py::return_value_policy::reference_internal)
       .def_property_readonly("features", &DatasetView::features)
       .def_property_readonly("has_prompts", &DatasetView::has_prompts)
-      .def_property_readonly("has_contexts", &DatasetView::has_contexts);
+      .def_property_readonly("has_contexts", &DatasetView::has_contexts)
+      .def_property_readonly("has_rationales", &DatasetView::has_rationales);
 }
 
 }  // namespace plural::bindings

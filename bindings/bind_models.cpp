@@ -159,6 +159,8 @@ void bind_batches(py::module_& m) {
       .def_readwrite("label", &PairBatch::label)
       .def_readwrite("weight", &PairBatch::weight)
       .def_readwrite("margin", &PairBatch::margin)
+      .def_readwrite("rationale", &PairBatch::rationale, "[B, D] rationale features (training only), or None")
+      .def_readwrite("rationale_id", &PairBatch::rationale_id, "[B] rationale text index (-1 = none), or None")
       .def_readwrite("extra", &PairBatch::extra)
       .def("select", &PairBatch::select, py::arg("rows"))
       .def("__len__", [](const PairBatch& p) { return p.label.defined() ? p.size() : 0; });
@@ -233,6 +235,19 @@ void bind_reward_model(py::module_& m) {
             return r.logits_for(b, state);
           },
           py::arg("batch"), py::arg("state"))
+      .def(
+          "item_representation",
+          [](RewardModel& r, const ItemBatch& items) -> py::object {
+            check_items(r, items, "item_representation");
+            torch::Tensor h;
+            {
+              py::gil_scoped_release release;
+              h = r.item_representation(items);
+            }
+            if (!h.defined()) return py::none();
+            return py::cast(h);
+          },
+          py::arg("items"), "The learned item representation [B, H] the rationale loss shapes (None: the family has none)")
       .def("regularizer", &RewardModel::regularizer, py::arg("batch"))
       .def("seen_state", &seen_state_by, py::arg("user"),
            "The trained state of a seen user (id or row); None gives the prior state")
@@ -318,6 +333,9 @@ void bind_training(py::module_& m) {
       .def_readwrite("max_grad_norm", &TrainConfig::max_grad_norm)
       .def_readwrite("seed", &TrainConfig::seed)
       .def_readwrite("target_val_accuracy", &TrainConfig::target_val_accuracy)
+      .def_readwrite("rationale_weight", &TrainConfig::rationale_weight,
+                     "> 0: add the rationale loss on pairs with a rationale (pal-a, pal-b, lore, bt, per-user-bt)")
+      .def_readwrite("rationale_temperature", &TrainConfig::rationale_temperature)
       .def_readwrite("progress", &TrainConfig::progress)
       .def_readwrite("metrics_path", &TrainConfig::metrics_path)
       .def_readwrite("checkpoint_path", &TrainConfig::checkpoint_path)

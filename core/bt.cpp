@@ -50,6 +50,10 @@ torch::Tensor BradleyTerry::forward(const ItemBatch& items) {
   return mlp_->forward(model_input(items, dims_, config_.use_prompt, "bt")).squeeze(1);
 }
 
+torch::Tensor BradleyTerry::item_representation(const ItemBatch& items) {
+  return mlp_->hidden(model_input(items, dims_, config_.use_prompt, "bt"));
+}
+
 torch::Tensor BradleyTerry::reward_seen(const ItemBatch& items, const torch::Tensor&) { return forward(items); }
 
 torch::Tensor BradleyTerry::reward(const ItemBatch& items, const UserState& state) {

@@ -22,6 +22,8 @@ class BradleyTerry : public RewardModel {
   torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const ItemBatch& items, const UserState& state) override;
   torch::Tensor forward(const ItemBatch& items);
+  /// The MLP's last hidden layer (the input itself when it has none).
+  torch::Tensor item_representation(const ItemBatch& items) override;
 
  private:
   Config config_;
@@ -50,6 +52,7 @@ class PerUserBT : public RewardModel, public UserPosterior {
 
   /// φ(x, p): [B, E].
   torch::Tensor embed(const ItemBatch& items);
+  torch::Tensor item_representation(const ItemBatch& items) override { return embed(items); }
   /// Empirical-Bayes prior over user heads from the seen users: mean [E] and per-dimension variance [E].
   std::pair<torch::Tensor, torch::Tensor> head_prior() const;
   const Config& config() const { return config_; }

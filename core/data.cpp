@@ -79,6 +79,7 @@ void PreferenceData::validate() const {
     PLURAL_CHECK(text_ok(c.prompt_b, true), where("prompt_b"), ": unknown text index ", c.prompt_b);
     PLURAL_CHECK((c.prompt_a == -1) == (c.prompt_b == -1), where("prompt_b"), ": both prompts or neither");
     PLURAL_CHECK(text_ok(c.context, true), where("context"), ": unknown text index ", c.context);
+    PLURAL_CHECK(text_ok(c.rationale, true), where("rationale"), ": unknown text index ", c.rationale);
     PLURAL_CHECK(std::isfinite(c.label) && c.label >= 0.f && c.label <= 1.f, where("label"),
                  ": must be a probability in [0, 1], got ", c.label);
     PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, where("weight"), ": must be finite and >= 0, got ",
@@ -112,17 +113,26 @@ bool PreferenceData::has_contexts() const {
   return false;
 }
 
+bool PreferenceData::has_rationales() const {
+  for (const auto& c : comparisons)
+    if (c.rationale >= 0) return true;
+  return false;
+}
+
 std::string PreferenceData::summary() const {
-  size_t seen = 0, counts[4] = {0, 0, 0, 0}, soft = 0;
+  size_t seen = 0, counts[4] = {0, 0, 0, 0}, soft = 0, why = 0;
   for (const auto& u : users) seen += u.seen;
   for (const auto& c : comparisons) {
     ++counts[static_cast<int>(c.split)];
     soft += (c.label != 0.f && c.label != 1.f);
+    why += c.rationale >= 0;
   }
   std::ostringstream os;
   os << source << ": " << users.size() << " users (" << seen << " seen, " << users.size() - seen << " unseen), "
      << texts.size() << " texts, " << comparisons.size() << " comparisons (train " << counts[0] << ", val "
-     << counts[1] << ", test " << counts[2] << ", support " << counts[3] << "; " << soft << " soft labels)";
+     << counts[1] << ", test " << counts[2] << ", support " << counts[3] << "; " << soft << " soft labels";
+  if (why > 0) os << ", " << why << " with rationales";
+  os << ")";
   return os.str();
 }
 

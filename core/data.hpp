@@ -24,6 +24,7 @@ struct Comparison {
   int32_t context = -1;   ///< text index of a context (criterion, scenario), -1 = none
   float weight = 1.f;     ///< non-negative importance weight
   float margin = 0.f;     ///< training loss sees logit − s·margin, s = the label's direction (TRL's `margin` column)
+  int32_t rationale = -1; ///< text index of why the label was given (training-time only), -1 = none
   Split split = Split::train;
 };
 
@@ -65,6 +66,7 @@ struct PreferenceData {
   std::vector<size_t> select(Split split, bool seen_users) const;  ///< comparison rows
   bool has_prompts() const;
   bool has_contexts() const;
+  bool has_rationales() const;
   std::string summary() const;  ///< one human-readable paragraph
  private:
   std::unordered_map<std::string, int32_t> user_index_;

@@ -39,7 +39,7 @@ void write_h5(const PreferenceData& data, const std::string& path) {
     {
       h5::Handle g = h5::require_group(file, "comparisons", tmp);
       size_t n = data.comparisons.size();
-      std::vector<int32_t> user(n), pa(n), pb(n), a(n), b(n), ctx(n);
+      std::vector<int32_t> user(n), pa(n), pb(n), a(n), b(n), ctx(n), why(n);
       std::vector<float> label(n), weight(n), margin(n);
       std::vector<uint8_t> split(n);
       bool any_margin = false;
@@ -47,6 +47,7 @@ void write_h5(const PreferenceData& data, const std::string& path) {
         const auto& c = data.comparisons[i];
         user[i] = c.user, pa[i] = c.prompt_a, pb[i] = c.prompt_b, a[i] = c.a, b[i] = c.b, ctx[i] = c.context;
         label[i] = c.label, weight[i] = c.weight, margin[i] = c.margin, split[i] = static_cast<uint8_t>(c.split);
+        why[i] = c.rationale;
         any_margin |= c.margin != 0.f;
       }
       h5::write_vector(g, "user", user);
@@ -58,6 +59,7 @@ void write_h5(const PreferenceData& data, const std::string& path) {
       h5::write_vector(g, "label", label);
       h5::write_vector(g, "weight", weight);
       if (any_margin) h5::write_vector(g, "margin", margin);
+      if (data.has_rationales()) h5::write_vector(g, "rationale", why);
       h5::write_vector(g, "split", split);
     }
     h5::close_file(file, tmp);
@@ -105,16 +107,19 @@ PreferenceData read_h5(const std::string& path) {
   auto split = h5::read_uint8(file, g + "split", path);
   // Optional (files written before margins existed have none).
   auto margin = h5::exists(file, g + "margin") ? h5::read_float(file, g + "margin", path) : std::vector<float>{};
+  auto why = h5::exists(file, g + "rationale") ? h5::read_int32(file, g + "rationale", path) : std::vector<int32_t>{};
   size_t n = user.size();
   for (auto* v : {&pa, &pb, &a, &b, &ctx})
     PLURAL_CHECK(v->size() == n, path, ": comparisons/* datasets differ in length");
-  PLURAL_CHECK(label.size() == n && weight.size() == n && split.size() == n && (margin.empty() || margin.size() == n), path,
+  PLURAL_CHECK(label.size() == n && weight.size() == n && split.size() == n && (margin.empty() || margin.size() == n) &&
+                   (why.empty() || why.size() == n), path,
                ": comparisons/* datasets differ in length");
   data.comparisons.resize(n);
   for (size_t i = 0; i < n; ++i) {
     PLURAL_CHECK(split[i] <= 3, path, ": comparisons/split row ", i, ": unknown split code ", int(split[i]));
     data.comparisons[i] = Comparison{user[i], pa[i], pb[i], a[i], b[i], label[i], ctx[i], weight[i],
-                                     margin.empty() ? 0.f : margin[i], static_cast<Split>(split[i])};
+                                     margin.empty() ? 0.f : margin[i], why.empty() ? -1 : why[i],
+                                     static_cast<Split>(split[i])};
   }
   data.validate();
   return data;

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/logistic.hpp"
 
@@ -52,6 +53,7 @@ DataHealth data_health(const PreferenceData& data) {
   std::vector<double> lx;
   std::vector<int> ly;
   std::vector<int64_t> user_len_n(data.users.size(), 0), user_len_longer(data.users.size(), 0);
+  std::unordered_set<int32_t> rationale_seen;
   for (size_t i = 0; i < data.comparisons.size(); ++i) {
     const auto& c = data.comparisons[i];
     h.by_split[static_cast<int>(c.split)]++;
@@ -61,6 +63,10 @@ DataHealth data_health(const PreferenceData& data) {
     if (c.prompt_a >= 0 || c.prompt_b >= 0) h.with_prompt++;
     if (c.prompt_a != c.prompt_b) h.two_prompts++;
     if (c.context >= 0) h.with_context++;
+    if (c.rationale >= 0) {
+      h.with_rationale++;
+      h.distinct_rationales += rationale_seen.insert(c.rationale).second;
+    }
     if (c.a == c.b) {
       h.self_pairs++;
       continue;

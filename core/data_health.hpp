@@ -14,6 +14,7 @@ struct DataHealth {
   int64_t by_split[4] = {0, 0, 0, 0};  ///< train, val, test, support
   int64_t ties = 0, soft_labels = 0;   ///< label 0.5; labels strictly inside (0, 1) other than 0.5
   int64_t with_prompt = 0, with_context = 0, two_prompts = 0;  ///< DOVE-style pairs have prompt_a != prompt_b
+  int64_t with_rationale = 0, distinct_rationales = 0;        ///< training-time rationales (core/rationale.hpp)
   // Comparisons per user: quantiles over users.
   int64_t per_user_min = 0, per_user_median = 0, per_user_max = 0;
   int64_t users_under_5 = 0;           ///< users with fewer than 5 comparisons

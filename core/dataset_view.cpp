@@ -14,7 +14,7 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
   const int64_t T = text_features.size(0), D = text_features.size(1);
   features_ = torch::cat({text_features.to(torch::kFloat32), torch::zeros({1, D})}, 0);
   const auto n = static_cast<int64_t>(data.comparisons.size());
-  std::vector<int64_t> a(n), b(n), pa(n), pb(n), ctx(n), user(n);
+  std::vector<int64_t> a(n), b(n), pa(n), pb(n), ctx(n), user(n), why(n);
   std::vector<float> label(n), weight(n), margin(n);
   bool any_margin = false;
   for (int64_t i = 0; i < n; ++i) {
@@ -23,6 +23,7 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
     pa[i] = c.prompt_a < 0 ? T : c.prompt_a;
     pb[i] = c.prompt_b < 0 ? T : c.prompt_b;
     ctx[i] = c.context < 0 ? T : c.context;
+    why[i] = c.rationale;
     label[i] = c.label, weight[i] = c.weight, margin[i] = c.margin;
     any_margin |= c.margin != 0.f;
   }
@@ -31,6 +32,7 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
   label_ = torch::tensor(label, torch::kFloat32);
   weight_ = torch::tensor(weight, torch::kFloat32);
   if (any_margin) margin_ = torch::tensor(margin, torch::kFloat32);
+  if (data.has_rationales()) rationale_ = i64(why);
   has_prompts_ = data.has_prompts();
   has_contexts_ = data.has_contexts();
   // Until bound to a model, seen users take rows in data order among seen users.
@@ -79,6 +81,10 @@ PairBatch DatasetView::batch(const torch::Tensor& rows) const {
   p.label = label_.index_select(0, rows);
   p.weight = weight_.index_select(0, rows);
   if (margin_.defined()) p.margin = margin_.index_select(0, rows);
+  if (rationale_.defined()) {
+    p.rationale_id = rationale_.index_select(0, rows);
+    p.rationale = features_.index_select(0, p.rationale_id.masked_fill(p.rationale_id < 0, features_.size(0) - 1));
+  }
   return p;
 }
 

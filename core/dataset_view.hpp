@@ -35,12 +35,14 @@ class DatasetView {
   }
   bool has_prompts() const { return has_prompts_; }
   bool has_contexts() const { return has_contexts_; }
+  bool has_rationales() const { return rationale_.defined(); }
 
  private:
   const PreferenceData& data_;
   torch::Tensor features_;  // [T + 1, D]; the last row is zeros, used for "no prompt/context"
   torch::Tensor a_, b_, pa_, pb_, ctx_, user_, label_, weight_, data_user_;
   torch::Tensor margin_;  // undefined when every margin is 0
+  torch::Tensor rationale_;  // text index per comparison (-1 = none); undefined when no comparison has one
   torch::Tensor user_rows_;  // data user -> model row
   bool has_prompts_ = false, has_contexts_ = false;
 };

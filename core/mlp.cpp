@@ -32,4 +32,15 @@ MlpImpl::MlpImpl(int64_t in, int64_t out, const MlpOptions& o) {
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return net_->forward(x); }
 
+torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
+  auto h = x;
+  auto last = net_->size() - 1;
+  size_t i = 0;
+  for (auto& layer : *net_) {
+    if (i++ == last) break;
+    h = layer.forward(h);
+  }
+  return h;
+}
+
 }  // namespace plural::core

@@ -20,6 +20,8 @@ class MlpImpl : public torch::nn::Module {
  public:
   MlpImpl(int64_t in, int64_t out, const MlpOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
+  /// Everything but the final Linear: the last hidden layer's output (x itself without hidden layers).
+  torch::Tensor hidden(const torch::Tensor& x);
 
  private:
   torch::nn::Sequential net_;

@@ -67,6 +67,8 @@ PairBatch PairBatch::select(const torch::Tensor& rows) const {
   out.label = label.index_select(0, rows);
   out.weight = weight.index_select(0, rows);
   if (margin.defined()) out.margin = margin.index_select(0, rows);
+  if (rationale.defined()) out.rationale = rationale.index_select(0, rows);
+  if (rationale_id.defined()) out.rationale_id = rationale_id.index_select(0, rows);
   for (const auto& kv : extra) out.extra[kv.first] = kv.second.index_select(0, rows);
   return out;
 }

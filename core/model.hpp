@@ -34,6 +34,9 @@ struct PairBatch {
   torch::Tensor label;   ///< [B] float P(a ≻ b)
   torch::Tensor weight;  ///< [B] float
   torch::Tensor margin;  ///< [B] float, or undefined: no margins (see train_logits)
+  /// Training-time only (never read when scoring): [B, D] features of each pair's rationale (zeros where it has none)
+  /// and [B] int64 its text index (-1 = none); both undefined when the data has no rationales.
+  torch::Tensor rationale, rationale_id;
   std::map<std::string, torch::Tensor> extra;  ///< family-specific inputs (support sets, ...)
   int64_t size() const { return label.size(0); }
   PairBatch select(const torch::Tensor& rows) const;  ///< a subset by row indices (int64)
@@ -75,6 +78,9 @@ class RewardModel : public torch::nn::Module {
   virtual torch::Tensor logits(const PairBatch& batch);
   /// Preference logits [B] for one user state.
   virtual torch::Tensor logits_for(const PairBatch& batch, const UserState& state);
+  /// A learned representation [B, H] of items, in which the model's preferences live (PAL's projection f(x), an MLP's
+  /// last hidden layer). The rationale loss (core/rationale.hpp) shapes it; undefined (the default): none.
+  virtual torch::Tensor item_representation(const ItemBatch& items) { return {}; }
   /// Extra loss terms (e.g. an L2 prior on user parameters); added to the data loss by the Trainer.
   virtual torch::Tensor regularizer(const PairBatch& batch);
   /// What regularizer() averages over in `batch`; a data-parallel run weighs each rank's regularizer by its share.

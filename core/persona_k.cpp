@@ -61,6 +61,19 @@ std::string persona_context_text(const std::vector<std::string>& behaviors, cons
   return out + ".";
 }
 
+std::string persona_rationale_text(const std::string& chosen, int chosen_stance, const std::string& other,
+                                   int other_stance) {
+  auto words = [](std::string name) {
+    std::replace(name.begin(), name.end(), '-', ' ');
+    return name;
+  };
+  auto side = [&](const std::string& name, int stance) {
+    return std::string(stance > 0 ? "agrees with " : "disagrees with ") + words(name);
+  };
+  return "Preferred a statement that " + side(chosen, chosen_stance) + " over one that " + side(other, other_stance) +
+         ".";
+}
+
 PersonaK generate_persona_k(const PersonaKConfig& cfg) {
   cfg.validate();
   PersonaStatements all = read_persona_statements(cfg.statements_path);
@@ -166,6 +179,12 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
       c.b = intern_statement(sb, db);
       c.label = label;
       c.context = context;
+      if (cfg.rationales) {  // the label's side first (a noisy label's rationale follows the label)
+        bool a_chosen = label >= 0.5f;
+        size_t sc = a_chosen ? sa : sb, so = a_chosen ? sb : sa, dc = a_chosen ? da : db, dd = a_chosen ? db : da;
+        c.rationale = data.texts.intern(persona_rationale_text(out.behaviors[dc], all.statements[sc].stance,
+                                                               out.behaviors[dd], all.statements[so].stance));
+      }
       c.split = split;
       data.comparisons.push_back(c);
       ++made;

@@ -40,6 +40,9 @@ struct PersonaKConfig {
   /// Persona-C: the last this-many prototypes are held out: no seen user has one as dominant prototype, so their
   /// contexts appear only with unseen users (zero-shot contexts).
   int held_out_contexts = 0;
+  /// Every comparison carries a rationale built from the truth: the behaviour and stance of the preferred
+  /// statement and of the other one (persona_rationale_text). For measuring what rationales add in training.
+  bool rationales = false;
   uint64_t seed = 0;
   void validate() const;
 };
@@ -57,6 +60,11 @@ struct PersonaK {
 
 /// The plain-words description of a prototype: its behaviours' names with '-' read as spaces, "yes" or "no" each.
 std::string persona_context_text(const std::vector<std::string>& behaviors, const std::vector<int>& signs);
+
+/// Why a statement of behaviour `chosen` (stance ±1) was preferred to one of `other`: "Preferred a statement that
+/// agrees with <behaviour words> over one that disagrees with <behaviour words>."
+std::string persona_rationale_text(const std::string& chosen, int chosen_stance, const std::string& other,
+                                   int other_stance);
 
 PersonaK generate_persona_k(const PersonaKConfig& cfg);
 

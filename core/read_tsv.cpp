@@ -56,6 +56,7 @@ PreferenceData read_tsv(const std::string& path) {
                    ": column 'label': must be in [0, 1], got ", f[col.at("label")]);
     }
     if (std::string ctx = opt("context"); !ctx.empty()) c.context = data.texts.intern(ctx);
+    if (std::string why = opt("rationale"); !why.empty()) c.rationale = data.texts.intern(why);
     if (std::string w = opt("weight"); !w.empty()) {
       c.weight = number(w, "weight", ln);
       PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, path, ":", ln, ": column 'weight': must be >= 0, got ", w);

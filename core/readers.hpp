@@ -8,7 +8,8 @@
 namespace plural::core {
 
 /// JSON Lines, one comparison per line: {"user", "prompt"?, "chosen", "rejected"} or {"user", "prompt"?, "a", "b",
-/// "label"}, plus optional "prompt_b", "context", "weight", "split". Errors name the file, line and field.
+/// "label"}, plus optional "prompt_b", "context", "weight", "margin", "rationale", "split". Errors name the file, line
+/// and field.
 PreferenceData read_jsonl(const std::string& path);
 /// `unlabelled`: pairs to ask about rather than answers — `user` and `label` are optional (label 0.5).
 PreferenceData read_jsonl(const std::string& path, bool unlabelled);

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"
+#include "core/rationale.hpp"
 #include "core/shard_plan.hpp"
 #include "core/support.hpp"
 
@@ -29,6 +30,9 @@ void TrainConfig::validate() const {
   PLURAL_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0");
   for (const auto& [name, v] : group_lr) PLURAL_CHECK(v > 0, "train: learning rate of group '", name, "' must be > 0");
   PLURAL_CHECK(target_val_accuracy >= 0 && target_val_accuracy <= 1, "train: target_val_accuracy must be in [0, 1]");
+  PLURAL_CHECK(rationale_weight >= 0 && std::isfinite(rationale_weight), "train: rationale_weight must be >= 0, got ",
+               rationale_weight);
+  PLURAL_CHECK(rationale_temperature > 0, "train: rationale_temperature must be > 0, got ", rationale_temperature);
 }
 
 torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch) {
@@ -207,6 +211,28 @@ void gather_user_rows(RewardModel& model, const DataParallel& dp) {
     t.detach().copy_(t.scalar_type() == torch::kBool ? parts[i] > 0.5 : parts[i].to(t.scalar_type()));
   }
 }
+
+// The rationale head, sized by one probe of the model's item representation; null when the loss is off.
+RationaleHead make_rationale_head(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
+                                  const TrainConfig& cfg, const DataParallel* dp) {
+  if (cfg.rationale_weight <= 0) return nullptr;
+  const auto& data = dp ? *dp->full : view.data();  // a rank's shard may hold no rationale while others do
+  PLURAL_CHECK(data.has_rationales(), data.source,
+               ": a rationale weight was given but no comparison carries a 'rationale'");
+  torch::Tensor probe;
+  {
+    torch::NoGradGuard ng;
+    bool was_training = model.is_training();
+    model.eval();
+    auto rows = std::vector<size_t>{train_rows.empty() ? size_t{0} : train_rows.front()};
+    probe = model.item_representation(view.batch(rows).a);
+    model.train(was_training);
+  }
+  PLURAL_CHECK(probe.defined() && probe.dim() == 2, "train: the ", model.family(),
+               " family has no item representation for the rationale loss (pal-a, pal-b, lore, bt and per-user-bt "
+               "have one)");
+  return RationaleHead(view.features().size(1), probe.size(1));
+}
 }  // namespace
 
 TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp) {
@@ -231,6 +257,13 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     if (std::none_of(user_params.begin(), user_params.end(), [&](const auto& u) { return same_tensor(u, p); }))
       shared_params.push_back(p);
   if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
+  // Created before the broadcast below so that every rank starts from rank 0's head too.
+  RationaleHead rationale_head = make_rationale_head(model, view, train_rows, cfg, dp);
+  std::vector<torch::Tensor> all_params = model.parameters();  // what the optimizer steps (clipping sees all of it)
+  if (rationale_head) {
+    for (auto& p : rationale_head->parameters()) shared_params.push_back(p), all_params.push_back(p);
+    if (dp) for (auto& p : rationale_head->parameters()) result.allreduce_floats += p.numel();
+  }
   if (comm) {
     comm->require_same("model (family, config, seen users)", model.model_id());
     // Everything that decides a collective or a weight (a --checkpoint given to rank 0 only would pair its
@@ -253,11 +286,15 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
                         {"max_grad_norm", cfg.max_grad_norm},
                         {"seed", cfg.seed},
                         {"target_val_accuracy", cfg.target_val_accuracy},
+                        {"rationale_weight", cfg.rationale_weight},
+                        {"rationale_temperature", cfg.rationale_temperature},
                         {"checkpoint", !cfg.checkpoint_path.empty()}})
             .dump());
     std::vector<torch::Tensor> all;
     for (auto& p : model.parameters()) all.push_back(p);
     for (auto& b : model.buffers()) all.push_back(b);
+    if (rationale_head)
+      for (auto& p : rationale_head->parameters()) all.push_back(p);
     comm->broadcast(all);  // identical initial weights, whatever each rank's seed drew
   }
 
@@ -269,6 +306,11 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     auto opts = std::make_unique<torch::optim::AdamWOptions>(lr);
     opts->weight_decay(user ? cfg.user_weight_decay : cfg.weight_decay);
     groups.emplace_back(params, std::move(opts));
+  }
+  if (rationale_head) {
+    auto opts = std::make_unique<torch::optim::AdamWOptions>(cfg.lr);
+    opts->weight_decay(cfg.weight_decay);
+    groups.emplace_back(rationale_head->parameters(), std::move(opts));
   }
   torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
   const auto& loss_fn = get_loss(cfg.loss);
@@ -297,7 +339,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     auto t0 = std::chrono::steady_clock::now();
     model.train();
     source.start_epoch(epoch);
-    double loss_sum = 0;
+    double loss_sum = 0, rationale_sum = 0;
     Progress bar("epoch " + std::to_string(epoch), steps, cfg.progress && lead);
     for (int64_t s = 0; s < steps; ++s) {
       auto st = source.step(s);
@@ -326,12 +368,18 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
         auto data_loss = loss_fn(train_logits(model.logits(batch), batch), batch.label, batch.weight, cfg.loss_options);
         auto loss = comm ? data_loss * data_share + model.regularizer(batch) * reg_share
                          : data_loss + model.regularizer(batch);
+        if (rationale_head) {
+          auto diff = model.item_representation(batch.a) - model.item_representation(batch.b);
+          auto aux = rationale_head->loss(diff, batch, cfg.rationale_temperature);
+          rationale_sum += aux.item<double>() * static_cast<double>(rows.size(0));
+          loss = loss + aux * (cfg.rationale_weight * (comm ? data_share : 1.0));
+        }
         loss.backward();
         loss_sum += loss.item<double>() * st.global_count;
       }
       if (comm) {
         // Every parameter gets a gradient, so AdamW treats a rank with no rows this step as one process would.
-        for (auto& p : model.parameters())
+        for (auto& p : all_params)
           if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
         std::vector<torch::Tensor> grads;
         for (auto& p : shared_params) grads.push_back(p.grad());
@@ -339,7 +387,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       }
       if (cfg.max_grad_norm > 0) {
         if (!comm) {
-          torch::nn::utils::clip_grad_norm_(model.parameters(), cfg.max_grad_norm);
+          torch::nn::utils::clip_grad_norm_(all_params, cfg.max_grad_norm);
         } else {  // the global norm: shared gradients are identical, user rows are spread over ranks
           double shared_sq = 0, user_sq = 0;
           for (auto& p : shared_params) shared_sq += p.grad().pow(2).sum().item<double>();
@@ -349,7 +397,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
           double coef = cfg.max_grad_norm / (norm + 1e-6);
           if (coef < 1) {
             torch::NoGradGuard ng;
-            for (auto& p : model.parameters())
+            for (auto& p : all_params)
               if (p.grad().defined()) p.grad().mul_(coef);
           }
         }
@@ -378,6 +426,10 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     log.val_loss = vl;
     log.val_accuracy = va;
     if (lead) log.diagnostics = model.diagnostics(view);  // a data-parallel run: rank 0's shard
+    if (rationale_head) {
+      if (comm) rationale_sum = comm->allreduce_values({rationale_sum})[0];
+      log.diagnostics.emplace_back("rationale_loss", rationale_sum / n);  // every rank computes it: keep it collective
+    }
     log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     char buf[96];
     std::snprintf(buf, sizeof buf, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);

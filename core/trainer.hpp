@@ -27,6 +27,10 @@ struct TrainConfig {
   double max_grad_norm = 0.0;      ///< > 0: clip the global gradient norm
   uint64_t seed = 0;
   double target_val_accuracy = 0;  ///< > 0: stop at the first epoch whose val accuracy reaches it (time-to-accuracy)
+  /// > 0: add this times the rationale loss (core/rationale.hpp) on pairs that carry a rationale. Needs a family with
+  /// an item representation (pal-a, pal-b, lore, bt, per-user-bt).
+  double rationale_weight = 0;
+  double rationale_temperature = 0.1;  ///< the InfoNCE temperature over cosine similarities
   bool progress = true;
   std::string metrics_path;        ///< JSONL, one object per epoch (empty = none)
   std::string checkpoint_path;     ///< the best model so far (empty = none)

@@ -343,6 +343,10 @@ std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatc
   return {torch::stack(rows), inv};
 }
 
+torch::Tensor PalB::item_representation(const ItemBatch& items) {
+  return torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
 torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
   check_items(items, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t B = items.x.size(0);
@@ -480,6 +484,8 @@ torch::Tensor LoRe::phi(const ItemBatch& items) const {
   check_items(items, dims_, config_.use_prompt, "lore");
   return config_.use_prompt ? torch::cat({items.x, items.prompt}, 1) : items.x;
 }
+
+torch::Tensor LoRe::item_representation(const ItemBatch& items) { return torch::matmul(phi(items), basis_); }
 
 torch::Tensor LoRe::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
   auto s = torch::matmul(phi(items), basis_);  // [B, K]

@@ -32,6 +32,8 @@ class PalB : public MixtureModel {
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   torch::Tensor regularizer(const core::PairBatch& batch) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+  /// f(x)/‖f(x)‖: the reward is τ·cos with it.
+  torch::Tensor item_representation(const core::ItemBatch& items) override;
   double tau() const;
 
  private:
@@ -72,6 +74,8 @@ class PalA : public MixtureModel {
   std::string config_json() const override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+  /// f(x) (or f([x; prompt])): where the ideal points live.
+  torch::Tensor item_representation(const core::ItemBatch& items) override { return embed(items); }
 
  private:
   torch::Tensor embed(const core::ItemBatch& items);
@@ -94,6 +98,8 @@ class LoRe : public MixtureModel {
   std::string config_json() const override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
+  /// Vᵀφ(x): the item's K basis scores.
+  torch::Tensor item_representation(const core::ItemBatch& items) override;
 
  private:
   torch::Tensor phi(const core::ItemBatch& items) const;

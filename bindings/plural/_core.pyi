@@ -24,6 +24,7 @@ class DatasetView:
     features: torch.Tensor
     has_contexts: bool
     has_prompts: bool
+    has_rationales: bool
     def rows(self, split: Split, seen_users: bool) -> torch.Tensor: ...
 
 class Encoder:
@@ -110,6 +111,8 @@ class PairBatch:
     extra: Dict[str, torch.Tensor]
     label: torch.Tensor
     margin: torch.Tensor
+    rationale: torch.Tensor | None
+    rationale_id: torch.Tensor | None
     def select(self, rows: torch.Tensor) -> PairBatch: ...
     user: torch.Tensor
     weight: torch.Tensor
@@ -142,6 +145,7 @@ class PersonaKConfig:
     behaviors: int
     contexts: bool
     held_out_contexts: int
+    rationales: bool
     noise_temperature: float
     prompt: str
     prototypes: int
@@ -183,6 +187,7 @@ class PreferenceData:
     def find_user(self, user_id: str) -> int: ...
     has_contexts: bool
     has_prompts: bool
+    has_rationales: bool
     @overload
     def rows(self, split: Split, seen_users: bool) -> npt.NDArray[np.int64]: ...
     @overload
@@ -228,6 +233,7 @@ class RewardModel:
     def parameters(self) -> List[torch.Tensor]: ...
     def prior_state(self) -> UserState: ...
     def regularizer(self, batch: PairBatch) -> torch.Tensor: ...
+    def item_representation(self, items: ItemBatch) -> torch.Tensor | None: ...
     def reward(self, items: ItemBatch, state: UserState) -> torch.Tensor: ...
     def reward_seen(self, items: ItemBatch, users: Union[None, str, torch.Tensor] = None) -> torch.Tensor: ...
     def save(self, path: str, encoder_id: str = '') -> None: ...
@@ -284,6 +290,8 @@ class TrainConfig:
     progress: bool
     seed: int
     target_val_accuracy: float
+    rationale_weight: float
+    rationale_temperature: float
     user_lr: float
     user_weight_decay: float
     def validate(self) -> None: ...

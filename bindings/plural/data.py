@@ -46,7 +46,7 @@ def preferences(records, unlabelled: bool = False, source: str = "<records>") ->
     """PreferenceData from Python records with the JSONL schema (docs/data_format.md).
 
     Each record is a dict ({"user", "prompt", "chosen", "rejected"} or {"user", "a", "b", "label"}, plus optional
-    "context", "weight", "margin", "split") or a tuple (prompt, chosen, rejected) for one user. Errors name the record.
+    "context", "weight", "margin", "rationale", "split") or a tuple (prompt, chosen, rejected) for one user. Errors name the record.
     """
     lines = []
     for i, r in enumerate(records):

@@ -146,7 +146,8 @@ import json, sys
 j = json.load(sys.stdin)
 assert j["attribution"]["properties"] == ["log_length", "score"], j["attribution"]
 assert "--cache" in j["length_control"]["missing"], j["length_control"]
-assert "missing" in j["token_ches"]' || { echo "FAIL: doctor data sections"; fail=1; }
+assert "missing" in j["token_ches"]
+assert "rationale" in j["rationales"]["missing"], j["rationales"]' || { echo "FAIL: doctor data sections"; fail=1; }
 "$cli" doctor data "$tmp/ok.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 --model "$tmp/m.pt" --members 2 \
   --png "$tmp/health.png" --json | /usr/bin/python3 -c '
 import json, sys
@@ -154,5 +155,17 @@ j = json.load(sys.stdin)
 assert j["length_control"]["rows"] == 1 and j["length_control"]["family"] == "bt", j["length_control"]' \
   || { echo "FAIL: doctor data --model"; fail=1; }
 [ -s "$tmp/health.png" ] || { echo "FAIL: doctor data --png drew nothing"; fail=1; }
+# Rationales: a weight without them in the data is refused; with them, training runs, and the doctor counts them.
+expect 2 "no comparison carries a 'rationale'" "$cli" train --data "$tmp/ok.jsonl" --cache "$tmp/c64.h5" \
+  --encoder hashed:dim=64 --model bt --rationale-weight 1 -o "$tmp/mr.pt" --epochs 1 -q
+[ -e "$tmp/mr.pt" ] && { echo "FAIL: a refused training run left $tmp/mr.pt"; fail=1; }
+printf '{"user": "u", "chosen": "short and plain", "rejected": "long and ornate", "rationale": "plainer"}\n{"user": "u", "chosen": "kind words", "rejected": "rude words", "rationale": "kinder"}\n' \
+  > "$tmp/why.jsonl"
+"$cli" train --data "$tmp/why.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 --model bt --rationale-weight 1 \
+  -o "$tmp/mr.pt" --epochs 2 -q > /dev/null || { echo "FAIL: train --rationale-weight"; fail=1; }
+"$cli" doctor data "$tmp/why.jsonl" --json | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["rationales"] == {"comparisons": 2, "distinct": 2}, j["rationales"]' || { echo "FAIL: doctor rationales"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

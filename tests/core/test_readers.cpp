@@ -19,7 +19,7 @@ TEST_CASE("JSONL reader accepts both schemas, soft labels, two prompts, contexts
              "\n\n"
              R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "margin": -0.5, "split": "val"})"
              "\n"
-             R"({"user": 7, "a": "good", "b": "x", "label": 1, "context": "c", "split": "support"})"
+             R"({"user": 7, "a": "good", "b": "x", "label": 1, "context": "c", "rationale": "clearer", "split": "support"})"
              "\n");
   auto d = read_jsonl(path);
   REQUIRE(d.comparisons.size() == 3);
@@ -44,8 +44,11 @@ TEST_CASE("JSONL reader accepts both schemas, soft labels, two prompts, contexts
   CHECK(c2.prompt_a == -1);
   CHECK(d.texts[c2.context] == "c");
   CHECK(c2.a == c0.a);  // texts are interned by content
+  CHECK(d.texts[c2.rationale] == "clearer");
+  CHECK(c0.rationale == -1);
   CHECK(d.has_prompts());
   CHECK(d.has_contexts());
+  CHECK(d.has_rationales());
 }
 
 TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]") {
@@ -63,6 +66,7 @@ TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]
   SECTION("label of the wrong type") { expect(R"({"user": "u", "a": "x", "b": "y", "label": "yes"})", "expected a number"); }
   SECTION("negative weight") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "weight": -1})", "field 'weight'"); }
   SECTION("margin of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "margin": "big"})", "field 'margin'"); }
+  SECTION("rationale of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": 2})", "field 'rationale'"); }
   SECTION("unknown split") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "split": "dev2"})", "field 'split'"); }
   SECTION("not an object") { expect(R"([1, 2])", "expected a JSON object"); }
   SECTION("text of the wrong type") { expect(R"({"user": "u", "chosen": 3, "rejected": "b"})", "field 'chosen'"); }
@@ -78,9 +82,12 @@ TEST_CASE("JSONL reader: empty and missing files", "[core][data][errors]") {
 TEST_CASE("TSV reader with escapes, and its errors", "[core][data]") {
   TempDir tmp;
   auto path = tmp.file("d.tsv");
-  write_text(path, "user\tprompt\ta\tb\tlabel\tsplit\nu1\tp\tline\\none\ttab\\there\t0.7\ttrain\nu2\tp\tx\ty\t0\ttest\n");
+  write_text(path, "user\tprompt\ta\tb\tlabel\tsplit\trationale\nu1\tp\tline\\none\ttab\\there\t0.7\ttrain\tshorter\n"
+                   "u2\tp\tx\ty\t0\ttest\t\n");
   auto d = read_tsv(path);
   REQUIRE(d.comparisons.size() == 2);
+  CHECK(d.texts[d.comparisons[0].rationale] == "shorter");
+  CHECK(d.comparisons[1].rationale == -1);  // an empty cell: no rationale
   CHECK(d.texts[d.comparisons[0].a] == "line\none");
   CHECK(d.texts[d.comparisons[0].b] == "tab\there");
   CHECK(d.comparisons[0].label == Approx(0.7f));
@@ -102,7 +109,7 @@ TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
   write_text(src,
              R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "context": "ctx", "margin": 1.5})"
              "\n"
-             R"({"user": "ü2", "chosen": "x", "rejected": "z", "split": "test"})"
+             R"({"user": "ü2", "chosen": "x", "rejected": "z", "split": "test", "rationale": "z is off topic"})"
              "\n");
   auto d = read_jsonl(src);
   d.users[0].group = 3;
@@ -125,6 +132,7 @@ TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
     CHECK(x.label == y.label);
     CHECK(x.weight == y.weight);
     CHECK(x.margin == y.margin);
+    CHECK(x.rationale == y.rationale);
     CHECK(x.split == y.split);
   }
 }

@@ -87,3 +87,27 @@ def test_margins_and_attribution():
     assert r["population"]["polite"]["lo"] < 0 < r["population"]["polite"]["hi"]  # the camps cancel
     with pytest.raises(ValueError, match="property 'polite' has 3 values"):
         plural._core.attribute_preferences(d, {"polite": [1.0, 0.0, 1.0]})
+
+
+def test_rationales_train_the_representation(tmp_path):
+    import torch
+    from conftest import oracle_persona
+    pk, store = oracle_persona(str(tmp_path), seed=3, k=2, rationales=True, seen_users=20, unseen_users=2,
+                               statements_per_behavior=60, train_pairs=40)
+    d = pk.data
+    assert d.has_rationales
+    why = d.columns()["rationale"]
+    assert (why >= 0).all()
+    assert d.texts[why[0]].startswith("Preferred a statement that ")
+    m = plural.Model("pal-b", k=2, dim=16).fit(d, store, epochs=3, patience=0, rationale_weight=0.5)
+    assert "rationale_loss" in m.history_[-1], m.history_[-1]
+    view = store.view(d)
+    batch = view.batch([0, 1, 2])
+    assert batch.rationale.shape == (3, view.features.shape[1]) and batch.rationale_id.tolist() == why[:3].tolist()
+    h = m.model.item_representation(batch.a)
+    assert h.shape == (3, 16)
+    assert torch.allclose(h.norm(dim=1), torch.ones(3), atol=1e-5)  # PAL-B's representation is f(x)/|f(x)|
+    plain = oracle_persona(str(tmp_path), seed=4, k=2, seen_users=4, unseen_users=1, statements_per_behavior=30,
+                           train_pairs=10)
+    with pytest.raises(ValueError, match="no comparison carries a 'rationale'"):
+        plural.Model("bt").fit(plain[0].data, plain[1], epochs=1, rationale_weight=1.0)
