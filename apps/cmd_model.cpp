@@ -14,6 +14,7 @@
 #include "core/distributed.hpp"
 #include "core/encode.hpp"
 #include "core/error.hpp"
+#include "core/graded_variants.hpp"
 #include "core/evaluator.hpp"
 #include "core/progress.hpp"
 #include "core/readers.hpp"
@@ -101,7 +102,7 @@ std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, 
 
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
-    std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr;
+    std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr, variants;
     TrainConfig train;
     bool quiet = false, json_out = false;
     int shards = 1;
@@ -138,6 +139,10 @@ void add_train(CLI::App& app, Common& common) {
                   "> 0: also train the item representation to predict each pair's rationale (docs/losses.md)")
       ->capture_default_str();
   cmd->add_option("--rationale-temperature", t.rationale_temperature)->capture_default_str();
+  cmd->add_option("--variants", o->variants,
+                  "graded variants of the responses, JSONL {text, variant, degree} (SPO's degree loss, docs/losses.md)");
+  cmd->add_option("--spo-weight", t.spo_weight, "> 0: add SPO's preference-degree loss on the --variants")
+      ->capture_default_str();
   cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
   cmd->add_option("--checkpoint", t.checkpoint_path, "save the best model here during training");
   cmd->add_option("--threads", common.threads,
@@ -177,6 +182,12 @@ void add_train(CLI::App& app, Common& common) {
     int threads = set_threads(common.threads > 0 || !env.distributed() ? common.threads
                                                                        : threads_per_local_rank());
     auto data = read_preferences(o->data);
+    PLURAL_CHECK(o->variants.empty() || o->train.spo_weight > 0, "--variants: give --spo-weight > 0 to use them");
+    std::shared_ptr<const GradedVariants> variants;  // read before encoding, so the cache gets the variants too
+    if (!o->variants.empty()) variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, data));
+    if (variants && variants->unmatched_rows > 0 && !o->json_out)
+      std::fprintf(stderr, "note: %lld of %lld variant rows name a text that is not in %s; left out\n",
+                   (long long)variants->unmatched_rows, (long long)variants->variants, o->data.c_str());
     FeatureCache cache(o->cache);
     std::string encoder_id;
     std::shared_ptr<RewardModel> model;
@@ -186,6 +197,7 @@ void add_train(CLI::App& app, Common& common) {
     if (!env.distributed() && o->shards == 1) {
       auto features = cached_features(cache, o->encoder, "", data.texts.all(), &encoder_id);
       DatasetView view(data, features);
+      view.set_graded_variants(variants);
       torch::manual_seed(o->train.seed);  // initial weights
       model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;
@@ -206,9 +218,12 @@ void add_train(CLI::App& app, Common& common) {
         comm->require_same("data", data_identity(data));
         comm->require_same("feature cache", cache_identity(cache, encoder_id, data));
       }
+      if (comm && variants)  // the shard's own text table
+        variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, local));
       const PreferenceData& mine = comm ? local : data;
       DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
       view.use_layout_of(data);
+      view.set_graded_variants(variants);
       torch::manual_seed(o->train.seed);
       model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;

@@ -143,7 +143,17 @@ void bind_features(py::module_& m) {
       .def_property_readonly("features", &DatasetView::features)
       .def_property_readonly("has_prompts", &DatasetView::has_prompts)
       .def_property_readonly("has_contexts", &DatasetView::has_contexts)
-      .def_property_readonly("has_rationales", &DatasetView::has_rationales);
+      .def_property_readonly("has_rationales", &DatasetView::has_rationales)
+      .def("set_graded_variants",
+           [](DatasetView& v, const GradedVariants& g) { v.set_graded_variants(std::make_shared<GradedVariants>(g)); },
+           py::arg("variants"), "Graded variants (read_graded_variants on this view's data) for SPO's degree loss");
+  py::class_<GradedVariants>(m, "GradedVariants", "Graded variants of a dataset's texts (SPO's degree loss)")
+      .def_readonly("levels", &GradedVariants::levels, "K: degrees 0 .. K-1 (0 = the original)")
+      .def_readonly("variants", &GradedVariants::variants, "rows read")
+      .def_readonly("unmatched_rows", &GradedVariants::unmatched_rows, "rows whose original is not in the data")
+      .def_property_readonly("originals", [](const GradedVariants& g) { return g.of.size(); });
+  m.def("read_graded_variants", &read_graded_variants, py::arg("path"), py::arg("data"),
+        "Reads JSONL {text, variant, degree} and adds the variants to data's texts (before building a view)");
 }
 
 }  // namespace plural::bindings

@@ -8,6 +8,7 @@
 #include "core/losses.hpp"
 #include "core/model.hpp"
 #include "core/policy_losses.hpp"
+#include "core/spo.hpp"
 #include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
 #include "embeddings/context_model.hpp"
@@ -336,6 +337,8 @@ void bind_training(py::module_& m) {
       .def_readwrite("rationale_weight", &TrainConfig::rationale_weight,
                      "> 0: add the rationale loss on pairs with a rationale (pal-a, pal-b, lore, bt, per-user-bt)")
       .def_readwrite("rationale_temperature", &TrainConfig::rationale_temperature)
+      .def_readwrite("spo_weight", &TrainConfig::spo_weight,
+                     "> 0: add SPO's preference-degree loss on the view's graded variants")
       .def_readwrite("progress", &TrainConfig::progress)
       .def_readwrite("metrics_path", &TrainConfig::metrics_path)
       .def_readwrite("checkpoint_path", &TrainConfig::checkpoint_path)
@@ -394,6 +397,24 @@ void bind_training(py::module_& m) {
       py::arg("ref_rejected") = py::none(), py::arg("label") = py::none(), py::arg("weight") = py::none(),
       py::arg("beta") = 0.1, py::arg("tau") = 0.1, py::arg("alpha") = 0.1, py::arg("lambda_") = 0.5,
       "A DPO-family loss (dpo, dove, ipo, cpl) on per-pair policy log-probs: (mean loss, d/d chosen, d/d rejected)");
+  m.def(
+      "spo_degree_loss",
+      [](const torch::Tensor& logits, const torch::Tensor& degree, const torch::Tensor& from_rejected,
+         std::optional<torch::Tensor> weight) {
+        py::gil_scoped_release nogil;
+        auto z = logits.detach().to(torch::kFloat64).requires_grad_(true);
+        torch::Tensor loss;
+        {
+          torch::AutoGradMode grad_on(true);
+          loss = spo_degree_loss(z, degree, from_rejected, weight.value_or(torch::Tensor()));
+          loss.backward();
+        }
+        py::gil_scoped_acquire gil;
+        return py::make_tuple(loss.item<double>(), z.grad());
+      },
+      py::arg("logits"), py::arg("degree"), py::arg("from_rejected"), py::arg("weight") = py::none(),
+      "SPO's preference-degree loss on a classifier's logits [N, 2K] (class k: the chosen response's degree-k "
+      "variant, K + k: the rejected one's): (weighted mean cross-entropy, d/d logits)");
   m.def("soft_labels_from_scores", &soft_labels_from_scores, py::arg("score_a"), py::arg("score_b"),
         py::arg("temperature") = 1.0, "P(a ≻ b) = σ((score_a − score_b)/temperature) from external scores");
   m.def(

@@ -88,6 +88,28 @@ PairBatch DatasetView::batch(const torch::Tensor& rows) const {
   return p;
 }
 
+ItemBatch DatasetView::items(const torch::Tensor& texts, const torch::Tensor& prompts) const {
+  ItemBatch it;
+  const int64_t none = features_.size(0) - 1;
+  it.x = features_.index_select(0, texts);
+  if (has_prompts_) it.prompt = features_.index_select(0, prompts.masked_fill(prompts < 0, none));
+  return it;
+}
+
+void DatasetView::set_graded_variants(std::shared_ptr<const GradedVariants> variants) {
+  if (variants) {
+    const auto T = static_cast<int32_t>(data_.texts.size());
+    for (const auto& [t, list] : variants->of) {
+      PLURAL_CHECK(t >= 0 && t < T, data_.source, ": graded variants refer to text ", t, " of ", T,
+                   " (read them with this data before building the view)");
+      for (const auto& kv : list)
+        PLURAL_CHECK(kv.second >= 0 && kv.second < T, data_.source, ": a graded variant is not among the data's ", T,
+                     " texts (read the variants before building the view, so their features are there)");
+    }
+  }
+  variants_ = std::move(variants);
+}
+
 PairBatch DatasetView::batch(const std::vector<size_t>& rows) const {
   std::vector<int64_t> r(rows.begin(), rows.end());
   return batch(torch::tensor(r, torch::kInt64));

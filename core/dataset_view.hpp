@@ -2,10 +2,12 @@
 // A PreferenceData joined with its text features, ready to cut into PairBatches for one model.
 #include <torch/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/data.hpp"
+#include "core/graded_variants.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {
@@ -21,6 +23,8 @@ class DatasetView {
   void bind(const RewardModel& model);
 
   PairBatch batch(const torch::Tensor& rows) const;  ///< rows: int64 comparison indices
+  /// Items by text index [M] with their prompts [M] (-1 = none; ignored when the data has no prompts).
+  ItemBatch items(const torch::Tensor& texts, const torch::Tensor& prompts) const;
   PairBatch batch(const std::vector<size_t>& rows) const;
   /// Comparison rows of one split for seen or unseen users.
   std::vector<size_t> rows(Split split, bool seen_users) const { return data_.select(split, seen_users); }
@@ -36,6 +40,10 @@ class DatasetView {
   bool has_prompts() const { return has_prompts_; }
   bool has_contexts() const { return has_contexts_; }
   bool has_rationales() const { return rationale_.defined(); }
+  /// Graded variants of this data's texts (read_graded_variants on this data before the view was built), for SPO's
+  /// degree loss; null: none.
+  void set_graded_variants(std::shared_ptr<const GradedVariants> variants);
+  const std::shared_ptr<const GradedVariants>& graded_variants() const { return variants_; }
 
  private:
   const PreferenceData& data_;
@@ -44,6 +52,7 @@ class DatasetView {
   torch::Tensor margin_;  // undefined when every margin is 0
   torch::Tensor rationale_;  // text index per comparison (-1 = none); undefined when no comparison has one
   torch::Tensor user_rows_;  // data user -> model row
+  std::shared_ptr<const GradedVariants> variants_;
   bool has_prompts_ = false, has_contexts_ = false;
 };
 

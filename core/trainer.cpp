@@ -15,6 +15,7 @@
 #include "core/random.hpp"
 #include "core/rationale.hpp"
 #include "core/shard_plan.hpp"
+#include "core/spo.hpp"
 #include "core/support.hpp"
 
 namespace plural::core {
@@ -33,6 +34,7 @@ void TrainConfig::validate() const {
   PLURAL_CHECK(rationale_weight >= 0 && std::isfinite(rationale_weight), "train: rationale_weight must be >= 0, got ",
                rationale_weight);
   PLURAL_CHECK(rationale_temperature > 0, "train: rationale_temperature must be > 0, got ", rationale_temperature);
+  PLURAL_CHECK(spo_weight >= 0 && std::isfinite(spo_weight), "train: spo_weight must be >= 0, got ", spo_weight);
 }
 
 torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch) {
@@ -212,13 +214,9 @@ void gather_user_rows(RewardModel& model, const DataParallel& dp) {
   }
 }
 
-// The rationale head, sized by one probe of the model's item representation; null when the loss is off.
-RationaleHead make_rationale_head(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
-                                  const TrainConfig& cfg, const DataParallel* dp) {
-  if (cfg.rationale_weight <= 0) return nullptr;
-  const auto& data = dp ? *dp->full : view.data();  // a rank's shard may hold no rationale while others do
-  PLURAL_CHECK(data.has_rationales(), data.source,
-               ": a rationale weight was given but no comparison carries a 'rationale'");
+// The width H of the model's item representation, from one probe; throws naming `loss` when the family has none.
+int64_t representation_width(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
+                             const char* loss) {
   torch::Tensor probe;
   {
     torch::NoGradGuard ng;
@@ -229,9 +227,27 @@ RationaleHead make_rationale_head(RewardModel& model, const DatasetView& view, c
     model.train(was_training);
   }
   PLURAL_CHECK(probe.defined() && probe.dim() == 2, "train: the ", model.family(),
-               " family has no item representation for the rationale loss (pal-a, pal-b, lore, bt and per-user-bt "
-               "have one)");
-  return RationaleHead(view.features().size(1), probe.size(1));
+               " family has no item representation for the ", loss,
+               " loss (pal-a, pal-b, lore, bt and per-user-bt have one)");
+  return probe.size(1);
+}
+
+// The trainer-only heads of the auxiliary losses; null when a loss is off.
+RationaleHead make_rationale_head(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
+                                  const TrainConfig& cfg, const DataParallel* dp) {
+  if (cfg.rationale_weight <= 0) return nullptr;
+  const auto& data = dp ? *dp->full : view.data();  // a rank's shard may hold no rationale while others do
+  PLURAL_CHECK(data.has_rationales(), data.source,
+               ": a rationale weight was given but no comparison carries a 'rationale'");
+  return RationaleHead(view.features().size(1), representation_width(model, view, train_rows, "rationale"));
+}
+DegreeHead make_degree_head(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
+                            const TrainConfig& cfg) {
+  if (cfg.spo_weight <= 0) return nullptr;
+  const auto& v = view.graded_variants();
+  PLURAL_CHECK(v && v->levels >= 2, view.data().source,
+               ": an SPO weight was given but the data has no graded variants (give --variants)");
+  return DegreeHead(representation_width(model, view, train_rows, "SPO degree"), v->levels);
 }
 }  // namespace
 
@@ -259,10 +275,15 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
   // Created before the broadcast below so that every rank starts from rank 0's head too.
   RationaleHead rationale_head = make_rationale_head(model, view, train_rows, cfg, dp);
+  DegreeHead degree_head = make_degree_head(model, view, train_rows, cfg);
   std::vector<torch::Tensor> all_params = model.parameters();  // what the optimizer steps (clipping sees all of it)
-  if (rationale_head) {
-    for (auto& p : rationale_head->parameters()) shared_params.push_back(p), all_params.push_back(p);
-    if (dp) for (auto& p : rationale_head->parameters()) result.allreduce_floats += p.numel();
+  std::vector<torch::Tensor> head_params;
+  if (rationale_head) head_params = rationale_head->parameters();
+  if (degree_head)
+    for (auto& p : degree_head->parameters()) head_params.push_back(p);
+  for (auto& p : head_params) {
+    shared_params.push_back(p), all_params.push_back(p);
+    if (dp) result.allreduce_floats += p.numel();
   }
   if (comm) {
     comm->require_same("model (family, config, seen users)", model.model_id());
@@ -288,13 +309,13 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
                         {"target_val_accuracy", cfg.target_val_accuracy},
                         {"rationale_weight", cfg.rationale_weight},
                         {"rationale_temperature", cfg.rationale_temperature},
+                        {"spo_weight", cfg.spo_weight},
                         {"checkpoint", !cfg.checkpoint_path.empty()}})
             .dump());
     std::vector<torch::Tensor> all;
     for (auto& p : model.parameters()) all.push_back(p);
     for (auto& b : model.buffers()) all.push_back(b);
-    if (rationale_head)
-      for (auto& p : rationale_head->parameters()) all.push_back(p);
+    for (auto& p : head_params) all.push_back(p);
     comm->broadcast(all);  // identical initial weights, whatever each rank's seed drew
   }
 
@@ -307,10 +328,10 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     opts->weight_decay(user ? cfg.user_weight_decay : cfg.weight_decay);
     groups.emplace_back(params, std::move(opts));
   }
-  if (rationale_head) {
+  if (!head_params.empty()) {
     auto opts = std::make_unique<torch::optim::AdamWOptions>(cfg.lr);
     opts->weight_decay(cfg.weight_decay);
-    groups.emplace_back(rationale_head->parameters(), std::move(opts));
+    groups.emplace_back(head_params, std::move(opts));
   }
   torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
   const auto& loss_fn = get_loss(cfg.loss);
@@ -339,7 +360,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     auto t0 = std::chrono::steady_clock::now();
     model.train();
     source.start_epoch(epoch);
-    double loss_sum = 0, rationale_sum = 0;
+    double loss_sum = 0, rationale_sum = 0, degree_sum = 0;
     Progress bar("epoch " + std::to_string(epoch), steps, cfg.progress && lead);
     for (int64_t s = 0; s < steps; ++s) {
       auto st = source.step(s);
@@ -373,6 +394,11 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
           auto aux = rationale_head->loss(diff, batch, cfg.rationale_temperature);
           rationale_sum += aux.item<double>() * static_cast<double>(rows.size(0));
           loss = loss + aux * (cfg.rationale_weight * (comm ? data_share : 1.0));
+        }
+        if (degree_head) {
+          auto aux = degree_head->loss(model, view, rows, *view.graded_variants());
+          degree_sum += aux.item<double>() * static_cast<double>(rows.size(0));
+          loss = loss + aux * (cfg.spo_weight * (comm ? data_share : 1.0));
         }
         loss.backward();
         loss_sum += loss.item<double>() * st.global_count;
@@ -429,6 +455,10 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     if (rationale_head) {
       if (comm) rationale_sum = comm->allreduce_values({rationale_sum})[0];
       log.diagnostics.emplace_back("rationale_loss", rationale_sum / n);  // every rank computes it: keep it collective
+    }
+    if (degree_head) {
+      if (comm) degree_sum = comm->allreduce_values({degree_sum})[0];
+      log.diagnostics.emplace_back("spo_degree_loss", degree_sum / n);
     }
     log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     char buf[96];

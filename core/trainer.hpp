@@ -31,6 +31,9 @@ struct TrainConfig {
   /// an item representation (pal-a, pal-b, lore, bt, per-user-bt).
   double rationale_weight = 0;
   double rationale_temperature = 0.1;  ///< the InfoNCE temperature over cosine similarities
+  /// > 0: add this times SPO's preference-degree loss (core/spo.hpp) on pairs whose responses have graded variants
+  /// (DatasetView::set_graded_variants). Needs a family with an item representation, as the rationale loss does.
+  double spo_weight = 0;
   bool progress = true;
   std::string metrics_path;        ///< JSONL, one object per epoch (empty = none)
   std::string checkpoint_path;     ///< the best model so far (empty = none)

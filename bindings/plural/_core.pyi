@@ -26,6 +26,7 @@ class DatasetView:
     has_prompts: bool
     has_rationales: bool
     def rows(self, split: Split, seen_users: bool) -> torch.Tensor: ...
+    def set_graded_variants(self, variants: GradedVariants) -> None: ...
 
 class Encoder:
     """Text -> frozen feature vector; id() keys the feature cache"""
@@ -44,6 +45,12 @@ class EvalConfig:
     shots: List[int]
     split: Split
     def validate(self) -> None: ...
+
+class GradedVariants:
+    levels: int
+    originals: int
+    unmatched_rows: int
+    variants: int
 
 class FeatureCache:
     """One HDF5 file of frozen-encoder features, content-addressed per (encoder, text); every write is an atomic transaction"""
@@ -357,6 +364,8 @@ def policy_loss(name: str, chosen: torch.Tensor, rejected: torch.Tensor, ref_cho
                 ref_rejected: Optional[torch.Tensor] = None, label: Optional[torch.Tensor] = None,
                 weight: Optional[torch.Tensor] = None, beta: float = 0.1, tau: float = 0.1, alpha: float = 0.1,
                 lambda_: float = 0.5) -> Tuple[float, torch.Tensor, torch.Tensor]: ...
+def read_graded_variants(path: str, data: PreferenceData) -> GradedVariants: ...
+def spo_degree_loss(logits: torch.Tensor, degree: torch.Tensor, from_rejected: torch.Tensor, weight: Optional[torch.Tensor] = None) -> Tuple[float, torch.Tensor]: ...
 def soft_labels_from_scores(score_a: torch.Tensor, score_b: torch.Tensor, temperature: float = 1.0) -> torch.Tensor: ...
 def token_ches(pos: Union[torch.Tensor, np.ndarray], neg: Union[torch.Tensor, np.ndarray], normalize: bool = False) -> float: ...
 def interpolate_users(u1: UserState, u2: UserState, alpha: float) -> UserState: ...

@@ -44,11 +44,12 @@ class Model:
 
     # ---- training and evaluation ---------------------------------------------------------------------------
     def fit(self, data: _core.PreferenceData, features: FeatureStore, *, seed: int = 0, verbose: bool = False,
-            **train_options) -> "Model":
+            graded_variants: Optional[_core.GradedVariants] = None, **train_options) -> "Model":
         """Trains on the seen users' train pairs (early stopping on their val pairs).
 
-        train_options are TrainConfig fields (epochs, lr, user_lr, batch_size, patience, loss, ...); the rest come
-        from the family's measured defaults (plural.default_train_config).
+        train_options are TrainConfig fields (epochs, lr, user_lr, batch_size, patience, loss, rationale_weight,
+        spo_weight, ...); the rest come from the family's measured defaults (plural.default_train_config).
+        graded_variants: from plural._core.read_graded_variants(path, data), for spo_weight > 0.
         """
         cfg = _core.default_train_config(self.family)
         for name, value in train_options.items():
@@ -59,6 +60,8 @@ class Model:
         cfg.progress = verbose
         cfg.encoder_id = features.encoder_id
         view = features.view(data)
+        if graded_variants is not None:
+            view.set_graded_variants(graded_variants)
         torch.manual_seed(seed)  # initial weights
         self.core_ = _core.make_model(self.family, view.dims(), self.config)
         self.features_ = features

@@ -167,5 +167,15 @@ printf '{"user": "u", "chosen": "short and plain", "rejected": "long and ornate"
 import json, sys
 j = json.load(sys.stdin)
 assert j["rationales"] == {"comparisons": 2, "distinct": 2}, j["rationales"]' || { echo "FAIL: doctor rationales"; fail=1; }
+# SPO's degree loss: variants without a weight, a bad variant row, and a good run.
+printf '{"text": "kind words", "variant": "kind", "degree": 1}\n{"text": "rude words", "variant": "rude", "degree": "x"}\n' \
+  > "$tmp/variants_bad.jsonl"
+expect 2 "give --spo-weight > 0" "$cli" train --data "$tmp/why.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 \
+  --model bt --variants "$tmp/variants_bad.jsonl" -o "$tmp/ms.pt" -q
+expect 2 "$tmp/variants_bad.jsonl:2: field 'degree'" "$cli" train --data "$tmp/why.jsonl" --cache "$tmp/c64.h5" \
+  --encoder hashed:dim=64 --model bt --variants "$tmp/variants_bad.jsonl" --spo-weight 1 -o "$tmp/ms.pt" -q
+head -1 "$tmp/variants_bad.jsonl" > "$tmp/variants.jsonl"
+"$cli" train --data "$tmp/why.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 --model bt --spo-weight 1 \
+  --variants "$tmp/variants.jsonl" -o "$tmp/ms.pt" --epochs 2 -q > /dev/null || { echo "FAIL: train --spo-weight"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail

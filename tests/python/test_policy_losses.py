@@ -59,3 +59,28 @@ def test_token_ches_matches_the_formula():
     assert _core.token_ches(pos, pos) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="pos has width 8, neg 4"):
         _core.token_ches(pos, neg[:, :4])
+
+
+def test_spo_degree_loss_matches_torch_and_reads_variants(tmp_path):
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4, dtype=torch.float64)
+    degree = torch.tensor([0, 1, 1, 0, 1, 0])
+    rejected = torch.tensor([False, False, True, True, False, True])
+    weight = torch.tensor([1.0, 2.0, 0.5, 1.0, 1.0, 3.0], dtype=torch.float64)
+    z = logits.clone().requires_grad_(True)
+    ref = (F.cross_entropy(z, degree + 2 * rejected.long(), reduction="none") * weight).sum() / weight.sum()
+    ref.backward()
+    loss, grad = _core.spo_degree_loss(logits, degree, rejected, weight)
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    assert torch.allclose(grad, z.grad, atol=1e-12)
+    with pytest.raises(ValueError, match=r"degrees must be in \[0, 2\)"):
+        _core.spo_degree_loss(logits, degree + 1, rejected)
+
+    import plural
+    d = plural.preferences([{"user": "u", "chosen": "long careful answer", "rejected": "meh"}] * 4)
+    path = tmp_path / "v.jsonl"
+    path.write_text('{"text": "long careful answer", "variant": "long answer", "degree": 1}\n'
+                    '{"text": "nowhere", "variant": "no", "degree": 1}\n')
+    v = _core.read_graded_variants(str(path), d)
+    assert (v.levels, v.variants, v.unmatched_rows, v.originals) == (2, 2, 1, 1)
+    assert "long answer" in d.texts
