@@ -184,7 +184,12 @@ void add_train(CLI::App& app, Common& common) {
     auto data = read_preferences(o->data);
     PLURAL_CHECK(o->variants.empty() || o->train.spo_weight > 0, "--variants: give --spo-weight > 0 to use them");
     std::shared_ptr<const GradedVariants> variants;  // read before encoding, so the cache gets the variants too
+    // Every rank would need the same variant levels and the variants' features in the cache; not supported yet.
+    PLURAL_CHECK(o->variants.empty() || !env.distributed(), "--variants: SPO's degree loss runs in one process only "
+                 "(--shards replays a data-parallel run in one process)");
     if (!o->variants.empty()) variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, data));
+    PLURAL_CHECK(!variants || !variants->of.empty(), o->variants, ": none of its ",
+                 variants ? variants->variants : 0, " variant rows names a text of ", o->data);
     if (variants && variants->unmatched_rows > 0 && !o->json_out)
       std::fprintf(stderr, "note: %lld of %lld variant rows name a text that is not in %s; left out\n",
                    (long long)variants->unmatched_rows, (long long)variants->variants, o->data.c_str());
@@ -218,8 +223,6 @@ void add_train(CLI::App& app, Common& common) {
         comm->require_same("data", data_identity(data));
         comm->require_same("feature cache", cache_identity(cache, encoder_id, data));
       }
-      if (comm && variants)  // the shard's own text table
-        variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, local));
       const PreferenceData& mine = comm ? local : data;
       DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
       view.use_layout_of(data);

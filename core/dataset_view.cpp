@@ -98,7 +98,7 @@ ItemBatch DatasetView::items(const torch::Tensor& texts, const torch::Tensor& pr
 
 void DatasetView::set_graded_variants(std::shared_ptr<const GradedVariants> variants) {
   if (variants) {
-    const auto T = static_cast<int32_t>(data_.texts.size());
+    const auto T = static_cast<int32_t>(features_.size(0) - 1);  // the texts with features (the data may grow)
     for (const auto& [t, list] : variants->of) {
       PLURAL_CHECK(t >= 0 && t < T, data_.source, ": graded variants refer to text ", t, " of ", T,
                    " (read them with this data before building the view)");

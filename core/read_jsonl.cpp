@@ -97,7 +97,10 @@ void add_record(PreferenceData& data, const std::string& source, size_t line_no,
                  ": must be in [0, 1], got ", obj["label"].dump());
   }
   if (row.has("context")) c.context = data.texts.intern(row.text("context"));
-  if (row.has("rationale")) c.rationale = data.texts.intern(row.text("rationale"));
+  if (row.has("rationale")) {  // "" means none, as an empty TSV cell does
+    const auto why = row.text("rationale");
+    if (!why.empty()) c.rationale = data.texts.intern(why);
+  }
   if (row.has("weight")) {
     c.weight = row.number("weight");
     PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, row.where("weight"), ": must be finite and >= 0, got ",

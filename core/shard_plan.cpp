@@ -81,6 +81,7 @@ PreferenceData ShardPlan::shard_data(const PreferenceData& data, int s, std::vec
     c.a = text(c.a);
     c.b = text(c.b);
     c.context = text(c.context);
+    c.rationale = text(c.rationale);
     out.comparisons.push_back(c);
     if (full_row) full_row->push_back(i);
   }

@@ -20,7 +20,10 @@ torch::Tensor spo_degree_loss(const torch::Tensor& logits, const torch::Tensor& 
   auto d = degree.to(torch::kInt64);
   PLURAL_CHECK(d.min().item<int64_t>() >= 0 && d.max().item<int64_t>() < K, "spo_degree_loss: degrees must be in [0, ",
                K, ")");
-  auto target = d + from_rejected.to(torch::kInt64) * K;
+  auto side = from_rejected.to(torch::kInt64);
+  PLURAL_CHECK(side.min().item<int64_t>() >= 0 && side.max().item<int64_t>() <= 1,
+               "spo_degree_loss: from_rejected must be boolean (0 or 1)");
+  auto target = d + side * K;
   namespace F = torch::nn::functional;
   auto ce = F::cross_entropy(logits, target, F::CrossEntropyFuncOptions().reduction(torch::kNone));
   if (!weight.defined()) return ce.mean();

@@ -219,7 +219,7 @@ int64_t representation_width(RewardModel& model, const DatasetView& view, const 
                              const char* loss) {
   torch::Tensor probe;
   {
-    torch::NoGradGuard ng;
+    torch::AutoGradMode grad_on(true);  // to see whether the representation depends on the model's parameters
     bool was_training = model.is_training();
     model.eval();
     auto rows = std::vector<size_t>{train_rows.empty() ? size_t{0} : train_rows.front()};
@@ -229,6 +229,8 @@ int64_t representation_width(RewardModel& model, const DatasetView& view, const 
   PLURAL_CHECK(probe.defined() && probe.dim() == 2, "train: the ", model.family(),
                " family has no item representation for the ", loss,
                " loss (pal-a, pal-b, lore, bt and per-user-bt have one)");
+  PLURAL_CHECK(probe.requires_grad(), "train: this ", model.family(), " model's item representation has no trainable ",
+               "parameters (an MLP without hidden layers?), so the ", loss, " loss could not change it");
   return probe.size(1);
 }
 

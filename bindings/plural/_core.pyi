@@ -299,6 +299,7 @@ class TrainConfig:
     target_val_accuracy: float
     rationale_weight: float
     rationale_temperature: float
+    spo_weight: float
     user_lr: float
     user_weight_decay: float
     def validate(self) -> None: ...

@@ -66,6 +66,10 @@ TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]
   SECTION("label of the wrong type") { expect(R"({"user": "u", "a": "x", "b": "y", "label": "yes"})", "expected a number"); }
   SECTION("negative weight") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "weight": -1})", "field 'weight'"); }
   SECTION("margin of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "margin": "big"})", "field 'margin'"); }
+  SECTION("an empty rationale is none") {
+    write_text(path, R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": ""})" "\n");
+    CHECK_FALSE(read_jsonl(path).has_rationales());
+  }
   SECTION("rationale of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": 2})", "field 'rationale'"); }
   SECTION("unknown split") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "split": "dev2"})", "field 'split'"); }
   SECTION("not an object") { expect(R"([1, 2])", "expected a JSON object"); }

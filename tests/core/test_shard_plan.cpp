@@ -22,6 +22,7 @@ PreferenceData skewed_data() {
       c.a = d.texts.intern("a" + std::to_string(u) + "_" + std::to_string(i));
       c.b = d.texts.intern("shared" + std::to_string(i % 3));
       c.split = i % 5 == 4 ? Split::val : Split::train;
+      if (i % 4 == 1) c.rationale = d.texts.intern("why" + std::to_string(u % 2));
       d.comparisons.push_back(c);
     }
   }
@@ -99,6 +100,11 @@ TEST_CASE("ShardPlan::shard_data keeps every user row, only the shard's comparis
       CHECK(part.texts[a.b] == d.texts[b.b]);
       used.insert(part.texts[a.a]);
       used.insert(part.texts[a.b]);
+      REQUIRE((a.rationale < 0) == (b.rationale < 0));  // rationales are renumbered into the shard's texts too
+      if (a.rationale >= 0) {
+        CHECK(part.texts[a.rationale] == d.texts[b.rationale]);
+        used.insert(part.texts[a.rationale]);
+      }
     }
     CHECK(used.size() == part.texts.size());  // no text the shard does not use
     total += part.comparisons.size();
