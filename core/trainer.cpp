@@ -142,6 +142,7 @@ class StepSource {
   struct Step {
     torch::Tensor rows;          // this process's rows in its view
     int64_t global_count = 0;    // rows in the whole global batch (every rank's part)
+    std::vector<int64_t> shard_sizes;  // one process replaying a data-parallel run: each shard's rows, in order
   };
   Step step(int64_t s) const {
     Step out;
@@ -158,6 +159,7 @@ class StepSource {
       out.global_count += static_cast<int64_t>(rows.size());
       bool is_mine = dp_->comm ? sh == dp_->comm->rank() : true;
       if (!is_mine) continue;
+      if (!dp_->comm) out.shard_sizes.push_back(static_cast<int64_t>(rows.size()));
       for (auto r : rows) mine.push_back(dp_->comm ? local_of_[r] : static_cast<int64_t>(r));
     }
     out.rows = torch::tensor(mine, torch::kInt64);
@@ -393,9 +395,26 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
                          : data_loss + model.regularizer(batch);
         if (rationale_head) {
           auto diff = model.item_representation(batch.a) - model.item_representation(batch.b);
-          auto aux = rationale_head->loss(diff, batch, cfg.rationale_temperature);
-          rationale_sum += aux.item<double>() * static_cast<double>(rows.size(0));
-          loss = loss + aux * (cfg.rationale_weight * (comm ? data_share : 1.0));
+          // Each rank contrasts its own rows' rationales (InfoNCE does not split over ranks), weighted by its share
+          // of the data loss; one process replaying the run computes the same sum shard by shard.
+          torch::Tensor aux;
+          if (st.shard_sizes.size() > 1) {
+            const double total = loss_weights(cfg.loss, batch.label, batch.weight).sum().item<double>();
+            aux = diff.sum() * 0;
+            int64_t start = 0;
+            for (auto size : st.shard_sizes) {
+              auto part = torch::arange(start, start + size, torch::kInt64);
+              start += size;
+              if (size == 0 || total <= 0) continue;
+              auto sub = batch.select(part);
+              double share = loss_weights(cfg.loss, sub.label, sub.weight).sum().item<double>() / total;
+              aux = aux + rationale_head->loss(diff.index_select(0, part), sub, cfg.rationale_temperature) * share;
+            }
+          } else {
+            aux = rationale_head->loss(diff, batch, cfg.rationale_temperature) * (comm ? data_share : 1.0);
+          }
+          rationale_sum += aux.item<double>() * static_cast<double>(st.global_count);
+          loss = loss + aux * cfg.rationale_weight;
         }
         if (degree_head) {
           auto aux = degree_head->loss(model, view, rows, *view.graded_variants());

@@ -44,6 +44,15 @@ replay_vs_torchrun() {  # replay_vs_torchrun <name> <train args...>: pal-b and p
 }
 replay_vs_torchrun persona "${common[@]}"
 
+# The rationale loss contrasts each rank's own rationales; the replay computes the same shard by shard, and every
+# rank's rationale texts must be its own shard's.
+"$cli" import persona-k --statements "$root/data/persona/statements.tsv.gz" --k 3 --seen-users 16 --unseen-users 2 \
+  --train-pairs 40 --val-pairs 10 --test-pairs 4 --statements-per-behavior 30 --seed 3 --rationales \
+  -o "$tmp/pkw.h5" > /dev/null || exit 1
+"$cli" encode --data "$tmp/pkw.h5" --cache "$tmp/c.h5" --encoder hashed:dim=64 -q > /dev/null || exit 1
+replay_vs_torchrun rationale --data "$tmp/pkw.h5" --encoder hashed:dim=64 --batch-size 64 --patience 0 -q --threads 1 \
+  --cache "$tmp/c.h5" --epochs 3 --dist-timeout 60 --rationale-weight 0.5
+
 # Ties (which the bt loss leaves out of its mean) and prompts that only one user's comparisons have (so a rank may
 # hold none): each rank's share of the loss and the model's shape must still be the one process's.
 /usr/bin/python3 - "$tmp/ties.jsonl" <<'PY'
