@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
@@ -51,11 +52,13 @@ nlohmann::json ches_section(const core::DatasetView& view) {
   std::sort(scored.begin(), scored.end());
   auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
   nlohmann::json top = nlohmann::json::array();
+  std::set<std::pair<int32_t, int32_t>> listed;  // a pair judged by many users is listed once
   for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
     auto [v, i] = scored[scored.size() - 1 - k];
     const auto& c = data.comparisons[i];
-    if (c.a == c.b) continue;  // self-pairs are reported above
     bool a_wins = c.label > 0.5f;
+    // Self-pairs are reported above.
+    if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
     top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
                    {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
                    {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
@@ -66,6 +69,7 @@ nlohmann::json ches_section(const core::DatasetView& view) {
 
 struct DataOpts {
   std::string path, cache, encoder = "minilm", model, png;
+  bool token_ches = false;
   std::vector<std::string> properties;
   double prior_sd = 1.0;
   int members = 5;
@@ -78,9 +82,10 @@ void print_data_health(const DataOpts& o) {
   auto h = core::data_health(data);
   nlohmann::json strength, ches, length_control;
   auto attribution = attribution_section(data, o.properties, o.prior_sd);
-  const nlohmann::json token_ches = {
-      {"missing", "token features: the cache holds pooled rows; compute it from a language model's hidden states "
-                  "with plural._core.token_ches (core::token_ches)"}};
+  nlohmann::json token_ches = {
+      {"missing", o.token_ches ? "features: give --cache (token sums are cached beside the pooled rows)"
+                               : "token states: give --token-ches (with --cache and a MiniLM encoder), or compute it "
+                                 "from a language model's hidden states with plural._core.token_ches"}};
   if (o.cache.empty()) {
     strength = {{"missing", "features: give --cache (and --encoder) to score preference strength"}};
     ches = {{"missing", "features: give --cache (and --encoder) for pooled CHES"}};
@@ -91,6 +96,7 @@ void print_data_health(const DataOpts& o) {
     core::DatasetView view(data, cached_features(cache, o.encoder, "", data.texts.all()));
     strength = strength_section(view, o.members);
     ches = ches_section(view);
+    if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, core::pooled_ches(view));
     length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
                                      : length_control_section(o.model, view);
   }
@@ -192,7 +198,7 @@ void print_data_health(const DataOpts& o) {
     std::printf("| length control (model) | needs %s |\n", length_control["missing"].get<std::string>().c_str());
   else
     print_length_control(length_control);
-  std::printf("| CHES (token level) | needs %s |\n", token_ches["missing"].get<std::string>().c_str());
+  print_token_ches(token_ches);
   for (const auto& e : h.examples) std::printf("contradiction: %s\n", e.c_str());
   for (const auto& w : j["warnings"]) std::printf("WARNING: %s\n", w.get<std::string>().c_str());
 }
@@ -228,6 +234,9 @@ void add_doctor(CLI::App& app, Common& common) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   data_cmd->add_option("--model", d->model, "a trained model (with --cache): length control of its preferences");
+  data_cmd->add_flag("--token-ches", d->token_ches,
+                    "token-level CHES from MiniLM's token states of each response (with --cache; cached as "
+                    "'<encoder id>+token-sums')");
   data_cmd->add_option("--png", d->png, "also draw the report as a PNG (scripts/doctor_report.py, matplotlib)");
   data_cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   data_cmd->callback([d, &common] {

@@ -10,8 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "core/attribution.hpp"
+#include "core/ches.hpp"
+#include "core/encode.hpp"
+#include "core/minilm.hpp"
 #include "core/error.hpp"
 #include "core/length_control.hpp"
 #include "core/model.hpp"
@@ -142,6 +146,89 @@ void print_length_control(const json& s) {
                 u["user"].get<std::string>().c_str(), num(u["accuracy"]), num(u["lc_accuracy"]),
                 100 * num(u["model_longer"]), 100 * num(u["lc_longer"]), (long long)u["rows"].get<int64_t>());
   }
+}
+
+namespace {
+// Spearman's rank correlation over the pairs where both scores exist (average ranks for ties are not needed: the
+// scores are continuous).
+double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+    if (!std::isnan(x[i]) && !std::isnan(y[i])) keep.push_back(i);
+  if (keep.size() < 3) return std::nan("");
+  auto ranks = [&](const std::vector<double>& v) {
+    std::vector<size_t> order(keep.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[keep[a]] < v[keep[b]]; });
+    std::vector<double> r(keep.size());
+    for (size_t k = 0; k < order.size(); ++k) r[order[k]] = double(k);
+    return r;
+  };
+  auto rx = ranks(x), ry = ranks(y);
+  const double n = double(keep.size()), mean = (n - 1) / 2;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t k = 0; k < keep.size(); ++k) {
+    sxy += (rx[k] - mean) * (ry[k] - mean);
+    sxx += (rx[k] - mean) * (rx[k] - mean);
+    syy += (ry[k] - mean) * (ry[k] - mean);
+  }
+  return sxy / std::sqrt(sxx * syy);
+}
+}  // namespace
+
+json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache, const std::string& encoder_spec,
+                        const std::vector<double>& pooled) {
+  auto enc = core::make_encoder(encoder_spec);
+  if (!dynamic_cast<core::MiniLmEncoder*>(enc.get()))
+    return {{"missing", "token states: --token-ches needs a MiniLM-family encoder (--encoder minilm); for a policy "
+                        "LM's own states use plural._core.token_ches"}};
+  core::MiniLmTokenSums sums(std::shared_ptr<core::MiniLmEncoder>(static_cast<core::MiniLmEncoder*>(enc.release())));
+  core::EncodeOptions opts;
+  opts.progress = false;
+  core::encode_into_cache(cache, sums, data.texts.all(), opts);
+  auto table = cache.lookup(sums.id(), data.texts.all());
+  auto raw = core::token_ches_from_sums(data, table, false);
+  auto per_token = core::token_ches_from_sums(data, table, true);
+  std::vector<std::pair<double, size_t>> scored;
+  for (size_t i = 0; i < per_token.size(); ++i)
+    if (!std::isnan(per_token[i])) scored.push_back({per_token[i], i});
+  if (scored.empty()) return {{"missing", "strict comparisons whose two responses both have tokens"}};
+  std::sort(scored.begin(), scored.end());
+  auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
+  json top = json::array();
+  std::set<std::pair<int32_t, int32_t>> listed;  // a pair judged by many users is listed once
+  for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
+    auto [v, i] = scored[scored.size() - 1 - k];
+    const auto& c = data.comparisons[i];
+    bool a_wins = c.label > 0.5f;
+    if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
+    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
+                   {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
+                   {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
+  }
+  json out = {{"states", sums.id()},      {"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)},
+              {"p99", q(0.99)},           {"max", scored.back().first}, {"top", top},
+              {"spearman_raw_vs_per_token", spearman(raw, per_token)}};
+  const double r = spearman(pooled, per_token);
+  if (!std::isnan(r)) out["spearman_with_pooled"] = r;
+  return out;
+}
+
+void print_token_ches(const json& t) {
+  if (t.contains("missing")) {
+    std::printf("| CHES (token level) | needs %s |\n", t["missing"].get<std::string>().c_str());
+    return;
+  }
+  std::printf("| CHES (token level, per token) | median %.3f, 90%% %.3f, 99%% %.3f, max %.3f over %lld strict pairs",
+              t["median"].get<double>(), t["p90"].get<double>(), t["p99"].get<double>(), t["max"].get<double>(),
+              (long long)t["scored"].get<int64_t>());
+  if (t.contains("spearman_with_pooled"))
+    std::printf("; Spearman with pooled %.2f", t["spearman_with_pooled"].get<double>());
+  std::printf(" |\n");
+  for (const auto& e : t["top"])
+    std::printf("|   most alike (tokens): row %lld (%s), CHES %.3f | \"%s\" over \"%s\" |\n",
+                (long long)e["row"].get<int64_t>(), e["user"].get<std::string>().c_str(), e["ches"].get<double>(),
+                e["preferred"].get<std::string>().c_str(), e["rejected"].get<std::string>().c_str());
 }
 
 void write_png_report(const json& health, const std::string& png) {

@@ -7,6 +7,7 @@
 
 #include "core/data.hpp"
 #include "core/dataset_view.hpp"
+#include "core/feature_cache.hpp"
 
 namespace plural::apps {
 
@@ -19,6 +20,12 @@ void print_attribution(const nlohmann::json& section);
 /// their length term.
 nlohmann::json length_control_section(const std::string& model_path, core::DatasetView& view);
 void print_length_control(const nlohmann::json& section);
+
+/// Token-level CHES of every strict pair from a MiniLM-family encoder's token states of each response (their sums are
+/// cached under '<encoder id>+token-sums'), with its Spearman correlation to the pooled CHES when that is given.
+nlohmann::json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache,
+                                  const std::string& encoder_spec, const std::vector<double>& pooled);
+void print_token_ches(const nlohmann::json& section);
 
 /// Runs scripts/doctor_report.py on the health JSON to draw `png`; a clear error when Python or the script is missing.
 void write_png_report(const nlohmann::json& health, const std::string& png);

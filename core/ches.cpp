@@ -45,4 +45,32 @@ double token_ches(const torch::Tensor& pos, const torch::Tensor& neg, bool norma
   return (sp.dot(sn) - sp.dot(sp)).item<double>();
 }
 
+std::vector<double> token_ches_from_sums(const PreferenceData& data, const torch::Tensor& sums, bool normalize) {
+  PLURAL_CHECK(sums.dim() == 2 && sums.size(0) == static_cast<int64_t>(data.texts.size()) && sums.size(1) >= 2,
+               data.source, ": token sums must be [", data.texts.size(), " texts, D + 1], got ", sums.sizes());
+  torch::NoGradGuard ng;
+  const int64_t D = sums.size(1) - 1;
+  auto s = sums.to(torch::kFloat64);
+  auto S = s.narrow(1, 0, D), count = s.select(1, D);
+  if (normalize) S = S / count.clamp_min(1).unsqueeze(1);
+  const auto n = data.comparisons.size();
+  std::vector<int64_t> pos(n), neg(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& c = data.comparisons[i];
+    const bool a_wins = c.label > 0.5f;
+    pos[i] = a_wins ? c.a : c.b;
+    neg[i] = a_wins ? c.b : c.a;
+  }
+  auto P = torch::tensor(pos, torch::kInt64), N = torch::tensor(neg, torch::kInt64);
+  auto sp = S.index_select(0, P), sn = S.index_select(0, N);
+  auto ches = ((sp * sn).sum(1) - (sp * sp).sum(1)).contiguous();
+  auto empty = (count.index_select(0, P) < 0.5).logical_or(count.index_select(0, N) < 0.5).contiguous();
+  std::vector<double> out(n, std::nan(""));
+  const double* c = ches.data_ptr<double>();
+  const bool* e = empty.data_ptr<bool>();
+  for (size_t i = 0; i < n; ++i)
+    if (data.comparisons[i].label != 0.5f && !e[i]) out[i] = c[i];
+  return out;
+}
+
 }  // namespace plural::core

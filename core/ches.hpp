@@ -18,4 +18,8 @@ std::vector<double> pooled_ches(const DatasetView& view);
 /// ⟨S⁺, S⁻⟩ − ‖S⁺‖² with S± the sums over tokens; `normalize`: ⟨S⁺/n⁺, S⁻/n⁻⟩ − ‖S⁺‖²/n⁺². Computed in float64.
 double token_ches(const torch::Tensor& pos, const torch::Tensor& neg, bool normalize = false);
 
+/// Token-level CHES of every comparison of `data` from per-text token sums [texts, D + 1] (the sum of the token
+/// states, then the token count; MiniLmTokenSums gives them); NaN for ties and for a side with no tokens.
+std::vector<double> token_ches_from_sums(const PreferenceData& data, const torch::Tensor& sums, bool normalize);
+
 }  // namespace plural::core

@@ -114,8 +114,7 @@ std::vector<std::vector<int64_t>> MiniLmEncoder::tokenize(const std::vector<std:
   return ids;
 }
 
-torch::Tensor MiniLmEncoder::forward(const std::vector<std::vector<int64_t>>& ids) const {
-  c10::InferenceMode guard;
+std::pair<torch::Tensor, torch::Tensor> MiniLmEncoder::hidden_states(const std::vector<std::vector<int64_t>>& ids) const {
   const auto& w = *w_;
   const int64_t B = static_cast<int64_t>(ids.size());
   int64_t L = 0;
@@ -141,9 +140,28 @@ torch::Tensor MiniLmEncoder::forward(const std::vector<std::vector<int64_t>>& id
     auto h = torch::gelu(torch::linear(x, layer.in_w, layer.in_b));
     x = torch::layer_norm(torch::linear(h, layer.down_w, layer.down_b) + x, {H}, layer.ln2_w, layer.ln2_b, w.eps);
   }
+  return {x, mask};
+}
+
+torch::Tensor MiniLmEncoder::forward(const std::vector<std::vector<int64_t>>& ids) const {
+  c10::InferenceMode guard;
+  auto [x, mask] = hidden_states(ids);
   auto m = mask.unsqueeze(2);
   auto pooled = (x * m).sum(1) / m.sum(1).clamp_min(1e-9);
   return torch::nn::functional::normalize(pooled, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1).eps(1e-12));
+}
+
+torch::Tensor MiniLmEncoder::token_sums(const std::vector<std::string>& texts) {
+  return run_batches(texts, w_->hidden + 1, [this](const std::vector<std::vector<int64_t>>& ids) {
+    c10::InferenceMode guard;
+    auto [x, mask] = hidden_states(ids);
+    // Word tokens only: position 0 is [CLS] and the last real position of each row is [SEP].
+    auto words = mask.clone();
+    words.select(1, 0).zero_();
+    for (size_t b = 0; b < ids.size(); ++b) words[static_cast<int64_t>(b)][static_cast<int64_t>(ids[b].size()) - 1] = 0.f;
+    auto sums = (x * words.unsqueeze(2)).sum(1);
+    return torch::cat({sums, words.sum(1, /*keepdim=*/true)}, 1);
+  });
 }
 
 double MiniLmEncoder::flops(const std::vector<int64_t>& lengths) const {
@@ -157,8 +175,13 @@ double MiniLmEncoder::flops(const std::vector<int64_t>& lengths) const {
 }
 
 torch::Tensor MiniLmEncoder::encode(const std::vector<std::string>& texts) {
+  return run_batches(texts, w_->hidden, [this](const std::vector<std::vector<int64_t>>& ids) { return forward(ids); });
+}
+
+torch::Tensor MiniLmEncoder::run_batches(const std::vector<std::string>& texts, int64_t width,
+                                         const BatchFn& batch_fn) {
   const auto n = static_cast<int64_t>(texts.size());
-  auto out = torch::empty({n, w_->hidden});
+  auto out = torch::empty({n, width});
   if (n == 0) return out;
   auto ids = tokenize(texts);
   // Sorted by length so each batch pads little; a batch holds at most batch_tokens padded tokens.
@@ -179,7 +202,7 @@ torch::Tensor MiniLmEncoder::encode(const std::vector<std::string>& texts) {
     auto [i, j] = batches[k];
     std::vector<std::vector<int64_t>> batch;
     for (size_t r = i; r < j; ++r) batch.push_back(ids[order[r]]);
-    auto emb = forward(batch);
+    auto emb = batch_fn(batch);
     auto rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kInt64);
     out.index_copy_(0, rows, emb);  // disjoint rows per batch: safe from several workers
   };

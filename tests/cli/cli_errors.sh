@@ -167,6 +167,21 @@ printf '{"user": "u", "chosen": "short and plain", "rejected": "long and ornate"
 import json, sys
 j = json.load(sys.stdin)
 assert j["rationales"] == {"comparisons": 2, "distinct": 2}, j["rationales"]' || { echo "FAIL: doctor rationales"; fail=1; }
+# Token-level CHES: needs --cache and a MiniLM encoder; with both, every strict pair is scored.
+"$cli" doctor data "$tmp/why.jsonl" --token-ches --json | /usr/bin/python3 -c '
+import json, sys; j = json.load(sys.stdin); assert "--cache" in j["token_ches"]["missing"], j["token_ches"]' \
+  || { echo "FAIL: doctor --token-ches without a cache"; fail=1; }
+"$cli" doctor data "$tmp/why.jsonl" --token-ches --cache "$tmp/c64.h5" --encoder hashed:dim=64 --members 2 --json \
+  | /usr/bin/python3 -c '
+import json, sys; j = json.load(sys.stdin); assert "MiniLM" in j["token_ches"]["missing"], j["token_ches"]' \
+  || { echo "FAIL: doctor --token-ches with a hashed encoder"; fail=1; }
+minilm=$(cd "$(dirname "$0")/../.." && pwd)/models/all-MiniLM-L6-v2
+if [ -d "$minilm" ]; then
+  "$cli" doctor data "$tmp/why.jsonl" --token-ches --cache "$tmp/m.h5" --encoder "minilm:path=$minilm" --members 2 \
+    --json | /usr/bin/python3 -c '
+import json, sys; j = json.load(sys.stdin)["token_ches"]
+assert j["scored"] == 2 and j["states"].endswith("+token-sums"), j' || { echo "FAIL: doctor --token-ches"; fail=1; }
+fi
 # SPO's degree loss: variants without a weight, a bad variant row, and a good run.
 printf '{"text": "kind words", "variant": "kind", "degree": 1}\n{"text": "rude words", "variant": "rude", "degree": "x"}\n' \
   > "$tmp/variants_bad.jsonl"

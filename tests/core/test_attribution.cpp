@@ -199,3 +199,30 @@ TEST_CASE("token CHES: the hand-computed value, and bad shapes", "[attribution][
   CHECK_THROWS_WITH(token_ches(torch::ones({0, 2}), neg), Contains("pos must be"));
   CHECK_THROWS_WITH(token_ches(pos, torch::full({1, 2}, NAN)), Contains("NaN"));
 }
+
+TEST_CASE("token CHES from cached token sums equals the per-pair form", "[attribution][ches]") {
+  PreferenceData d;
+  d.source = "sums";
+  const int32_t u = d.user_index("u");
+  const int32_t x = d.texts.intern("x"), y = d.texts.intern("y"), z = d.texts.intern("z");
+  auto pair = [&](int32_t a, int32_t b, float label) {
+    Comparison c;
+    c.user = u, c.a = a, c.b = b, c.label = label;
+    d.comparisons.push_back(c);
+  };
+  pair(x, y, 1.f);    // x preferred
+  pair(x, y, 0.f);    // y preferred
+  pair(x, y, 0.5f);   // a tie: NaN
+  pair(x, z, 1.f);    // z has no tokens: NaN
+  auto states_x = torch::tensor({{1.0, 0.0}, {1.0, 2.0}}), states_y = torch::tensor({{3.0, 1.0}});
+  auto row = [](const torch::Tensor& s) { return torch::cat({s.sum(0), torch::tensor({double(s.size(0))})}); };
+  auto sums = torch::stack({row(states_x), row(states_y), torch::zeros({3}, torch::kFloat64)});
+  for (bool normalize : {false, true}) {
+    auto c = token_ches_from_sums(d, sums, normalize);
+    CHECK(c[0] == Approx(token_ches(states_x, states_y, normalize)));
+    CHECK(c[1] == Approx(token_ches(states_y, states_x, normalize)));
+    CHECK(std::isnan(c[2]));
+    CHECK(std::isnan(c[3]));
+  }
+  CHECK_THROWS_WITH(token_ches_from_sums(d, sums.narrow(0, 0, 2), false), Contains("token sums must be [3 texts"));
+}

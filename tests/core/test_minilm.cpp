@@ -119,3 +119,26 @@ def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
                     Contains("not a loadable TorchScript module"));
   CHECK_THROWS_WITH(make_encoder("torchscript:path=" + tmp.file("m.pt")), Contains("needs path=MODULE.pt and vocab"));
 }
+
+TEST_CASE("MiniLM token sums: the word tokens' last-layer states, whatever the batch", "[core][encoder][minilm]") {
+  auto& enc = shared_encoder();
+  std::vector<std::string> texts = {"I would rather help people.", "No.", "",
+                                    "A much longer statement, so that the first two are padded in its batch."};
+  auto sums = enc.token_sums(texts);
+  REQUIRE(sums.sizes() == torch::IntArrayRef({4, enc.dim() + 1}));
+  auto ids = enc.tokenize(texts);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    INFO(texts[i]);
+    CHECK(sums[i][enc.dim()].item<double>() == double(ids[i].size() - 2));  // [CLS] and [SEP] left out
+    c10::InferenceMode guard;
+    auto [x, mask] = enc.hidden_states({ids[i]});
+    auto expected = x[0].slice(0, 1, static_cast<int64_t>(ids[i].size()) - 1).sum(0);
+    CHECK(torch::allclose(sums[i].narrow(0, 0, enc.dim()), expected, 1e-4, 1e-4));
+  }
+  auto alone = enc.token_sums({texts[1]});
+  CHECK(torch::allclose(alone[0], sums[1], 1e-4, 1e-4));  // padding in a longer batch changes nothing
+  CHECK(sums[2].abs().sum().item<double>() == 0.0);       // no words: a zero sum and a zero count
+  MiniLmTokenSums as_encoder(std::make_shared<MiniLmEncoder>(model_dir()));
+  CHECK(as_encoder.id() == enc.id() + "+token-sums");
+  CHECK(as_encoder.dim() == enc.dim() + 1);
+}
