@@ -14,8 +14,9 @@ using namespace plural::core;
 using nlohmann::json;
 
 namespace {
-// The data with each seen user's train comparisons cut to the first `n` (val, test and unseen users unchanged).
-PreferenceData first_train_pairs(const PreferenceData& data, int64_t n) {
+// The data with each seen user's train comparisons cut to the first `n` (val, test and unseen users unchanged;
+// bench train-speed's first_train_pairs instead keeps only the first n train comparisons overall).
+PreferenceData train_pairs_per_user(const PreferenceData& data, int64_t n) {
   PreferenceData out = data;
   out.comparisons.clear();
   std::map<int32_t, int64_t> kept;
@@ -33,7 +34,7 @@ json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
   auto pk = persona_bench_data(bench.k_star, setup, 0, /*rationales=*/true);
   json rows = json::array();
   for (auto n : bench.train_pairs) {
-    auto data = first_train_pairs(pk.persona.data, n);
+    auto data = train_pairs_per_user(pk.persona.data, n);
     DatasetView view(data, pk.features);
     json row = {{"train_pairs_per_user", n}, {"train_pairs", view.rows(Split::train, true).size()}};
     json by = json::array();

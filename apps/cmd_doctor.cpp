@@ -43,28 +43,7 @@ nlohmann::json strength_section(core::DatasetView& view, int members) {
 
 // Pooled CHES: its quantiles and the most alike pairs.
 nlohmann::json ches_section(const core::DatasetView& view) {
-  const auto& data = view.data();
-  auto ches = core::pooled_ches(view);
-  std::vector<std::pair<double, size_t>> scored;
-  for (size_t i = 0; i < ches.size(); ++i)
-    if (!std::isnan(ches[i])) scored.push_back({ches[i], i});
-  if (scored.empty()) return {{"missing", "strict comparisons (every pair is a tie)"}};
-  std::sort(scored.begin(), scored.end());
-  auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
-  nlohmann::json top = nlohmann::json::array();
-  std::set<std::pair<int32_t, int32_t>> listed;  // a pair judged by many users is listed once
-  for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
-    auto [v, i] = scored[scored.size() - 1 - k];
-    const auto& c = data.comparisons[i];
-    bool a_wins = c.label > 0.5f;
-    // Self-pairs are reported above.
-    if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
-    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
-                   {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
-                   {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
-  }
-  return {{"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"p99", q(0.99)},
-          {"max", scored.back().first}, {"top", top}};
+  return ches_summary(view.data(), core::pooled_ches(view), "strict comparisons (every pair is a tie)");
 }
 
 struct DataOpts {

@@ -176,6 +176,29 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 }  // namespace
 
+json ches_summary(const core::PreferenceData& data, const std::vector<double>& scores, const std::string& missing) {
+  std::vector<std::pair<double, size_t>> scored;
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (!std::isnan(scores[i])) scored.push_back({scores[i], i});
+  if (scored.empty()) return {{"missing", missing}};
+  std::sort(scored.begin(), scored.end());
+  auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
+  json top = json::array();
+  std::set<std::pair<int32_t, int32_t>> listed;  // a pair judged by many users is listed once
+  for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
+    auto [v, i] = scored[scored.size() - 1 - k];
+    const auto& c = data.comparisons[i];
+    bool a_wins = c.label > 0.5f;
+    // Self-pairs are reported with the records' health.
+    if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
+    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
+                   {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
+                   {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
+  }
+  return {{"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"p99", q(0.99)},
+          {"max", scored.back().first}, {"top", top}};
+}
+
 json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache, const std::string& encoder_spec,
                         const std::vector<double>& pooled) {
   auto enc = core::make_encoder(encoder_spec);
@@ -189,26 +212,10 @@ json token_ches_section(const core::PreferenceData& data, core::FeatureCache& ca
   auto table = cache.lookup(sums.id(), data.texts.all());
   auto raw = core::token_ches_from_sums(data, table, false);
   auto per_token = core::token_ches_from_sums(data, table, true);
-  std::vector<std::pair<double, size_t>> scored;
-  for (size_t i = 0; i < per_token.size(); ++i)
-    if (!std::isnan(per_token[i])) scored.push_back({per_token[i], i});
-  if (scored.empty()) return {{"missing", "strict comparisons whose two responses both have tokens"}};
-  std::sort(scored.begin(), scored.end());
-  auto q = [&](double p) { return scored[static_cast<size_t>(p * double(scored.size() - 1))].first; };
-  json top = json::array();
-  std::set<std::pair<int32_t, int32_t>> listed;  // a pair judged by many users is listed once
-  for (size_t k = 0; k < scored.size() && top.size() < 5; ++k) {
-    auto [v, i] = scored[scored.size() - 1 - k];
-    const auto& c = data.comparisons[i];
-    bool a_wins = c.label > 0.5f;
-    if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
-    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
-                   {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
-                   {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
-  }
-  json out = {{"states", sums.id()},      {"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)},
-              {"p99", q(0.99)},           {"max", scored.back().first}, {"top", top},
-              {"spearman_raw_vs_per_token", spearman(raw, per_token)}};
+  json out = ches_summary(data, per_token, "strict comparisons whose two responses both have tokens");
+  if (out.contains("missing")) return out;
+  out["states"] = sums.id();
+  out["spearman_raw_vs_per_token"] = spearman(raw, per_token);
   const double r = spearman(pooled, per_token);
   if (!std::isnan(r)) out["spearman_with_pooled"] = r;
   return out;

@@ -21,6 +21,11 @@ void print_attribution(const nlohmann::json& section);
 nlohmann::json length_control_section(const std::string& model_path, core::DatasetView& view);
 void print_length_control(const nlohmann::json& section);
 
+/// Quantiles of per-comparison CHES scores (NaN = not scored) and the five highest distinct pairs;
+/// {"missing": `missing`} when none is scored.
+nlohmann::json ches_summary(const core::PreferenceData& data, const std::vector<double>& scores,
+                            const std::string& missing);
+
 /// Token-level CHES of every strict pair from a MiniLM-family encoder's token states of each response (their sums are
 /// cached under '<encoder id>+token-sums'), with its Spearman correlation to the pooled CHES when that is given.
 nlohmann::json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache,

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/json_rows.hpp"
 #include "core/logistic.hpp"
 #include "core/stats.hpp"
 #include "core/text_io.hpp"
@@ -39,13 +40,7 @@ void read_item_properties(const std::string& path, const PreferenceData& data, I
   while (reader.next(line)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const auto where = detail::cat(path, ":", reader.line_number());
-    nlohmann::json obj;
-    try {
-      obj = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ValueError(where + ": malformed JSON: " + e.what());
-    }
-    PLURAL_CHECK(obj.is_object(), where, ": expected a JSON object");
+    auto obj = parse_json_object_row(line, where);
     PLURAL_CHECK(obj.contains("text") && obj["text"].is_string(), where, ": field 'text': missing or not a string");
     ++rows;
     int32_t t = data.texts.find(sanitize_utf8(obj["text"].get<std::string>()));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_rows.hpp"
 #include "core/text_io.hpp"
 
 namespace plural::core {
@@ -18,13 +19,7 @@ GradedVariants read_graded_variants(const std::string& path, PreferenceData& dat
   while (reader.next(line)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const auto where = detail::cat(path, ":", reader.line_number());
-    nlohmann::json obj;
-    try {
-      obj = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ValueError(where + ": malformed JSON: " + e.what());
-    }
-    PLURAL_CHECK(obj.is_object(), where, ": expected a JSON object");
+    auto obj = parse_json_object_row(line, where);
     for (const char* field : {"text", "variant"})
       PLURAL_CHECK(obj.contains(field) && obj[field].is_string(), where, ": field '", field,
                    "': missing or not a string");
