@@ -77,7 +77,7 @@ void print_data_health(const DataOpts& o) {
     ches = ches_section(view);
     if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, core::pooled_ches(view));
     length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
-                                     : length_control_section(o.model, view);
+                                     : length_control_section(o.model, view, o.properties);
   }
   nlohmann::json j = {
         {"dataset", path},
@@ -207,7 +207,7 @@ void add_doctor(CLI::App& app, Common& common) {
       ->capture_default_str();
   data_cmd->add_option("--properties", d->properties,
                        "JSON Lines of item properties {\"text\": ..., \"<name>\": number}: adds them to the "
-                       "attribution (repeatable)")
+                       "attribution and, with --model, to the length control as covariates (repeatable)")
       ->check(CLI::ExistingFile);
   data_cmd->add_option("--prior-sd", d->prior_sd, "attribution prior s.d. per s.d. of property difference")
       ->check(CLI::PositiveNumber)

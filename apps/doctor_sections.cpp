@@ -89,7 +89,10 @@ void print_attribution(const json& s) {
               (long long)s["unmatched_rows"].get<int64_t>());
 }
 
-json length_control_section(const std::string& model_path, core::DatasetView& view) {
+json length_control_section(const std::string& model_path, core::DatasetView& view,
+                            const std::vector<std::string>& property_files) {
+  core::ItemProperties covariates;
+  for (const auto& f : property_files) core::read_item_properties(f, view.data(), covariates);
   auto model = core::load_model(model_path);
   view.bind(*model);
   torch::NoGradGuard ng;
@@ -118,7 +121,10 @@ json length_control_section(const std::string& model_path, core::DatasetView& vi
     which = "seen users' train and val comparisons (no test split)";
   }
   PLURAL_CHECK(!rows.empty(), model_path, ": the data has no comparisons of users the model was trained on");
-  auto lc = core::length_control(view.data(), rows, logits);
+  auto lc = core::length_control(view.data(), rows, logits, covariates);
+  json fitted = json::array();
+  for (const auto& c : lc.covariates)
+    fitted.push_back({{"name", c.name}, {"scale", c.scale}, {"coef", c.coef}, {"se", c.se}});
   json users = json::array();
   for (const auto& u : lc.users)
     users.push_back({{"user", u.id}, {"rows", u.rows}, {"accuracy", u.accuracy}, {"lc_accuracy", u.lc_accuracy},
@@ -127,7 +133,8 @@ json length_control_section(const std::string& model_path, core::DatasetView& vi
           {"rows", lc.rows},         {"length_pairs", lc.length_pairs}, {"data_longer", lc.data_longer},
           {"model_longer", lc.model_longer}, {"lc_longer", lc.lc_longer}, {"phi", lc.phi},
           {"phi_se", lc.phi_se},     {"accuracy", lc.accuracy},      {"lc_accuracy", lc.lc_accuracy},
-          {"users", users},          {"warnings", lc.warnings}};
+          {"users", users},          {"warnings", lc.warnings}, {"covariates", fitted},
+          {"covariate_rows", lc.covariate_rows}};
 }
 
 void print_length_control(const json& s) {
@@ -136,6 +143,10 @@ void print_length_control(const json& s) {
               s["family"].get<std::string>().c_str(), s["rows_from"].get<std::string>().c_str(),
               100 * num(s["model_longer"]), 100 * num(s["lc_longer"]), 100 * num(s["data_longer"]), num(s["phi"]),
               num(s["phi_se"]), num(s["accuracy"]), num(s["lc_accuracy"]), (long long)s["rows"].get<int64_t>());
+  for (const auto& c : s["covariates"])
+    std::printf("|   covariate %s | %+.3f ± %.3f per %.3g of difference (fitted with length on %lld comparisons) |\n",
+                c["name"].get<std::string>().c_str(), num(c["coef"]), num(c["se"]), num(c["scale"]),
+                (long long)s["covariate_rows"].get<int64_t>());
   // The users whose accuracy moves most when length is controlled.
   std::vector<std::pair<double, const json*>> moved;
   for (const auto& u : s["users"]) moved.push_back({-std::abs(num(u["accuracy"]) - num(u["lc_accuracy"])), &u});

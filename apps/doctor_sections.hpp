@@ -17,8 +17,9 @@ nlohmann::json attribution_section(const core::PreferenceData& data, const std::
 void print_attribution(const nlohmann::json& section);
 
 /// The model's preferences on the seen users' test comparisons (all of theirs when there are none), with and without
-/// their length term.
-nlohmann::json length_control_section(const std::string& model_path, core::DatasetView& view);
+/// their length term (and the numeric fields of `property_files` as further covariates, fitted jointly).
+nlohmann::json length_control_section(const std::string& model_path, core::DatasetView& view,
+                                      const std::vector<std::string>& property_files = {});
 void print_length_control(const nlohmann::json& section);
 
 /// Quantiles of per-comparison CHES scores (NaN = not scored) and the five highest distinct pairs;

@@ -1,5 +1,7 @@
 #include "core/length_control.hpp"
 
+#include <Eigen/Dense>
+
 #include <cmath>
 
 #include "core/error.hpp"
@@ -14,7 +16,10 @@ struct Tally {
 }  // namespace
 
 LengthControl length_control(const PreferenceData& data, const std::vector<size_t>& rows,
-                             const std::vector<double>& logits) {
+                             const std::vector<double>& logits, const ItemProperties& covariates) {
+  const size_t m = covariates.names.size();
+  PLURAL_CHECK(m == 0 || covariates.values.size() == data.texts.size(), "length control: covariates for ",
+               covariates.values.size(), " texts, the data has ", data.texts.size());
   PLURAL_CHECK(rows.size() == logits.size(), "length control: ", rows.size(), " rows but ", logits.size(), " logits");
   std::vector<size_t> strict;
   std::vector<double> dlen, z;
@@ -35,25 +40,82 @@ LengthControl length_control(const PreferenceData& data, const std::vector<size_
   // The logits are observed, so the length term is their least-squares projection on the covariate. (A GLM on the
   // model's preference probabilities, as AlpacaEval must use with judgements only, is attenuated by the content
   // part of the logit and would leave some of the length term in.)
-  std::vector<double> x(strict.size());
-  double xx = 0, xz = 0;
-  for (size_t i = 0; i < strict.size(); ++i) {
-    x[i] = sd > 0 ? std::tanh(dlen[i] / sd) : 0.0;
-    xx += x[i] * x[i];
-    xz += x[i] * z[i];
+  const size_t n = strict.size();
+  std::vector<double> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = sd > 0 ? std::tanh(dlen[i] / sd) : 0.0;
+  // Covariate differences per RMS over the rows where they are known (NaN: unknown).
+  Eigen::MatrixXd delta = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(m), NAN);
+  std::vector<double> scale(m, 0.0);
+  for (size_t k = 0; k < m; ++k) {
+    double ss = 0;
+    int64_t known = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& c = data.comparisons[strict[i]];
+      const double d = covariates.values[static_cast<size_t>(c.a)][k] - covariates.values[static_cast<size_t>(c.b)][k];
+      delta(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = d;
+      if (std::isfinite(d)) ss += d * d, ++known;
+    }
+    scale[k] = known > 0 ? std::sqrt(ss / double(known)) : 0.0;
+    if (scale[k] > 0) delta.col(static_cast<Eigen::Index>(k)) /= scale[k];
   }
-  lc.phi = xx > 0 ? xz / xx : 0.0;
-  double rss = 0;
-  for (size_t i = 0; i < strict.size(); ++i) rss += std::pow(z[i] - lc.phi * x[i], 2);
-  lc.phi_se = xx > 0 && strict.size() > 1 ? std::sqrt(rss / double(strict.size() - 1) / xx) : std::nan("");
+  std::vector<size_t> fit_rows;  // every covariate known
+  for (size_t i = 0; i < n; ++i)
+    if (m == 0 || delta.row(static_cast<Eigen::Index>(i)).array().isFinite().all()) fit_rows.push_back(i);
+  const auto p = static_cast<Eigen::Index>(1 + m);
+  bool with_covariates = m > 0;
+  if (with_covariates && fit_rows.size() < static_cast<size_t>(p) + 10) {
+    lc.warnings.push_back("covariates: only " + std::to_string(fit_rows.size()) +
+                          " comparisons have every covariate known; controlled for length only");
+    with_covariates = false;
+    fit_rows.resize(n);
+    for (size_t i = 0; i < n; ++i) fit_rows[i] = i;
+  }
+  const Eigen::Index q = with_covariates ? p : 1;
+  Eigen::MatrixXd X(static_cast<Eigen::Index>(fit_rows.size()), q);
+  Eigen::VectorXd Z(static_cast<Eigen::Index>(fit_rows.size()));
+  for (size_t r = 0; r < fit_rows.size(); ++r) {
+    const auto i = fit_rows[r];
+    X(static_cast<Eigen::Index>(r), 0) = x[i];
+    for (Eigen::Index k = 1; k < q; ++k) X(static_cast<Eigen::Index>(r), k) = delta(static_cast<Eigen::Index>(i), k - 1);
+    Z[static_cast<Eigen::Index>(r)] = z[i];
+  }
+  const Eigen::MatrixXd XtX = X.transpose() * X;
+  Eigen::LDLT<Eigen::MatrixXd> ldlt(XtX);
+  Eigen::VectorXd beta = Eigen::VectorXd::Zero(q), se = Eigen::VectorXd::Constant(q, NAN);
+  if (ldlt.info() == Eigen::Success && XtX.diagonal().minCoeff() > 0 && ldlt.isPositive()) {
+    beta = ldlt.solve(X.transpose() * Z);
+    const double rss = (Z - X * beta).squaredNorm();
+    if (fit_rows.size() > static_cast<size_t>(q)) {
+      const Eigen::MatrixXd cov =
+          ldlt.solve(Eigen::MatrixXd::Identity(q, q)) * (rss / double(fit_rows.size() - static_cast<size_t>(q)));
+      se = cov.diagonal().cwiseMax(0).cwiseSqrt();
+    }
+  }
+  lc.phi = beta[0];
+  lc.phi_se = se[0];
+  lc.covariate_rows = with_covariates ? static_cast<int64_t>(fit_rows.size()) : 0;
+  if (with_covariates)
+    for (size_t k = 0; k < m; ++k)
+      lc.covariates.push_back({covariates.names[k], scale[k], beta[static_cast<Eigen::Index>(k + 1)],
+                               se[static_cast<Eigen::Index>(k + 1)]});
+  // The controlled logits: the length term everywhere, each covariate's term where it is known.
+  std::vector<double> controlled(n);
+  for (size_t i = 0; i < n; ++i) {
+    controlled[i] = z[i] - lc.phi * x[i];
+    if (with_covariates)
+      for (size_t k = 0; k < m; ++k) {
+        const double d = delta(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k));
+        if (std::isfinite(d)) controlled[i] -= beta[static_cast<Eigen::Index>(k + 1)] * d;
+      }
+  }
 
   Tally all;
   std::vector<Tally> per_user(data.users.size());
   int64_t data_longer = 0;
-  for (size_t i = 0; i < strict.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const auto& c = data.comparisons[strict[i]];
     const bool a_wins = c.label > 0.5f;
-    const double zc = z[i] - lc.phi * x[i];
+    const double zc = controlled[i];
     for (Tally* t : {&all, &per_user[static_cast<size_t>(c.user)]}) {
       t->rows++;
       t->correct += (z[i] > 0) == a_wins;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attribution.hpp"
 #include "core/data.hpp"
 
 namespace plural::core {
@@ -17,6 +18,13 @@ struct LengthControl {
   double model_longer = 0;    ///< share the model prefers the longer item
   double lc_longer = 0;       ///< the same after removing φ·tanh(Δlen/sd) from the logits
   double phi = 0, phi_se = 0;
+  /// User-given covariates fitted jointly with length (each per RMS of its difference), and removed with it.
+  struct Covariate {
+    std::string name;
+    double scale = 0, coef = 0, se = 0;
+  };
+  std::vector<Covariate> covariates;
+  int64_t covariate_rows = 0;  ///< comparisons with every covariate known: the joint fit's rows
   double accuracy = 0, lc_accuracy = 0;
   struct User {
     std::string id;
@@ -28,7 +36,9 @@ struct LengthControl {
 };
 
 /// rows: comparison indices of `data`; logits: the model's log-odds that a ≻ b for each row. Ties are skipped.
+/// covariates (per text, NaN = unknown; e.g. read_item_properties): fitted jointly with the length term on the
+/// comparisons where all are known, and removed with it wherever known ("controlled" then means all of them).
 LengthControl length_control(const PreferenceData& data, const std::vector<size_t>& rows,
-                             const std::vector<double>& logits);
+                             const std::vector<double>& logits, const ItemProperties& covariates = {});
 
 }  // namespace plural::core

@@ -152,7 +152,8 @@ assert "rationale" in j["rationales"]["missing"], j["rationales"]' || { echo "FA
   --png "$tmp/health.png" --json | /usr/bin/python3 -c '
 import json, sys
 j = json.load(sys.stdin)
-assert j["length_control"]["rows"] == 1 and j["length_control"]["family"] == "bt", j["length_control"]' \
+assert j["length_control"]["rows"] == 1 and j["length_control"]["family"] == "bt", j["length_control"]
+assert j["length_control"]["covariates"] == [], j["length_control"]' \
   || { echo "FAIL: doctor data --model"; fail=1; }
 [ -s "$tmp/health.png" ] || { echo "FAIL: doctor data --png drew nothing"; fail=1; }
 # Rationales: a weight without them in the data is refused; with them, training runs, and the doctor counts them.

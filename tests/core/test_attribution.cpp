@@ -187,7 +187,44 @@ TEST_CASE("length control recovers a planted length term and removes it", "[attr
   CHECK(lc.lc_accuracy > lc.accuracy);
   CHECK(lc.users.size() == 20);
   CHECK(lc.warnings.size() == 2);  // leans on length, and more than the labels do
+  CHECK(lc.covariates.empty());
   CHECK_THROWS_WITH(length_control(d, rows, {1.0}), Contains("4000 rows but 1 logits"));
+
+  SECTION("a user-given covariate is fitted jointly with length and removed with it") {
+    // A politeness score per text (unknown for a tenth of them); the model also leans +2 per RMS of its difference.
+    ItemProperties polite;
+    polite.names = {"polite"};
+    Rng prng(9);
+    for (size_t t = 0; t < d.texts.size(); ++t) polite.values.push_back({t % 10 == 3 ? NAN : prng.normal()});
+    std::vector<double> dpol;
+    double ss = 0;
+    int known = 0;
+    for (const auto& c : d.comparisons) {
+      dpol.push_back(polite.values[c.a][0] - polite.values[c.b][0]);
+      if (std::isfinite(dpol.back())) ss += dpol.back() * dpol.back(), ++known;
+    }
+    const double rms = std::sqrt(ss / known);
+    auto biased = logits;
+    for (size_t i = 0; i < biased.size(); ++i)
+      if (std::isfinite(dpol[i])) biased[i] += 2 * dpol[i] / rms;
+    auto with = length_control(d, rows, biased, polite);
+    REQUIRE(with.covariates.size() == 1);
+    CHECK(with.covariates[0].name == "polite");
+    CHECK(with.covariates[0].coef == Approx(2).margin(0.2));
+    CHECK(with.covariates[0].se > 0);
+    CHECK(with.covariates[0].scale == Approx(rms));
+    CHECK(with.phi == Approx(4).margin(0.3));
+    CHECK(with.covariate_rows > 3000);
+    CHECK(with.covariate_rows < 4000);
+    CHECK(with.lc_accuracy > with.accuracy);
+    // Too few rows with the covariate known: length only, and a warning says so.
+    ItemProperties sparse = polite;
+    for (size_t t = 5; t < sparse.values.size(); ++t) sparse.values[t][0] = NAN;
+    auto few = length_control(d, rows, biased, sparse);
+    CHECK(few.covariates.empty());
+    REQUIRE_FALSE(few.warnings.empty());
+    CHECK_THAT(few.warnings.front(), Contains("controlled for length only"));
+  }
 }
 
 TEST_CASE("token CHES: the hand-computed value, and bad shapes", "[attribution][ches]") {
