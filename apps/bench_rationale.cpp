@@ -45,9 +45,11 @@ json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
                             [w](TrainConfig& tc) { tc.rationale_weight = w; });
       const auto test = view.rows(Split::test, true);
       double acc = seen_test_accuracy(*t.model, view);
+      auto [lo, hi] = wilson_interval(acc * double(test.size()), double(test.size()));
       by.push_back({{"weight", w},
                     {"accuracy", acc},
-                    {"ci95", 1.96 * std::sqrt(acc * (1 - acc) / double(test.size()))},
+                    {"lo", lo},
+                    {"hi", hi},
                     {"epochs", t.result.epochs_run},
                     {"seconds", t.result.seconds}});
     }
@@ -58,7 +60,7 @@ json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
               {"encoder", pk.encoder_id}, {"rows", rows}};
   if (setup.json) return out;
   std::printf("Rationales in training: Persona-K K*=%d with synthesized rationales; %s seen-user test accuracy "
-              "(± 95%% binomial half-width) by train pairs per user and rationale-loss weight\n",
+              "[95%% Wilson interval] by train pairs per user and rationale-loss weight\n",
               bench.k_star, bench.family.c_str());
   std::printf("| train pairs per user |");
   for (double w : bench.weights) std::printf(w == 0 ? " without rationales |" : " weight %.2g |", w);
@@ -68,7 +70,7 @@ json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
   for (const auto& r : rows) {
     std::printf("| %lld |", (long long)r["train_pairs_per_user"].get<int64_t>());
     for (const auto& b : r["by_weight"])
-      std::printf(" %.3f ± %.3f |", b["accuracy"].get<double>(), b["ci95"].get<double>());
+      std::printf(" %.3f [%.3f, %.3f] |", b["accuracy"].get<double>(), b["lo"].get<double>(), b["hi"].get<double>());
     std::printf("\n");
   }
   return out;

@@ -41,11 +41,6 @@ nlohmann::json strength_section(core::DatasetView& view, int members) {
           {"edges", edges}, {"counts", counts}};
 }
 
-// Pooled CHES: its quantiles and the most alike pairs.
-nlohmann::json ches_section(const core::DatasetView& view) {
-  return ches_summary(view.data(), core::pooled_ches(view), "strict comparisons (every pair is a tie)");
-}
-
 struct DataOpts {
   std::string path, cache, encoder = "minilm", model, png;
   bool token_ches = false;
@@ -74,8 +69,9 @@ void print_data_health(const DataOpts& o) {
     core::FeatureCache cache(o.cache);
     core::DatasetView view(data, cached_features(cache, o.encoder, "", data.texts.all()));
     strength = strength_section(view, o.members);
-    ches = ches_section(view);
-    if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, core::pooled_ches(view));
+    const auto pooled = core::pooled_ches(view);  // its quantiles and most alike pairs; the token form is ranked against it
+    ches = ches_summary(data, pooled, "strict comparisons (every pair is a tie)");
+    if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, pooled);
     length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
                                      : length_control_section(o.model, view, o.properties);
   }

@@ -184,9 +184,6 @@ void add_train(CLI::App& app, Common& common) {
     auto data = read_preferences(o->data);
     PLURAL_CHECK(o->variants.empty() || o->train.spo_weight > 0, "--variants: give --spo-weight > 0 to use them");
     std::shared_ptr<const GradedVariants> variants;  // read before encoding, so the cache gets the variants too
-    // Every rank would need the same variant levels and the variants' features in the cache; not supported yet.
-    PLURAL_CHECK(o->variants.empty() || !env.distributed(), "--variants: SPO's degree loss runs in one process only "
-                 "(--shards replays a data-parallel run in one process)");
     if (!o->variants.empty()) variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, data));
     PLURAL_CHECK(!variants || !variants->of.empty(), o->variants, ": none of its ",
                  variants ? variants->variants : 0, " variant rows names a text of ", o->data);
@@ -226,7 +223,7 @@ void add_train(CLI::App& app, Common& common) {
       const PreferenceData& mine = comm ? local : data;
       DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
       view.use_layout_of(data);
-      view.set_graded_variants(variants);
+      if (!comm) view.set_graded_variants(variants);  // a rank's shard has its own text table (the trainer refuses SPO there)
       torch::manual_seed(o->train.seed);
       model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;

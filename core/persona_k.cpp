@@ -51,24 +51,25 @@ void PersonaKConfig::validate() const {
   PLURAL_CHECK(held_out_contexts == 0 || contexts, "PersonaKConfig: held_out_contexts needs contexts = true");
 }
 
+namespace {
+// A behaviour file name in plain words: "believes-in-gun-rights" -> "believes in gun rights".
+std::string behavior_words(std::string name) {
+  std::replace(name.begin(), name.end(), '-', ' ');
+  return name;
+}
+}  // namespace
+
 std::string persona_context_text(const std::vector<std::string>& behaviors, const std::vector<int>& signs) {
   std::string out = "Traits: ";
-  for (size_t d = 0; d < behaviors.size(); ++d) {
-    std::string words = behaviors[d];
-    std::replace(words.begin(), words.end(), '-', ' ');
-    out += (d ? "; " : "") + words + (signs[d] > 0 ? ": yes" : ": no");
-  }
+  for (size_t d = 0; d < behaviors.size(); ++d)
+    out += (d ? "; " : "") + behavior_words(behaviors[d]) + (signs[d] > 0 ? ": yes" : ": no");
   return out + ".";
 }
 
 std::string persona_rationale_text(const std::string& chosen, int chosen_stance, const std::string& other,
                                    int other_stance) {
-  auto words = [](std::string name) {
-    std::replace(name.begin(), name.end(), '-', ' ');
-    return name;
-  };
-  auto side = [&](const std::string& name, int stance) {
-    return std::string(stance > 0 ? "agrees with " : "disagrees with ") + words(name);
+  auto side = [](const std::string& name, int stance) {
+    return std::string(stance > 0 ? "agrees with " : "disagrees with ") + behavior_words(name);
   };
   return "Preferred a statement that " + side(chosen, chosen_stance) + " over one that " + side(other, other_stance) +
          ".";

@@ -33,8 +33,7 @@ torch::Tensor spo_degree_loss(const torch::Tensor& logits, const torch::Tensor& 
 }
 
 DegreeSamples degree_samples(const DatasetView& view, const torch::Tensor& rows, const GradedVariants& variants) {
-  std::vector<int64_t> text, prompt, degree, weight_rows;
-  std::vector<uint8_t> rejected;
+  std::vector<int64_t> text, prompt, degree, rejected;
   std::vector<float> weight;
   const auto& data = view.data();
   auto r = rows.to(torch::kInt64).contiguous();
@@ -62,7 +61,7 @@ DegreeSamples degree_samples(const DatasetView& view, const torch::Tensor& rows,
   out.text = torch::tensor(text, torch::kInt64);
   out.prompt = torch::tensor(prompt, torch::kInt64);
   out.degree = torch::tensor(degree, torch::kInt64);
-  out.from_rejected = torch::tensor(std::vector<int64_t>(rejected.begin(), rejected.end()), torch::kInt64).to(torch::kBool);
+  out.from_rejected = torch::tensor(rejected, torch::kInt64).to(torch::kBool);
   out.weight = torch::tensor(weight, torch::kFloat32);
   return out;
 }
@@ -70,9 +69,9 @@ DegreeSamples degree_samples(const DatasetView& view, const torch::Tensor& rows,
 DegreeHeadImpl::DegreeHeadImpl(int64_t representation_dim, int64_t levels)
     : levels_(levels), classify_(register_module("classify", torch::nn::Linear(representation_dim, 2 * levels))) {}
 
-torch::Tensor DegreeHeadImpl::loss(RewardModel& model, const DatasetView& view, const torch::Tensor& rows,
-                                   const GradedVariants& variants) {
-  auto s = degree_samples(view, rows, variants);
+torch::Tensor DegreeHeadImpl::loss(RewardModel& model, const DatasetView& view, const torch::Tensor& rows) {
+  PLURAL_CHECK(view.graded_variants(), view.data().source, ": the SPO degree loss needs graded variants");
+  auto s = degree_samples(view, rows, *view.graded_variants());
   if (s.size() == 0) return classify_->weight.sum() * 0;
   auto h = model.item_representation(view.items(s.text, s.prompt));
   return spo_degree_loss(classify_->forward(h), s.degree, s.from_rejected, s.weight);

@@ -37,9 +37,9 @@ DegreeSamples degree_samples(const DatasetView& view, const torch::Tensor& rows,
 class DegreeHeadImpl : public torch::nn::Module {
  public:
   DegreeHeadImpl(int64_t representation_dim, int64_t levels);
-  /// spo_degree_loss of `rows`' samples through `model`'s item representation; 0 (with a graph) when none.
-  torch::Tensor loss(RewardModel& model, const DatasetView& view, const torch::Tensor& rows,
-                     const GradedVariants& variants);
+  /// spo_degree_loss of `rows`' samples (from the view's graded variants) through `model`'s item representation;
+  /// 0 (with a graph) when none.
+  torch::Tensor loss(RewardModel& model, const DatasetView& view, const torch::Tensor& rows);
 
  private:
   int64_t levels_;

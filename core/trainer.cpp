@@ -246,8 +246,12 @@ RationaleHead make_rationale_head(RewardModel& model, const DatasetView& view, c
   return RationaleHead(view.features().size(1), representation_width(model, view, train_rows, "rationale"));
 }
 DegreeHead make_degree_head(RewardModel& model, const DatasetView& view, const std::vector<size_t>& train_rows,
-                            const TrainConfig& cfg) {
+                            const TrainConfig& cfg, const DataParallel* dp) {
   if (cfg.spo_weight <= 0) return nullptr;
+  // Every rank would need the same variant levels and the variants' features; every rank refuses alike, before any
+  // collective.
+  PLURAL_CHECK(!(dp && dp->comm), "train: SPO's degree loss runs in one process only (--shards replays a "
+               "data-parallel run in one process)");
   const auto& v = view.graded_variants();
   PLURAL_CHECK(v && v->levels >= 2, view.data().source,
                ": an SPO weight was given but the data has no graded variants (give --variants)");
@@ -279,7 +283,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
   // Created before the broadcast below so that every rank starts from rank 0's head too.
   RationaleHead rationale_head = make_rationale_head(model, view, train_rows, cfg, dp);
-  DegreeHead degree_head = make_degree_head(model, view, train_rows, cfg);
+  DegreeHead degree_head = make_degree_head(model, view, train_rows, cfg, dp);
   std::vector<torch::Tensor> all_params = model.parameters();  // what the optimizer steps (clipping sees all of it)
   std::vector<torch::Tensor> head_params;
   if (rationale_head) head_params = rationale_head->parameters();
@@ -417,9 +421,9 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
           loss = loss + aux * cfg.rationale_weight;
         }
         if (degree_head) {
-          auto aux = degree_head->loss(model, view, rows, *view.graded_variants());
+          auto aux = degree_head->loss(model, view, rows);  // one process: rows are the whole batch
           degree_sum += aux.item<double>() * static_cast<double>(rows.size(0));
-          loss = loss + aux * (cfg.spo_weight * (comm ? data_share : 1.0));
+          loss = loss + aux * cfg.spo_weight;
         }
         loss.backward();
         loss_sum += loss.item<double>() * st.global_count;
@@ -477,10 +481,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       if (comm) rationale_sum = comm->allreduce_values({rationale_sum})[0];
       log.diagnostics.emplace_back("rationale_loss", rationale_sum / n);  // every rank computes it: keep it collective
     }
-    if (degree_head) {
-      if (comm) degree_sum = comm->allreduce_values({degree_sum})[0];
-      log.diagnostics.emplace_back("spo_degree_loss", degree_sum / n);
-    }
+    if (degree_head) log.diagnostics.emplace_back("spo_degree_loss", degree_sum / n);
     log.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     char buf[96];
     std::snprintf(buf, sizeof buf, "loss %.4f val %.4f acc %.3f", log.train_loss, vl, va);

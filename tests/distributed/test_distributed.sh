@@ -108,6 +108,20 @@ expect_rank "$tmp/k0.log" "another rank exited or stopped answering" "killed pee
 
 short=("${base[@]}" --epochs 3 --dist-timeout 10 --model pal-b -o "$tmp/x.pt")
 c1=(--cache "$tmp/c.h5")
+# SPO's degree loss is one-process only: every rank refuses it alike (the variant is cached by a one-process run).
+PYTHONPATH="$pybuild" /usr/bin/python3 - "$tmp/pk.h5" > "$tmp/variants.jsonl" <<'PY'
+import json, sys, plural
+d = plural.read_preferences(sys.argv[1])
+a = d.texts[d.columns()["a"][0]]  # a statement the first comparison uses
+print(json.dumps({"text": a, "variant": a[: len(a) // 2], "degree": 1}))
+PY
+"$cli" train "${base[@]}" --cache "$tmp/c.h5" --model bt --variants "$tmp/variants.jsonl" --spo-weight 1 --epochs 1 \
+  -o "$tmp/spo.pt" > /dev/null || { echo "FAIL: one-process SPO run"; fail=1; }
+port=$(free_port)
+launch 0 2 "$port" "$tmp/s0.log" "${short[@]}" "${c1[@]}" --variants "$tmp/variants.jsonl" --spo-weight 1
+launch 1 2 "$port" "$tmp/s1.log" "${short[@]}" "${c1[@]}" --variants "$tmp/variants.jsonl" --spo-weight 1; wait
+expect_rank "$tmp/s0.log" "SPO's degree loss runs in one process only" "SPO under two ranks (rank 0)"
+expect_rank "$tmp/s1.log" "SPO's degree loss runs in one process only" "SPO under two ranks (rank 1)"
 # Ranks started with different WORLD_SIZE.
 port=$(free_port)
 launch 0 2 "$port" "$tmp/w0.log" "${short[@]}" "${c1[@]}"; launch 1 3 "$port" "$tmp/w1.log" "${short[@]}" "${c1[@]}"; wait
