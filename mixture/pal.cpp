@@ -106,41 +106,59 @@ class DistanceGeometry : public ShotGeometry {
   DistanceGeometry(int64_t n, int64_t k, std::vector<double> q, std::vector<double> va, std::vector<double> ca,
                    std::vector<double> vb, std::vector<double> cb)
       : n_(n), k_(k), q_(std::move(q)), v_{std::move(va), std::move(vb)}, c_{std::move(ca), std::move(cb)} {}
+  // Plain loops over K, as in CosineGeometry: both run ~20 times per adaptation over every shot.
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
-    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Q(q_.data(), k_, k_);
-    Eigen::VectorXd Qw = Q * w;
-    double wQw = w.dot(Qw);
+    const std::vector<double> Qw = q_times(w);
+    const double wQw = dot(w.data(), Qw.data());
     z.setZero(n_);
     dz.setZero(n_, k_);
     for (int side = 0; side < 2; ++side) {
-      double sign = side == 0 ? 1.0 : -1.0;
+      const double sign = side == 0 ? 1.0 : -1.0;
       for (int64_t i = 0; i < n_; ++i) {
-        Eigen::Map<const Eigen::VectorXd> v(v_[side].data() + i * k_, k_);
-        double d = std::sqrt(std::max(c_[side][i] - 2 * w.dot(v) + wQw, 0.0) + 1e-12);
-        z[i] += -sign * d;
-        dz.row(i) += -sign * ((Qw - v) / d).transpose();
+        const double* v = v_[side].data() + i * k_;
+        const double d = distance(side, i, w, wQw), s = sign / d;
+        z[i] -= sign * d;
+        for (int64_t a = 0; a < k_; ++a) dz(i, a) -= s * (Qw[a] - v[a]);
       }
     }
   }
   Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
-    // ∇²(−d), d = √(c − 2wᵀv + wᵀQw), g = Qw − v:  −Q/d + g gᵀ/d³.
-    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Q(q_.data(), k_, k_);
-    Eigen::VectorXd Qw = Q * w;
-    double wQw = w.dot(Qw);
+    // ∇²(−d), d = √(c − 2wᵀv + wᵀQw), g = Qw − v:  −Q/d + g gᵀ/d³; the Q terms of all shots sum to one.
+    const std::vector<double> Qw = q_times(w);
+    const double wQw = dot(w.data(), Qw.data());
     Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    std::vector<double> g(static_cast<size_t>(k_));
+    double q_coef = 0;
     for (int side = 0; side < 2; ++side) {
-      double sign = side == 0 ? 1.0 : -1.0;
+      const double sign = side == 0 ? 1.0 : -1.0;
       for (int64_t i = 0; i < n_; ++i) {
-        Eigen::Map<const Eigen::VectorXd> v(v_[side].data() + i * k_, k_);
-        double d = std::sqrt(std::max(c_[side][i] - 2 * w.dot(v) + wQw, 0.0) + 1e-12);
-        Eigen::VectorXd g = Qw - v;
-        H.noalias() += r[i] * sign * (-Q / d + g * g.transpose() / (d * d * d));
+        const double* v = v_[side].data() + i * k_;
+        const double d = distance(side, i, w, wQw), alpha = r[i] * sign, s = alpha / (d * d * d);
+        q_coef -= alpha / d;
+        for (int64_t a = 0; a < k_; ++a) g[a] = Qw[a] - v[a];
+        for (int64_t b = 0; b < k_; ++b)
+          for (int64_t a = 0; a < k_; ++a) H(a, b) += s * g[a] * g[b];
       }
     }
+    for (int64_t b = 0; b < k_; ++b)
+      for (int64_t a = 0; a < k_; ++a) H(a, b) += q_coef * q_[a * k_ + b];
     return H;
   }
 
  private:
+  double dot(const double* a, const double* b) const {
+    double s = 0;
+    for (int64_t j = 0; j < k_; ++j) s += a[j] * b[j];
+    return s;
+  }
+  std::vector<double> q_times(const Eigen::VectorXd& w) const {
+    std::vector<double> out(static_cast<size_t>(k_));
+    for (int64_t a = 0; a < k_; ++a) out[a] = dot(q_.data() + a * k_, w.data());
+    return out;
+  }
+  double distance(int side, int64_t i, const Eigen::VectorXd& w, double wQw) const {
+    return std::sqrt(std::max(c_[side][i] - 2 * dot(w.data(), v_[side].data() + i * k_) + wQw, 0.0) + 1e-12);
+  }
   int64_t n_, k_;
   std::vector<double> q_, v_[2], c_[2];
 };
@@ -280,13 +298,6 @@ torch::Tensor PalB::project_prompts(const torch::Tensor& distinct) {
   return torch::stack(gs, 1);
 }
 
-uint64_t PalB::prompt_weights_version() const {
-  // Any in-place update of a g_k parameter (optimizer step, load) bumps its version counter.
-  uint64_t v = 0;
-  for (const auto& p : g_->parameters()) v = v * 1000003u + p._version() + reinterpret_cast<uintptr_t>(p.data_ptr());
-  return v;
-}
-
 torch::Tensor PalB::prototypes(const ItemBatch& items) {
   auto [table, inverse] = distinct_prototypes(items);
   return table.index_select(0, inverse);
@@ -296,51 +307,15 @@ std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatc
   const int64_t B = items.x.size(0);
   if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({B}, torch::kInt64)};
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
-  // with, usually, one prompt; many datasets have few prompts). Rows are told apart by a 128-bit content hash,
-  // which is O(B·D) where sorting rows (torch::unique_dim) was the main per-batch overhead.
-  auto prompt = items.prompt.to(torch::kFloat32).contiguous();
-  const int64_t row_bytes = prompt.size(1) * static_cast<int64_t>(sizeof(float));
-  const char* base = static_cast<const char*>(prompt.data_ptr());
-  std::unordered_map<core::Hash128, int64_t, core::Hash128Hasher> slot;
-  std::vector<core::Hash128> keys;
-  std::vector<int64_t> inverse(static_cast<size_t>(B)), first;
-  for (int64_t i = 0; i < B; ++i) {
-    auto h = core::hash128(std::string_view(base + i * row_bytes, static_cast<size_t>(row_bytes)));
-    auto [it, fresh] = slot.emplace(h, static_cast<int64_t>(first.size()));
-    if (fresh) {
-      first.push_back(i);
-      keys.push_back(h);
-    }
-    inverse[static_cast<size_t>(i)] = it->second;
+  // with, usually, one prompt; many datasets have few prompts).
+  auto d = distinct_rows(items.prompt);
+  if (!is_frozen(*this)) {
+    prompt_memo_->clear();
+    return {project_prompts(items.prompt.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
   }
-  auto inv = torch::tensor(inverse, torch::kInt64);
-  const bool frozen = !is_training() && !torch::GradMode::is_enabled();
-  std::lock_guard<std::mutex> lock(*prompt_memo_mutex_);
-  if (!frozen) {
-    prompt_memo_.clear();
-    auto distinct = items.prompt.index_select(0, torch::tensor(first, torch::kInt64));
-    return {project_prompts(distinct), inv};
-  }
-  uint64_t version = prompt_weights_version();
-  if (version != prompt_memo_version_ || prompt_memo_.size() > 65536) {
-    prompt_memo_.clear();
-    prompt_memo_version_ = version;
-  }
-  std::vector<size_t> missing;  // indices into keys / first
-  std::vector<int64_t> missing_rows;
-  for (size_t j = 0; j < keys.size(); ++j)
-    if (!prompt_memo_.count(keys[j])) {
-      missing.push_back(j);
-      missing_rows.push_back(first[j]);
-    }
-  if (!missing.empty()) {
-    auto projected = project_prompts(items.prompt.index_select(0, torch::tensor(missing_rows, torch::kInt64)));
-    for (size_t m = 0; m < missing.size(); ++m) prompt_memo_[keys[missing[m]]] = projected[static_cast<int64_t>(m)];
-  }
-  std::vector<torch::Tensor> rows;
-  rows.reserve(keys.size());
-  for (const auto& h : keys) rows.push_back(prompt_memo_.at(h));
-  return {torch::stack(rows), inv};
+  auto table = prompt_memo_->get(items.prompt, d, weights_version(g_->parameters()),
+                                 [&](const torch::Tensor& rows) { return project_prompts(rows); });
+  return {table, d.inverse};
 }
 
 torch::Tensor PalB::item_representation(const ItemBatch& items) {
@@ -427,10 +402,38 @@ std::string PalA::config_json() const {
 
 torch::Tensor PalA::embed(const ItemBatch& items) {
   check_items(items, dims_, config_.use_prompt, "pal-a");
-  return f_->forward(config_.use_prompt ? torch::cat({items.x, items.prompt}, 1) : items.x);
+  if (!config_.use_prompt) return f_->forward(items.x);
+  if (!is_frozen(*this) || f_->residual()) {
+    prompt_memo_->clear();
+    return f_->forward(torch::cat({items.x, items.prompt}, 1));
+  }
+  // f's first layer on [x; p] is x W_xᵀ + (p W_pᵀ + b), and the prompt's share is remembered per distinct prompt.
+  const auto& W = f_->first_weight();
+  const int64_t dx = dims_.item_dim;
+  auto d = distinct_rows(items.prompt);
+  auto share = prompt_memo_->get(items.prompt, d, weights_version(f_->parameters()), [&](const torch::Tensor& p) {
+    auto b = f_->first_bias();
+    auto pw = torch::matmul(p, W.narrow(1, dx, W.size(1) - dx).t());
+    return b.defined() ? pw + b : pw;
+  });
+  auto pre = torch::addmm(share.size(0) == 1 ? share.expand({items.x.size(0), -1}) : share.index_select(0, d.inverse),
+                          items.x, W.narrow(1, 0, dx).t());
+  return f_->forward_after_first(pre, torch::Tensor());
 }
 
-torch::Tensor PalA::ideal_basis() { return config_.variant == "Pw" ? protos_ : f_->forward(protos_); }
+torch::Tensor PalA::ideal_basis() {
+  if (config_.variant == "Pw") return protos_;
+  if (!is_frozen(*this)) return f_->forward(protos_);
+  std::lock_guard<std::mutex> lock(*basis_mutex_);
+  auto params = f_->parameters();
+  params.push_back(protos_);
+  const uint64_t version = weights_version(params);
+  if (!basis_memo_.defined() || version != basis_version_) {
+    basis_memo_ = f_->forward(protos_);
+    basis_version_ = version;
+  }
+  return basis_memo_;
+}
 
 torch::Tensor PalA::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
   auto e = embed(items);
@@ -455,15 +458,20 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
                                                 std::move(ea), std::move(eb));
   }
   auto F = ideal_basis();  // [K, d]
-  auto side = [&](const ItemBatch& it, std::vector<double>& v, std::vector<double>& c) {
-    auto e = embed(it);
-    v = to_vec(torch::matmul(e, F.t()));  // [n, K]
-    c = to_vec(e.pow(2).sum(1));
-  };
-  std::vector<double> va, ca, vb, cb;
-  side(shots.a, va, ca);
-  side(shots.b, vb, cb);
-  return std::make_unique<DistanceGeometry>(shots.size(), k_, to_vec(torch::matmul(F, F.t())), va, ca, vb, cb);
+  // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
+  const int64_t n = shots.size();
+  ItemBatch both;
+  both.x = torch::cat({shots.a.x, shots.b.x});
+  if (config_.use_prompt) both.prompt = torch::cat({shots.a.prompt, shots.b.prompt});
+  auto e = embed(both);
+  auto v = to_vec(torch::matmul(e, F.t()));  // [2n, K]
+  auto c = to_vec(e.pow(2).sum(1));          // [2n]
+  for (double x : v) PLURAL_CHECK(std::isfinite(x), "pal-a adapter: shot features contain NaN or Inf");
+  for (double x : c) PLURAL_CHECK(std::isfinite(x), "pal-a adapter: shot features contain NaN or Inf");
+  std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
+  std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
+  return std::make_unique<DistanceGeometry>(n, k_, to_vec(torch::matmul(F, F.t())), std::move(va), std::move(ca),
+                                            std::move(vb), std::move(cb));
 }
 
 // ---- LoRe -----------------------------------------------------------------------------------------------------

@@ -4,12 +4,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
-
-#include "core/hash.hpp"
 
 #include "mixture/mixture_model.hpp"
 #include "mixture/projector.hpp"
+#include "mixture/row_memo.hpp"
 
 namespace plural::mixture {
 
@@ -41,13 +39,10 @@ class PalB : public MixtureModel {
   /// The prototypes of each distinct prompt [P, K, d] and each row's index into them [B].
   std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const core::ItemBatch& items);
   torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
-  uint64_t prompt_weights_version() const;
   Config config_;
-  // Frozen-model memo of g(prompt) per distinct prompt row (eval mode without grad only): a new user's shots and
-  // scored items mostly reuse a few prompts, and their K projector passes dominate a few-shot adaptation.
-  std::unordered_map<core::Hash128, torch::Tensor, core::Hash128Hasher> prompt_memo_;
-  uint64_t prompt_memo_version_ = 0;
-  std::shared_ptr<std::mutex> prompt_memo_mutex_ = std::make_shared<std::mutex>();  // scoring may be concurrent
+  // g(prompt) per distinct prompt of a frozen model: a new user's shots and scored items mostly reuse a few
+  // prompts, and their K projector passes dominated a few-shot adaptation.
+  std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
   Projector f_{nullptr};
   torch::nn::ModuleList g_{nullptr};
   torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts
@@ -83,6 +78,12 @@ class PalA : public MixtureModel {
   Config config_;
   Projector f_{nullptr};
   torch::Tensor protos_;
+  // A frozen model's shared parts, computed once instead of on every adaptation and scoring call: f(P), and each
+  // distinct prompt's share p W_pᵀ + b of f's first layer (f([x; p]) then costs a third less per item).
+  std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
+  std::shared_ptr<std::mutex> basis_mutex_ = std::make_shared<std::mutex>();
+  torch::Tensor basis_memo_;
+  uint64_t basis_version_ = 0;
 };
 
 /// LoRe: r_u(x) = φ(x)ᵀ V w_u with a shared low-rank basis V [D, K] and simplex weights w_u. Family "lore".

@@ -37,19 +37,33 @@ void ProjectorImpl::reset() {
   net_ = torch::nn::Sequential();
   int64_t d = in_;
   for (int l = 0; l < spec_.hidden_layers; ++l) {
-    net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias)));
+    torch::nn::Linear linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias));
+    if (l == 0) first_ = linear;
+    net_->push_back(linear);
     if (spec_.batchnorm) net_->push_back(torch::nn::BatchNorm1d(out_));
     if (spec_.dropout > 0) net_->push_back(torch::nn::Dropout(spec_.dropout));
     if (spec_.activation == "relu") net_->push_back(torch::nn::ReLU());
     if (spec_.activation == "gelu") net_->push_back(torch::nn::GELU());
     d = out_;
   }
-  net_->push_back(torch::nn::Linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias)));
+  torch::nn::Linear last(torch::nn::LinearOptions(d, out_).bias(spec_.bias));
+  if (!first_) first_ = last;
+  net_->push_back(last);
   register_module("net", net_);
 }
 
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {
   auto y = net_->forward(x);
+  return spec_.residual ? y + x : y;
+}
+
+const torch::Tensor& ProjectorImpl::first_weight() const { return first_->weight; }
+
+torch::Tensor ProjectorImpl::first_bias() const { return spec_.bias ? first_->bias : torch::Tensor(); }
+
+torch::Tensor ProjectorImpl::forward_after_first(const torch::Tensor& pre, const torch::Tensor& x) {
+  auto y = pre;
+  for (auto it = net_->begin() + 1; it != net_->end(); ++it) y = it->forward(y);
   return spec_.residual ? y + x : y;
 }
 

@@ -26,11 +26,19 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& spec);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  /// The first Linear's weight [out, in] and bias ([out], undefined with -nobias): a caller that knows part of
+  /// the input recurs (PAL-A's prompt half) computes that part of x Wᵀ once.
+  const torch::Tensor& first_weight() const;
+  torch::Tensor first_bias() const;
+  /// forward(x) given the first Linear's output pre = x Wᵀ + b; x is needed only with -residual.
+  torch::Tensor forward_after_first(const torch::Tensor& pre, const torch::Tensor& x);
+  bool residual() const { return spec_.residual; }
 
  private:
   int64_t in_, out_;
   ProjectorSpec spec_;
   torch::nn::Sequential net_{nullptr};
+  torch::nn::Linear first_{nullptr};
 };
 TORCH_MODULE(Projector);
 

@@ -109,6 +109,41 @@ TEST_CASE("mixture geometry derivatives agree with finite differences of the mod
   }
 }
 
+TEST_CASE("a frozen PAL model remembers its shared parts: the same rewards, refreshed when a weight changes", "[mixture]") {
+  // Frozen (eval, no autograd): PAL-A remembers f(P) and each prompt's share of f's first layer, PAL-B each
+  // prompt's g_k. The reference is the same model in eval mode with autograd on, which computes everything.
+  auto f = persona(3, 2);
+  DatasetView view(f.pk.data, f.features);
+  for (std::string family : {"pal-a", "pal-b"}) {
+    INFO(family);
+    torch::manual_seed(2);
+    auto m = std::dynamic_pointer_cast<MixtureModel>(make_model(family, view.dims(), R"({"k": 3})"));
+    REQUIRE(m);
+    m->eval();
+    auto items = view.batch(std::vector<size_t>{0, 1, 2, 3, 4, 5}).a;
+    items.prompt = items.prompt.clone();
+    items.prompt[1] = torch::randn({items.prompt.size(1)});  // three distinct prompts, one of them twice
+    items.prompt[4] = items.prompt[1].clone();
+    items.prompt[5] = torch::randn({items.prompt.size(1)});
+    auto w = torch::tensor({0.2f, 0.5f, 0.3f});
+    auto computed = [&] { return m->reward_weights(items, w).detach(); };
+    auto frozen = [&] {
+      torch::NoGradGuard ng;
+      return m->reward_weights(items, w);
+    };
+    auto first = frozen();
+    CHECK(torch::allclose(first, computed(), 1e-5, 1e-5));
+    CHECK(torch::equal(frozen(), first));  // from the memo
+    {
+      torch::NoGradGuard ng;
+      for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));
+    }
+    auto updated = frozen();
+    CHECK(torch::allclose(updated, computed(), 1e-5, 1e-5));
+    CHECK(!torch::allclose(updated, first, 1e-3, 1e-3));
+  }
+}
+
 TEST_CASE("PAL-B on Persona-K: beats BT, recovers the planted prototypes, adapts unseen users", "[mixture][pal]") {
   auto f = persona(5, 2);
   DatasetView view(f.pk.data, f.features);

@@ -1,0 +1,46 @@
+#pragma once
+// Per-row results of a frozen model, remembered by the row's content. A few prompts recur across every user's
+// shots and scored items, so their share of a forward pass (PAL-B's K prompt projectors, PAL-A's prompt half of
+// f's first layer) need not be recomputed for each user. Invalidated whenever a weight it depends on changes.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "core/hash.hpp"
+
+namespace plural::mixture {
+
+/// A frozen model: evaluation mode without autograd (training and gradient checks never read a memo).
+bool is_frozen(const torch::nn::Module& m);
+
+/// Changes whenever any of the tensors is updated in place (optimizer step, load) or replaced.
+uint64_t weights_version(const std::vector<at::Tensor>& params);
+
+/// The distinct rows of a [B, D] float32 matrix, told apart by a 128-bit content hash (O(B·D), where sorting rows
+/// was the main per-batch cost): row i is distinct row inverse[i], first seen at row first[j].
+struct DistinctRows {
+  std::vector<core::Hash128> keys;
+  std::vector<int64_t> first;
+  at::Tensor inverse;  ///< [B] int64
+};
+DistinctRows distinct_rows(const at::Tensor& rows);
+
+class RowMemo {
+ public:
+  /// Results [P, ...] of the distinct rows of `rows`: remembered ones as they are, missing ones from one call
+  /// compute(missing rows [M, D]) -> [M, ...]. A new version forgets everything.
+  at::Tensor get(const at::Tensor& rows, const DistinctRows& d, uint64_t version,
+                 const std::function<at::Tensor(const at::Tensor&)>& compute);
+  void clear();
+
+ private:
+  std::mutex mutex_;  // scoring may be concurrent
+  std::unordered_map<core::Hash128, at::Tensor, core::Hash128Hasher> memo_;
+  uint64_t version_ = 0;
+};
+
+}  // namespace plural::mixture
