@@ -36,6 +36,30 @@ torch::Tensor MixtureModel::state_weights(const UserState& s) const {
   return torch::softmax(th, 0);
 }
 
+core::ItemBatch both_sides(const core::PairBatch& batch) {
+  auto cat = [](const torch::Tensor& a, const torch::Tensor& b) { return a.defined() ? torch::cat({a, b}) : a; };
+  core::ItemBatch both;
+  both.x = cat(batch.a.x, batch.b.x);
+  both.prompt = cat(batch.a.prompt, batch.b.prompt);
+  both.context = cat(batch.a.context, batch.b.context);
+  both.has_context = cat(batch.a.has_context, batch.b.has_context);
+  return both;
+}
+
+namespace {
+torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narrow(0, 0, B) - r.narrow(0, B, B); }
+}  // namespace
+
+torch::Tensor MixtureModel::logits(const core::PairBatch& batch) {
+  auto w = seen_weights(batch.user);
+  return side_difference(reward_weights(both_sides(batch), torch::cat({w, w})), batch.size());
+}
+
+torch::Tensor MixtureModel::logits_for(const core::PairBatch& batch, const core::UserState& state) {
+  check_state(state, "logits");
+  return side_difference(reward_weights(both_sides(batch), state_weights(state)), batch.size());
+}
+
 torch::Tensor MixtureModel::reward_seen(const core::ItemBatch& items, const torch::Tensor& users) {
   return reward_weights(items, seen_weights(users));
 }

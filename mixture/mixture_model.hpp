@@ -29,6 +29,9 @@ class ShotGeometry {
   virtual Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const = 0;
 };
 
+/// Both sides of a batch as one item batch [a; b] (features, prompts and contexts where given).
+core::ItemBatch both_sides(const core::PairBatch& batch);
+
 class MixtureModel : public core::RewardModel, public core::UserPosterior {
  public:
   int64_t K() const { return k_; }
@@ -42,6 +45,10 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
   /// The shots' geometry for the Newton adapter (eval mode, no grad).
   virtual std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) = 0;
 
+  /// Both sides in one pass: the users' weights once, the projectors over [a; b], each distinct prompt's
+  /// prototypes once — half the ops of two reward calls, and ops are what a small batch's step costs.
+  torch::Tensor logits(const core::PairBatch& batch) override;
+  torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const core::ItemBatch& items, const core::UserState& state) override;
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;

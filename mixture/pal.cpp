@@ -329,8 +329,9 @@ torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& 
   auto G = prototypes(items);
   auto a = torch::bmm(broadcast_weights(w, B).unsqueeze(1).to(G.dtype()), G).squeeze(1);
   if (is_training() && config_.bound_lambda > 0) {
-    auto term = torch::relu(a.norm(2, 1) - config_.bound).mean();
+    auto term = torch::relu(a.norm(2, 1) - config_.bound).sum();
     last_bound_ = last_bound_.defined() ? last_bound_ + term : term;
+    last_bound_rows_ += B;
   }
   auto cos = (e * torch::nn::functional::normalize(a, torch::nn::functional::NormalizeFuncOptions().dim(1))).sum(1);
   return log_scale_.exp().clamp_max(100.0) * cos;
@@ -338,8 +339,10 @@ torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& 
 
 torch::Tensor PalB::regularizer(const PairBatch&) {
   if (!last_bound_.defined()) return torch::zeros({});
-  auto r = config_.bound_lambda * last_bound_ / 2;  // mean over the two items of each pair
+  // The mean over every item scored since the last call: both sides of each pair, in one pass or two.
+  auto r = config_.bound_lambda * last_bound_ / static_cast<double>(std::max<int64_t>(last_bound_rows_, 1));
   last_bound_ = torch::Tensor();
+  last_bound_rows_ = 0;
   return r;
 }
 
@@ -348,10 +351,8 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t n = shots.size();
   // One forward for both sides: at a few shots the cost is per call (weight packing), not per row.
-  ItemBatch both;
-  both.x = torch::cat({shots.a.x, shots.b.x});
+  ItemBatch both = both_sides(shots);
   auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  if (dims_.prompt_dim > 0) both.prompt = torch::cat({shots.a.prompt, shots.b.prompt});
   auto [table, inverse] = distinct_prototypes(both);  // [P, K, d], [2n]
   torch::Tensor u, M;
   const bool one_prompt = table.size(0) == 1;
@@ -460,10 +461,7 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   auto F = ideal_basis();  // [K, d]
   // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
   const int64_t n = shots.size();
-  ItemBatch both;
-  both.x = torch::cat({shots.a.x, shots.b.x});
-  if (config_.use_prompt) both.prompt = torch::cat({shots.a.prompt, shots.b.prompt});
-  auto e = embed(both);
+  auto e = embed(both_sides(shots));
   auto v = to_vec(torch::matmul(e, F.t()));  // [2n, K]
   auto c = to_vec(e.pow(2).sum(1));          // [2n]
   for (double x : v) PLURAL_CHECK(std::isfinite(x), "pal-a adapter: shot features contain NaN or Inf");

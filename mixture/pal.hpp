@@ -47,7 +47,8 @@ class PalB : public MixtureModel {
   torch::nn::ModuleList g_{nullptr};
   torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts
   torch::Tensor log_scale_;
-  torch::Tensor last_bound_;
+  torch::Tensor last_bound_;  // Σ max(0, ‖a‖ − U) over the items scored since regularizer() last ran
+  int64_t last_bound_rows_ = 0;
 };
 
 /// PAL-A: r_u(x) = −‖f(x) − a_u‖ with ideal point a_u = Σ_k w_uk f(p_k) ("f(P)w", default), Σ_k w_uk p_k in the
