@@ -134,6 +134,9 @@ void FlatAdamW::step_flat(Group& g) {
     v[i] = vi;
     p[i] = pi + step_size * (mi / denom);
   }
+  // Written through a raw pointer, which LibTorch cannot see: bump each parameter's version as an in-place op would,
+  // or whatever keys on it (a frozen model's memo of its shared parts) would go on using the old weights.
+  for (auto& t : g.options.params) t.unsafeGetTensorImpl()->bump_version();
 }
 
 void FlatAdamW::step_each(Group& g) {
