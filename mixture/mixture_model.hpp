@@ -45,8 +45,8 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
   /// The shots' geometry for the Newton adapter (eval mode, no grad).
   virtual std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) = 0;
 
-  /// Both sides in one pass: the users' weights once, the projectors over [a; b], each distinct prompt's
-  /// prototypes once — half the ops of two reward calls, and ops are what a small batch's step costs.
+  /// Both sides in one pass when evaluating: the users' weights once, the projectors over [a; b], each distinct
+  /// prompt's prototypes once — half the ops of two reward calls (training keeps two; see the .cpp).
   torch::Tensor logits(const core::PairBatch& batch) override;
   torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;
