@@ -1,6 +1,6 @@
 #include "core/flat_adamw.hpp"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>  // not torch.h: this file is built without the precompiled header (CMakeLists.txt)
 
 #include <cmath>
 #include <set>
@@ -9,7 +9,7 @@ namespace plural::core {
 
 FlatAdamW::FlatAdamW(std::vector<FlatAdamWGroup> groups, double beta1, double beta2, double eps)
     : beta1_(beta1), beta2_(beta2), eps_(eps) {
-  torch::NoGradGuard ng;
+  at::NoGradGuard ng;
   for (auto& options : groups) {
     Group g;
     g.options = std::move(options);
@@ -19,23 +19,22 @@ FlatAdamW::FlatAdamW(std::vector<FlatAdamWGroup> groups, double beta1, double be
     g.flat_ok = !ps.empty();
     int64_t total = 0;
     for (const auto& p : ps) {
-      g.flat_ok = g.flat_ok && p.scalar_type() == torch::kFloat32 && p.is_contiguous() && p.device().is_cpu() &&
+      g.flat_ok = g.flat_ok && p.scalar_type() == at::kFloat && p.is_contiguous() && p.device().is_cpu() &&
                   seen.insert(p.unsafeGetTensorImpl()).second;
       g.offset.push_back(total);
       total += p.numel();
     }
     if (g.flat_ok) {
-      auto zeros = [&] { return torch::zeros({total}, torch::kFloat32); };
+      auto zeros = [&] { return at::zeros({total}, at::kFloat); };
       g.exp_avg = zeros();
       g.exp_avg_sq = zeros();
-      g.flat = torch::empty({total}, torch::kFloat32);
+      g.flat = at::empty({total}, at::kFloat);
       g.flat_grad = zeros();
-      for (size_t i = 0; i < ps.size(); ++i) slice(g, g.flat, i).copy_(ps[i]);
-      seat_params(g);
+      seat_params(g);  // copies each tensor's values into g.flat, then makes it a view of them
     }
     for (size_t i = 0; i < ps.size(); ++i) {  // per-tensor views of the moments (own tensors off the flat path)
-      g.m.push_back(g.flat_ok ? slice(g, g.exp_avg, i) : torch::zeros_like(ps[i]));
-      g.v.push_back(g.flat_ok ? slice(g, g.exp_avg_sq, i) : torch::zeros_like(ps[i]));
+      g.m.push_back(g.flat_ok ? slice(g, g.exp_avg, i) : at::zeros_like(ps[i]));
+      g.v.push_back(g.flat_ok ? slice(g, g.exp_avg_sq, i) : at::zeros_like(ps[i]));
     }
     groups_.push_back(std::move(g));
   }
@@ -56,7 +55,7 @@ void FlatAdamW::seat_params(Group& g) {
     auto& p = g.options.params[i];
     if (p.data_ptr() == at(g.flat, g, i)) continue;
     auto view = slice(g, g.flat, i);
-    view.copy_(p.detach());  // its current values: someone replaced or resized them
+    view.copy_(p.detach());  // its current values (at the start, or after someone replaced them)
     p.set_data(view);
   }
 }
@@ -72,7 +71,7 @@ void FlatAdamW::seat_grads(Group& g) {
 }
 
 void FlatAdamW::zero_grad() {
-  torch::NoGradGuard ng;
+  at::NoGradGuard ng;
   for (auto& g : groups_) {
     bool seated = g.flat_ok;
     for (size_t i = 0; seated && i < g.options.params.size(); ++i) {
@@ -92,7 +91,7 @@ void FlatAdamW::zero_grad() {
 }
 
 void FlatAdamW::step() {
-  torch::NoGradGuard ng;
+  at::NoGradGuard ng;
   for (auto& g : groups_) {
     bool whole = g.flat_ok;
     for (size_t i = 0; whole && i < g.options.params.size(); ++i)
