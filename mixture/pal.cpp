@@ -31,6 +31,11 @@ std::vector<double> to_vec(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+// The shots' frozen forward, checked before Newton runs on it: NaN features give an error, not a NaN state.
+void check_finite(const std::vector<double>& values, const char* family) {
+  for (double v : values) PLURAL_CHECK(std::isfinite(v), family, " adapter: shot features contain NaN or Inf");
+}
+
 // PAL-B: r(w) = τ wᵀu / sqrt(wᵀMw) per item, z = r_a − r_b.
 class CosineGeometry : public ShotGeometry {
  public:
@@ -366,7 +371,7 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
     M = torch::bmm(G, G.transpose(1, 2));                 // [2n, K, K]
   }
   auto uv = to_vec(u);
-  for (double v : uv) PLURAL_CHECK(std::isfinite(v), "pal-b adapter: shot features contain NaN or Inf");
+  check_finite(uv, "pal-b");
   std::vector<double> ua(uv.begin(), uv.begin() + n * k_), ub(uv.begin() + n * k_, uv.end());
   if (one_prompt) {
     auto m = to_vec(M);
@@ -453,8 +458,8 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
     f->eval();  // the adapter's state: whatever mode the model is in later, the geometry stays frozen
     for (auto& p : f->parameters()) p.set_requires_grad(false);
     auto ea = to_vec(embed(shots.a)), eb = to_vec(embed(shots.b));
-    for (double v : ea) PLURAL_CHECK(std::isfinite(v), "pal-a adapter: shot features contain NaN or Inf");
-    for (double v : eb) PLURAL_CHECK(std::isfinite(v), "pal-a adapter: shot features contain NaN or Inf");
+    check_finite(ea, "pal-a");
+    check_finite(eb, "pal-a");
     return std::make_unique<IdealPointGeometry>(shots.size(), k_, f, protos_.detach().to(torch::kFloat64),
                                                 std::move(ea), std::move(eb));
   }
@@ -464,8 +469,8 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   auto e = embed(both_sides(shots));
   auto v = to_vec(torch::matmul(e, F.t()));  // [2n, K]
   auto c = to_vec(e.pow(2).sum(1));          // [2n]
-  for (double x : v) PLURAL_CHECK(std::isfinite(x), "pal-a adapter: shot features contain NaN or Inf");
-  for (double x : c) PLURAL_CHECK(std::isfinite(x), "pal-a adapter: shot features contain NaN or Inf");
+  check_finite(v, "pal-a");
+  check_finite(c, "pal-a");
   std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
   std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
   return std::make_unique<DistanceGeometry>(n, k_, to_vec(torch::matmul(F, F.t())), std::move(va), std::move(ca),

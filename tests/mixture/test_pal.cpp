@@ -255,5 +255,7 @@ TEST_CASE("mixture models: bad input gives clear errors or defined results", "[m
   auto shots = view.batch(std::vector<size_t>{0, 1});
   shots.a.x[0][0] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH(adapter->adapt(*k2, shots, "nan"), Contains("NaN"));
+  auto pal_a = make_model("pal-a", view.dims(), R"({"k": 2})");  // its own frozen forward, checked the same way
+  CHECK_THROWS_WITH(make_adapter("pal-a")->adapt(*pal_a, shots, "nan"), Contains("NaN"));
   CHECK_THROWS_WITH(make_adapter("pal-b", "sgd"), Contains("no adapter 'sgd'"));
 }
