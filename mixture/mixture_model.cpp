@@ -52,8 +52,8 @@ torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narr
 
 torch::Tensor MixtureModel::logits(const core::PairBatch& batch) {
   // Training keeps two passes: each side then draws its own dropout masks on the prompt projectors, as when the
-  // defaults were measured. One pass shares them, and PAL-B (K = 3) came out ~2 points lower on unseen users in
-  // the one run measured — not yet told apart from seed noise, so not the default.
+  // defaults were measured. One pass shares them, and PAL-B's seen accuracy came out ~1 point lower on average over
+  // three seeds (bench/RESULTS.md, "Fewer ops per step").
   if (is_training()) return RewardModel::logits(batch);
   auto w = seen_weights(batch.user);
   return side_difference(reward_weights(both_sides(batch), torch::cat({w, w})), batch.size());
