@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -32,6 +33,14 @@ struct TempDir {
 inline void write_text(const std::string& path, const std::string& content) {
   std::ofstream f(path, std::ios::binary);
   f << content;
+}
+
+/// A trained epoch's diagnostic by name (an EpochLog), NaN if it has none: any comparison with it then fails.
+template <class EpochLog>
+double diagnostic(const EpochLog& log, const std::string& name) {
+  for (const auto& [n, v] : log.diagnostics)
+    if (n == name) return v;
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace plural::test

@@ -162,12 +162,7 @@ TEST_CASE("training with rationales drives the rationale loss down and leaves th
     auto model = make_model(family, view.dims(), config);
     auto fresh = make_model(family, view.dims(), config);
     auto result = train(*model, view, quick(1.0));
-    auto loss_at = [&](size_t epoch) {
-      for (const auto& [name, v] : result.history.at(epoch).diagnostics)
-        if (name == "rationale_loss") return v;
-      FAIL("no rationale_loss diagnostic");
-      return 0.0;
-    };
+    auto loss_at = [&](size_t epoch) { return plural::test::diagnostic(result.history.at(epoch), "rationale_loss"); };
     INFO("rationale loss: first epoch " << loss_at(0) << ", last " << loss_at(result.history.size() - 1));
     CHECK(loss_at(result.history.size() - 1) < 0.6 * loss_at(0));
     CHECK(model->parameters().size() == fresh->parameters().size());  // the head is not part of the model

@@ -105,12 +105,7 @@ TEST_CASE("graded variants: reading, their samples and training with the degree 
   tc.spo_weight = 1.0;
   auto model = make_model("bt", view.dims(), R"({"hidden": [16]})");
   auto r = train(*model, view, tc);
-  auto degree_loss = [&](size_t e) {
-    for (const auto& [name, x] : r.history.at(e).diagnostics)
-      if (name == "spo_degree_loss") return x;
-    FAIL("no spo_degree_loss diagnostic");
-    return 0.0;
-  };
+  auto degree_loss = [&](size_t e) { return plural::test::diagnostic(r.history.at(e), "spo_degree_loss"); };
   INFO("degree loss " << degree_loss(0) << " → " << degree_loss(r.history.size() - 1));
   CHECK(degree_loss(r.history.size() - 1) < 0.5 * degree_loss(0));
 
