@@ -51,17 +51,14 @@ torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narr
 }  // namespace
 
 torch::Tensor MixtureModel::logits(const core::PairBatch& batch) {
-  // Training keeps two passes: each side then draws its own dropout masks on the prompt projectors, as when the
-  // defaults were measured. One pass shares them, and PAL-B's seen accuracy came out ~1 point lower on average over
-  // three seeds (bench/RESULTS.md, "Fewer ops per step").
-  if (is_training()) return RewardModel::logits(batch);
   auto w = seen_weights(batch.user);
-  return side_difference(reward_weights(both_sides(batch), torch::cat({w, w})), batch.size());
+  return side_difference(reward_sides(both_sides(batch), torch::cat({w, w})), batch.size());
 }
 
 torch::Tensor MixtureModel::logits_for(const core::PairBatch& batch, const core::UserState& state) {
   check_state(state, "logits");
-  return side_difference(reward_weights(both_sides(batch), state_weights(state)), batch.size());
+  auto w = state_weights(state);
+  return side_difference(reward_sides(both_sides(batch), w), batch.size());
 }
 
 torch::Tensor MixtureModel::reward_seen(const core::ItemBatch& items, const torch::Tensor& users) {

@@ -42,11 +42,17 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
   torch::Tensor state_weights(const core::UserState& s) const;
   /// Rewards [B] of items under weights w [B, K] (or [K], broadcast).
   virtual torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) = 0;
+  /// Rewards [2B] of both sides [a; b] of a batch under w [2B, K]. In training each side must draw its own dropout
+  /// masks, as two reward calls would; a model that shares work between rows (PAL-B's distinct prompts) keeps the
+  /// sides apart then.
+  virtual torch::Tensor reward_sides(const core::ItemBatch& both, const torch::Tensor& w) {
+    return reward_weights(both, w);
+  }
   /// The shots' geometry for the Newton adapter (eval mode, no grad).
   virtual std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) = 0;
 
-  /// Both sides in one pass when evaluating: the users' weights once, the projectors over [a; b], each distinct
-  /// prompt's prototypes once — half the ops of two reward calls (training keeps two; see the .cpp).
+  /// Both sides in one pass: the users' weights once, the projectors over [a; b], each distinct prompt's
+  /// prototypes once — half the ops of two reward calls.
   torch::Tensor logits(const core::PairBatch& batch) override;
   torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;

@@ -274,11 +274,11 @@ PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   set_dims(dims);
   const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
   PLURAL_CHECK(config_.bound > 0 && config_.bound_lambda >= 0, "pal-b: need bound > 0 and bound_lambda >= 0");
+  PLURAL_CHECK(config_.k >= 1, "pal-b: K must be >= 1, got ", config_.k);
   auto spec = ProjectorSpec::parse(config_.proj);
   f_ = register_module("f", Projector(dims.item_dim, d, spec));
   if (dims.prompt_dim > 0) {
-    g_ = register_module("g", torch::nn::ModuleList());
-    for (int64_t k = 0; k < config_.k; ++k) g_->push_back(Projector(dims.prompt_dim, d, spec));
+    g_ = register_module("g", ProjectorBank(config_.k, dims.prompt_dim, d, spec));
   } else {
     // No prompts in the data: the prototypes are learned points (PAL-B with a constant prompt).
     fixed_protos_ = register_parameter("prototypes", torch::randn({std::max<int64_t>(config_.k, 1), d}));
@@ -297,23 +297,37 @@ std::string PalB::config_json() const {
 
 double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 100.0); }
 
-torch::Tensor PalB::project_prompts(const torch::Tensor& distinct) {
-  std::vector<torch::Tensor> gs;
-  for (const auto& m : *g_) gs.push_back(m->as<ProjectorImpl>()->forward(distinct));
-  return torch::stack(gs, 1);
+torch::Tensor PalB::project_prompts(const torch::Tensor& distinct) { return g_->forward(distinct); }
+
+void PalB::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive g_archive;
+  torch::Tensor probe;
+  if (!g_ || !archive.try_read("g", g_archive) || g_archive.try_read("w0", probe)) return Module::load(archive);
+  // The older layout: a list of K projectors. Read it as such, then everything else as Module::load would.
+  torch::nn::ModuleList legacy;
+  const int64_t d = config_.dim > 0 ? config_.dim : dims_.item_dim;
+  const auto spec = ProjectorSpec::parse(config_.proj);
+  for (int64_t k = 0; k < config_.k; ++k) legacy->push_back(Projector(dims_.prompt_dim, d, spec));
+  legacy->load(g_archive);
+  std::vector<ProjectorImpl*> projectors;
+  for (const auto& m : *legacy) projectors.push_back(m->as<ProjectorImpl>());
+  g_->assign(projectors);
+  for (auto& p : named_parameters(/*recurse=*/false)) archive.read(p.key(), p.value());
+  for (auto& b : named_buffers(/*recurse=*/false)) archive.read(b.key(), b.value(), /*is_buffer=*/true);
+  for (auto& c : named_children()) {
+    if (c.key() == "g") continue;
+    torch::serialize::InputArchive sub;
+    archive.read(c.key(), sub);
+    c.value()->load(sub);
+  }
 }
 
-torch::Tensor PalB::prototypes(const ItemBatch& items) {
-  auto [table, inverse] = distinct_prototypes(items);
-  return table.index_select(0, inverse);
-}
-
-std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatch& items) {
+std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatch& items, int64_t sides) {
   const int64_t B = items.x.size(0);
   if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({B}, torch::kInt64)};
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
   // with, usually, one prompt; many datasets have few prompts).
-  auto d = distinct_rows(items.prompt);
+  auto d = distinct_rows(items.prompt, is_training() ? sides : 1);
   if (!is_frozen(*this)) {
     prompt_memo_->clear();
     return {project_prompts(items.prompt.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
@@ -327,11 +341,16 @@ torch::Tensor PalB::item_representation(const ItemBatch& items) {
   return torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
-torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
+torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) { return rewards(items, w, 1); }
+
+torch::Tensor PalB::reward_sides(const ItemBatch& both, const torch::Tensor& w) { return rewards(both, w, 2); }
+
+torch::Tensor PalB::rewards(const ItemBatch& items, const torch::Tensor& w, int64_t sides) {
   check_items(items, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t B = items.x.size(0);
   auto e = torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  auto G = prototypes(items);
+  auto [table, inverse] = distinct_prototypes(items, sides);
+  auto G = table.index_select(0, inverse);
   auto a = torch::bmm(broadcast_weights(w, B).unsqueeze(1).to(G.dtype()), G).squeeze(1);
   if (is_training() && config_.bound_lambda > 0) {
     auto term = torch::relu(a.norm(2, 1) - config_.bound).sum();
@@ -358,7 +377,7 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   // One forward for both sides: at a few shots the cost is per call (weight packing), not per row.
   ItemBatch both = both_sides(shots);
   auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  auto [table, inverse] = distinct_prototypes(both);  // [P, K, d], [2n]
+  auto [table, inverse] = distinct_prototypes(both, 1);  // [P, K, d], [2n]
   torch::Tensor u, M;
   const bool one_prompt = table.size(0) == 1;
   if (one_prompt) {  // one question asked of every user (common): one K × K Gram matrix serves every shot

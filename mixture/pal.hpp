@@ -28,23 +28,30 @@ class PalB : public MixtureModel {
   std::string family() const override { return "pal-b"; }
   std::string config_json() const override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
+  torch::Tensor reward_sides(const core::ItemBatch& both, const torch::Tensor& w) override;
   torch::Tensor regularizer(const core::PairBatch& batch) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
   /// f(x)/‖f(x)‖: the reward is τ·cos with it.
   torch::Tensor item_representation(const core::ItemBatch& items) override;
   double tau() const;
+  /// Also reads files saved before the prompt projectors became one bank (K separate projectors under "g").
+  void load(torch::serialize::InputArchive& archive) override;
 
  private:
-  torch::Tensor prototypes(const core::ItemBatch& items);  // [B, K, d]
-  /// The prototypes of each distinct prompt [P, K, d] and each row's index into them [B].
-  std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const core::ItemBatch& items);
+  /// Rewards of items that form `sides` equal blocks (1, or 2 for a batch's [a; b]) whose prompt rows are kept apart
+  /// in training (see distinct_prototypes).
+  torch::Tensor rewards(const core::ItemBatch& items, const torch::Tensor& w, int64_t sides);
+  /// The prototypes of each distinct prompt [P, K, d] and each row's index into them [B]. In training a prompt is
+  /// distinct per side: the K projectors' dropout masks are drawn per distinct row, and a pair whose two sides
+  /// shared them scored ~1 point lower on Persona-K (bench/RESULTS.md, "Fewer ops per step").
+  std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const core::ItemBatch& items, int64_t sides);
   torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
   Config config_;
   // g(prompt) per distinct prompt of a frozen model: a new user's shots and scored items mostly reuse a few
   // prompts, and their K projector passes dominated a few-shot adaptation.
   std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
   Projector f_{nullptr};
-  torch::nn::ModuleList g_{nullptr};
+  ProjectorBank g_{nullptr};
   torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts
   torch::Tensor log_scale_;
   torch::Tensor last_bound_;  // Σ max(0, ‖a‖ − U) over the items scored since regularizer() last ran

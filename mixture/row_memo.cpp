@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "core/error.hpp"
+
 namespace plural::mixture {
 
 bool is_frozen(const torch::nn::Module& m) { return !m.is_training() && !torch::GradMode::is_enabled(); }
@@ -14,14 +16,17 @@ uint64_t weights_version(const std::vector<at::Tensor>& params) {
   return v;
 }
 
-DistinctRows distinct_rows(const at::Tensor& rows) {
+DistinctRows distinct_rows(const at::Tensor& rows, int64_t groups) {
   auto r = rows.to(torch::kFloat32).contiguous();
   const int64_t B = r.size(0), row_bytes = r.size(1) * static_cast<int64_t>(sizeof(float));
+  PLURAL_CHECK(groups >= 1 && B % groups == 0, "distinct_rows: ", B, " rows do not split into ", groups, " groups");
+  const int64_t per_group = B / groups;
   const char* base = static_cast<const char*>(r.data_ptr());
   std::unordered_map<core::Hash128, int64_t, core::Hash128Hasher> slot;
   DistinctRows d;
   std::vector<int64_t> inverse(static_cast<size_t>(B));
   for (int64_t i = 0; i < B; ++i) {
+    if (i > 0 && i % per_group == 0) slot.clear();
     auto h = core::hash128(std::string_view(base + i * row_bytes, static_cast<size_t>(row_bytes)));
     auto [it, fresh] = slot.emplace(h, static_cast<int64_t>(d.first.size()));
     if (fresh) {

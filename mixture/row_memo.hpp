@@ -21,13 +21,15 @@ bool is_frozen(const torch::nn::Module& m);
 uint64_t weights_version(const std::vector<at::Tensor>& params);
 
 /// The distinct rows of a [B, D] float32 matrix, told apart by a 128-bit content hash (O(B·D), where sorting rows
-/// was the main per-batch cost): row i is distinct row inverse[i], first seen at row first[j].
+/// was the main per-batch cost): row i is distinct row inverse[i], first seen at row first[j]. With groups > 1 the
+/// rows are that many equal consecutive blocks, and rows of different blocks are never merged (a training batch's
+/// two sides, so that each draws its own dropout masks).
 struct DistinctRows {
   std::vector<core::Hash128> keys;
   std::vector<int64_t> first;
   at::Tensor inverse;  ///< [B] int64
 };
-DistinctRows distinct_rows(const at::Tensor& rows);
+DistinctRows distinct_rows(const at::Tensor& rows, int64_t groups = 1);
 
 class RowMemo {
  public:

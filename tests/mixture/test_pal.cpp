@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <sstream>
 
 #include "core/dataset_view.hpp"
 #include "core/error.hpp"
@@ -42,6 +43,90 @@ TEST_CASE("projector spec strings and parameter counts match the reference", "[m
   CHECK(ProjectorSpec::parse("mlp1-linear-dropout25-nobias").dropout == Approx(0.25));
   CHECK_THROWS_WITH(ProjectorSpec::parse("mlp2-swish-dropout0"), Contains("expected mlp{L}"));
   CHECK_THROWS_WITH(Projector(4, 8, ProjectorSpec::parse("mlp1-gelu-dropout0-residual")), Contains("-residual"));
+}
+
+TEST_CASE("a projector bank computes each projector's forward, gradients and dropout as they would alone", "[mixture]") {
+  for (std::string spec : {"mlp2-gelu-dropout3", "mlp1-relu-dropout0-residual", "mlp0-linear-dropout0-nobias",
+                           "mlp2-gelu-dropout0-batchnorm"}) {
+    INFO(spec);
+    torch::manual_seed(4);
+    ProjectorBank bank(3, 6, 6, ProjectorSpec::parse(spec));
+    auto x = torch::randn({5, 6});
+    for (bool training : {false, true}) {
+      if (training && spec.find("batchnorm") == std::string::npos) continue;  // dropout: different masks
+      INFO("training " << training);
+      bank->train(training);
+      auto alone = bank->unstack();
+      auto got = bank->forward(x);
+      REQUIRE(got.sizes() == torch::IntArrayRef({5, 3, 6}));
+      std::vector<torch::Tensor> each;
+      for (auto& p : alone) each.push_back(p->forward(x));
+      auto want = torch::stack(each, 1);
+      CHECK(torch::allclose(got, want, 1e-5, 1e-6));
+      // Every weight's gradient is the stacked gradients of the projectors' own.
+      auto probe = torch::randn({5, 3, 6});
+      auto ours = torch::autograd::grad({(got * probe).sum()}, bank->parameters());
+      (want * probe).sum().backward();
+      {  // the projectors' gradients as their weights, stacked by assign() in the bank's layout
+        torch::NoGradGuard ng;
+        for (auto& p : alone)
+          for (auto& t : p->parameters()) t.copy_(t.grad());
+      }
+      ProjectorBank theirs(3, 6, 6, ProjectorSpec::parse(spec));
+      theirs->assign({alone[0].get(), alone[1].get(), alone[2].get()});
+      REQUIRE(ours.size() == theirs->parameters().size());
+      for (size_t t = 0; t < ours.size(); ++t) CHECK(torch::allclose(ours[t], theirs->parameters()[t], 1e-4, 1e-5));
+    }
+  }
+  // Identical projectors: equal outputs in eval; different ones when training with dropout (own masks per
+  // projector and per row).
+  torch::manual_seed(5);
+  ProjectorBank bank(3, 64, 64, ProjectorSpec::parse("mlp1-linear-dropout3"));
+  auto alone = bank->unstack();
+  bank->assign({alone[0].get(), alone[0].get(), alone[0].get()});
+  auto x = torch::randn({200, 64});
+  bank->eval();
+  auto e = bank->forward(x);
+  CHECK(torch::allclose(e.select(1, 0), e.select(1, 2)));
+  bank->train();
+  auto y = bank->forward(x);
+  CHECK(!torch::allclose(y.select(1, 0), y.select(1, 1)));
+  CHECK_THROWS_WITH(bank->assign({alone[0].get()}), Contains("1 projectors for a bank of 3"));
+}
+
+TEST_CASE("PAL-B files saved before the prompt-projector bank load into the same model", "[mixture]") {
+  auto f = persona(3, 2);
+  DatasetView view(f.pk.data, f.features);
+  torch::manual_seed(7);
+  auto saved = make_model("pal-b", view.dims(), R"({"k": 3})");
+  // The older layout: the model as it is saved now, but "g" a list of K separate projectors.
+  torch::serialize::OutputArchive ar;
+  for (auto& p : saved->named_parameters(/*recurse=*/false)) ar.write(p.key(), p.value());
+  for (auto& c : saved->named_children()) {
+    torch::serialize::OutputArchive sub;
+    if (c.key() == "g") {
+      torch::nn::ModuleList list;
+      for (auto& p : c.value()->as<ProjectorBankImpl>()->unstack()) list->push_back(p);
+      list->save(sub);
+    } else {
+      c.value()->save(sub);
+    }
+    ar.write(c.key(), sub);
+  }
+  std::stringstream bytes;
+  ar.save_to(bytes);
+  torch::manual_seed(8);
+  auto loaded = make_model("pal-b", view.dims(), R"({"k": 3})");
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  loaded->load(in);
+  saved->eval();
+  loaded->eval();
+  torch::NoGradGuard ng;
+  auto batch = view.batch(std::vector<size_t>{0, 1, 2, 3, 4});
+  CHECK(torch::allclose(loaded->logits(batch), saved->logits(batch), 1e-6, 1e-6));
+  for (size_t i = 0; i < saved->parameters().size(); ++i)
+    CHECK(torch::equal(loaded->parameters()[i], saved->parameters()[i]));
 }
 
 TEST_CASE("mixture geometry derivatives agree with finite differences of the model's logits", "[mixture]") {
@@ -142,6 +227,19 @@ TEST_CASE("a frozen PAL model remembers its shared parts: the same rewards, refr
     CHECK(torch::allclose(updated, computed(), 1e-5, 1e-5));
     CHECK(!torch::allclose(updated, first, 1e-3, 1e-3));
   }
+}
+
+TEST_CASE("distinct prompt rows: merged by content, never across a training batch's two sides", "[mixture]") {
+  auto p = torch::randn({2, 5});
+  auto rows = torch::stack({p[0], p[1], p[0], p[0], p[1], p[1]});  // side a: p0 p1 p0, side b: p0 p1 p1
+  auto one = distinct_rows(rows);
+  CHECK(one.first == std::vector<int64_t>{0, 1});
+  CHECK(torch::equal(one.inverse, torch::tensor({0, 1, 0, 0, 1, 1}, torch::kInt64)));
+  // Per side (training): side b's rows get their own entries, so each side draws its own dropout masks.
+  auto two = distinct_rows(rows, 2);
+  CHECK(two.first == std::vector<int64_t>{0, 1, 3, 4});
+  CHECK(torch::equal(two.inverse, torch::tensor({0, 1, 0, 2, 3, 3}, torch::kInt64)));
+  CHECK_THROWS_WITH(distinct_rows(torch::randn({5, 2}), 2), Contains("5 rows do not split into 2 groups"));
 }
 
 TEST_CASE("PAL-B on Persona-K: beats BT, recovers the planted prototypes, adapts unseen users", "[mixture][pal]") {

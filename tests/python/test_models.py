@@ -26,12 +26,22 @@ def mlp(params, prefix, x):
     return x
 
 
+def bank_member(params, prefix, j, x):
+    """Projector j of a bank (layer l's K weights stacked as w{l} [K, out, in], biases b{l} [K, out])."""
+    layers = sorted({int(k[len(prefix) + 1:]) for k in params if k.startswith(prefix + "w")})
+    for i, layer in enumerate(layers):
+        x = F.linear(x, params[f"{prefix}w{layer}"][j], params[f"{prefix}b{layer}"][j])
+        if i < len(layers) - 1:
+            x = F.gelu(x)
+    return x
+
+
 def pal_b_reference(model, x, prompt, w):
     """r = tau * cos(f(x), sum_k w_k g_k(prompt)), tau = min(exp(s), 100) — pal_vpl.md §2, in plain torch."""
     p = model.named_parameters()
     k = w.shape[-1]
     e = mlp(p, "f.net.", x)
-    g = torch.stack([mlp(p, f"g.{j}.net.", prompt) for j in range(k)], 1)  # [B, K, d]
+    g = torch.stack([bank_member(p, "g.", j, prompt) for j in range(k)], 1)  # [B, K, d]
     ideal = (w.unsqueeze(-1) * g).sum(1)
     tau = p["log_scale"].exp().clamp(max=100.0)
     return tau * F.cosine_similarity(e, ideal, dim=1)
