@@ -26,6 +26,16 @@ MixtureModel& as_mixture(core::RewardModel& m, const char* who) {
   return *mm;
 }
 
+// A [n] label or weight tensor as doubles, without a LibTorch op in the common float32 case.
+std::vector<double> doubles(const torch::Tensor& t) {
+  if (t.scalar_type() == torch::kFloat32 && t.is_contiguous()) {
+    const float* p = t.data_ptr<float>();
+    return std::vector<double>(p, p + t.numel());
+  }
+  auto d = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
 class NewtonAdapter : public core::Adapter {
  public:
   explicit NewtonAdapter(const std::string& json) {
@@ -41,23 +51,29 @@ class NewtonAdapter : public core::Adapter {
 
   UserState adapt(core::RewardModel& base, const PairBatch& shots, const std::string& user_id) const override {
     auto& model = as_mixture(base, "newton adapter");
-    UserState s = core::new_user_state(model, shots, user_id);
-    const int64_t n = s.shots;
-    if (n == 0) return s;  // no data: the prior
+    const int64_t n = shots.label.defined() ? shots.size() : 0;
+    if (n == 0) return core::new_user_state(model, shots, user_id);  // no data: the prior
+    // The state's identity only: θ and cov are written below (the prior's tensors would be LibTorch ops for nothing,
+    // and at a few shots the whole adaptation takes tens of microseconds).
+    UserState s = model.RewardModel::prior_state();
+    s.user_id = user_id;
+    s.shots = n;
     const int64_t K = model.K();
     const double var = prior_var_ > 0 ? prior_var_ : model.prior_var();
     std::unique_ptr<ShotGeometry> geo;
     {
       torch::NoGradGuard ng;
-      bool was = model.is_training();
-      model.eval();
+      const bool was = model.is_training();
+      if (was) model.eval();
       geo = model.geometry(shots);
-      model.train(was);
+      if (was) model.train();
     }
-    auto y_t = shots.label.to(torch::kFloat64).contiguous(), c_t = shots.weight.to(torch::kFloat64).contiguous();
-    Eigen::Map<const Eigen::VectorXd> y(y_t.data_ptr<double>(), n), c(c_t.data_ptr<double>(), n);
+    const std::vector<double> y_v = doubles(shots.label), c_v = doubles(shots.weight);
+    Eigen::Map<const Eigen::VectorXd> y(y_v.data(), n), c(c_v.data(), n);
 
-    // One point of the search: θ, its weights, the shots' logits and their derivatives, the objective.
+    // One point of the search: θ, its weights, the shots' logits and their derivatives, the objective. Every
+    // vector and matrix of the search is allocated once: at a few shots the whole solve takes microseconds, and
+    // per-iteration temporaries were a third of it.
     struct Point {
       Eigen::VectorXd th, w, z, p;
       Eigen::MatrixXd dz;
@@ -65,7 +81,8 @@ class NewtonAdapter : public core::Adapter {
     };
     auto at = [&](const Eigen::VectorXd& th, Point& pt) {
       pt.th = th;
-      pt.w = simplex_weights(th);
+      pt.w = (th.array() - th.maxCoeff()).exp();  // softmax, in place
+      pt.w /= pt.w.sum();
       geo->eval(pt.w, pt.z, pt.dz);
       pt.f = 0.5 * th.squaredNorm() / var;
       for (int64_t i = 0; i < n; ++i) {
@@ -76,27 +93,37 @@ class NewtonAdapter : public core::Adapter {
       pt.p = (1.0 / (1.0 + (-pt.z.array()).exp())).matrix();
     };
     // Gradient, Fisher matrix (PSD: the Laplace precision) and the exact Hessian of the negative log-posterior.
-    Eigen::VectorXd g(K);
-    Eigen::MatrixXd fisher(K, K), hessian(K, K);
+    Eigen::VectorXd g(K), r(n), curv(n), q(K), h(K);
+    Eigen::MatrixXd fisher(K, K), hessian(K, K), J(K, K), JH(K, K), G(n, K), CG(n, K);
     auto derivatives = [&](const Point& pt) {
       const Eigen::VectorXd& w = pt.w;
-      Eigen::MatrixXd J = Eigen::MatrixXd(w.asDiagonal()) - w * w.transpose();  // dw/dθ
-      Eigen::MatrixXd G = pt.dz * J;                                              // dz/dθ, [n, K]
-      Eigen::VectorXd r = c.cwiseProduct(pt.p - y);                               // dloss/dz
-      g = G.transpose() * r + pt.th / var;
-      Eigen::VectorXd curv = c.cwiseProduct(pt.p.cwiseProduct((1.0 - pt.p.array()).matrix()));
-      fisher = G.transpose() * curv.asDiagonal() * G;
+      J.noalias() = -w * w.transpose();  // dw/dθ = diag(w) − w wᵀ
+      J.diagonal() += w;
+      G.noalias() = pt.dz * J;  // dz/dθ, [n, K]
+      r = c.cwiseProduct(pt.p - y);  // dloss/dz
+      g.noalias() = G.transpose() * r;
+      g += pt.th / var;
+      curv = c.cwiseProduct(pt.p.cwiseProduct((1.0 - pt.p.array()).matrix()));
+      CG.noalias() = curv.asDiagonal() * G;
+      fisher.noalias() = G.transpose() * CG;
       fisher.diagonal().array() += 1.0 / var;
       // Σ_i r_i ∇²_θ z_i = Jᵀ (Σ_i r_i ∇²_w z_i) J + Σ_a q_a ∇²_θ w_a, with q = dzᵀ r and the softmax's curvature
       // Σ_a q_a ∇²w_a = diag(h) − h wᵀ − w hᵀ + S (2 w wᵀ − diag(w)), h = q ⊙ w, S = qᵀw.
-      Eigen::VectorXd q = pt.dz.transpose() * r, h = q.cwiseProduct(w);
+      q.noalias() = pt.dz.transpose() * r;
+      h = q.cwiseProduct(w);
       const double S = q.dot(w);
-      hessian = fisher + J * geo->weighted_hessian(w, r) * J;
-      hessian += Eigen::MatrixXd(h.asDiagonal()) - h * w.transpose() - w * h.transpose() + 2.0 * S * w * w.transpose();
-      hessian.diagonal() -= S * w;
+      JH.noalias() = J * geo->weighted_hessian(w, r);
+      hessian = fisher;
+      hessian.noalias() += JH * J;
+      hessian.noalias() -= h * w.transpose();
+      hessian.noalias() -= w * h.transpose();
+      hessian.noalias() += (2.0 * S) * (w * w.transpose());
+      hessian.diagonal() += h - S * w;
     };
 
     Point cur, trial;
+    Eigen::VectorXd step(K), next(K);
+    Eigen::LLT<Eigen::MatrixXd> newton(K);
     at(Eigen::VectorXd::Zero(K), cur);
     for (int it = 0; it < max_iter_; ++it) {
       derivatives(cur);
@@ -104,8 +131,7 @@ class NewtonAdapter : public core::Adapter {
       // Exact Newton where the posterior is locally convex (quadratic convergence near the optimum); elsewhere
       // the Hessian with its negative curvature flipped (|λ|, at least the prior's 1/var), a descent direction
       // that still follows the curvature — Fisher scoring there took many more iterations.
-      Eigen::VectorXd step;
-      Eigen::LLT<Eigen::MatrixXd> newton(hessian);
+      newton.compute(hessian);
       if (newton.info() == Eigen::Success) {
         step = newton.solve(g);
       } else {
@@ -114,10 +140,12 @@ class NewtonAdapter : public core::Adapter {
         step = eig.eigenvectors() * (eig.eigenvectors().transpose() * g).cwiseQuotient(lam);
       }
       double t = 1.0;
-      at(cur.th - step, trial);
+      next = cur.th - step;
+      at(next, trial);
       for (int halvings = 0; halvings < 12 && !(trial.f <= cur.f - 1e-4 * t * g.dot(step)); ++halvings) {  // Armijo
         t *= 0.5;
-        at(cur.th - t * step, trial);
+        next = cur.th - t * step;
+        at(next, trial);
       }
       if (!(trial.f < cur.f)) break;  // no descent left: at the optimum up to round-off
       const bool flat = cur.f - trial.f < 1e-12 * std::max(1.0, std::abs(cur.f));

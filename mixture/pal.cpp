@@ -36,73 +36,89 @@ void check_finite(const std::vector<double>& values, const char* family) {
   for (double v : values) PLURAL_CHECK(std::isfinite(v), family, " adapter: shot features contain NaN or Inf");
 }
 
-// PAL-B: r(w) = τ wᵀu / sqrt(wᵀMw) per item, z = r_a − r_b.
+// PAL-B: r(w) = τ wᵀu / sqrt(wᵀ M_p w) per item with prompt p, z = r_a − r_b; M_p = G_p G_pᵀ, one per distinct prompt
+// (usually one for every shot), so that M_p w and its norm are computed once per prompt, not per item.
 class CosineGeometry : public ShotGeometry {
  public:
-  /// shared_m: ma and mb hold one K × K matrix for every shot (all shots share one prompt).
-  CosineGeometry(int64_t n, int64_t k, double tau, std::vector<double> ua, std::vector<double> ma,
-                 std::vector<double> ub, std::vector<double> mb, bool shared_m)
-      : n_(n), k_(k), tau_(tau), shared_m_(shared_m), u_{std::move(ua), std::move(ub)}, m_{std::move(ma), std::move(mb)} {}
+  /// u[side]: [n, K] row-major; grams: [P, K, K]; prompt[side][i]: the index of item i's prompt in [0, P).
+  CosineGeometry(int64_t n, int64_t k, double tau, std::vector<double> ua, std::vector<double> ub,
+                 std::vector<double> grams, std::vector<int64_t> pa, std::vector<int64_t> pb)
+      : n_(n), k_(k), p_(static_cast<int64_t>(grams.size()) / (k * k)), tau_(tau), u_{std::move(ua), std::move(ub)},
+        grams_(std::move(grams)), prompt_{std::move(pa), std::move(pb)} {}
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     // Plain loops over K: this runs ~20 times per adaptation over every shot, and small dynamic Eigen
-    // temporaries would allocate on each item.
+    // temporaries would allocate on each item. Scratch per thread: a prepared pool's geometry is shared.
+    thread_local std::vector<double> mw, inv_s;
+    per_prompt(w, mw, inv_s);
     z.setZero(n_);
     dz.setZero(n_, k_);
-    std::vector<double> mw(static_cast<size_t>(k_));
     for (int side = 0; side < 2; ++side) {
-      const double sign = side == 0 ? 1.0 : -1.0;
+      const double sign = side == 0 ? tau_ : -tau_;
       for (int64_t i = 0; i < n_; ++i) {
         const double* u = u_[side].data() + i * k_;
-        const double* M = m_[side].data() + (shared_m_ ? 0 : i * k_ * k_);
-        double num = 0, wmw = 0;
-        for (int64_t a = 0; a < k_; ++a) {
-          double acc = 0;
-          for (int64_t b = 0; b < k_; ++b) acc += M[a * k_ + b] * w[b];
-          mw[a] = acc;
-          num += w[a] * u[a];
-          wmw += w[a] * acc;
-        }
-        const double s = std::sqrt(std::max(wmw, 1e-24)), inv_s = 1.0 / s, inv_s3 = inv_s * inv_s * inv_s;
-        z[i] += sign * tau_ * num * inv_s;
-        for (int64_t a = 0; a < k_; ++a) dz(i, a) += sign * tau_ * (u[a] * inv_s - num * mw[a] * inv_s3);
+        const int64_t p = prompt_[side][i];
+        const double* m = mw.data() + p * k_;
+        const double is = inv_s[p], is3 = is * is * is;
+        double num = 0;
+        for (int64_t a = 0; a < k_; ++a) num += w[a] * u[a];
+        z[i] += sign * num * is;
+        for (int64_t a = 0; a < k_; ++a) dz(i, a) += sign * (u[a] * is - num * m[a] * is3);
       }
     }
   }
   Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
     // ∇²(uᵀw / s), s = √(wᵀMw), m = Mw:  −(u mᵀ + m uᵀ)/s³ − (uᵀw) M/s³ + 3 (uᵀw) m mᵀ/s⁵. Weighted by
-    // α_i = ±τ r_i and summed; with one shared M, s and m are shared and the sum reduces to Σα_i u_i and Σα_i uᵀw.
+    // α_i = ±τ r_i and summed; the items of one prompt share s and m, so the sum needs only Σα_i u_i and Σα_i uᵀw
+    // per prompt.
     using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
-    Eigen::VectorXd U(k_), m(k_);
+    thread_local std::vector<double> mw, inv_s;
+    per_prompt(w, mw, inv_s);
+    Eigen::MatrixXd U = Eigen::MatrixXd::Zero(k_, p_);
+    Eigen::VectorXd A = Eigen::VectorXd::Zero(p_);
     for (int side = 0; side < 2; ++side) {
-      const double sign = side == 0 ? 1.0 : -1.0;
-      for (int64_t i = 0; i < (shared_m_ ? 1 : n_); ++i) {
-        Eigen::Map<const RowMat> M(m_[side].data() + (shared_m_ ? 0 : i * k_ * k_), k_, k_);
-        m.noalias() = M * w;
-        const double s = std::sqrt(std::max(w.dot(m), 1e-24)), inv_s3 = 1.0 / (s * s * s);
-        // Items sharing this M: all of them when shared, else item i alone.
-        const int64_t lo = shared_m_ ? 0 : i, hi = shared_m_ ? n_ : i + 1;
-        U.setZero();
-        double A = 0;
-        for (int64_t j = lo; j < hi; ++j) {
-          Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + j * k_, k_);
-          const double alpha = r[j] * sign * tau_;
-          U.noalias() += alpha * u;
-          A += alpha * u.dot(w);
-        }
-        H.noalias() -= inv_s3 * (U * m.transpose() + m * U.transpose());
-        H.noalias() -= (A * inv_s3) * M;
-        H.noalias() += (3.0 * A * inv_s3 / (s * s)) * (m * m.transpose());
+      const double sign = side == 0 ? tau_ : -tau_;
+      for (int64_t i = 0; i < n_; ++i) {
+        Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + i * k_, k_);
+        const int64_t p = prompt_[side][i];
+        const double alpha = r[i] * sign;
+        U.col(p) += alpha * u;
+        A[p] += alpha * u.dot(w);
       }
+    }
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    for (int64_t p = 0; p < p_; ++p) {
+      Eigen::Map<const RowMat> M(grams_.data() + p * k_ * k_, k_, k_);
+      Eigen::Map<const Eigen::VectorXd> m(mw.data() + p * k_, k_);
+      const double is = inv_s[p], is3 = is * is * is;
+      H.noalias() -= is3 * (U.col(p) * m.transpose() + m * U.col(p).transpose());
+      H.noalias() -= (A[p] * is3) * M;
+      H.noalias() += (3.0 * A[p] * is3 * is * is) * (m * m.transpose());
     }
     return H;
   }
 
  private:
-  int64_t n_, k_;
+  // M_p w and 1 / √(wᵀ M_p w) for every prompt p.
+  void per_prompt(const Eigen::VectorXd& w, std::vector<double>& mw, std::vector<double>& inv_s) const {
+    mw.assign(static_cast<size_t>(p_ * k_), 0.0);
+    inv_s.resize(static_cast<size_t>(p_));
+    for (int64_t p = 0; p < p_; ++p) {
+      const double* M = grams_.data() + p * k_ * k_;
+      double wmw = 0;
+      for (int64_t a = 0; a < k_; ++a) {
+        double acc = 0;
+        for (int64_t b = 0; b < k_; ++b) acc += M[a * k_ + b] * w[b];
+        mw[p * k_ + a] = acc;
+        wmw += w[a] * acc;
+      }
+      inv_s[p] = 1.0 / std::sqrt(std::max(wmw, 1e-24));
+    }
+  }
+  int64_t n_, k_, p_;
   double tau_;
-  bool shared_m_;
-  std::vector<double> u_[2], m_[2];
+  std::vector<double> u_[2];
+  std::vector<double> grams_;
+  std::vector<int64_t> prompt_[2];
 };
 
 // PAL-A: r(w) = −sqrt(c − 2wᵀv + wᵀQw) per item (distance to a point linear in w).
@@ -285,6 +301,13 @@ PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   }
   log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
   init_users(config_.k, config_.partition, config_.prior_var);
+  // What the frozen caches key on, listed once: collecting a module's tensors took ~1.4 µs per adaptation.
+  f_state_ = f_->parameters();
+  for (auto& b : f_->buffers()) f_state_.push_back(b);
+  if (g_) {
+    g_state_ = g_->parameters();
+    for (auto& b : g_->buffers()) g_state_.push_back(b);
+  }
 }
 
 std::string PalB::config_json() const {
@@ -322,17 +345,17 @@ void PalB::load(torch::serialize::InputArchive& archive) {
   }
 }
 
-std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const ItemBatch& items, int64_t sides) {
-  const int64_t B = items.x.size(0);
-  if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({B}, torch::kInt64)};
+std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const torch::Tensor& prompts, int64_t rows,
+                                                                  int64_t sides) {
+  if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({rows}, torch::kInt64)};
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
   // with, usually, one prompt; many datasets have few prompts).
-  auto d = distinct_rows(items.prompt, is_training() ? sides : 1);
+  auto d = distinct_rows(prompts, is_training() ? sides : 1);
   if (!is_frozen(*this)) {
     prompt_memo_->clear();
-    return {project_prompts(items.prompt.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
+    return {project_prompts(prompts.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
   }
-  auto table = prompt_memo_->get(items.prompt, d, weights_version(g_->parameters()),
+  auto table = prompt_memo_->get(prompts, d, weights_version(g_state_),
                                  [&](const torch::Tensor& rows) { return project_prompts(rows); });
   return {table, d.inverse};
 }
@@ -349,7 +372,7 @@ torch::Tensor PalB::rewards(const ItemBatch& items, const torch::Tensor& w, int6
   check_items(items, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t B = items.x.size(0);
   auto e = torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  auto [table, inverse] = distinct_prototypes(items, sides);
+  auto [table, inverse] = distinct_prototypes(items.prompt, B, sides);
   auto G = table.index_select(0, inverse);
   auto a = torch::bmm(broadcast_weights(w, B).unsqueeze(1).to(G.dtype()), G).squeeze(1);
   if (is_training() && config_.bound_lambda > 0) {
@@ -370,34 +393,61 @@ torch::Tensor PalB::regularizer(const PairBatch&) {
   return r;
 }
 
+std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
+  auto f = frozen_f_->get(weights_version(f_state_), [&] { return FrozenProjector(*f_); });
+  const int64_t n = shots.size(), d = f->out();
+  std::vector<float> e(static_cast<size_t>(2 * n * d));
+  int64_t row = 0;
+  for (const auto* side : {&shots.a.x, &shots.b.x}) {
+    auto x = side->to(torch::kFloat32).contiguous();
+    f->forward(x.data_ptr<float>(), n, e.data() + row * d);
+    row += n;
+  }
+  // e / max(‖e‖, 1e-12), as torch's normalize.
+  Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> E(e.data(), 2 * n, d);
+  for (int64_t r = 0; r < 2 * n; ++r) E.row(r) /= std::max(E.row(r).norm(), 1e-12f);
+  return e;
+}
+
 std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   check_items(shots.a, dims_, dims_.prompt_dim > 0, "pal-b");
   check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t n = shots.size();
-  // One forward for both sides: at a few shots the cost is per call (weight packing), not per row.
-  ItemBatch both = both_sides(shots);
-  auto e = torch::nn::functional::normalize(f_->forward(both.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  auto [table, inverse] = distinct_prototypes(both, 1);  // [P, K, d], [2n]
-  torch::Tensor u, M;
-  const bool one_prompt = table.size(0) == 1;
-  if (one_prompt) {  // one question asked of every user (common): one K × K Gram matrix serves every shot
-    auto G = table[0];
-    u = torch::matmul(e, G.t());       // [2n, K]
-    M = torch::matmul(G, G.t());       // [K, K]
+  torch::Tensor prompts = g_ ? torch::cat({shots.a.prompt, shots.b.prompt}) : torch::Tensor();
+  auto [table, inverse] = distinct_prototypes(prompts, 2 * n, 1);  // [P, K, d], [2n]
+  const int64_t P = table.size(0), d = table.size(2);
+  std::vector<float> e;
+  if (is_frozen(*this)) {  // an adaptation: f through its inference copy, no LibTorch ops per shot
+    e = frozen_item_rows(shots);
   } else {
-    auto G = table.index_select(0, inverse);             // [2n, K, d]
-    u = torch::bmm(G, e.unsqueeze(2)).squeeze(2);         // [2n, K]
-    M = torch::bmm(G, G.transpose(1, 2));                 // [2n, K, K]
+    auto t = torch::nn::functional::normalize(f_->forward(torch::cat({shots.a.x, shots.b.x})),
+                                              torch::nn::functional::NormalizeFuncOptions().dim(1))
+                 .detach()
+                 .contiguous();
+    e.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
-  auto uv = to_vec(u);
-  check_finite(uv, "pal-b");
-  std::vector<double> ua(uv.begin(), uv.begin() + n * k_), ub(uv.begin() + n * k_, uv.end());
-  if (one_prompt) {
-    auto m = to_vec(M);
-    return std::make_unique<CosineGeometry>(n, k_, tau(), std::move(ua), m, std::move(ub), m, true);
+  auto protos = table.detach().to(torch::kFloat32).contiguous();
+  auto idx = inverse.contiguous();
+  const int64_t* prompt_of = idx.data_ptr<int64_t>();
+  using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const RowMatF> E(e.data(), 2 * n, d);
+  // u = G_p e per item and M_p = G_p G_pᵀ per prompt, in double for the K-dimensional solve.
+  std::vector<double> u(static_cast<size_t>(2 * n * k_)), grams(static_cast<size_t>(P * k_ * k_));
+  for (int64_t p = 0; p < P; ++p) {
+    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + p * k_ * d, k_, d);
+    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(grams.data() + p * k_ * k_, k_,
+                                                                                       k_) =
+        (G * G.transpose()).cast<double>();
   }
-  return std::make_unique<CosineGeometry>(n, k_, tau(), std::move(ua), to_vec(M.slice(0, 0, n)), std::move(ub),
-                                          to_vec(M.slice(0, n)), false);
+  for (int64_t r = 0; r < 2 * n; ++r) {
+    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + prompt_of[r] * k_ * d, k_, d);
+    Eigen::Map<Eigen::VectorXd>(u.data() + r * k_, k_) = (G * E.row(r).transpose()).cast<double>();
+  }
+  check_finite(u, "pal-b");
+  std::vector<double> ua(u.begin(), u.begin() + n * k_), ub(u.begin() + n * k_, u.end());
+  return std::make_unique<CosineGeometry>(n, k_, tau(), std::move(ua), std::move(ub), std::move(grams),
+                                          std::vector<int64_t>(prompt_of, prompt_of + n),
+                                          std::vector<int64_t>(prompt_of + n, prompt_of + 2 * n));
 }
 
 // ---- PAL-A ----------------------------------------------------------------------------------------------------

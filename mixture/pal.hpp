@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "mixture/frozen_projector.hpp"
 #include "mixture/mixture_model.hpp"
 #include "mixture/projector.hpp"
 #include "mixture/row_memo.hpp"
@@ -44,9 +45,14 @@ class PalB : public MixtureModel {
   /// The prototypes of each distinct prompt [P, K, d] and each row's index into them [B]. In training a prompt is
   /// distinct per side: the K projectors' dropout masks are drawn per distinct row, and a pair whose two sides
   /// shared them scored ~1 point lower on Persona-K (bench/RESULTS.md, "Fewer ops per step").
-  std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const core::ItemBatch& items, int64_t sides);
+  std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const torch::Tensor& prompts, int64_t rows,
+                                                              int64_t sides);
   torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
+  /// The shots' normalised item representations [2n, d] (a's rows, then b's) through an inference copy of f.
+  std::vector<float> frozen_item_rows(const core::PairBatch& shots);
   Config config_;
+  std::shared_ptr<VersionedValue<FrozenProjector>> frozen_f_ = std::make_shared<VersionedValue<FrozenProjector>>();
+  std::vector<torch::Tensor> f_state_, g_state_;  // f's and g's parameters and buffers (the caches' version keys)
   // g(prompt) per distinct prompt of a frozen model: a new user's shots and scored items mostly reuse a few
   // prompts, and their K projector passes dominated a few-shot adaptation.
   std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();

@@ -40,6 +40,7 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
 
  private:
   friend class ProjectorBankImpl;
+  friend class FrozenProjector;
   int64_t in_, out_;
   ProjectorSpec spec_;
   torch::nn::Sequential net_{nullptr};

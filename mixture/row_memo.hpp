@@ -6,6 +6,7 @@
 #include <torch/nn/module.h>
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +43,26 @@ class RowMemo {
  private:
   std::mutex mutex_;  // scoring may be concurrent
   std::unordered_map<core::Hash128, at::Tensor, core::Hash128Hasher> memo_;
+  uint64_t version_ = 0;
+};
+
+/// One value built from a frozen model's weights (an inference copy of a projector), rebuilt when their version
+/// changes. Shared, so a caller keeps using the copy it got while another thread replaces it.
+template <class T>
+class VersionedValue {
+ public:
+  std::shared_ptr<const T> get(uint64_t version, const std::function<T()>& build) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!value_ || version != version_) {
+      value_ = std::make_shared<const T>(build());
+      version_ = version;
+    }
+    return value_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<const T> value_;
   uint64_t version_ = 0;
 };
 

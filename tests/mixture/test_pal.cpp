@@ -94,6 +94,25 @@ TEST_CASE("a projector bank computes each projector's forward, gradients and dro
   CHECK_THROWS_WITH(bank->assign({alone[0].get()}), Contains("1 projectors for a bank of 3"));
 }
 
+TEST_CASE("a frozen projector's inference copy computes the projector in eval mode", "[mixture]") {
+  for (std::string spec : {"mlp2-gelu-dropout3", "mlp1-relu-dropout0-residual", "mlp0-linear-dropout0-nobias",
+                           "mlp2-gelu-dropout0-batchnorm", "mlp1-linear-dropout5-batchnorm-nobias"}) {
+    INFO(spec);
+    torch::manual_seed(6);
+    Projector p(12, 12, ProjectorSpec::parse(spec));
+    p->train();
+    for (int i = 0; i < 3; ++i) p->forward(torch::randn({16, 12}) * 2 + 1);  // batchnorm: running statistics ≠ 0, 1
+    auto x = torch::randn({7, 12});
+    FrozenProjector frozen(*p);  // built from a module in training mode: still the eval-mode function
+    p->eval();
+    torch::NoGradGuard ng;
+    auto want = p->forward(x).contiguous();
+    std::vector<float> got(7 * 12);
+    frozen.forward(x.data_ptr<float>(), 7, got.data());
+    CHECK(torch::allclose(torch::from_blob(got.data(), {7, 12}), want, 1e-5, 1e-5));
+  }
+}
+
 TEST_CASE("PAL-B files saved before the prompt-projector bank load into the same model", "[mixture]") {
   auto f = persona(3, 2);
   DatasetView view(f.pk.data, f.features);
