@@ -14,9 +14,8 @@ def merge(base, update):
         new = by_title.get(table["title"])
         if new is None:
             continue
-        replaced = {m["model"] for m in new["models"]}
-        table["models"] = [new_m if m["model"] in replaced else m for m in table["models"]
-                           for new_m in [next((n for n in new["models"] if n["model"] == m["model"]), m)]]
+        rows = {m["model"]: m for m in new["models"]}
+        table["models"] = [rows.get(m["model"], m) for m in table["models"]]
         if new.get("k_sweep"):
             table["k_sweep"] = new["k_sweep"]
             table["k_selected_by_val"] = new.get("k_selected_by_val")
