@@ -26,16 +26,6 @@ MixtureModel& as_mixture(core::RewardModel& m, const char* who) {
   return *mm;
 }
 
-// A [n] label or weight tensor as doubles, without a LibTorch op in the common float32 case.
-std::vector<double> doubles(const torch::Tensor& t) {
-  if (t.scalar_type() == torch::kFloat32 && t.is_contiguous()) {
-    const float* p = t.data_ptr<float>();
-    return std::vector<double>(p, p + t.numel());
-  }
-  auto d = t.to(torch::kFloat64).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-}
-
 class NewtonAdapter : public core::Adapter {
  public:
   explicit NewtonAdapter(const std::string& json) {
@@ -68,7 +58,7 @@ class NewtonAdapter : public core::Adapter {
       geo = model.geometry(shots);
       if (was) model.train();
     }
-    const std::vector<double> y_v = doubles(shots.label), c_v = doubles(shots.weight);
+    const std::vector<double> y_v = to_doubles(shots.label), c_v = to_doubles(shots.weight);
     Eigen::Map<const Eigen::VectorXd> y(y_v.data(), n), c(c_v.data(), n);
 
     // One point of the search: θ, its weights, the shots' logits and their derivatives, the objective. Every

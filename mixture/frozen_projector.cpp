@@ -28,15 +28,12 @@ FrozenProjector::FrozenProjector(const ProjectorImpl& p) : in_(p.in_), out_(p.ou
   torch::NoGradGuard ng;
   if (p.spec_.activation == "relu") activation_ = Activation::relu;
   if (p.spec_.activation == "gelu") activation_ = Activation::gelu;
-  std::vector<torch::nn::BatchNorm1dImpl*> bns;
-  for (auto& m : p.modules(/*include_self=*/false))
-    if (auto* bn = m->as<torch::nn::BatchNorm1dImpl>()) bns.push_back(bn);
   for (size_t l = 0; l < p.linears_.size(); ++l) {
     const auto& lin = p.linears_[l];
     auto w = lin->weight.detach().to(torch::kFloat64);
     auto b = p.spec_.bias ? lin->bias.detach().to(torch::kFloat64) : torch::zeros({w.size(0)}, torch::kFloat64);
-    if (l < bns.size()) {  // eval batchnorm: y = (Wx + b − μ)·γ/√(σ² + ε) + β, an affine map folded into W and b
-      auto* bn = bns[l];
+    if (l < p.batchnorms_.size()) {  // eval batchnorm: y = (Wx + b − μ)·γ/√(σ² + ε) + β, folded into W and b
+      const auto& bn = p.batchnorms_[l];
       auto scale = bn->weight.detach().to(torch::kFloat64) /
                    (bn->running_var.detach().to(torch::kFloat64) + bn->options.eps()).sqrt();
       w = w * scale.unsqueeze(1);

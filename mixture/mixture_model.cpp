@@ -36,6 +36,15 @@ torch::Tensor MixtureModel::state_weights(const UserState& s) const {
   return torch::softmax(th, 0);
 }
 
+std::vector<double> to_doubles(const torch::Tensor& t) {
+  if (t.scalar_type() == torch::kFloat32 && t.is_contiguous()) {
+    const float* p = t.data_ptr<float>();
+    return std::vector<double>(p, p + t.numel());
+  }
+  auto d = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
 core::ItemBatch both_sides(const core::PairBatch& batch) {
   auto cat = [](const torch::Tensor& a, const torch::Tensor& b) { return a.defined() ? torch::cat({a, b}) : a; };
   core::ItemBatch both;

@@ -29,6 +29,10 @@ class ShotGeometry {
   virtual Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const = 0;
 };
 
+/// A tensor's values, row-major, as doubles for the K-dimensional solves: no LibTorch op for a contiguous float32
+/// tensor (labels, weights, a frozen forward's outputs), where an adaptation of a few shots counts microseconds.
+std::vector<double> to_doubles(const torch::Tensor& t);
+
 /// Both sides of a batch as one item batch [a; b] (features, prompts and contexts where given).
 core::ItemBatch both_sides(const core::PairBatch& batch);
 

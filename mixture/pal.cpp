@@ -25,12 +25,6 @@ void check_items(const ItemBatch& items, const core::ModelDims& dims, bool promp
                  ": the model uses prompt features of dim ", dims.prompt_dim, "; give them");
 }
 
-// Row-major float64 copy for the geometry loops.
-std::vector<double> to_vec(const torch::Tensor& t) {
-  auto c = t.to(torch::kFloat64).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
 // The shots' frozen forward, checked before Newton runs on it: NaN features give an error, not a NaN state.
 void check_finite(const std::vector<double>& values, const char* family) {
   for (double v : values) PLURAL_CHECK(std::isfinite(v), family, " adapter: shot features contain NaN or Inf");
@@ -328,12 +322,12 @@ void PalB::load(torch::serialize::InputArchive& archive) {
   if (!g_ || !archive.try_read("g", g_archive) || g_archive.try_read("w0", probe)) return Module::load(archive);
   // The older layout: a list of K projectors. Read it as such, then everything else as Module::load would.
   torch::nn::ModuleList legacy;
-  const int64_t d = config_.dim > 0 ? config_.dim : dims_.item_dim;
-  const auto spec = ProjectorSpec::parse(config_.proj);
-  for (int64_t k = 0; k < config_.k; ++k) legacy->push_back(Projector(dims_.prompt_dim, d, spec));
-  legacy->load(g_archive);
   std::vector<ProjectorImpl*> projectors;
-  for (const auto& m : *legacy) projectors.push_back(m->as<ProjectorImpl>());
+  for (auto& p : g_->unstack()) {
+    legacy->push_back(p);
+    projectors.push_back(p.get());
+  }
+  legacy->load(g_archive);
   g_->assign(projectors);
   for (auto& p : named_parameters(/*recurse=*/false)) archive.read(p.key(), p.value());
   for (auto& b : named_buffers(/*recurse=*/false)) archive.read(b.key(), b.value(), /*is_buffer=*/true);
@@ -499,15 +493,9 @@ torch::Tensor PalA::embed(const ItemBatch& items) {
 torch::Tensor PalA::ideal_basis() {
   if (config_.variant == "Pw") return protos_;
   if (!is_frozen(*this)) return f_->forward(protos_);
-  std::lock_guard<std::mutex> lock(*basis_mutex_);
   auto params = f_->parameters();
   params.push_back(protos_);
-  const uint64_t version = weights_version(params);
-  if (!basis_memo_.defined() || version != basis_version_) {
-    basis_memo_ = f_->forward(protos_);
-    basis_version_ = version;
-  }
-  return basis_memo_;
+  return *basis_->get(weights_version(params), [&] { return f_->forward(protos_); });
 }
 
 torch::Tensor PalA::reward_weights(const ItemBatch& items, const torch::Tensor& w) {
@@ -526,7 +514,7 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
     f->to(torch::kFloat64);
     f->eval();  // the adapter's state: whatever mode the model is in later, the geometry stays frozen
     for (auto& p : f->parameters()) p.set_requires_grad(false);
-    auto ea = to_vec(embed(shots.a)), eb = to_vec(embed(shots.b));
+    auto ea = to_doubles(embed(shots.a)), eb = to_doubles(embed(shots.b));
     check_finite(ea, "pal-a");
     check_finite(eb, "pal-a");
     return std::make_unique<IdealPointGeometry>(shots.size(), k_, f, protos_.detach().to(torch::kFloat64),
@@ -536,13 +524,14 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
   const int64_t n = shots.size();
   auto e = embed(both_sides(shots));
-  auto v = to_vec(torch::matmul(e, F.t()));  // [2n, K]
-  auto c = to_vec(e.pow(2).sum(1));          // [2n]
+  auto v = to_doubles(torch::matmul(e, F.t()));  // [2n, K]
+  auto c = to_doubles(e.pow(2).sum(1));          // [2n]
   check_finite(v, "pal-a");
   check_finite(c, "pal-a");
   std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
   std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
-  return std::make_unique<DistanceGeometry>(n, k_, to_vec(torch::matmul(F, F.t())), std::move(va), std::move(ca),
+  return std::make_unique<DistanceGeometry>(n, k_, to_doubles(torch::matmul(F, F.t())), std::move(va),
+                                            std::move(ca),
                                             std::move(vb), std::move(cb));
 }
 
@@ -574,7 +563,7 @@ torch::Tensor LoRe::reward_weights(const ItemBatch& items, const torch::Tensor& 
 
 std::unique_ptr<ShotGeometry> LoRe::geometry(const PairBatch& shots) {
   auto diff = torch::matmul(phi(shots.a) - phi(shots.b), basis_);
-  return std::make_unique<LinearGeometry>(shots.size(), k_, to_vec(diff));
+  return std::make_unique<LinearGeometry>(shots.size(), k_, to_doubles(diff));
 }
 
 // ---- registration ---------------------------------------------------------------------------------------------

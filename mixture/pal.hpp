@@ -2,7 +2,6 @@
 // PAL (Chen et al., ICLR 2025) at the embedding level, and LoRe, on frozen features. Label convention: our
 // comparisons carry P(a ≻ b); PAL's y = -1 "left preferred" maps to label 1 with a = left (tests check it).
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "mixture/frozen_projector.hpp"
@@ -95,9 +94,7 @@ class PalA : public MixtureModel {
   // A frozen model's shared parts, computed once instead of on every adaptation and scoring call: f(P), and each
   // distinct prompt's share p W_pᵀ + b of f's first layer (f([x; p]) then costs a third less per item).
   std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
-  std::shared_ptr<std::mutex> basis_mutex_ = std::make_shared<std::mutex>();
-  torch::Tensor basis_memo_;
-  uint64_t basis_version_ = 0;
+  std::shared_ptr<VersionedValue<torch::Tensor>> basis_ = std::make_shared<VersionedValue<torch::Tensor>>();
 };
 
 /// LoRe: r_u(x) = φ(x)ᵀ V w_u with a shared low-rank basis V [D, K] and simplex weights w_u. Family "lore".

@@ -36,13 +36,17 @@ ProjectorImpl::ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& s) : 
 void ProjectorImpl::reset() {
   net_ = torch::nn::Sequential();
   linears_.clear();
+  batchnorms_.clear();
   int64_t d = in_;
   for (int l = 0; l < spec_.hidden_layers; ++l) {
     torch::nn::Linear linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias));
     if (l == 0) first_ = linear;
     linears_.push_back(linear);
     net_->push_back(linear);
-    if (spec_.batchnorm) net_->push_back(torch::nn::BatchNorm1d(out_));
+    if (spec_.batchnorm) {
+      batchnorms_.emplace_back(out_);
+      net_->push_back(batchnorms_.back());
+    }
     if (spec_.dropout > 0) net_->push_back(torch::nn::Dropout(spec_.dropout));
     if (spec_.activation == "relu") net_->push_back(torch::nn::ReLU());
     if (spec_.activation == "gelu") net_->push_back(torch::nn::GELU());
@@ -89,16 +93,6 @@ ProjectorBankImpl::ProjectorBankImpl(int64_t k, int64_t in, int64_t out, const P
   assign(raw);
 }
 
-namespace {
-// A Projector's batchnorm layers, in order.
-std::vector<torch::nn::BatchNorm1dImpl*> batchnorms(ProjectorImpl& p) {
-  std::vector<torch::nn::BatchNorm1dImpl*> out;
-  for (auto& m : p.modules(/*include_self=*/false))
-    if (auto* bn = m->as<torch::nn::BatchNorm1dImpl>()) out.push_back(bn);
-  return out;
-}
-}  // namespace
-
 void ProjectorBankImpl::assign(const std::vector<ProjectorImpl*>& projectors) {
   PLURAL_CHECK(static_cast<int64_t>(projectors.size()) == k_, "projector bank: ", projectors.size(),
                " projectors for a bank of ", k_);
@@ -110,7 +104,7 @@ void ProjectorBankImpl::assign(const std::vector<ProjectorImpl*>& projectors) {
     }
   for (size_t l = 0; l < bn_.size(); ++l)
     for (int64_t i = 0; i < k_; ++i) {
-      auto* src = batchnorms(*projectors[i])[l];
+      const auto& src = projectors[i]->batchnorms_[l];
       auto part = [&](torch::Tensor& t) { return t.narrow(0, i * out_, out_); };
       part(bn_[l]->weight).copy_(src->weight);
       part(bn_[l]->bias).copy_(src->bias);
@@ -129,7 +123,7 @@ std::vector<Projector> ProjectorBankImpl::unstack() const {
       out[i]->linears_[l]->weight.copy_(w_[l][i]);
       if (spec_.bias) out[i]->linears_[l]->bias.copy_(b_[l][i]);
     }
-    auto bns = batchnorms(*out[i]);
+    auto& bns = out[i]->batchnorms_;
     for (size_t l = 0; l < bn_.size(); ++l) {
       auto part = [&](const torch::Tensor& t) { return t.narrow(0, i * out_, out_); };
       bns[l]->weight.copy_(part(bn_[l]->weight));

@@ -36,7 +36,6 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   /// forward(x) given the first Linear's output pre = x Wᵀ + b; x is needed only with -residual.
   torch::Tensor forward_after_first(const torch::Tensor& pre, const torch::Tensor& x);
   bool residual() const { return spec_.residual; }
-  const ProjectorSpec& spec() const { return spec_; }
 
  private:
   friend class ProjectorBankImpl;
@@ -45,7 +44,8 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   ProjectorSpec spec_;
   torch::nn::Sequential net_{nullptr};
   torch::nn::Linear first_{nullptr};
-  std::vector<torch::nn::Linear> linears_;  // net_'s Linear layers in order
+  std::vector<torch::nn::Linear> linears_;          // net_'s Linear layers in order
+  std::vector<torch::nn::BatchNorm1d> batchnorms_;  // and its batchnorms (-batchnorm: one per hidden layer)
 };
 TORCH_MODULE(Projector);
 
@@ -60,7 +60,6 @@ class ProjectorBankImpl : public torch::nn::Module {
   ProjectorBankImpl(int64_t k, int64_t in, int64_t out, const ProjectorSpec& spec);
   /// [P, in] -> [P, K, out].
   torch::Tensor forward(const torch::Tensor& x);
-  int64_t size() const { return k_; }
   /// Copies the weights (and batchnorm statistics) of K Projectors built with this bank's shape and spec.
   void assign(const std::vector<ProjectorImpl*>& projectors);
   /// K Projectors holding this bank's weights (what assign() reads; tests compare against them).
@@ -73,7 +72,5 @@ class ProjectorBankImpl : public torch::nn::Module {
   std::vector<torch::nn::BatchNorm1d> bn_;        // per hidden layer, over K·out units (-batchnorm only)
 };
 TORCH_MODULE(ProjectorBank);
-
-
 
 }  // namespace plural::mixture
