@@ -3,9 +3,11 @@
 #include <torch/torch.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "core/error.hpp"
 #include "mixture/projector.hpp"
 
 // The CBLAS entry point of the BLAS LibTorch itself loads (libblas.so.3: OpenBLAS here, with kernels chosen for the
@@ -16,7 +18,9 @@ extern "C" void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, i
 namespace plural::mixture {
 
 namespace {
-constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+constexpr int kRowMajor = 101, kNoTrans = 111;
+using RowMat = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowVec = Eigen::Array<float, 1, Eigen::Dynamic>;
 
 std::vector<float> to_floats(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kFloat32).contiguous();
@@ -24,8 +28,11 @@ std::vector<float> to_floats(const torch::Tensor& t) {
 }
 }  // namespace
 
-FrozenProjector::FrozenProjector(const ProjectorImpl& p) : in_(p.in_), out_(p.out_), residual_(p.spec_.residual) {
+FrozenProjector::FrozenProjector(const ProjectorImpl& p, int64_t split_at)
+    : in_(p.in_), out_(p.out_), split_(split_at), residual_(p.spec_.residual) {
   torch::NoGradGuard ng;
+  PLURAL_CHECK(split_at >= 0 && split_at < in_, "frozen projector: split at ", split_at, " of ", in_, " inputs");
+  PLURAL_CHECK(split_at == 0 || !residual_, "frozen projector: a split input cannot be residual");
   if (p.spec_.activation == "relu") activation_ = Activation::relu;
   if (p.spec_.activation == "gelu") activation_ = Activation::gelu;
   for (size_t l = 0; l < p.linears_.size(); ++l) {
@@ -39,37 +46,63 @@ FrozenProjector::FrozenProjector(const ProjectorImpl& p) : in_(p.in_), out_(p.ou
       w = w * scale.unsqueeze(1);
       b = (b - bn->running_mean.detach().to(torch::kFloat64)) * scale + bn->bias.detach().to(torch::kFloat64);
     }
-    layers_.push_back({w.size(1), w.size(0), to_floats(w), to_floats(b)});
+    if (l == 0 && split_ > 0) {  // the x-columns stay here; the q-columns and the bias go to share_
+      auto wq = w.narrow(1, split_, w.size(1) - split_);
+      share_ = {wq.size(1), wq.size(0), to_floats(wq.t()), to_floats(b)};
+      w = w.narrow(1, 0, split_);
+      b = torch::zeros_like(b);
+    }
+    layers_.push_back({w.size(1), w.size(0), to_floats(w.t()), to_floats(b)});
   }
 }
 
+void FrozenProjector::gemm(const float* x, int64_t rows, const Layer& L, float* y) {
+  cblas_sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(rows), static_cast<int>(L.out), static_cast<int>(L.in),
+              1.0f, x, static_cast<int>(L.in), L.weight_t.data(), static_cast<int>(L.out), 1.0f, y,
+              static_cast<int>(L.out));
+}
+
 void FrozenProjector::forward(const float* x, int64_t rows, float* y) const {
-  using RowMat = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  std::vector<float> scratch[2];
-  const float* cur = x;
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  PLURAL_CHECK(split_ == 0, "frozen projector: a split copy needs forward_split");
+  const Layer& L = layers_.front();
+  std::vector<float> pre(static_cast<size_t>(rows * L.out));
+  Eigen::Map<RowMat>(pre.data(), rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
+  gemm(x, rows, L, pre.data());
+  finish(pre.data(), rows, x, y);
+}
+
+void FrozenProjector::first_share(const float* q, int64_t rows, float* share) const {
+  PLURAL_CHECK(split_ > 0, "frozen projector: first_share needs a split copy");
+  Eigen::Map<RowMat>(share, rows, share_.out).rowwise() = Eigen::Map<const RowVec>(share_.bias.data(), share_.out);
+  gemm(q, rows, share_, share);
+}
+
+void FrozenProjector::forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
+                                    float* y) const {
+  PLURAL_CHECK(split_ > 0, "frozen projector: forward_split needs a split copy");
+  const Layer& L = layers_.front();
+  std::vector<float> pre(static_cast<size_t>(rows * L.out));
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre.data() + r * L.out);
+  gemm(x, rows, L, pre.data());
+  finish(pre.data(), rows, x, y);
+}
+
+void FrozenProjector::finish(float* pre, int64_t rows, const float* x, float* y) const {
+  // Every hidden width is out_ (a Projector maps in → out → … → out), so two buffers of rows × out_ take turns.
+  std::vector<float> other(layers_.size() > 2 ? static_cast<size_t>(rows * out_) : 0);
+  float* cur = pre;
+  for (size_t l = 1; l < layers_.size(); ++l) {
+    Eigen::Map<RowMat> act(cur, rows, out_);
+    if (activation_ == Activation::relu) act = act.max(0.0f);
+    if (activation_ == Activation::gelu) act = 0.5f * act * (1.0f + (act * float(M_SQRT1_2)).erf());
     const Layer& L = layers_[l];
-    const bool last = l + 1 == layers_.size();
-    float* dst = y;
-    if (!last) {
-      scratch[l % 2].resize(static_cast<size_t>(rows * L.out));
-      dst = scratch[l % 2].data();
-    }
-    Eigen::Map<RowMat> out(dst, rows, L.out);
-    out.rowwise() = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>(L.bias.data(), L.out);
-    cblas_sgemm(kRowMajor, kNoTrans, kTrans, static_cast<int>(rows), static_cast<int>(L.out), static_cast<int>(L.in),
-                1.0f, cur, static_cast<int>(L.in), L.weight.data(), static_cast<int>(L.in), 1.0f, dst,
-                static_cast<int>(L.out));
-    if (!last) {
-      if (activation_ == Activation::relu) out = out.max(0.0f);
-      if (activation_ == Activation::gelu) out = 0.5f * out * (1.0f + (out * float(M_SQRT1_2)).erf());
-    }
+    float* dst = l + 1 == layers_.size() ? y : (cur == pre ? other.data() : pre);
+    Eigen::Map<RowMat>(dst, rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
+    gemm(cur, rows, L, dst);
     cur = dst;
   }
-  if (residual_) {
-    Eigen::Map<RowMat> out(y, rows, out_);
-    out += Eigen::Map<const RowMat>(x, rows, in_);
-  }
+  if (cur != y) std::copy_n(cur, rows * out_, y);  // a single-layer projector
+  if (residual_) Eigen::Map<RowMat>(y, rows, out_) += Eigen::Map<const RowMat>(x, rows, in_);
 }
 
 }  // namespace plural::mixture

@@ -12,23 +12,35 @@ class ProjectorImpl;
 
 class FrozenProjector {
  public:
-  /// A copy of p's current weights (p's own mode does not matter: the copy computes p in eval mode).
-  explicit FrozenProjector(const ProjectorImpl& p);
+  /// A copy of p's current weights (p's own mode does not matter: the copy computes p in eval mode). With
+  /// split_at in (0, in): p's input is [x; q] with x of split_at columns, and the first layer's q-part (with its
+  /// bias) is applied apart by first_share, so that a q shared by many rows (PAL-A's prompt) costs one product.
+  explicit FrozenProjector(const ProjectorImpl& p, int64_t split_at = 0);
   int64_t in() const { return in_; }
   int64_t out() const { return out_; }
-  /// y [rows, out] = f(x [rows, in]), both row-major float32; y must not alias x.
+  int64_t split_at() const { return split_; }
+  int64_t first_out() const { return layers_.front().out; }
+  /// y [rows, out] = f(x [rows, in]), both row-major float32; y must not alias x. Not for a split copy.
   void forward(const float* x, int64_t rows, float* y) const;
+  /// share [rows, first_out] = the first layer's pre-activation from q [rows, in − split_at] alone (bias included).
+  void first_share(const float* q, int64_t rows, float* share) const;
+  /// y [rows, out] = f([x; q]) for x [rows, split_at] whose q's share is row share_row[r] of share.
+  void forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* y) const;
 
  private:
   struct Layer {
     int64_t in = 0, out = 0;
-    std::vector<float> weight;  // [out, in], row-major
-    std::vector<float> bias;    // [out] (zeros with -nobias)
+    std::vector<float> weight_t;  // [in, out], row-major: Wᵀ, so that x Wᵀ is a no-transpose product (faster here)
+    std::vector<float> bias;      // [out] (zeros with -nobias)
   };
-  int64_t in_ = 0, out_ = 0;
+  static void gemm(const float* x, int64_t rows, const Layer& L, float* y);  ///< y += x Wᵀ
+  /// Every layer after the first, from its pre-activation `pre` [rows, first_out] (which it overwrites).
+  void finish(float* pre, int64_t rows, const float* x, float* y) const;
+  int64_t in_ = 0, out_ = 0, split_ = 0;
   bool residual_ = false;
   enum class Activation { none, relu, gelu } activation_ = Activation::none;
   std::vector<Layer> layers_;
+  Layer share_;  // the first layer's q-columns and its bias, with a split
 };
 
 }  // namespace plural::mixture

@@ -459,6 +459,8 @@ PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   auto P = torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});  // f(Pw), f(P)w: input space
   protos_ = register_parameter("prototypes", P / P.norm(2, 1, true));
   init_users(config_.k, config_.partition, config_.prior_var);
+  f_state_ = f_->parameters();
+  for (auto& b : f_->buffers()) f_state_.push_back(b);
 }
 
 std::string PalA::config_json() const {
@@ -521,8 +523,9 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
                                                 std::move(ea), std::move(eb));
   }
   auto F = ideal_basis();  // [K, d]
-  // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
   const int64_t n = shots.size();
+  if (is_frozen(*this) && !(config_.use_prompt && f_->residual())) return frozen_geometry(shots, F);
+  // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
   auto e = embed(both_sides(shots));
   auto v = to_doubles(torch::matmul(e, F.t()));  // [2n, K]
   auto c = to_doubles(e.pow(2).sum(1));          // [2n]
@@ -533,6 +536,61 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   return std::make_unique<DistanceGeometry>(n, k_, to_doubles(torch::matmul(F, F.t())), std::move(va),
                                             std::move(ca),
                                             std::move(vb), std::move(cb));
+}
+
+std::vector<float> PalA::frozen_item_rows(const PairBatch& shots) {
+  check_items(shots.a, dims_, config_.use_prompt, "pal-a");
+  check_items(shots.b, dims_, config_.use_prompt, "pal-a");
+  const int64_t n = shots.size(), dx = dims_.item_dim;
+  auto f = frozen_f_->get(weights_version(f_state_),
+                          [&] { return FrozenProjector(*f_, config_.use_prompt ? dx : 0); });
+  // Both sides in one product: f's first layer is the bulk (2n × 384 × 384 at the defaults).
+  std::vector<float> x(static_cast<size_t>(2 * n * dx)), e(static_cast<size_t>(2 * n * f->out()));
+  int64_t row = 0;
+  for (const auto* side : {&shots.a.x, &shots.b.x}) {
+    auto t = side->to(torch::kFloat32).contiguous();
+    std::copy_n(t.data_ptr<float>(), n * dx, x.data() + row * dx);
+    row += n;
+  }
+  if (!config_.use_prompt) {
+    f->forward(x.data(), 2 * n, e.data());
+    return e;
+  }
+  auto prompts = torch::cat({shots.a.prompt, shots.b.prompt});
+  auto d = distinct_rows(prompts);
+  auto share = frozen_share_memo_
+                   ->get(prompts, d, weights_version(f_state_),
+                         [&](const torch::Tensor& p) {
+                           auto q = p.to(torch::kFloat32).contiguous();
+                           auto out = torch::empty({q.size(0), f->first_out()});
+                           f->first_share(q.data_ptr<float>(), q.size(0), out.data_ptr<float>());
+                           return out;
+                         })
+                   .contiguous();
+  auto inverse = d.inverse.contiguous();
+  f->forward_split(x.data(), 2 * n, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), e.data());
+  return e;
+}
+
+std::unique_ptr<ShotGeometry> PalA::frozen_geometry(const PairBatch& shots, const torch::Tensor& basis) {
+  using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const int64_t n = shots.size();
+  auto e = frozen_item_rows(shots);
+  auto Ft = basis.detach().to(torch::kFloat32).contiguous();
+  const int64_t d = Ft.size(1);
+  Eigen::Map<const RowMatF> E(e.data(), 2 * n, d), F(Ft.data_ptr<float>(), k_, d);
+  // v = e Fᵀ [2n, K] and c = ‖e‖² in float (as the LibTorch path computes them), the solve in double.
+  std::vector<double> v(static_cast<size_t>(2 * n * k_)), c(static_cast<size_t>(2 * n)), gram(static_cast<size_t>(k_ * k_));
+  Eigen::Map<RowMatD>(v.data(), 2 * n, k_) = (E * F.transpose()).cast<double>();
+  for (int64_t r = 0; r < 2 * n; ++r) c[static_cast<size_t>(r)] = E.row(r).squaredNorm();
+  Eigen::Map<RowMatD>(gram.data(), k_, k_) = (F * F.transpose()).cast<double>();
+  check_finite(v, "pal-a");
+  check_finite(c, "pal-a");
+  std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
+  std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
+  return std::make_unique<DistanceGeometry>(n, k_, std::move(gram), std::move(va), std::move(ca), std::move(vb),
+                                            std::move(cb));
 }
 
 // ---- LoRe -----------------------------------------------------------------------------------------------------
