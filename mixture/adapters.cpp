@@ -2,13 +2,15 @@
 // prior N(0, prior_var·I)) by damped Newton in K dimensions on the shots' frozen geometry (Fisher scoring where
 // the Hessian is not positive definite); the Fisher matrix at the optimum is the Laplace precision (state "cov").
 // "adamw": the original PAL procedure, kept for comparison — θ ~ N(0, I), AdamW(lr 5e-3, wd 0) on θ only,
-// batches of 4, 20 epochs.
+// batches of 4, 20 epochs. Each user draws her own θ (from the seed and her id), as the original's fresh rows of
+// randn do: with one draw for everyone, a group's accuracy at a few shots was the luck of that one draw.
 #include <torch/torch.h>
 
 #include <Eigen/Dense>
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/json_config.hpp"
 #include "core/random.hpp"
 #include "mixture/mixture_model.hpp"
@@ -182,7 +184,7 @@ class AdamWAdapter : public core::Adapter {
     UserState s = core::new_user_state(model, shots, user_id);
     const int64_t n = s.shots;
     if (n == 0) return s;
-    auto gen = at::detail::createCPUGenerator(seed_);
+    auto gen = at::detail::createCPUGenerator(core::hash64(user_id, seed_));
     auto theta = torch::randn({model.K()}, gen).requires_grad_(true);
     torch::optim::AdamW opt({theta}, torch::optim::AdamWOptions(lr_).weight_decay(0.0));
     bool was = model.is_training();

@@ -113,6 +113,64 @@ TEST_CASE("a frozen projector's inference copy computes the projector in eval mo
   }
 }
 
+TEST_CASE("a frozen projector with a split input: the q-part per distinct q, then each row's f([x; q])", "[mixture]") {
+  for (std::string spec : {"mlp2-gelu-dropout3", "mlp3-relu-dropout0-batchnorm", "mlp0-linear-dropout0",
+                           "mlp1-gelu-dropout0-nobias"}) {
+    INFO(spec);
+    torch::manual_seed(8);
+    Projector p(20, 12, ProjectorSpec::parse(spec));
+    p->train();
+    for (int i = 0; i < 3; ++i) p->forward(torch::randn({16, 20}) * 2 + 1);
+    p->eval();
+    torch::NoGradGuard ng;
+    auto x = torch::randn({7, 14}), q = torch::randn({3, 6});
+    std::vector<int64_t> share_row = {2, 0, 0, 1, 2, 2, 0};
+    auto want = p->forward(torch::cat({x, q.index_select(0, torch::tensor(share_row))}, 1)).contiguous();
+    FrozenProjector whole(*p), split(*p, 14);
+    CHECK(split.split_at() == 14);
+    std::vector<float> share(3 * split.first_out()), got(7 * 12), got_whole(7 * 12);
+    split.first_share(q.data_ptr<float>(), 3, share.data());
+    split.forward_split(x.data_ptr<float>(), 7, share.data(), share_row.data(), got.data());
+    CHECK(torch::allclose(torch::from_blob(got.data(), {7, 12}), want, 1e-5, 1e-5));
+    auto xq = torch::cat({x, q.index_select(0, torch::tensor(share_row))}, 1).contiguous();
+    whole.forward(xq.data_ptr<float>(), 7, got_whole.data());  // in ≠ out, and up to four layers
+    CHECK(torch::allclose(torch::from_blob(got_whole.data(), {7, 12}), want, 1e-5, 1e-5));
+    CHECK_THROWS_WITH(split.forward(xq.data_ptr<float>(), 7, got.data()), Contains("needs forward_split"));
+  }
+  Projector residual(12, 12, ProjectorSpec::parse("mlp1-relu-dropout0-residual"));
+  CHECK_THROWS_WITH(FrozenProjector(*residual, 6), Contains("cannot be residual"));
+}
+
+TEST_CASE("PAL-A's frozen geometry equals the one built from LibTorch ops", "[mixture][adapter]") {
+  auto f = persona(3, 2);
+  DatasetView view(f.pk.data, f.features);
+  for (std::string config : {R"({"k": 3})", R"({"k": 4, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 16})",
+                             R"({"k": 2, "use_prompt": false})", R"({"k": 3, "variant": "Pw", "dim": 8})"}) {
+    INFO(config);
+    torch::manual_seed(9);
+    auto model = make_model("pal-a", view.dims(), config);
+    train(*model, view, quick(2));
+    auto support = view.rows(Split::support, false);
+    auto sb = view.batch(std::vector<size_t>(support.begin(), support.begin() + 9));
+    auto* mixture = dynamic_cast<MixtureModel*>(model.get());
+    model->eval();
+    std::unique_ptr<ShotGeometry> frozen, ops;
+    {
+      torch::NoGradGuard ng;
+      frozen = mixture->geometry(sb);  // frozen: eval mode, no autograd
+    }
+    ops = mixture->geometry(sb);  // autograd on: the LibTorch path
+    Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(mixture->K(), 1.0, 2.0);
+    w /= w.sum();
+    Eigen::VectorXd z1, z2;
+    Eigen::MatrixXd d1, d2;
+    frozen->eval(w, z1, d1);
+    ops->eval(w, z2, d2);
+    CHECK((z1 - z2).cwiseAbs().maxCoeff() < 1e-4);
+    CHECK((d1 - d2).cwiseAbs().maxCoeff() < 1e-4);
+  }
+}
+
 TEST_CASE("PAL-B files saved before the prompt-projector bank load into the same model", "[mixture]") {
   auto f = persona(3, 2);
   DatasetView view(f.pk.data, f.features);
@@ -332,6 +390,22 @@ TEST_CASE("Newton adapter: fast, leaves shared weights bit-identical, agrees wit
   CHECK(acc_n >= acc_a - 0.02);
   CHECK(s_newton.at("cov").size(0) == 2);
   CHECK(ms < 50);  // generous: the benchmark measures the sub-millisecond claim
+}
+
+TEST_CASE("AdamW procedure: each user starts from her own draw of θ, the same one every time", "[mixture][adapter]") {
+  auto f = persona(3, 2);
+  DatasetView view(f.pk.data, f.features);
+  torch::manual_seed(0);
+  auto pal = make_model("pal-b", view.dims(), R"({"k": 4, "proj": "mlp1-gelu-dropout0"})");
+  auto sb = view.batch(std::vector<size_t>{view.rows(Split::support, false)[0]});
+  // lr ~0: θ stays at its initial draw.
+  auto start = make_adapter("pal-b", "adamw", R"({"lr": 1e-12, "epochs": 1})");
+  auto a1 = start->adapt(*pal, sb, "alice").at("theta"), a2 = start->adapt(*pal, sb, "alice").at("theta");
+  auto b = start->adapt(*pal, sb, "bob").at("theta");
+  CHECK(torch::equal(a1, a2));
+  CHECK_FALSE(torch::allclose(a1, b));
+  auto other_seed = make_adapter("pal-b", "adamw", R"({"lr": 1e-12, "epochs": 1, "seed": 1})");
+  CHECK_FALSE(torch::allclose(a1, other_seed->adapt(*pal, sb, "alice").at("theta")));
 }
 
 TEST_CASE("Newton adapter converges quadratically: a handful of iterations reach the optimum", "[mixture][adapter]") {
