@@ -10,6 +10,7 @@
 #include "core/evaluator.hpp"
 #include "core/persona_k.hpp"
 #include "core/progress.hpp"
+#include "core/stats.hpp"
 #include "mixture/mixture_model.hpp"
 
 namespace plural::apps {
@@ -27,7 +28,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
-  auto pb = persona_bench_data(bench.k_star, setup);
+  auto pb = persona_bench_data(bench.k_star, setup, 0, false, bench.unseen_users);
   const auto& pk = pb.persona;
   const auto& encoder_id = pb.encoder_id;
   DatasetView view(pk.data, pb.features);
@@ -52,12 +53,12 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
               {"threads", torch::get_num_threads()}, {"users", support.size()}, {"rows", json::array()}};
   if (!setup.json)
     std::printf("Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "
-                "%10s %9s %10s %10s\n",
+                "%10s %9s %10s %10s %s\n",
                 support.size(), bench.k_star, bench.family.c_str(), bench.k, torch::get_num_threads(), "shots",
                 (newton->name() + " ms").c_str(), "of which fwd", "adamw ms", "speedup", "acc >=",
-                (newton->name() + " acc").c_str(), "adamw acc");
+                (newton->name() + " acc").c_str(), "adamw acc", "  difference [95% CI over users]");
   for (int64_t shots : bench.shots) {
-    std::vector<double> tn, tg, ta;
+    std::vector<double> tn, tg, ta, user_gain;  // user_gain: her accuracy with Newton minus with AdamW
     double correct_n = 0, correct_a = 0, total = 0;
     for (const auto& [u, rows] : support) {
       std::vector<size_t> s(rows.begin(), rows.begin() + std::min<size_t>(static_cast<size_t>(shots), rows.size()));
@@ -66,7 +67,7 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
       double best = 1e300, best_geo = 1e300;
       for (int rep = 0; rep < bench.repeats; ++rep) {
         auto t0 = Clock::now();
-        sn = newton->adapt(model, sb, "u");
+        sn = newton->adapt(model, sb, pk.data.users[u].id);
         best = std::min(best, ms_since(t0));
         if (mixture) {  // the frozen forward alone: what the K-dimensional solve adds is the difference
           torch::NoGradGuard ng;
@@ -78,14 +79,17 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
       tn.push_back(best);
       tg.push_back(mixture ? best_geo : 0.0);
       auto y = tb.label > 0.5;
+      const double cn = ((score_pairs(model, tb, &sn) > 0) == y).sum().item<double>();
+      correct_n += cn;
+      total += static_cast<double>(tb.size());
       if (adamw) {
         auto t2 = Clock::now();
-        sa = adamw->adapt(model, sb, "u");
+        sa = adamw->adapt(model, sb, pk.data.users[u].id);
         ta.push_back(ms_since(t2));
-        correct_a += ((score_pairs(model, tb, &sa) > 0) == y).sum().item<double>();
+        const double ca = ((score_pairs(model, tb, &sa) > 0) == y).sum().item<double>();
+        correct_a += ca;
+        user_gain.push_back((cn - ca) / static_cast<double>(tb.size()));
       }
-      correct_n += ((score_pairs(model, tb, &sn) > 0) == y).sum().item<double>();
-      total += static_cast<double>(tb.size());
     }
     double mn = median(tn), mg = median(tg), ma = median(ta);
     double an = correct_n / total, aa = correct_a / total;
@@ -97,12 +101,16 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
                     "-", an, "-");
       continue;
     }
+    // Users are the sampling unit: the interval of the mean per-user difference, by a bootstrap over users.
+    auto gain = bootstrap_mean(user_gain, 2000, setup.seed);
     out["rows"].push_back({{"shots", shots}, {"adapter", newton->name()}, {"newton_ms", mn}, {"newton_forward_ms", mg},
                            {"adamw_ms", ma}, {"speedup", ma / mn}, {"newton_accuracy", an}, {"adamw_accuracy", aa},
+                           {"accuracy_difference", gain.mean}, {"accuracy_difference_ci95", {gain.lo, gain.hi}},
                            {"test_pairs", total}});
     if (!setup.json)
-      std::printf("  %5lld %10.3f %11.3f %10.1f %9.0fx %9s %10.3f %10.3f\n", static_cast<long long>(shots), mn, mg, ma,
-                  ma / mn, an >= aa ? "yes" : "no", an, aa);
+      std::printf("  %5lld %10.3f %11.3f %10.1f %9.0fx %9s %10.3f %10.3f   %+.4f [%+.4f, %+.4f]\n",
+                  static_cast<long long>(shots), mn, mg, ma, ma / mn, an >= aa ? "yes" : "no", an, aa, gain.mean, gain.lo,
+                  gain.hi);
   }
   if (!setup.json)
     std::printf("  latency: median over users of the fastest of %d Newton calls / one AdamW run; accuracy over all "

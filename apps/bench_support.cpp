@@ -26,8 +26,10 @@ torch::Tensor bench_features(const BenchSetup& setup, const PreferenceData& data
   return dataset_features(cache, enc->id(), data, enc.get(), eo);
 }
 
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs, bool rationales) {
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs, bool rationales,
+                                    int unseen_users) {
   PersonaKConfig pc;
+  if (unseen_users > 0) pc.unseen_users = unseen_users;  // drawn after the seen users: their data stay the same
   pc.rationales = rationales;
   if (support_pairs > 0) pc.support_pairs = support_pairs;
   pc.prototypes = k_star;

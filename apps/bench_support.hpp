@@ -35,7 +35,7 @@ struct PersonaBenchData {
 /// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool);
 /// rationales: every comparison carries the generator's rationale (their texts are encoded too).
 PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0,
-                                    bool rationales = false);
+                                    bool rationales = false, int unseen_users = 0);
 
 struct Trained {
   std::shared_ptr<core::RewardModel> model;

@@ -242,6 +242,9 @@ void add_bench(CLI::App& app, Common& common) {
     cmd->add_option("--k-star", o->bench.k_star, "Persona-K's planted K*")->capture_default_str();
     cmd->add_option("--shots", o->shots)->capture_default_str();
     cmd->add_option("--repeats", o->bench.repeats, "Newton calls per user (the fastest counts)")->capture_default_str();
+    cmd->add_option("--unseen-users", o->bench.unseen_users,
+                    "Persona-K's unseen users to adapt (the seen users and their data do not change)")
+        ->capture_default_str();
     cmd->add_option("--model-config", o->bench.model_config,
                     "JSON over the family's default model config, e.g. '{\"variant\": \"f(Pw)\"}'");
     cmd->add_option("--adapt-threads", o->bench.adapt_threads, "LibTorch threads while adapting (0 = all cores)")
@@ -250,6 +253,7 @@ void add_bench(CLI::App& app, Common& common) {
       require_model_family(o->bench.family);
       o->bench.shots = parse_int_list(o->shots, "--shots");
       PLURAL_CHECK(o->bench.repeats >= 1, "--repeats must be >= 1");
+      PLURAL_CHECK(o->bench.unseen_users >= 1, "--unseen-users must be >= 1");
       set_threads(common.threads);
       auto out = adapt_bench(o->bench, o->setup);
       if (o->setup.json) std::cout << out.dump() << "\n";

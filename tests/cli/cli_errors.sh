@@ -49,6 +49,19 @@ assert [r["k"] for r in t["k_sweep"]] == [1, 2], t
 assert [c["shots"] for c in t["models"][1]["unseen"]] == [0, 1, 5], t
 assert 0 <= t["models"][1]["seen"]["accuracy"] <= 1
 ' "$tmp/bench.json" || { echo "FAIL: bench persona JSON"; fail=1; }
+# plural bench adapt: the unseen population is an option; each row carries the paired difference and its interval.
+expect 2 "--unseen-users must be >= 1" "$cli" bench adapt --unseen-users 0 --cache "$tmp/a.h5"
+(cd "$(dirname "$statements")/../.." && "$cli" bench adapt --cache "$tmp/a.h5" --encoder hashed:dim=32 --epochs 1 \
+  --unseen-users 3 --shots 1,2 --json 2>/dev/null > "$tmp/adapt.json") || { echo "FAIL: bench adapt"; fail=1; }
+/usr/bin/python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+assert t["users"] == 3 and [r["shots"] for r in t["rows"]] == [1, 2], t
+for r in t["rows"]:
+    lo, hi = r["accuracy_difference_ci95"]
+    assert lo <= r["accuracy_difference"] <= hi, r
+    assert abs(r["accuracy_difference"] - (r["newton_accuracy"] - r["adamw_accuracy"])) < 1e-9, r
+' "$tmp/adapt.json" || { echo "FAIL: bench adapt JSON"; fail=1; }
 # plural query: the pool, the user and the scorer are checked; a good call ranks every candidate.
 for u in u1 u2 u3; do for i in 1 2 3 4 5 6; do
   printf '{"user": "%s", "prompt": "p", "a": "text %d", "b": "text %d", "label": %d}\n' $u $i $((i + 1)) $(( (i + ${#u}) % 2 ))
