@@ -62,6 +62,7 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
     double correct_n = 0, correct_a = 0, total = 0;
     for (const auto& [u, rows] : support) {
       std::vector<size_t> s(rows.begin(), rows.begin() + std::min<size_t>(static_cast<size_t>(shots), rows.size()));
+      if (test[u].empty()) continue;  // nothing to score her on
       auto sb = view.batch(s), tb = view.batch(test[u]);
       UserState sn, sa;
       double best = 1e300, best_geo = 1e300;
@@ -101,7 +102,8 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
                     "-", an, "-");
       continue;
     }
-    // Users are the sampling unit: the interval of the mean per-user difference, by a bootstrap over users.
+    // Users are the sampling unit: the mean over users of each one's accuracy difference, with a bootstrap interval
+    // over users (the difference of the pooled accuracies when, as in Persona-K, every user has as many test pairs).
     auto gain = bootstrap_mean(user_gain, 2000, setup.seed);
     out["rows"].push_back({{"shots", shots}, {"adapter", newton->name()}, {"newton_ms", mn}, {"newton_forward_ms", mg},
                            {"adamw_ms", ma}, {"speedup", ma / mn}, {"newton_accuracy", an}, {"adamw_accuracy", aa},

@@ -33,7 +33,8 @@ struct PersonaBenchData {
   std::string encoder_id;
 };
 /// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool);
-/// rationales: every comparison carries the generator's rationale (their texts are encoded too).
+/// rationales: every comparison carries the generator's rationale (their texts are encoded too); unseen_users > 0
+/// overrides the generator's 40 (drawn after the seen users, whose data stay the same).
 PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0,
                                     bool rationales = false, int unseen_users = 0);
 

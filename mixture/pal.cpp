@@ -21,8 +21,21 @@ void check_items(const ItemBatch& items, const core::ModelDims& dims, bool promp
   PLURAL_CHECK(items.x.size(1) == dims.item_dim, who, ": feature dimension mismatch: the model was trained on ",
                dims.item_dim, "-dim features, got ", items.x.size(1));
   if (prompt)
-    PLURAL_CHECK(items.prompt.defined() && items.prompt.size(1) == dims.prompt_dim, who,
-                 ": the model uses prompt features of dim ", dims.prompt_dim, "; give them");
+    PLURAL_CHECK(items.prompt.defined() && items.prompt.dim() == 2 && items.prompt.size(1) == dims.prompt_dim, who,
+                 ": the model uses prompt features of dim ", dims.prompt_dim, "; give them as [B, ", dims.prompt_dim,
+                 "]");
+}
+
+// Both sides of the shots, and one row of each per label: the frozen paths read raw buffers of that many rows.
+void check_shots(const PairBatch& shots, const core::ModelDims& dims, bool prompt, const std::string& who) {
+  check_items(shots.a, dims, prompt, who);
+  check_items(shots.b, dims, prompt, who);
+  const int64_t n = shots.size();
+  PLURAL_CHECK(shots.a.x.size(0) == n && shots.b.x.size(0) == n, who, ": ", n, " labels but ", shots.a.x.size(0),
+               " and ", shots.b.x.size(0), " item rows");
+  if (prompt)
+    PLURAL_CHECK(shots.a.prompt.size(0) == n && shots.b.prompt.size(0) == n, who, ": ", n, " labels but ",
+                 shots.a.prompt.size(0), " and ", shots.b.prompt.size(0), " prompt rows");
 }
 
 // The shots' frozen forward, checked before Newton runs on it: NaN features give an error, not a NaN state.
@@ -177,6 +190,17 @@ class DistanceGeometry : public ShotGeometry {
   int64_t n_, k_;
   std::vector<double> q_, v_[2], c_[2];
 };
+
+// The distance geometry from both sides' v = e Fᵀ [2n, K] (a's rows, then b's), c = ‖e‖² [2n] and FFᵀ [K, K].
+std::unique_ptr<ShotGeometry> distance_geometry(int64_t n, int64_t k, const std::vector<double>& v,
+                                                const std::vector<double>& c, std::vector<double> gram) {
+  check_finite(v, "pal-a");
+  check_finite(c, "pal-a");
+  std::vector<double> va(v.begin(), v.begin() + n * k), vb(v.begin() + n * k, v.end());
+  std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
+  return std::make_unique<DistanceGeometry>(n, k, std::move(gram), std::move(va), std::move(ca), std::move(vb),
+                                            std::move(cb));
+}
 
 // PAL-A "f(Pw)": r(w) = −‖e − a(w)‖ with a(w) = f(Pᵀw), not linear in w. Each call runs a frozen float64 copy of
 // f on K identical copies of Pᵀw, so that autograd's double-backward gives A = ∂a/∂w column by column (forward
@@ -404,8 +428,7 @@ std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
 }
 
 std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
-  check_items(shots.a, dims_, dims_.prompt_dim > 0, "pal-b");
-  check_items(shots.b, dims_, dims_.prompt_dim > 0, "pal-b");
+  check_shots(shots, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t n = shots.size();
   torch::Tensor prompts = g_ ? torch::cat({shots.a.prompt, shots.b.prompt}) : torch::Tensor();
   auto [table, inverse] = distinct_prototypes(prompts, 2 * n, 1);  // [P, K, d], [2n]
@@ -527,20 +550,12 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   if (is_frozen(*this) && !(config_.use_prompt && f_->residual())) return frozen_geometry(shots, F);
   // One forward for both sides: at a few shots the cost is reading f's weights, once per call.
   auto e = embed(both_sides(shots));
-  auto v = to_doubles(torch::matmul(e, F.t()));  // [2n, K]
-  auto c = to_doubles(e.pow(2).sum(1));          // [2n]
-  check_finite(v, "pal-a");
-  check_finite(c, "pal-a");
-  std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
-  std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
-  return std::make_unique<DistanceGeometry>(n, k_, to_doubles(torch::matmul(F, F.t())), std::move(va),
-                                            std::move(ca),
-                                            std::move(vb), std::move(cb));
+  return distance_geometry(n, k_, to_doubles(torch::matmul(e, F.t())), to_doubles(e.pow(2).sum(1)),
+                           to_doubles(torch::matmul(F, F.t())));
 }
 
 std::vector<float> PalA::frozen_item_rows(const PairBatch& shots) {
-  check_items(shots.a, dims_, config_.use_prompt, "pal-a");
-  check_items(shots.b, dims_, config_.use_prompt, "pal-a");
+  check_shots(shots, dims_, config_.use_prompt, "pal-a");
   const int64_t n = shots.size(), dx = dims_.item_dim;
   auto f = frozen_f_->get(weights_version(f_state_),
                           [&] { return FrozenProjector(*f_, config_.use_prompt ? dx : 0); });
@@ -585,12 +600,7 @@ std::unique_ptr<ShotGeometry> PalA::frozen_geometry(const PairBatch& shots, cons
   Eigen::Map<RowMatD>(v.data(), 2 * n, k_) = (E * F.transpose()).cast<double>();
   for (int64_t r = 0; r < 2 * n; ++r) c[static_cast<size_t>(r)] = E.row(r).squaredNorm();
   Eigen::Map<RowMatD>(gram.data(), k_, k_) = (F * F.transpose()).cast<double>();
-  check_finite(v, "pal-a");
-  check_finite(c, "pal-a");
-  std::vector<double> va(v.begin(), v.begin() + n * k_), vb(v.begin() + n * k_, v.end());
-  std::vector<double> ca(c.begin(), c.begin() + n), cb(c.begin() + n, c.end());
-  return std::make_unique<DistanceGeometry>(n, k_, std::move(gram), std::move(va), std::move(ca), std::move(vb),
-                                            std::move(cb));
+  return distance_geometry(n, k_, v, c, std::move(gram));
 }
 
 // ---- LoRe -----------------------------------------------------------------------------------------------------

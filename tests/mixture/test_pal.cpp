@@ -448,5 +448,14 @@ TEST_CASE("mixture models: bad input gives clear errors or defined results", "[m
   CHECK_THROWS_WITH(adapter->adapt(*k2, shots, "nan"), Contains("NaN"));
   auto pal_a = make_model("pal-a", view.dims(), R"({"k": 2})");  // its own frozen forward, checked the same way
   CHECK_THROWS_WITH(make_adapter("pal-a")->adapt(*pal_a, shots, "nan"), Contains("NaN"));
+  // Fewer item or prompt rows than labels: an error before any raw buffer is read.
+  auto ragged = view.batch(std::vector<size_t>{0, 1, 2});
+  ragged.b.x = ragged.b.x.narrow(0, 0, 2);
+  CHECK_THROWS_WITH(adapter->adapt(*k2, ragged, "r"), Contains("3 labels but 3 and 2 item rows"));
+  CHECK_THROWS_WITH(make_adapter("pal-a")->adapt(*pal_a, ragged, "r"), Contains("3 labels but 3 and 2 item rows"));
+  ragged = view.batch(std::vector<size_t>{0, 1, 2});
+  ragged.a.prompt = ragged.a.prompt.narrow(0, 0, 1);
+  CHECK_THROWS_WITH(adapter->adapt(*k2, ragged, "r"), Contains("3 labels but 1 and 3 prompt rows"));
+  CHECK_THROWS_WITH(make_adapter("pal-a")->adapt(*pal_a, ragged, "r"), Contains("3 labels but 1 and 3 prompt rows"));
   CHECK_THROWS_WITH(make_adapter("pal-b", "sgd"), Contains("no adapter 'sgd'"));
 }
