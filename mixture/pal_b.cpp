@@ -1,0 +1,205 @@
+#include "mixture/pal.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/json_config.hpp"
+#include "mixture/model_inputs.hpp"
+#include "mixture/shot_geometries.hpp"
+
+namespace plural::mixture {
+
+using core::ItemBatch;
+using core::PairBatch;
+
+// PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)).
+
+PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
+  set_dims(dims);
+  const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
+  PLURAL_CHECK(config_.bound > 0 && config_.bound_lambda >= 0, "pal-b: need bound > 0 and bound_lambda >= 0");
+  PLURAL_CHECK(config_.k >= 1, "pal-b: K must be >= 1, got ", config_.k);
+  auto spec = ProjectorSpec::parse(config_.proj);
+  f_ = register_module("f", Projector(dims.item_dim, d, spec));
+  if (dims.prompt_dim > 0) {
+    g_ = register_module("g", ProjectorBank(config_.k, dims.prompt_dim, d, spec));
+  } else {
+    // No prompts in the data: the prototypes are learned points (PAL-B with a constant prompt).
+    fixed_protos_ = register_parameter("prototypes", torch::randn({std::max<int64_t>(config_.k, 1), d}));
+  }
+  log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
+  init_users(config_.k, config_.partition, config_.prior_var);
+  // What the frozen caches key on, listed once: collecting a module's tensors took ~1.4 µs per adaptation.
+  f_state_ = f_->parameters();
+  for (auto& b : f_->buffers()) f_state_.push_back(b);
+  if (g_) {
+    g_state_ = g_->parameters();
+    for (auto& b : g_->buffers()) g_state_.push_back(b);
+  }
+}
+
+std::string PalB::config_json() const {
+  return nlohmann::json{{"k", config_.k},         {"dim", config_.dim},
+                        {"proj", config_.proj},   {"bound", config_.bound},
+                        {"bound_lambda", config_.bound_lambda}, {"partition", config_.partition},
+                        {"prior_var", config_.prior_var}}
+      .dump();
+}
+
+double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 100.0); }
+
+torch::Tensor PalB::project_prompts(const torch::Tensor& distinct) { return g_->forward(distinct); }
+
+void PalB::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive g_archive;
+  torch::Tensor probe;
+  if (!g_ || !archive.try_read("g", g_archive) || g_archive.try_read("w0", probe)) return Module::load(archive);
+  // The older layout: a list of K projectors. Read it as such, then everything else as Module::load would.
+  torch::nn::ModuleList legacy;
+  std::vector<ProjectorImpl*> projectors;
+  for (auto& p : g_->unstack()) {
+    legacy->push_back(p);
+    projectors.push_back(p.get());
+  }
+  legacy->load(g_archive);
+  g_->assign(projectors);
+  for (auto& p : named_parameters(/*recurse=*/false)) archive.read(p.key(), p.value());
+  for (auto& b : named_buffers(/*recurse=*/false)) archive.read(b.key(), b.value(), /*is_buffer=*/true);
+  for (auto& c : named_children()) {
+    if (c.key() == "g") continue;
+    torch::serialize::InputArchive sub;
+    archive.read(c.key(), sub);
+    c.value()->load(sub);
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const torch::Tensor& prompts, int64_t rows,
+                                                                  int64_t sides) {
+  if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({rows}, torch::kInt64)};
+  // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
+  // with, usually, one prompt; many datasets have few prompts).
+  auto d = distinct_rows(prompts, is_training() ? sides : 1);
+  if (!is_frozen(*this)) {
+    prompt_memo_->clear();
+    return {project_prompts(prompts.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
+  }
+  auto table = prompt_memo_->get(prompts, d, weights_version(g_state_),
+                                 [&](const torch::Tensor& rows) { return project_prompts(rows); });
+  return {table, d.inverse};
+}
+
+torch::Tensor PalB::item_representation(const ItemBatch& items) {
+  return torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor PalB::reward_weights(const ItemBatch& items, const torch::Tensor& w) { return rewards(items, w, 1); }
+
+torch::Tensor PalB::reward_sides(const ItemBatch& both, const torch::Tensor& w) { return rewards(both, w, 2); }
+
+torch::Tensor PalB::rewards(const ItemBatch& items, const torch::Tensor& w, int64_t sides) {
+  check_items(items, dims_, dims_.prompt_dim > 0, "pal-b");
+  const int64_t B = items.x.size(0);
+  auto e = torch::nn::functional::normalize(f_->forward(items.x), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  auto [table, inverse] = distinct_prototypes(items.prompt, B, sides);
+  auto G = table.index_select(0, inverse);
+  auto a = torch::bmm(broadcast_weights(w, B).unsqueeze(1).to(G.dtype()), G).squeeze(1);
+  if (is_training() && config_.bound_lambda > 0) {
+    auto term = torch::relu(a.norm(2, 1) - config_.bound).sum();
+    last_bound_ = last_bound_.defined() ? last_bound_ + term : term;
+    last_bound_rows_ += B;
+  }
+  auto cos = (e * torch::nn::functional::normalize(a, torch::nn::functional::NormalizeFuncOptions().dim(1))).sum(1);
+  return log_scale_.exp().clamp_max(100.0) * cos;
+}
+
+torch::Tensor PalB::regularizer(const PairBatch&) {
+  if (!last_bound_.defined()) return torch::zeros({});
+  // The mean over every item scored since the last call: both sides of each pair, in one pass or two.
+  auto r = config_.bound_lambda * last_bound_ / static_cast<double>(std::max<int64_t>(last_bound_rows_, 1));
+  last_bound_ = torch::Tensor();
+  last_bound_rows_ = 0;
+  return r;
+}
+
+std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
+  auto f = frozen_f_->get(weights_version(f_state_), [&] { return FrozenProjector(*f_); });
+  const int64_t n = shots.size(), d = f->out();
+  std::vector<float> e(static_cast<size_t>(2 * n * d));
+  int64_t row = 0;
+  for (const auto* side : {&shots.a.x, &shots.b.x}) {
+    auto x = side->to(torch::kFloat32).contiguous();
+    f->forward(x.data_ptr<float>(), n, e.data() + row * d);
+    row += n;
+  }
+  // e / max(‖e‖, 1e-12), as torch's normalize.
+  Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> E(e.data(), 2 * n, d);
+  for (int64_t r = 0; r < 2 * n; ++r) E.row(r) /= std::max(E.row(r).norm(), 1e-12f);
+  return e;
+}
+
+std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
+  check_shots(shots, dims_, dims_.prompt_dim > 0, "pal-b");
+  const int64_t n = shots.size();
+  torch::Tensor prompts = g_ ? torch::cat({shots.a.prompt, shots.b.prompt}) : torch::Tensor();
+  auto [table, inverse] = distinct_prototypes(prompts, 2 * n, 1);  // [P, K, d], [2n]
+  const int64_t P = table.size(0), d = table.size(2);
+  std::vector<float> e;
+  if (is_frozen(*this)) {  // an adaptation: f through its inference copy, no LibTorch ops per shot
+    e = frozen_item_rows(shots);
+  } else {
+    auto t = torch::nn::functional::normalize(f_->forward(torch::cat({shots.a.x, shots.b.x})),
+                                              torch::nn::functional::NormalizeFuncOptions().dim(1))
+                 .detach()
+                 .contiguous();
+    e.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+  auto protos = table.detach().to(torch::kFloat32).contiguous();
+  auto idx = inverse.contiguous();
+  const int64_t* prompt_of = idx.data_ptr<int64_t>();
+  using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const RowMatF> E(e.data(), 2 * n, d);
+  // u = G_p e per item and M_p = G_p G_pᵀ per prompt, in double for the K-dimensional solve.
+  std::vector<double> u(static_cast<size_t>(2 * n * k_)), grams(static_cast<size_t>(P * k_ * k_));
+  for (int64_t p = 0; p < P; ++p) {
+    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + p * k_ * d, k_, d);
+    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(grams.data() + p * k_ * k_, k_,
+                                                                                       k_) =
+        (G * G.transpose()).cast<double>();
+  }
+  for (int64_t r = 0; r < 2 * n; ++r) {
+    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + prompt_of[r] * k_ * d, k_, d);
+    Eigen::Map<Eigen::VectorXd>(u.data() + r * k_, k_) = (G * E.row(r).transpose()).cast<double>();
+  }
+  check_finite(u, "pal-b");
+  std::vector<double> ua(u.begin(), u.begin() + n * k_), ub(u.begin() + n * k_, u.end());
+  return cosine_geometry(n, k_, tau(), std::move(ua), std::move(ub), std::move(grams),
+                         std::vector<int64_t>(prompt_of, prompt_of + n),
+                         std::vector<int64_t>(prompt_of + n, prompt_of + 2 * n));
+}
+
+namespace {
+const bool registered = [] {
+  core::register_model(
+      "pal-b",
+      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+        PalB::Config c;
+        core::JsonConfig r(json, "pal-b");
+        r.get("k", c.k);
+        r.get("dim", c.dim);
+        r.get("proj", c.proj);
+        r.get("bound", c.bound);
+        r.get("bound_lambda", c.bound_lambda);
+        r.get("partition", c.partition);
+        r.get("prior_var", c.prior_var);
+        r.finish();
+        return std::make_shared<PalB>(dims, c);
+      },
+      "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance");
+  return true;
+}();
+}  // namespace
+
+}  // namespace plural::mixture
