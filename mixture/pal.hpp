@@ -88,17 +88,13 @@ class PalA : public MixtureModel {
  private:
   torch::Tensor embed(const core::ItemBatch& items);
   torch::Tensor ideal_basis();  // [K, d]: f(P) or P
-  /// The shots' f(x) [2n, d] (a's rows, then b's) through an inference copy of f, and the geometry built on them:
-  /// no LibTorch op per shot.
-  std::vector<float> frozen_item_rows(const core::PairBatch& shots);
-  std::unique_ptr<ShotGeometry> frozen_geometry(const core::PairBatch& shots, const torch::Tensor& basis);
+  /// embed() of a frozen model through an inference copy of f: no LibTorch op per item.
+  torch::Tensor frozen_embed(const core::ItemBatch& items);
   Config config_;
   Projector f_{nullptr};
   torch::Tensor protos_;
-  std::vector<torch::Tensor> f_state_;  // f's parameters and buffers: the frozen copy's version key
+  std::vector<torch::Tensor> f_state_, basis_state_;  // f's tensors, and with the prototypes: the caches' version keys
   std::shared_ptr<VersionedValue<FrozenProjector>> frozen_f_ = std::make_shared<VersionedValue<FrozenProjector>>();
-  // The frozen copy's share of each distinct prompt (its batchnorm folded in, so apart from prompt_memo_'s).
-  std::shared_ptr<RowMemo> frozen_share_memo_ = std::make_shared<RowMemo>();
   // A frozen model's shared parts, computed once instead of on every adaptation and scoring call: f(P), and each
   // distinct prompt's share p W_pᵀ + b of f's first layer (f([x; p]) then costs a third less per item).
   std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();

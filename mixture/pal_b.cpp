@@ -33,12 +33,8 @@ PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   log_scale_ = register_parameter("log_scale", torch::full({1}, std::log(1.0 / 0.07)));
   init_users(config_.k, config_.partition, config_.prior_var);
   // What the frozen caches key on, listed once: collecting a module's tensors took ~1.4 µs per adaptation.
-  f_state_ = f_->parameters();
-  for (auto& b : f_->buffers()) f_state_.push_back(b);
-  if (g_) {
-    g_state_ = g_->parameters();
-    for (auto& b : g_->buffers()) g_state_.push_back(b);
-  }
+  f_state_ = parameters_and_buffers(*f_);
+  if (g_) g_state_ = parameters_and_buffers(*g_);
 }
 
 std::string PalB::config_json() const {

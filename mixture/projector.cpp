@@ -40,7 +40,6 @@ void ProjectorImpl::reset() {
   int64_t d = in_;
   for (int l = 0; l < spec_.hidden_layers; ++l) {
     torch::nn::Linear linear(torch::nn::LinearOptions(d, out_).bias(spec_.bias));
-    if (l == 0) first_ = linear;
     linears_.push_back(linear);
     net_->push_back(linear);
     if (spec_.batchnorm) {
@@ -53,7 +52,6 @@ void ProjectorImpl::reset() {
     d = out_;
   }
   torch::nn::Linear last(torch::nn::LinearOptions(d, out_).bias(spec_.bias));
-  if (!first_) first_ = last;
   linears_.push_back(last);
   net_->push_back(last);
   register_module("net", net_);
@@ -61,16 +59,6 @@ void ProjectorImpl::reset() {
 
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {
   auto y = net_->forward(x);
-  return spec_.residual ? y + x : y;
-}
-
-const torch::Tensor& ProjectorImpl::first_weight() const { return first_->weight; }
-
-torch::Tensor ProjectorImpl::first_bias() const { return spec_.bias ? first_->bias : torch::Tensor(); }
-
-torch::Tensor ProjectorImpl::forward_after_first(const torch::Tensor& pre, const torch::Tensor& x) {
-  auto y = pre;
-  for (auto it = net_->begin() + 1; it != net_->end(); ++it) y = it->forward(y);
   return spec_.residual ? y + x : y;
 }
 

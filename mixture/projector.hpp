@@ -29,12 +29,6 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   ProjectorImpl(int64_t in, int64_t out, const ProjectorSpec& spec);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
-  /// The first Linear's weight [out, in] and bias ([out], undefined with -nobias): a caller that knows part of
-  /// the input recurs (PAL-A's prompt half) computes that part of x Wᵀ once.
-  const torch::Tensor& first_weight() const;
-  torch::Tensor first_bias() const;
-  /// forward(x) given the first Linear's output pre = x Wᵀ + b; x is needed only with -residual.
-  torch::Tensor forward_after_first(const torch::Tensor& pre, const torch::Tensor& x);
   bool residual() const { return spec_.residual; }
 
  private:
@@ -43,7 +37,6 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   int64_t in_, out_;
   ProjectorSpec spec_;
   torch::nn::Sequential net_{nullptr};
-  torch::nn::Linear first_{nullptr};
   std::vector<torch::nn::Linear> linears_;          // net_'s Linear layers in order
   std::vector<torch::nn::BatchNorm1d> batchnorms_;  // and its batchnorms (-batchnorm: one per hidden layer)
 };

@@ -16,6 +16,12 @@ uint64_t weights_version(const std::vector<at::Tensor>& params) {
   return v;
 }
 
+std::vector<at::Tensor> parameters_and_buffers(const torch::nn::Module& m) {
+  auto out = m.parameters();
+  for (auto& b : m.buffers()) out.push_back(b);
+  return out;
+}
+
 DistinctRows distinct_rows(const at::Tensor& rows, int64_t groups) {
   auto r = rows.to(torch::kFloat32).contiguous();
   const int64_t B = r.size(0), row_bytes = r.size(1) * static_cast<int64_t>(sizeof(float));
