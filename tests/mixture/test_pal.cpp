@@ -87,7 +87,9 @@ TEST_CASE("a projector bank computes each projector's forward, gradients and dro
   auto x = torch::randn({200, 64});
   bank->eval();
   auto e = bank->forward(x);
-  CHECK(torch::allclose(e.select(1, 0), e.select(1, 2)));
+  // Equal up to float rounding: OpenBLAS's Zen kernels round the bank's slices differently (1.8e-7 seen), which
+  // failed the default absolute tolerance of 1e-8 on outputs near zero.
+  CHECK(torch::allclose(e.select(1, 0), e.select(1, 2), 1e-5, 1e-6));
   bank->train();
   auto y = bank->forward(x);
   CHECK(!torch::allclose(y.select(1, 0), y.select(1, 1)));
