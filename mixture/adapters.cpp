@@ -71,42 +71,45 @@ class NewtonAdapter : public core::Adapter {
       Eigen::MatrixXd dz;
       double f = 0;
     };
+    Eigen::ArrayXd ez(n);
     auto at = [&](const Eigen::VectorXd& th, Point& pt) {
       pt.th = th;
       pt.w = (th.array() - th.maxCoeff()).exp();  // softmax, in place
       pt.w /= pt.w.sum();
       geo->eval(pt.w, pt.z, pt.dz);
-      pt.f = 0.5 * th.squaredNorm() / var;
-      for (int64_t i = 0; i < n; ++i) {
-        const double zi = pt.z[i];
-        const double sp = zi > 0 ? zi + std::log1p(std::exp(-zi)) : std::log1p(std::exp(zi));
-        pt.f += c[i] * (sp - y[i] * zi);
-      }
-      pt.p = (1.0 / (1.0 + (-pt.z.array()).exp())).matrix();
+      // softplus(z) = max(z, 0) + log(1 + e) and sigmoid(z) from one e = exp(−|z|), in vectorised Eigen: the
+      // transcendental functions, one libm call each per shot, were most of the search at 50 shots.
+      const auto z = pt.z.array();
+      ez = (-z.abs()).exp();
+      pt.p = (z >= 0).select(1.0 / (1.0 + ez), ez / (1.0 + ez)).matrix();
+      pt.f = 0.5 * th.squaredNorm() / var + (c.array() * (z.max(0.0) + (1.0 + ez).log() - y.array() * z)).sum();
     };
     // Gradient, Fisher matrix (PSD: the Laplace precision) and the exact Hessian of the negative log-posterior.
+    // With J = dw/dθ (symmetric) and dz/dθ = dz J: g = J dzᵀr + θ/var and Fisher = J (dzᵀ diag(curv) dz) J + I/var,
+    // so no [n, K] product is formed. Coefficient-wise (lazy) products: at K ≤ 8 Eigen's blocked GEMM would pack and
+    // allocate on every call.
     Eigen::VectorXd g(K), r(n), curv(n), q(K), h(K);
-    Eigen::MatrixXd fisher(K, K), hessian(K, K), J(K, K), JH(K, K), G(n, K), CG(n, K);
+    Eigen::MatrixXd fisher(K, K), hessian(K, K), J(K, K), JH(K, K), A(K, K), AJ(K, K);
     auto derivatives = [&](const Point& pt) {
       const Eigen::VectorXd& w = pt.w;
       J.noalias() = -w * w.transpose();  // dw/dθ = diag(w) − w wᵀ
       J.diagonal() += w;
-      G.noalias() = pt.dz * J;  // dz/dθ, [n, K]
       r = c.cwiseProduct(pt.p - y);  // dloss/dz
-      g.noalias() = G.transpose() * r;
+      q.noalias() = pt.dz.transpose() * r;
+      g.noalias() = J * q;
       g += pt.th / var;
       curv = c.cwiseProduct(pt.p.cwiseProduct((1.0 - pt.p.array()).matrix()));
-      CG.noalias() = curv.asDiagonal() * G;
-      fisher.noalias() = G.transpose() * CG;
+      A.noalias() = pt.dz.transpose().lazyProduct(curv.asDiagonal() * pt.dz);
+      AJ.noalias() = A.lazyProduct(J);
+      fisher.noalias() = J.lazyProduct(AJ);
       fisher.diagonal().array() += 1.0 / var;
       // Σ_i r_i ∇²_θ z_i = Jᵀ (Σ_i r_i ∇²_w z_i) J + Σ_a q_a ∇²_θ w_a, with q = dzᵀ r and the softmax's curvature
       // Σ_a q_a ∇²w_a = diag(h) − h wᵀ − w hᵀ + S (2 w wᵀ − diag(w)), h = q ⊙ w, S = qᵀw.
-      q.noalias() = pt.dz.transpose() * r;
       h = q.cwiseProduct(w);
       const double S = q.dot(w);
-      JH.noalias() = J * geo->weighted_hessian(w, r);
+      JH.noalias() = J.lazyProduct(geo->weighted_hessian(w, r));
       hessian = fisher;
-      hessian.noalias() += JH * J;
+      hessian.noalias() += JH.lazyProduct(J);
       hessian.noalias() -= h * w.transpose();
       hessian.noalias() -= w * h.transpose();
       hessian.noalias() += (2.0 * S) * (w * w.transpose());
@@ -117,8 +120,10 @@ class NewtonAdapter : public core::Adapter {
     Eigen::VectorXd step(K), next(K);
     Eigen::LLT<Eigen::MatrixXd> newton(K);
     at(Eigen::VectorXd::Zero(K), cur);
+    bool current = false;  // g, fisher and hessian are cur's
     for (int it = 0; it < max_iter_; ++it) {
       derivatives(cur);
+      current = true;
       if (g.lpNorm<Eigen::Infinity>() < tol_) break;  // stationary
       // Exact Newton where the posterior is locally convex (quadratic convergence near the optimum); elsewhere
       // the Hessian with its negative curvature flipped (|λ|, at least the prior's 1/var), a descent direction
@@ -142,9 +147,10 @@ class NewtonAdapter : public core::Adapter {
       if (!(trial.f < cur.f)) break;  // no descent left: at the optimum up to round-off
       const bool flat = cur.f - trial.f < 1e-12 * std::max(1.0, std::abs(cur.f));
       std::swap(cur, trial);
+      current = false;
       if (flat || t * step.norm() < tol_) break;
     }
-    derivatives(cur);
+    if (!current) derivatives(cur);
     const Eigen::VectorXd& th = cur.th;
     const Eigen::MatrixXd& H = fisher;
     Eigen::MatrixXd cov = H.ldlt().solve(Eigen::MatrixXd::Identity(K, K));

@@ -9,16 +9,11 @@
 
 #include "core/error.hpp"
 #include "mixture/projector.hpp"
-
-// The CBLAS entry point of the BLAS LibTorch itself loads (libblas.so.3: OpenBLAS here, with kernels chosen for the
-// CPU at load time). Declared rather than included: Debian ships <cblas.h> only with a -dev package of one BLAS.
-extern "C" void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
-                            int lda, const float* b, int ldb, float beta, float* c, int ldc);
+#include "mixture/row_gemm.hpp"
 
 namespace plural::mixture {
 
 namespace {
-constexpr int kRowMajor = 101, kNoTrans = 111;
 using RowMat = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using RowVec = Eigen::Array<float, 1, Eigen::Dynamic>;
 
@@ -56,25 +51,35 @@ FrozenProjector::FrozenProjector(const ProjectorImpl& p, int64_t split_at)
   }
 }
 
-void FrozenProjector::gemm(const float* x, int64_t rows, const Layer& L, float* y) {
-  cblas_sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(rows), static_cast<int>(L.out), static_cast<int>(L.in),
-              1.0f, x, static_cast<int>(L.in), L.weight_t.data(), static_cast<int>(L.out), 1.0f, y,
-              static_cast<int>(L.out));
+void FrozenProjector::gemm(const float* const* x_rows, int64_t rows, const Layer& L, float* y) {
+  add_rows_times(x_rows, rows, L.in, L.weight_t.data(), L.out, y);
 }
 
+namespace {
+std::vector<const float*> row_pointers(const float* x, int64_t rows, int64_t width) {
+  std::vector<const float*> p(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) p[static_cast<size_t>(r)] = x + r * width;
+  return p;
+}
+}  // namespace
+
 void FrozenProjector::forward(const float* x, int64_t rows, float* y) const {
+  forward_rows(row_pointers(x, rows, in_).data(), rows, y);
+}
+
+void FrozenProjector::forward_rows(const float* const* x_rows, int64_t rows, float* y) const {
   PLURAL_CHECK(split_ == 0, "frozen projector: a split copy needs forward_split");
   const Layer& L = layers_.front();
   std::vector<float> pre(static_cast<size_t>(rows * L.out));
   Eigen::Map<RowMat>(pre.data(), rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
-  gemm(x, rows, L, pre.data());
-  finish(pre.data(), rows, x, y);
+  gemm(x_rows, rows, L, pre.data());
+  finish(pre.data(), rows, x_rows, y);
 }
 
 void FrozenProjector::first_share(const float* q, int64_t rows, float* share) const {
   PLURAL_CHECK(split_ > 0, "frozen projector: first_share needs a split copy");
   Eigen::Map<RowMat>(share, rows, share_.out).rowwise() = Eigen::Map<const RowVec>(share_.bias.data(), share_.out);
-  gemm(q, rows, share_, share);
+  gemm(row_pointers(q, rows, share_.in).data(), rows, share_, share);
 }
 
 void FrozenProjector::forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
@@ -83,11 +88,12 @@ void FrozenProjector::forward_split(const float* x, int64_t rows, const float* s
   const Layer& L = layers_.front();
   std::vector<float> pre(static_cast<size_t>(rows * L.out));
   for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre.data() + r * L.out);
-  gemm(x, rows, L, pre.data());
-  finish(pre.data(), rows, x, y);
+  const auto x_rows = row_pointers(x, rows, split_);
+  gemm(x_rows.data(), rows, L, pre.data());
+  finish(pre.data(), rows, x_rows.data(), y);
 }
 
-void FrozenProjector::finish(float* pre, int64_t rows, const float* x, float* y) const {
+void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y) const {
   // Every hidden width is out_ (a Projector maps in → out → … → out), so two buffers of rows × out_ take turns.
   std::vector<float> other(layers_.size() > 2 ? static_cast<size_t>(rows * out_) : 0);
   float* cur = pre;
@@ -98,11 +104,12 @@ void FrozenProjector::finish(float* pre, int64_t rows, const float* x, float* y)
     const Layer& L = layers_[l];
     float* dst = l + 1 == layers_.size() ? y : (cur == pre ? other.data() : pre);
     Eigen::Map<RowMat>(dst, rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
-    gemm(cur, rows, L, dst);
+    gemm(row_pointers(cur, rows, out_).data(), rows, L, dst);
     cur = dst;
   }
   if (cur != y) std::copy_n(cur, rows * out_, y);  // a single-layer projector
-  if (residual_) Eigen::Map<RowMat>(y, rows, out_) += Eigen::Map<const RowMat>(x, rows, in_);
+  if (residual_)
+    for (int64_t r = 0; r < rows; ++r) Eigen::Map<RowVec>(y + r * out_, out_) += Eigen::Map<const RowVec>(x_rows[r], in_);
 }
 
 }  // namespace plural::mixture

@@ -1,6 +1,7 @@
 #pragma once
 // An inference copy of a Projector for a frozen model: float weights in row-major buffers (an eval-mode batchnorm
-// folded into the Linear before it; dropout is the identity), run through CBLAS and Eigen instead of LibTorch ops.
+// folded into the Linear before it; dropout is the identity), run through a few-row kernel and Eigen instead of
+// LibTorch ops.
 // A few-shot adaptation's forward is a handful of rows, where LibTorch's per-op dispatch, not arithmetic, was the
 // cost (PAL-B, one shot: ~40 µs of a 63 µs adaptation).
 #include <cstdint>
@@ -22,6 +23,8 @@ class FrozenProjector {
   int64_t first_out() const { return layers_.front().out; }
   /// y [rows, out] = f(x [rows, in]), both row-major float32; y must not alias x. Not for a split copy.
   void forward(const float* x, int64_t rows, float* y) const;
+  /// The same, with row r of x at x_rows[r] (a pair's two sides without copying them into one block).
+  void forward_rows(const float* const* x_rows, int64_t rows, float* y) const;
   /// share [rows, first_out] = the first layer's pre-activation from q [rows, in − split_at] alone (bias included).
   void first_share(const float* q, int64_t rows, float* share) const;
   /// y [rows, out] = f([x; q]) for x [rows, split_at] whose q's share is row share_row[r] of share.
@@ -33,9 +36,9 @@ class FrozenProjector {
     std::vector<float> weight_t;  // [in, out], row-major: Wᵀ, so that x Wᵀ is a no-transpose product (faster here)
     std::vector<float> bias;      // [out] (zeros with -nobias)
   };
-  static void gemm(const float* x, int64_t rows, const Layer& L, float* y);  ///< y += x Wᵀ
+  static void gemm(const float* const* x_rows, int64_t rows, const Layer& L, float* y);  ///< y += x Wᵀ
   /// Every layer after the first, from its pre-activation `pre` [rows, first_out] (which it overwrites).
-  void finish(float* pre, int64_t rows, const float* x, float* y) const;
+  void finish(float* pre, int64_t rows, const float* const* x_rows, float* y) const;
   int64_t in_ = 0, out_ = 0, split_ = 0;
   bool residual_ = false;
   enum class Activation { none, relu, gelu } activation_ = Activation::none;

@@ -47,6 +47,15 @@ class PalB : public MixtureModel {
   std::pair<torch::Tensor, torch::Tensor> distinct_prototypes(const torch::Tensor& prompts, int64_t rows,
                                                               int64_t sides);
   torch::Tensor project_prompts(const torch::Tensor& distinct);  // [P, K, d]
+  /// One prompt's prototypes G [K, d] (float32, contiguous) and their Gram matrix G Gᵀ [K, K] (the geometry's M_p).
+  struct PromptPrototypes {
+    torch::Tensor protos;
+    std::vector<double> gram;
+  };
+  static std::vector<PromptPrototypes> split_prototypes(const torch::Tensor& table);  // [P, K, d] → P of them
+  /// The prototypes of each distinct row of `rows` (row i at rows[i]): a frozen model's from the memo.
+  std::vector<std::shared_ptr<const PromptPrototypes>> prompt_prototypes(const float* const* rows,
+                                                                        const DistinctRows& d);
   /// The shots' normalised item representations [2n, d] (a's rows, then b's) through an inference copy of f.
   std::vector<float> frozen_item_rows(const core::PairBatch& shots);
   Config config_;
@@ -54,7 +63,9 @@ class PalB : public MixtureModel {
   std::vector<torch::Tensor> f_state_, g_state_;  // f's and g's parameters and buffers (the caches' version keys)
   // g(prompt) per distinct prompt of a frozen model: a new user's shots and scored items mostly reuse a few
   // prompts, and their K projector passes dominated a few-shot adaptation.
-  std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
+  std::shared_ptr<KeyedMemo<PromptPrototypes>> prompt_memo_ = std::make_shared<KeyedMemo<PromptPrototypes>>();
+  // τ of a frozen model: reading log_scale_ is a LibTorch op, ~1 µs of a few-µs adaptation.
+  std::shared_ptr<VersionedValue<double>> frozen_tau_ = std::make_shared<VersionedValue<double>>();
   Projector f_{nullptr};
   ProjectorBank g_{nullptr};
   torch::Tensor fixed_protos_;  // [K, d] when the data has no prompts

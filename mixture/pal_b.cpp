@@ -72,19 +72,54 @@ void PalB::load(torch::serialize::InputArchive& archive) {
   }
 }
 
+std::vector<PalB::PromptPrototypes> PalB::split_prototypes(const torch::Tensor& table) {
+  using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  auto t = table.detach().to(torch::kFloat32).contiguous();
+  std::vector<PromptPrototypes> out;
+  for (int64_t p = 0; p < t.size(0); ++p) {
+    PromptPrototypes pp{t[p].clone(), std::vector<double>(static_cast<size_t>(t.size(1) * t.size(1)))};
+    Eigen::Map<const RowMatF> G(pp.protos.data_ptr<float>(), t.size(1), t.size(2));
+    Eigen::Map<RowMatD>(pp.gram.data(), t.size(1), t.size(1)) = (G * G.transpose()).cast<double>();
+    out.push_back(std::move(pp));
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<const PalB::PromptPrototypes>> PalB::prompt_prototypes(const float* const* rows,
+                                                                                   const DistinctRows& d) {
+  auto compute = [&](const std::vector<int64_t>& first) {
+    const int64_t D = dims_.prompt_dim;
+    auto x = torch::empty({static_cast<int64_t>(first.size()), D});
+    for (size_t m = 0; m < first.size(); ++m)
+      std::copy_n(rows[first[m]], D, x.data_ptr<float>() + static_cast<int64_t>(m) * D);
+    return split_prototypes(project_prompts(x));
+  };
+  if (!is_frozen(*this)) {
+    std::vector<std::shared_ptr<const PromptPrototypes>> out;
+    for (auto& pp : compute(d.first)) out.push_back(std::make_shared<const PromptPrototypes>(std::move(pp)));
+    return out;
+  }
+  return prompt_memo_->get(d, weights_version(g_state_), compute);
+}
+
 std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const torch::Tensor& prompts, int64_t rows,
                                                                   int64_t sides) {
   if (!g_) return {fixed_protos_.unsqueeze(0), torch::zeros({rows}, torch::kInt64)};
   // Each distinct prompt goes through the K projectors once: batches repeat prompts (every pair has two items
   // with, usually, one prompt; many datasets have few prompts).
-  auto d = distinct_rows(prompts, is_training() ? sides : 1);
   if (!is_frozen(*this)) {
-    prompt_memo_->clear();
+    auto d = distinct_rows(prompts, is_training() ? sides : 1);
     return {project_prompts(prompts.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
   }
-  auto table = prompt_memo_->get(prompts, d, weights_version(g_state_),
-                                 [&](const torch::Tensor& rows) { return project_prompts(rows); });
-  return {table, d.inverse};
+  auto p = prompts.to(torch::kFloat32).contiguous();
+  std::vector<const float*> row(static_cast<size_t>(p.size(0)));
+  for (int64_t i = 0; i < p.size(0); ++i) row[static_cast<size_t>(i)] = p.data_ptr<float>() + i * p.size(1);
+  auto d = distinct_rows(row.data(), p.size(0), p.size(1));
+  auto entries = prompt_prototypes(row.data(), d);
+  std::vector<torch::Tensor> table;
+  for (const auto& e : entries) table.push_back(e->protos);
+  return {table.size() == 1 ? table[0].unsqueeze(0) : torch::stack(table), torch::tensor(d.index, torch::kInt64)};
 }
 
 torch::Tensor PalB::item_representation(const ItemBatch& items) {
@@ -124,12 +159,14 @@ std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
   auto f = frozen_f_->get(weights_version(f_state_), [&] { return FrozenProjector(*f_); });
   const int64_t n = shots.size(), d = f->out();
   std::vector<float> e(static_cast<size_t>(2 * n * d));
-  int64_t row = 0;
-  for (const auto* side : {&shots.a.x, &shots.b.x}) {
-    auto x = side->to(torch::kFloat32).contiguous();
-    f->forward(x.data_ptr<float>(), n, e.data() + row * d);
-    row += n;
+  // Both sides in one pass: each strip of f's weights is then read once for up to four rows.
+  const auto xa = shots.a.x.to(torch::kFloat32).contiguous(), xb = shots.b.x.to(torch::kFloat32).contiguous();
+  std::vector<const float*> rows(static_cast<size_t>(2 * n));
+  for (int64_t i = 0; i < n; ++i) {
+    rows[static_cast<size_t>(i)] = xa.data_ptr<float>() + i * f->in();
+    rows[static_cast<size_t>(n + i)] = xb.data_ptr<float>() + i * f->in();
   }
+  f->forward_rows(rows.data(), 2 * n, e.data());
   // e / max(‖e‖, 1e-12), as torch's normalize.
   Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> E(e.data(), 2 * n, d);
   for (int64_t r = 0; r < 2 * n; ++r) E.row(r) /= std::max(E.row(r).norm(), 1e-12f);
@@ -139,11 +176,27 @@ std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
 std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   check_shots(shots, dims_, dims_.prompt_dim > 0, "pal-b");
   const int64_t n = shots.size();
-  torch::Tensor prompts = g_ ? torch::cat({shots.a.prompt, shots.b.prompt}) : torch::Tensor();
-  auto [table, inverse] = distinct_prototypes(prompts, 2 * n, 1);  // [P, K, d], [2n]
-  const int64_t P = table.size(0), d = table.size(2);
+  const bool frozen = is_frozen(*this);
+  // Each item's prototypes: one set per distinct prompt (usually one for all shots). A frozen model reads them, f's
+  // inference copy and τ from its memos, with no LibTorch op per shot.
+  std::vector<std::shared_ptr<const PromptPrototypes>> protos;
+  std::vector<int64_t> prompt_of(static_cast<size_t>(2 * n), 0);
+  if (g_) {
+    const auto pa = shots.a.prompt.to(torch::kFloat32).contiguous(), pb = shots.b.prompt.to(torch::kFloat32).contiguous();
+    const int64_t D = dims_.prompt_dim;
+    std::vector<const float*> rows(static_cast<size_t>(2 * n));
+    for (int64_t i = 0; i < n; ++i) {
+      rows[static_cast<size_t>(i)] = pa.data_ptr<float>() + i * D;
+      rows[static_cast<size_t>(n + i)] = pb.data_ptr<float>() + i * D;
+    }
+    auto d = distinct_rows(rows.data(), 2 * n, D);
+    protos = prompt_prototypes(rows.data(), d);
+    prompt_of = std::move(d.index);
+  } else {
+    protos.push_back(std::make_shared<const PromptPrototypes>(std::move(split_prototypes(fixed_protos_.unsqueeze(0))[0])));
+  }
   std::vector<float> e;
-  if (is_frozen(*this)) {  // an adaptation: f through its inference copy, no LibTorch ops per shot
+  if (frozen) {
     e = frozen_item_rows(shots);
   } else {
     auto t = torch::nn::functional::normalize(f_->forward(torch::cat({shots.a.x, shots.b.x})),
@@ -152,28 +205,23 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
                  .contiguous();
     e.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
-  auto protos = table.detach().to(torch::kFloat32).contiguous();
-  auto idx = inverse.contiguous();
-  const int64_t* prompt_of = idx.data_ptr<int64_t>();
-  using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const RowMatF> E(e.data(), 2 * n, d);
-  // u = G_p e per item and M_p = G_p G_pᵀ per prompt, in double for the K-dimensional solve.
-  std::vector<double> u(static_cast<size_t>(2 * n * k_)), grams(static_cast<size_t>(P * k_ * k_));
-  for (int64_t p = 0; p < P; ++p) {
-    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + p * k_ * d, k_, d);
-    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(grams.data() + p * k_ * k_, k_,
-                                                                                       k_) =
-        (G * G.transpose()).cast<double>();
-  }
+  const int64_t P = static_cast<int64_t>(protos.size()), d = static_cast<int64_t>(e.size()) / std::max<int64_t>(2 * n, 1);
+  // u = G_p e per item, in double for the K-dimensional solve; M_p = G_p G_pᵀ per prompt from the memo.
+  std::vector<double> u(static_cast<size_t>(2 * n * k_)), grams;
+  grams.reserve(static_cast<size_t>(P * k_ * k_));
+  for (const auto& pp : protos) grams.insert(grams.end(), pp->gram.begin(), pp->gram.end());
   for (int64_t r = 0; r < 2 * n; ++r) {
-    Eigen::Map<const RowMatF> G(protos.data_ptr<float>() + prompt_of[r] * k_ * d, k_, d);
-    Eigen::Map<Eigen::VectorXd>(u.data() + r * k_, k_) = (G * E.row(r).transpose()).cast<double>();
+    const float* G = protos[static_cast<size_t>(prompt_of[static_cast<size_t>(r)])]->protos.data_ptr<float>();
+    Eigen::Map<const Eigen::VectorXf> er(e.data() + r * d, d);
+    for (int64_t a = 0; a < k_; ++a)
+      u[static_cast<size_t>(r * k_ + a)] = Eigen::Map<const Eigen::VectorXf>(G + a * d, d).dot(er);
   }
   check_finite(u, "pal-b");
+  const double t = frozen ? *frozen_tau_->get(weights_version({log_scale_}), [&] { return tau(); }) : tau();
   std::vector<double> ua(u.begin(), u.begin() + n * k_), ub(u.begin() + n * k_, u.end());
-  return cosine_geometry(n, k_, tau(), std::move(ua), std::move(ub), std::move(grams),
-                         std::vector<int64_t>(prompt_of, prompt_of + n),
-                         std::vector<int64_t>(prompt_of + n, prompt_of + 2 * n));
+  return cosine_geometry(n, k_, t, std::move(ua), std::move(ub), std::move(grams),
+                         std::vector<int64_t>(prompt_of.begin(), prompt_of.begin() + n),
+                         std::vector<int64_t>(prompt_of.begin() + n, prompt_of.end()));
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include "core/persona_k.hpp"
 #include "core/trainer.hpp"
 #include "mixture/pal.hpp"
+#include "mixture/row_gemm.hpp"
 #include "tests/helpers.hpp"
 #include "tests/persona_fixture.hpp"
 
@@ -115,6 +116,30 @@ TEST_CASE("a frozen projector's inference copy computes the projector in eval mo
   }
 }
 
+TEST_CASE("the few-row kernel adds X·Wᵀ as a double-precision product would, rows given by pointer", "[mixture]") {
+  // Every width class of the kernel (16-column strips, an 8-column strip, single columns), 1–3 leftover rows, and
+  // enough rows to split over threads; rows taken in reverse order from scattered memory.
+  torch::manual_seed(4);
+  for (int64_t rows : {1, 2, 3, 4, 5, 7, 38})
+    for (int64_t k : {1, 5, 384})
+      for (int64_t n : {1, 7, 8, 15, 16, 17, 64, 70}) {
+        INFO("rows " << rows << " k " << k << " n " << n);
+        auto x = torch::randn({rows, k + 3}), wt = torch::randn({k, n}), y0 = torch::randn({rows, n});
+        std::vector<const float*> row(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) row[static_cast<size_t>(r)] = x.data_ptr<float>() + (rows - 1 - r) * (k + 3) + 2;
+        auto xr = x.flip(0).narrow(1, 2, k).to(torch::kFloat64);
+        auto want = y0.to(torch::kFloat64) + xr.matmul(wt.to(torch::kFloat64));
+        for (bool blas : {false, true}) {
+          auto y = y0.clone();
+          if (blas)
+            plural::mixture::detail::add_rows_times_blas(row.data(), rows, k, wt.data_ptr<float>(), n, y.data_ptr<float>());
+          else
+            add_rows_times(row.data(), rows, k, wt.data_ptr<float>(), n, y.data_ptr<float>());
+          CHECK((y.to(torch::kFloat64) - want).abs().max().item<double>() < 1e-4 * std::sqrt(double(k)));
+        }
+      }
+}
+
 TEST_CASE("a frozen projector with a split input: the q-part per distinct q, then each row's f([x; q])", "[mixture]") {
   for (std::string spec : {"mlp2-gelu-dropout3", "mlp3-relu-dropout0-batchnorm", "mlp0-linear-dropout0",
                            "mlp1-gelu-dropout0-nobias"}) {
@@ -143,17 +168,30 @@ TEST_CASE("a frozen projector with a split input: the q-part per distinct q, the
   CHECK_THROWS_WITH(FrozenProjector(*residual, 6), Contains("cannot be residual"));
 }
 
-TEST_CASE("PAL-A's frozen geometry equals the one built from LibTorch ops", "[mixture][adapter]") {
+TEST_CASE("PAL-A's and PAL-B's frozen geometry equals the one built from LibTorch ops", "[mixture][adapter]") {
   auto f = persona(3, 2);
   DatasetView view(f.pk.data, f.features);
-  for (std::string config : {R"({"k": 3})", R"({"k": 4, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 16})",
-                             R"({"k": 2, "use_prompt": false})", R"({"k": 3, "variant": "Pw", "dim": 8})"}) {
-    INFO(config);
+  for (auto [family, config] : std::vector<std::pair<std::string, std::string>>{
+           {"pal-a", R"({"k": 3})"},
+           {"pal-a", R"({"k": 4, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 16})"},
+           {"pal-a", R"({"k": 2, "use_prompt": false})"},
+           {"pal-a", R"({"k": 3, "variant": "Pw", "dim": 8})"},
+           {"pal-b", R"({"k": 3})"},
+           {"pal-b", R"({"k": 5, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 20})"},
+           {"pal-b", R"({"k": 2, "proj": "mlp0-linear-dropout0", "dim": 0})"}}) {
+    INFO(family << " " << config);
     torch::manual_seed(9);
-    auto model = make_model("pal-a", view.dims(), config);
+    auto model = make_model(family, view.dims(), config);
     train(*model, view, quick(2));
     auto support = view.rows(Split::support, false);
     auto sb = view.batch(std::vector<size_t>(support.begin(), support.begin() + 9));
+    // Several prompts, one of them on both sides and not in consecutive rows.
+    sb.a.prompt = sb.a.prompt.clone();
+    sb.b.prompt = sb.b.prompt.clone();
+    auto other = torch::randn({sb.a.prompt.size(1)});
+    sb.a.prompt[2] = other;
+    sb.b.prompt[6] = other;
+    sb.b.prompt[7] = torch::randn({sb.a.prompt.size(1)});
     auto* mixture = dynamic_cast<MixtureModel*>(model.get());
     model->eval();
     std::unique_ptr<ShotGeometry> frozen, ops;
@@ -319,6 +357,13 @@ TEST_CASE("distinct prompt rows: merged by content, never across a training batc
   CHECK(two.first == std::vector<int64_t>{0, 1, 3, 4});
   CHECK(torch::equal(two.inverse, torch::tensor({0, 1, 0, 2, 3, 3}, torch::kInt64)));
   CHECK_THROWS_WITH(distinct_rows(torch::randn({5, 2}), 2), Contains("5 rows do not split into 2 groups"));
+  // By pointer: a repeated pointer, an equal row elsewhere in memory, and a row that differs in its last float.
+  std::vector<float> a = {1, 2, 3}, b = {1, 2, 3}, c = {1, 2, 4};
+  std::vector<const float*> ptr = {a.data(), a.data(), b.data(), c.data(), a.data()};
+  auto raw = distinct_rows(ptr.data(), 5, 3);
+  CHECK(raw.index == std::vector<int64_t>{0, 0, 0, 1, 0});
+  CHECK(raw.first == std::vector<int64_t>{0, 3});
+  CHECK(distinct_rows(ptr.data(), 4, 3, 2).index == std::vector<int64_t>{0, 0, 1, 2});
 }
 
 TEST_CASE("PAL-B on Persona-K: beats BT, recovers the planted prototypes, adapts unseen users", "[mixture][pal]") {
