@@ -55,14 +55,6 @@ void FrozenProjector::gemm(const float* const* x_rows, int64_t rows, const Layer
   add_rows_times(x_rows, rows, L.in, L.weight_t.data(), L.out, y);
 }
 
-namespace {
-std::vector<const float*> row_pointers(const float* x, int64_t rows, int64_t width) {
-  std::vector<const float*> p(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) p[static_cast<size_t>(r)] = x + r * width;
-  return p;
-}
-}  // namespace
-
 void FrozenProjector::forward(const float* x, int64_t rows, float* y) const {
   forward_rows(row_pointers(x, rows, in_).data(), rows, y);
 }

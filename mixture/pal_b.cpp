@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/json_config.hpp"
 #include "mixture/model_inputs.hpp"
+#include "mixture/row_gemm.hpp"
 #include "mixture/shot_geometries.hpp"
 
 namespace plural::mixture {
@@ -113,8 +114,7 @@ std::pair<torch::Tensor, torch::Tensor> PalB::distinct_prototypes(const torch::T
     return {project_prompts(prompts.index_select(0, torch::tensor(d.first, torch::kInt64))), d.inverse};
   }
   auto p = prompts.to(torch::kFloat32).contiguous();
-  std::vector<const float*> row(static_cast<size_t>(p.size(0)));
-  for (int64_t i = 0; i < p.size(0); ++i) row[static_cast<size_t>(i)] = p.data_ptr<float>() + i * p.size(1);
+  const auto row = row_pointers(p.data_ptr<float>(), p.size(0), p.size(1));
   auto d = distinct_rows(row.data(), p.size(0), p.size(1));
   auto entries = prompt_prototypes(row.data(), d);
   std::vector<torch::Tensor> table;
@@ -161,11 +161,8 @@ std::vector<float> PalB::frozen_item_rows(const PairBatch& shots) {
   std::vector<float> e(static_cast<size_t>(2 * n * d));
   // Both sides in one pass: each strip of f's weights is then read once for up to four rows.
   const auto xa = shots.a.x.to(torch::kFloat32).contiguous(), xb = shots.b.x.to(torch::kFloat32).contiguous();
-  std::vector<const float*> rows(static_cast<size_t>(2 * n));
-  for (int64_t i = 0; i < n; ++i) {
-    rows[static_cast<size_t>(i)] = xa.data_ptr<float>() + i * f->in();
-    rows[static_cast<size_t>(n + i)] = xb.data_ptr<float>() + i * f->in();
-  }
+  auto rows = row_pointers(xa.data_ptr<float>(), n, f->in());
+  append_row_pointers(xb.data_ptr<float>(), n, f->in(), rows);
   f->forward_rows(rows.data(), 2 * n, e.data());
   // e / max(‖e‖, 1e-12), as torch's normalize.
   Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> E(e.data(), 2 * n, d);
@@ -184,11 +181,8 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   if (g_) {
     const auto pa = shots.a.prompt.to(torch::kFloat32).contiguous(), pb = shots.b.prompt.to(torch::kFloat32).contiguous();
     const int64_t D = dims_.prompt_dim;
-    std::vector<const float*> rows(static_cast<size_t>(2 * n));
-    for (int64_t i = 0; i < n; ++i) {
-      rows[static_cast<size_t>(i)] = pa.data_ptr<float>() + i * D;
-      rows[static_cast<size_t>(n + i)] = pb.data_ptr<float>() + i * D;
-    }
+    auto rows = row_pointers(pa.data_ptr<float>(), n, D);
+    append_row_pointers(pb.data_ptr<float>(), n, D, rows);
     auto d = distinct_rows(rows.data(), 2 * n, D);
     protos = prompt_prototypes(rows.data(), d);
     prompt_of = std::move(d.index);

@@ -90,6 +90,17 @@ void add_rows_times_blas(const float* const* x_rows, int64_t rows, int64_t k, co
 }
 }  // namespace detail
 
+void append_row_pointers(const float* x, int64_t rows, int64_t width, std::vector<const float*>& out) {
+  for (int64_t r = 0; r < rows; ++r) out.push_back(x + r * width);
+}
+
+std::vector<const float*> row_pointers(const float* x, int64_t rows, int64_t width) {
+  std::vector<const float*> p;
+  p.reserve(static_cast<size_t>(rows));
+  append_row_pointers(x, rows, width, p);
+  return p;
+}
+
 void add_rows_times(const float* const* x_rows, int64_t rows, int64_t k, const float* wt, int64_t n, float* y) {
   if (!has_avx2_fma()) return detail::add_rows_times_blas(x_rows, rows, k, wt, n, y);
   const int64_t blocks = (rows + 3) / 4;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "mixture/row_gemm.hpp"
 
 namespace plural::mixture {
 
@@ -26,9 +27,7 @@ std::vector<at::Tensor> parameters_and_buffers(const torch::nn::Module& m) {
 DistinctRows distinct_rows(const at::Tensor& rows, int64_t groups) {
   auto r = rows.to(torch::kFloat32).contiguous();
   const int64_t B = r.size(0), D = r.size(1);
-  std::vector<const float*> p(static_cast<size_t>(B));
-  for (int64_t i = 0; i < B; ++i) p[static_cast<size_t>(i)] = r.data_ptr<float>() + i * D;
-  auto d = distinct_rows(p.data(), B, D, groups);
+  auto d = distinct_rows(row_pointers(r.data_ptr<float>(), B, D).data(), B, D, groups);
   d.inverse = torch::tensor(d.index, torch::kInt64);
   return d;
 }

@@ -74,10 +74,6 @@ class KeyedMemo {
     }
     return out;
   }
-  void clear() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    memo_.clear();
-  }
 
  private:
   std::mutex mutex_;  // scoring may be concurrent
@@ -92,7 +88,6 @@ class RowMemo {
   /// compute(missing rows [M, D]) -> [M, ...]. A new version forgets everything.
   at::Tensor get(const at::Tensor& rows, const DistinctRows& d, uint64_t version,
                  const std::function<at::Tensor(const at::Tensor&)>& compute);
-  void clear() { memo_.clear(); }
 
  private:
   KeyedMemo<at::Tensor> memo_;
