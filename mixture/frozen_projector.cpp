@@ -21,6 +21,11 @@ std::vector<float> to_floats(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kFloat32).contiguous();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
+
+PackedWeights packed(const torch::Tensor& wt) {  // wt [in, out]
+  auto c = wt.detach().to(torch::kFloat32).contiguous();
+  return PackedWeights(c.data_ptr<float>(), c.size(0), c.size(1));
+}
 }  // namespace
 
 FrozenProjector::FrozenProjector(const ProjectorImpl& p, int64_t split_at)
@@ -43,64 +48,96 @@ FrozenProjector::FrozenProjector(const ProjectorImpl& p, int64_t split_at)
     }
     if (l == 0 && split_ > 0) {  // the x-columns stay here; the q-columns and the bias go to share_
       auto wq = w.narrow(1, split_, w.size(1) - split_);
-      share_ = {wq.size(1), wq.size(0), to_floats(wq.t()), to_floats(b)};
+      share_ = {wq.size(1), wq.size(0), packed(wq.t()), to_floats(b)};
       w = w.narrow(1, 0, split_);
       b = torch::zeros_like(b);
     }
-    layers_.push_back({w.size(1), w.size(0), to_floats(w.t()), to_floats(b)});
+    layers_.push_back({w.size(1), w.size(0), packed(w.t()), to_floats(b)});
+    if (l + 1 == p.linears_.size()) {
+      auto wc = w.contiguous();
+      last_weight_.assign(wc.data_ptr<double>(), wc.data_ptr<double>() + wc.numel());
+      last_bias_.assign(b.data_ptr<double>(), b.data_ptr<double>() + b.numel());
+    }
   }
-}
-
-void FrozenProjector::gemm(const float* const* x_rows, int64_t rows, const Layer& L, float* y) {
-  add_rows_times(x_rows, rows, L.in, L.weight_t.data(), L.out, y);
 }
 
 void FrozenProjector::forward(const float* x, int64_t rows, float* y) const {
   forward_rows(row_pointers(x, rows, in_).data(), rows, y);
 }
 
-void FrozenProjector::forward_rows(const float* const* x_rows, int64_t rows, float* y) const {
+void FrozenProjector::first_layer(const float* const* x_rows, int64_t rows, float* pre) const {
   PLURAL_CHECK(split_ == 0, "frozen projector: a split copy needs forward_split");
   const Layer& L = layers_.front();
-  std::vector<float> pre(static_cast<size_t>(rows * L.out));
-  Eigen::Map<RowMat>(pre.data(), rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
-  gemm(x_rows, rows, L, pre.data());
+  Eigen::Map<RowMat>(pre, rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
+  L.weight_t.add_rows_times(x_rows, rows, pre);
+}
+
+void FrozenProjector::first_layer_split(const float* const* x_rows, int64_t rows, const float* share,
+                                        const int64_t* share_row, float* pre) const {
+  PLURAL_CHECK(split_ > 0, "frozen projector: forward_split needs a split copy");
+  const Layer& L = layers_.front();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre + r * L.out);
+  L.weight_t.add_rows_times(x_rows, rows, pre);
+}
+
+void FrozenProjector::forward_rows(const float* const* x_rows, int64_t rows, float* y) const {
+  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
+  first_layer(x_rows, rows, pre.data());
   finish(pre.data(), rows, x_rows, y);
+}
+
+void FrozenProjector::hidden_rows(const float* const* x_rows, int64_t rows, float* h) const {
+  PLURAL_CHECK(has_hidden(), "frozen projector: no hidden layer without a residual");
+  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
+  first_layer(x_rows, rows, pre.data());
+  finish(pre.data(), rows, x_rows, h, true);
 }
 
 void FrozenProjector::first_share(const float* q, int64_t rows, float* share) const {
   PLURAL_CHECK(split_ > 0, "frozen projector: first_share needs a split copy");
   Eigen::Map<RowMat>(share, rows, share_.out).rowwise() = Eigen::Map<const RowVec>(share_.bias.data(), share_.out);
-  gemm(row_pointers(q, rows, share_.in).data(), rows, share_, share);
+  share_.weight_t.add_rows_times(row_pointers(q, rows, share_.in).data(), rows, share);
 }
 
 void FrozenProjector::forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
                                     float* y) const {
-  PLURAL_CHECK(split_ > 0, "frozen projector: forward_split needs a split copy");
-  const Layer& L = layers_.front();
-  std::vector<float> pre(static_cast<size_t>(rows * L.out));
-  for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre.data() + r * L.out);
+  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
   const auto x_rows = row_pointers(x, rows, split_);
-  gemm(x_rows.data(), rows, L, pre.data());
+  first_layer_split(x_rows.data(), rows, share, share_row, pre.data());
   finish(pre.data(), rows, x_rows.data(), y);
 }
 
-void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y) const {
+void FrozenProjector::hidden_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
+                                   float* h) const {
+  PLURAL_CHECK(has_hidden(), "frozen projector: no hidden layer without a residual");
+  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
+  const auto x_rows = row_pointers(x, rows, split_);
+  first_layer_split(x_rows.data(), rows, share, share_row, pre.data());
+  finish(pre.data(), rows, x_rows.data(), h, true);
+}
+
+void FrozenProjector::activate(float* a, int64_t rows, int64_t width) const {
+  Eigen::Map<RowMat> act(a, rows, width);
+  if (activation_ == Activation::relu) act = act.max(0.0f);
+  if (activation_ == Activation::gelu) act = 0.5f * act * (1.0f + (act * float(M_SQRT1_2)).erf());
+}
+
+void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y, bool to_hidden) const {
   // Every hidden width is out_ (a Projector maps in → out → … → out), so two buffers of rows × out_ take turns.
-  std::vector<float> other(layers_.size() > 2 ? static_cast<size_t>(rows * out_) : 0);
+  const size_t stop = to_hidden ? layers_.size() - 1 : layers_.size();
+  std::vector<float> other(stop > 2 ? static_cast<size_t>(rows * out_) : 0);
   float* cur = pre;
-  for (size_t l = 1; l < layers_.size(); ++l) {
-    Eigen::Map<RowMat> act(cur, rows, out_);
-    if (activation_ == Activation::relu) act = act.max(0.0f);
-    if (activation_ == Activation::gelu) act = 0.5f * act * (1.0f + (act * float(M_SQRT1_2)).erf());
+  for (size_t l = 1; l < stop; ++l) {
+    activate(cur, rows, out_);
     const Layer& L = layers_[l];
-    float* dst = l + 1 == layers_.size() ? y : (cur == pre ? other.data() : pre);
+    float* dst = l + 1 == stop ? y : (cur == pre ? other.data() : pre);
     Eigen::Map<RowMat>(dst, rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
-    gemm(row_pointers(cur, rows, out_).data(), rows, L, dst);
+    L.weight_t.add_rows_times(row_pointers(cur, rows, out_).data(), rows, dst);
     cur = dst;
   }
-  if (cur != y) std::copy_n(cur, rows * out_, y);  // a single-layer projector
-  if (residual_)
+  if (to_hidden) activate(cur, rows, out_);
+  if (cur != y) std::copy_n(cur, rows * out_, y);  // a single-layer projector, or h after the first layer
+  if (residual_ && !to_hidden)
     for (int64_t r = 0; r < rows; ++r) Eigen::Map<RowVec>(y + r * out_, out_) += Eigen::Map<const RowVec>(x_rows[r], in_);
 }
 

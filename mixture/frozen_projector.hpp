@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "mixture/row_gemm.hpp"
+
 namespace plural::mixture {
 
 class ProjectorImpl;
@@ -30,20 +32,36 @@ class FrozenProjector {
   /// y [rows, out] = f([x; q]) for x [rows, split_at] whose q's share is row share_row[r] of share.
   void forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* y) const;
 
+  /// Whether f has a hidden layer and no residual: then f(x) = W h(x) + b with h the last hidden layer's output
+  /// (after its activation), so a caller needing only a function of f(x) can start from h.
+  bool has_hidden() const { return layers_.size() >= 2 && !residual_; }
+  int64_t hidden() const { return layers_.back().in; }
+  /// The last Linear, eval batchnorm folded: W [out, hidden] and b [out], row-major doubles.
+  const std::vector<double>& last_weight() const { return last_weight_; }
+  const std::vector<double>& last_bias() const { return last_bias_; }
+  /// h [rows, hidden] for the rows of forward_rows / forward_split; needs has_hidden().
+  void hidden_rows(const float* const* x_rows, int64_t rows, float* h) const;
+  void hidden_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* h) const;
+
  private:
   struct Layer {
     int64_t in = 0, out = 0;
-    std::vector<float> weight_t;  // [in, out], row-major: Wᵀ, so that x Wᵀ is a no-transpose product (faster here)
+    PackedWeights weight_t;  // Wᵀ [in, out]
     std::vector<float> bias;      // [out] (zeros with -nobias)
   };
-  static void gemm(const float* const* x_rows, int64_t rows, const Layer& L, float* y);  ///< y += x Wᵀ
-  /// Every layer after the first, from its pre-activation `pre` [rows, first_out] (which it overwrites).
-  void finish(float* pre, int64_t rows, const float* const* x_rows, float* y) const;
+  /// Every layer after the first (all but the last with to_hidden, then the activation), from the first layer's
+  /// pre-activation `pre` [rows, first_out] (which it overwrites).
+  void finish(float* pre, int64_t rows, const float* const* x_rows, float* y, bool to_hidden = false) const;
+  void first_layer(const float* const* x_rows, int64_t rows, float* pre) const;
+  void first_layer_split(const float* const* x_rows, int64_t rows, const float* share, const int64_t* share_row,
+                         float* pre) const;
+  void activate(float* a, int64_t rows, int64_t width) const;
   int64_t in_ = 0, out_ = 0, split_ = 0;
   bool residual_ = false;
   enum class Activation { none, relu, gelu } activation_ = Activation::none;
   std::vector<Layer> layers_;
   Layer share_;  // the first layer's q-columns and its bias, with a split
+  std::vector<double> last_weight_, last_bias_;
 };
 
 }  // namespace plural::mixture

@@ -1,25 +1,40 @@
 #pragma once
 // y += X·Wᵀ for the few rows of a frozen model's forward (an adaptation's shots). BLAS packs Wᵀ on every call, and
-// for a handful of rows the packing costs more than the product: 2 rows × 384 → 64 took 8.4 µs in sgemm and 5.3 µs
-// here; 100 rows 103 vs 70 µs on two threads (AMD EPYC, AVX2; bench/RESULTS.md).
+// for a handful of rows the packing costs more than the product; a frozen weight is packed once instead, into
+// 16-column panels that stay in L1 while every block of rows passes over them (bench/RESULTS.md).
 #include <cstdint>
 #include <vector>
 
 namespace plural::mixture {
 
-/// y [rows, n] (row-major) += X·wt, where row r of X is x_rows[r] (k floats each; the rows need not form one block,
-/// e.g. a pair's two sides) and wt is [k, n] row-major. Many rows are split over LibTorch's threads. Without AVX2
-/// and FMA the rows are gathered and sgemm does it.
-void add_rows_times(const float* const* x_rows, int64_t rows, int64_t k, const float* wt, int64_t n, float* y);
+/// Wᵀ [k, n] held for add_rows_times: with AVX2 + FMA, as 16-column panels of k × 16 contiguous floats (the last
+/// one zero-padded), each starting its sum at its first nonzero row (a triangular Wᵀ costs half); without, as
+/// given, for sgemm.
+class PackedWeights {
+ public:
+  enum class Layout { best, panels, plain };  ///< best: panels where the CPU has AVX2 + FMA; the others for tests
+  PackedWeights() = default;
+  /// From wt [k, n], row-major. Layout::panels only where panel_kernel_available().
+  PackedWeights(const float* wt, int64_t k, int64_t n, Layout layout = Layout::best);
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  /// y [rows, n] (row-major) += X·Wᵀ, where row r of X is x_rows[r] (k floats each; the rows need not form one
+  /// block, e.g. a pair's two sides). Many rows are split over LibTorch's threads by panel.
+  void add_rows_times(const float* const* x_rows, int64_t rows, float* y) const;
+
+ private:
+  int64_t k_ = 0, n_ = 0;
+  bool panels_ = false;
+  std::vector<float> data_;
+  std::vector<int64_t> first_row_;  // per panel
+};
 
 /// Pointers to the rows of a row-major block x [rows, width], appended to `out` (a pair's two sides: call twice).
 void append_row_pointers(const float* x, int64_t rows, int64_t width, std::vector<const float*>& out);
 /// The same into a new vector.
 std::vector<const float*> row_pointers(const float* x, int64_t rows, int64_t width);
 
-namespace detail {
-/// The BLAS path alone (what runs without AVX2), for tests.
-void add_rows_times_blas(const float* const* x_rows, int64_t rows, int64_t k, const float* wt, int64_t n, float* y);
-}  // namespace detail
+/// Whether this CPU runs the panel kernel (AVX2 + FMA).
+bool panel_kernel_available();
 
 }  // namespace plural::mixture

@@ -116,25 +116,30 @@ TEST_CASE("a frozen projector's inference copy computes the projector in eval mo
   }
 }
 
-TEST_CASE("the few-row kernel adds X·Wᵀ as a double-precision product would, rows given by pointer", "[mixture]") {
-  // Every width class of the kernel (16-column strips, an 8-column strip, single columns), 1–3 leftover rows, and
-  // enough rows to split over threads; rows taken in reverse order from scattered memory.
+TEST_CASE("packed weights add X·Wᵀ as a double-precision product would, rows given by pointer", "[mixture]") {
+  // Every shape class of the panel kernel (whole 16-column panels, a zero-padded last panel, 1–6 rows per block and
+  // their leftovers, more rows than one L2 chunk, enough work to split over threads, triangular weights), rows taken
+  // in reverse order from scattered memory; and the sgemm layout that runs without AVX2.
+  using Layout = plural::mixture::PackedWeights::Layout;
+  std::vector<Layout> layouts = {Layout::plain};
+  if (plural::mixture::panel_kernel_available()) layouts.push_back(Layout::panels);
   torch::manual_seed(4);
-  for (int64_t rows : {1, 2, 3, 4, 5, 7, 38})
+  for (int64_t rows : {1, 2, 3, 5, 6, 7, 13, 38, 250})
     for (int64_t k : {1, 5, 384})
-      for (int64_t n : {1, 7, 8, 15, 16, 17, 64, 70}) {
-        INFO("rows " << rows << " k " << k << " n " << n);
+      for (int64_t n : {1, 7, 8, 15, 16, 17, 64, 70})
+        for (bool triangle : {false, true}) {  // a lower-triangular Wᵀ: panels start at their first nonzero row
+        INFO("rows " << rows << " k " << k << " n " << n << " triangle " << triangle);
         auto x = torch::randn({rows, k + 3}), wt = torch::randn({k, n}), y0 = torch::randn({rows, n});
+        if (triangle) wt = wt.tril().contiguous();
         std::vector<const float*> row(static_cast<size_t>(rows));
         for (int64_t r = 0; r < rows; ++r) row[static_cast<size_t>(r)] = x.data_ptr<float>() + (rows - 1 - r) * (k + 3) + 2;
         auto xr = x.flip(0).narrow(1, 2, k).to(torch::kFloat64);
         auto want = y0.to(torch::kFloat64) + xr.matmul(wt.to(torch::kFloat64));
-        for (bool blas : {false, true}) {
+        for (auto layout : layouts) {
           auto y = y0.clone();
-          if (blas)
-            plural::mixture::detail::add_rows_times_blas(row.data(), rows, k, wt.data_ptr<float>(), n, y.data_ptr<float>());
-          else
-            add_rows_times(row.data(), rows, k, wt.data_ptr<float>(), n, y.data_ptr<float>());
+          plural::mixture::PackedWeights w(wt.data_ptr<float>(), k, n, layout);
+          CHECK((w.k() == k && w.n() == n));
+          w.add_rows_times(row.data(), rows, y.data_ptr<float>());
           CHECK((y.to(torch::kFloat64) - want).abs().max().item<double>() < 1e-4 * std::sqrt(double(k)));
         }
       }
@@ -176,6 +181,8 @@ TEST_CASE("PAL-A's and PAL-B's frozen geometry equals the one built from LibTorc
            {"pal-a", R"({"k": 4, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 16})"},
            {"pal-a", R"({"k": 2, "use_prompt": false})"},
            {"pal-a", R"({"k": 3, "variant": "Pw", "dim": 8})"},
+           {"pal-a", R"({"k": 2, "use_prompt": false, "proj": "mlp1-relu-dropout0-residual"})"},  // no hidden head
+           {"pal-a", R"({"k": 3, "proj": "mlp0-linear-dropout0", "dim": 12})"},
            {"pal-b", R"({"k": 3})"},
            {"pal-b", R"({"k": 5, "proj": "mlp1-gelu-dropout0-batchnorm", "dim": 20})"},
            {"pal-b", R"({"k": 2, "proj": "mlp0-linear-dropout0", "dim": 0})"}}) {
@@ -208,6 +215,20 @@ TEST_CASE("PAL-A's and PAL-B's frozen geometry equals the one built from LibTorc
     ops->eval(w, z2, d2);
     CHECK((z1 - z2).cwiseAbs().maxCoeff() < 1e-4);
     CHECK((d1 - d2).cwiseAbs().maxCoeff() < 1e-4);
+    // And against the model in double precision, PAL-A's frozen path is at least as close as LibTorch's float path
+    // (its distance head works relative to the ideal points' centroid, where the float terms are small).
+    if (family != "pal-a") continue;
+    auto sd = sb;
+    for (auto* side : {&sd.a, &sd.b}) {
+      side->x = side->x.to(torch::kFloat64);
+      side->prompt = side->prompt.to(torch::kFloat64);
+    }
+    model->to(torch::kFloat64);
+    Eigen::VectorXd z3;
+    Eigen::MatrixXd d3;
+    mixture->geometry(sd)->eval(w, z3, d3);
+    CHECK((z1 - z3).cwiseAbs().maxCoeff() <= 1.5 * (z2 - z3).cwiseAbs().maxCoeff() + 1e-6);
+    CHECK((d1 - d3).cwiseAbs().maxCoeff() <= 1.5 * (d2 - d3).cwiseAbs().maxCoeff() + 1e-6);
   }
 }
 
