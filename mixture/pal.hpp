@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "mixture/distance_head.hpp"
 #include "mixture/frozen_projector.hpp"
 #include "mixture/mixture_model.hpp"
 #include "mixture/projector.hpp"
@@ -101,6 +102,9 @@ class PalA : public MixtureModel {
   torch::Tensor ideal_basis();  // [K, d]: f(P) or P
   /// embed() of a frozen model through an inference copy of f: no LibTorch op per item.
   torch::Tensor frozen_embed(const core::ItemBatch& items);
+  std::shared_ptr<const FrozenProjector> frozen_f();
+  /// f(items) (or, with hidden, f's last hidden layer) through the inference copy, into out (row-major).
+  void frozen_pass(const core::ItemBatch& items, const FrozenProjector& f, bool hidden, float* out);
   Config config_;
   Projector f_{nullptr};
   torch::Tensor protos_;
@@ -110,6 +114,7 @@ class PalA : public MixtureModel {
   // distinct prompt's share p W_pᵀ + b of f's first layer (f([x; p]) then costs a third less per item).
   std::shared_ptr<RowMemo> prompt_memo_ = std::make_shared<RowMemo>();
   std::shared_ptr<VersionedValue<torch::Tensor>> basis_ = std::make_shared<VersionedValue<torch::Tensor>>();
+  std::shared_ptr<VersionedValue<DistanceHead>> head_ = std::make_shared<VersionedValue<DistanceHead>>();
 };
 
 /// LoRe: r_u(x) = φ(x)ᵀ V w_u with a shared low-rank basis V [D, K] and simplex weights w_u. Family "lore".

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/json_config.hpp"
+#include "mixture/distance_head.hpp"
 #include "mixture/model_inputs.hpp"
 #include "mixture/shot_geometries.hpp"
 
@@ -49,15 +50,25 @@ torch::Tensor PalA::embed(const ItemBatch& items) {
   return f_->forward(config_.use_prompt ? torch::cat({items.x, items.prompt}, 1) : items.x);
 }
 
+std::shared_ptr<const FrozenProjector> PalA::frozen_f() {
+  return frozen_f_->get(weights_version(f_state_),
+                        [&] { return FrozenProjector(*f_, config_.use_prompt ? dims_.item_dim : 0); });
+}
+
 torch::Tensor PalA::frozen_embed(const ItemBatch& items) {
-  const int64_t B = items.x.size(0), dx = dims_.item_dim;
-  auto f = frozen_f_->get(weights_version(f_state_),
-                          [&] { return FrozenProjector(*f_, config_.use_prompt ? dx : 0); });
+  auto f = frozen_f();
+  auto e = torch::empty({items.x.size(0), f->out()});
+  frozen_pass(items, *f, false, e.data_ptr<float>());
+  return e;
+}
+
+void PalA::frozen_pass(const ItemBatch& items, const FrozenProjector& f, bool hidden, float* out) {
+  const int64_t B = items.x.size(0);
   auto x = items.x.to(torch::kFloat32).contiguous();
-  auto e = torch::empty({B, f->out()});
   if (!config_.use_prompt) {
-    f->forward(x.data_ptr<float>(), B, e.data_ptr<float>());
-    return e;
+    const auto rows = row_pointers(x.data_ptr<float>(), B, x.size(1));
+    hidden ? f.hidden_rows(rows.data(), B, out) : f.forward_rows(rows.data(), B, out);
+    return;
   }
   PLURAL_CHECK(items.prompt.size(0) == B, "pal-a: ", B, " items but ", items.prompt.size(0), " prompt rows");
   // f's first layer on [x; p] is x W_xᵀ + (p W_pᵀ + b): the prompt's share is remembered per distinct prompt.
@@ -66,14 +77,16 @@ torch::Tensor PalA::frozen_embed(const ItemBatch& items) {
                    ->get(items.prompt, d, weights_version(f_state_),
                          [&](const torch::Tensor& p) {
                            auto q = p.to(torch::kFloat32).contiguous();
-                           auto out = torch::empty({q.size(0), f->first_out()});
-                           f->first_share(q.data_ptr<float>(), q.size(0), out.data_ptr<float>());
-                           return out;
+                           auto share = torch::empty({q.size(0), f.first_out()});
+                           f.first_share(q.data_ptr<float>(), q.size(0), share.data_ptr<float>());
+                           return share;
                          })
                    .contiguous();
   auto inverse = d.inverse.contiguous();
-  f->forward_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), e.data_ptr<float>());
-  return e;
+  if (hidden)
+    f.hidden_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), out);
+  else
+    f.forward_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), out);
 }
 
 torch::Tensor PalA::ideal_basis() {
@@ -108,16 +121,27 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t n = shots.size();
-  // One forward for both sides (through the inference copy when frozen), then v = e Fᵀ [2n, K], c = ‖e‖² and FFᵀ
-  // in float, the solve in double.
-  auto e = embed(both_sides(shots)).detach().to(torch::kFloat32).contiguous();
+  // Each side's v = F e [2n, K] and c = ‖e‖² in float, F Fᵀ, the solve in double. A frozen f with a hidden layer
+  // stops at that layer and the distance head finishes (about a sixth less work for mlp2); otherwise e itself.
   auto Ft = ideal_basis().detach().to(torch::kFloat32).contiguous();  // [K, d]
   const int64_t d = Ft.size(1);
-  Eigen::Map<const RowMatF> E(e.data_ptr<float>(), 2 * n, d), F(Ft.data_ptr<float>(), k_, d);
+  Eigen::Map<const RowMatF> F(Ft.data_ptr<float>(), k_, d);
   std::vector<double> v(static_cast<size_t>(2 * n * k_)), c(static_cast<size_t>(2 * n)), gram(static_cast<size_t>(k_ * k_));
+  Eigen::Map<RowMatD>(gram.data(), k_, k_) = (F * F.transpose()).cast<double>();
+  auto items = both_sides(shots);
+  std::shared_ptr<const FrozenProjector> f;
+  if (is_frozen(*this) && !(config_.use_prompt && f_->residual())) f = frozen_f();
+  if (f && f->has_hidden()) {
+    auto head = head_->get(weights_version(basis_state_), [&] { return DistanceHead(*f, Ft.data_ptr<float>(), k_); });
+    std::vector<float> h(static_cast<size_t>(2 * n * f->hidden()));
+    frozen_pass(items, *f, true, h.data());
+    head->apply(h.data(), 2 * n, v.data(), c.data());
+    return distance_geometry(n, k_, v, c, std::move(gram));
+  }
+  auto e = embed(items).detach().to(torch::kFloat32).contiguous();
+  Eigen::Map<const RowMatF> E(e.data_ptr<float>(), 2 * n, d);
   Eigen::Map<RowMatD>(v.data(), 2 * n, k_) = (E * F.transpose()).cast<double>();
   for (int64_t r = 0; r < 2 * n; ++r) c[static_cast<size_t>(r)] = E.row(r).squaredNorm();
-  Eigen::Map<RowMatD>(gram.data(), k_, k_) = (F * F.transpose()).cast<double>();
   return distance_geometry(n, k_, v, c, std::move(gram));
 }
 
