@@ -117,9 +117,13 @@ void FrozenProjector::hidden_split(const float* x, int64_t rows, const float* sh
 }
 
 void FrozenProjector::activate(float* a, int64_t rows, int64_t width) const {
-  Eigen::Map<RowMat> act(a, rows, width);
-  if (activation_ == Activation::relu) act = act.max(0.0f);
-  if (activation_ == Activation::gelu) act = 0.5f * act * (1.0f + (act * float(M_SQRT1_2)).erf());
+  if (activation_ == Activation::none) return;
+  // GELU's erf was ~10 % of a 100-row forward on one thread while the other waited.
+  for_row_ranges(rows, width, [&](int64_t begin, int64_t end) {
+    Eigen::Map<RowMat> act(a + begin * width, end - begin, width);
+    if (activation_ == Activation::relu) act = act.max(0.0f);
+    if (activation_ == Activation::gelu) act = 0.5f * act * (1.0f + (act * float(M_SQRT1_2)).erf());
+  });
 }
 
 void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y, bool to_hidden) const {

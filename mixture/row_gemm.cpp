@@ -123,6 +123,11 @@ void PackedWeights::add_rows_times(const float* const* x_rows, int64_t rows, flo
   });
 }
 
+void for_row_ranges(int64_t rows, int64_t width, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t grain = rows * width >= 16 * 384 ? std::max<int64_t>(1, rows / 8) : rows;
+  at::parallel_for(0, rows, std::max<int64_t>(grain, 1), fn);
+}
+
 void append_row_pointers(const float* x, int64_t rows, int64_t width, std::vector<const float*>& out) {
   for (int64_t r = 0; r < rows; ++r) out.push_back(x + r * width);
 }

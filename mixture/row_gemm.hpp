@@ -3,6 +3,7 @@
 // for a handful of rows the packing costs more than the product; a frozen weight is packed once instead, into
 // 16-column panels that stay in L1 while every block of rows passes over them (bench/RESULTS.md).
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace plural::mixture {
@@ -28,6 +29,10 @@ class PackedWeights {
   std::vector<float> data_;
   std::vector<int64_t> first_row_;  // per panel
 };
+
+/// fn(begin, end) over row ranges covering [0, rows), split over LibTorch's threads when rows × width is large
+/// enough to pay for the fork (from this file, which is built with OpenMP: elsewhere at::parallel_for is serial).
+void for_row_ranges(int64_t rows, int64_t width, const std::function<void(int64_t, int64_t)>& fn);
 
 /// Pointers to the rows of a row-major block x [rows, width], appended to `out` (a pair's two sides: call twice).
 void append_row_pointers(const float* x, int64_t rows, int64_t width, std::vector<const float*>& out);
