@@ -94,7 +94,7 @@ std::vector<std::shared_ptr<const PalB::PromptPrototypes>> PalB::prompt_prototyp
     auto x = torch::empty({static_cast<int64_t>(first.size()), D});
     for (size_t m = 0; m < first.size(); ++m)
       std::copy_n(rows[first[m]], D, x.data_ptr<float>() + static_cast<int64_t>(m) * D);
-    return split_prototypes(project_prompts(x));
+    return split_prototypes(project_prompts(x.to(log_scale_.scalar_type())));  // a model moved to double
   };
   if (!is_frozen(*this)) {
     std::vector<std::shared_ptr<const PromptPrototypes>> out;
@@ -196,6 +196,7 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
     auto t = torch::nn::functional::normalize(f_->forward(torch::cat({shots.a.x, shots.b.x})),
                                               torch::nn::functional::NormalizeFuncOptions().dim(1))
                  .detach()
+                 .to(torch::kFloat32)
                  .contiguous();
     e.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
