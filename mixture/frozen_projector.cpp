@@ -65,32 +65,13 @@ void FrozenProjector::forward(const float* x, int64_t rows, float* y) const {
   forward_rows(row_pointers(x, rows, in_).data(), rows, y);
 }
 
-void FrozenProjector::first_layer(const float* const* x_rows, int64_t rows, float* pre) const {
+void FrozenProjector::forward_rows(const float* const* x_rows, int64_t rows, float* y, Until until) const {
   PLURAL_CHECK(split_ == 0, "frozen projector: a split copy needs forward_split");
   const Layer& L = layers_.front();
-  Eigen::Map<RowMat>(pre, rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
-  L.weight_t.add_rows_times(x_rows, rows, pre);
-}
-
-void FrozenProjector::first_layer_split(const float* const* x_rows, int64_t rows, const float* share,
-                                        const int64_t* share_row, float* pre) const {
-  PLURAL_CHECK(split_ > 0, "frozen projector: forward_split needs a split copy");
-  const Layer& L = layers_.front();
-  for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre + r * L.out);
-  L.weight_t.add_rows_times(x_rows, rows, pre);
-}
-
-void FrozenProjector::forward_rows(const float* const* x_rows, int64_t rows, float* y) const {
-  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
-  first_layer(x_rows, rows, pre.data());
-  finish(pre.data(), rows, x_rows, y);
-}
-
-void FrozenProjector::hidden_rows(const float* const* x_rows, int64_t rows, float* h) const {
-  PLURAL_CHECK(has_hidden(), "frozen projector: no hidden layer without a residual");
-  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
-  first_layer(x_rows, rows, pre.data());
-  finish(pre.data(), rows, x_rows, h, true);
+  std::vector<float> pre(static_cast<size_t>(rows * L.out));
+  Eigen::Map<RowMat>(pre.data(), rows, L.out).rowwise() = Eigen::Map<const RowVec>(L.bias.data(), L.out);
+  L.weight_t.add_rows_times(x_rows, rows, pre.data());
+  finish(pre.data(), rows, x_rows, y, until);
 }
 
 void FrozenProjector::first_share(const float* q, int64_t rows, float* share) const {
@@ -100,20 +81,14 @@ void FrozenProjector::first_share(const float* q, int64_t rows, float* share) co
 }
 
 void FrozenProjector::forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
-                                    float* y) const {
-  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
+                                    float* y, Until until) const {
+  PLURAL_CHECK(split_ > 0, "frozen projector: forward_split needs a split copy");
+  const Layer& L = layers_.front();
+  std::vector<float> pre(static_cast<size_t>(rows * L.out));
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(share + share_row[r] * L.out, L.out, pre.data() + r * L.out);
   const auto x_rows = row_pointers(x, rows, split_);
-  first_layer_split(x_rows.data(), rows, share, share_row, pre.data());
-  finish(pre.data(), rows, x_rows.data(), y);
-}
-
-void FrozenProjector::hidden_split(const float* x, int64_t rows, const float* share, const int64_t* share_row,
-                                   float* h) const {
-  PLURAL_CHECK(has_hidden(), "frozen projector: no hidden layer without a residual");
-  std::vector<float> pre(static_cast<size_t>(rows * first_out()));
-  const auto x_rows = row_pointers(x, rows, split_);
-  first_layer_split(x_rows.data(), rows, share, share_row, pre.data());
-  finish(pre.data(), rows, x_rows.data(), h, true);
+  L.weight_t.add_rows_times(x_rows.data(), rows, pre.data());
+  finish(pre.data(), rows, x_rows.data(), y, until);
 }
 
 void FrozenProjector::activate(float* a, int64_t rows, int64_t width) const {
@@ -126,7 +101,9 @@ void FrozenProjector::activate(float* a, int64_t rows, int64_t width) const {
   });
 }
 
-void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y, bool to_hidden) const {
+void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_rows, float* y, Until until) const {
+  const bool to_hidden = until == Until::last_hidden;
+  PLURAL_CHECK(!to_hidden || has_hidden(), "frozen projector: no hidden layer without a residual");
   // Every hidden width is out_ (a Projector maps in → out → … → out), so two buffers of rows × out_ take turns.
   const size_t stop = to_hidden ? layers_.size() - 1 : layers_.size();
   std::vector<float> other(stop > 2 ? static_cast<size_t>(rows * out_) : 0);

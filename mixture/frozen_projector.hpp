@@ -23,38 +23,35 @@ class FrozenProjector {
   int64_t out() const { return out_; }
   int64_t split_at() const { return split_; }
   int64_t first_out() const { return layers_.front().out; }
+  /// Where a pass stops: f's output [rows, out], or f's last hidden layer after its activation [rows, hidden]
+  /// (needs has_hidden()), for a caller that needs only a function of f(x) = W h + b.
+  enum class Until { output, last_hidden };
   /// y [rows, out] = f(x [rows, in]), both row-major float32; y must not alias x. Not for a split copy.
   void forward(const float* x, int64_t rows, float* y) const;
   /// The same, with row r of x at x_rows[r] (a pair's two sides without copying them into one block).
-  void forward_rows(const float* const* x_rows, int64_t rows, float* y) const;
+  void forward_rows(const float* const* x_rows, int64_t rows, float* y, Until until = Until::output) const;
   /// share [rows, first_out] = the first layer's pre-activation from q [rows, in − split_at] alone (bias included).
   void first_share(const float* q, int64_t rows, float* share) const;
   /// y [rows, out] = f([x; q]) for x [rows, split_at] whose q's share is row share_row[r] of share.
-  void forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* y) const;
+  void forward_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* y,
+                     Until until = Until::output) const;
 
-  /// Whether f has a hidden layer and no residual: then f(x) = W h(x) + b with h the last hidden layer's output
-  /// (after its activation), so a caller needing only a function of f(x) can start from h.
+  /// Whether f has a hidden layer and no residual, so that f(x) = W h(x) + b.
   bool has_hidden() const { return layers_.size() >= 2 && !residual_; }
   int64_t hidden() const { return layers_.back().in; }
   /// The last Linear, eval batchnorm folded: W [out, hidden] and b [out], row-major doubles.
   const std::vector<double>& last_weight() const { return last_weight_; }
   const std::vector<double>& last_bias() const { return last_bias_; }
-  /// h [rows, hidden] for the rows of forward_rows / forward_split; needs has_hidden().
-  void hidden_rows(const float* const* x_rows, int64_t rows, float* h) const;
-  void hidden_split(const float* x, int64_t rows, const float* share, const int64_t* share_row, float* h) const;
 
  private:
   struct Layer {
     int64_t in = 0, out = 0;
-    PackedWeights weight_t;  // Wᵀ [in, out]
-    std::vector<float> bias;      // [out] (zeros with -nobias)
+    PackedWeights weight_t;   // Wᵀ [in, out]
+    std::vector<float> bias;  // [out] (zeros with -nobias)
   };
-  /// Every layer after the first (all but the last with to_hidden, then the activation), from the first layer's
-  /// pre-activation `pre` [rows, first_out] (which it overwrites).
-  void finish(float* pre, int64_t rows, const float* const* x_rows, float* y, bool to_hidden = false) const;
-  void first_layer(const float* const* x_rows, int64_t rows, float* pre) const;
-  void first_layer_split(const float* const* x_rows, int64_t rows, const float* share, const int64_t* share_row,
-                         float* pre) const;
+  /// Every layer after the first (up to `until`), from the first layer's pre-activation `pre` [rows, first_out]
+  /// (which it overwrites).
+  void finish(float* pre, int64_t rows, const float* const* x_rows, float* y, Until until) const;
   void activate(float* a, int64_t rows, int64_t width) const;
   int64_t in_ = 0, out_ = 0, split_ = 0;
   bool residual_ = false;

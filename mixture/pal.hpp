@@ -103,8 +103,8 @@ class PalA : public MixtureModel {
   /// embed() of a frozen model through an inference copy of f: no LibTorch op per item.
   torch::Tensor frozen_embed(const core::ItemBatch& items);
   std::shared_ptr<const FrozenProjector> frozen_f();
-  /// f(items) (or, with hidden, f's last hidden layer) through the inference copy, into out (row-major).
-  void frozen_pass(const core::ItemBatch& items, const FrozenProjector& f, bool hidden, float* out);
+  /// f(items), or f's last hidden layer, through the inference copy, into out (row-major).
+  void frozen_pass(const core::ItemBatch& items, const FrozenProjector& f, FrozenProjector::Until until, float* out);
   Config config_;
   Projector f_{nullptr};
   torch::Tensor protos_;

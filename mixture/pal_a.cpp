@@ -58,16 +58,16 @@ std::shared_ptr<const FrozenProjector> PalA::frozen_f() {
 torch::Tensor PalA::frozen_embed(const ItemBatch& items) {
   auto f = frozen_f();
   auto e = torch::empty({items.x.size(0), f->out()});
-  frozen_pass(items, *f, false, e.data_ptr<float>());
+  frozen_pass(items, *f, FrozenProjector::Until::output, e.data_ptr<float>());
   return e;
 }
 
-void PalA::frozen_pass(const ItemBatch& items, const FrozenProjector& f, bool hidden, float* out) {
+void PalA::frozen_pass(const ItemBatch& items, const FrozenProjector& f, FrozenProjector::Until until, float* out) {
   const int64_t B = items.x.size(0);
   auto x = items.x.to(torch::kFloat32).contiguous();
   if (!config_.use_prompt) {
     const auto rows = row_pointers(x.data_ptr<float>(), B, x.size(1));
-    hidden ? f.hidden_rows(rows.data(), B, out) : f.forward_rows(rows.data(), B, out);
+    f.forward_rows(rows.data(), B, out, until);
     return;
   }
   PLURAL_CHECK(items.prompt.size(0) == B, "pal-a: ", B, " items but ", items.prompt.size(0), " prompt rows");
@@ -83,10 +83,7 @@ void PalA::frozen_pass(const ItemBatch& items, const FrozenProjector& f, bool hi
                          })
                    .contiguous();
   auto inverse = d.inverse.contiguous();
-  if (hidden)
-    f.hidden_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), out);
-  else
-    f.forward_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), out);
+  f.forward_split(x.data_ptr<float>(), B, share.data_ptr<float>(), inverse.data_ptr<int64_t>(), out, until);
 }
 
 torch::Tensor PalA::ideal_basis() {
@@ -134,7 +131,7 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   if (f && f->has_hidden()) {
     auto head = head_->get(weights_version(basis_state_), [&] { return DistanceHead(*f, Ft.data_ptr<float>(), k_); });
     std::vector<float> h(static_cast<size_t>(2 * n * f->hidden()));
-    frozen_pass(items, *f, true, h.data());
+    frozen_pass(items, *f, FrozenProjector::Until::last_hidden, h.data());
     head->apply(h.data(), 2 * n, v.data(), c.data());
     return distance_geometry(n, k_, v, c, std::move(gram));
   }
