@@ -6,7 +6,6 @@
 // randn do: with one draw for everyone, a group's accuracy at a few shots was the luck of that one draw.
 #include <torch/torch.h>
 
-#include <Eigen/Dense>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -14,6 +13,7 @@
 #include "core/json_config.hpp"
 #include "core/random.hpp"
 #include "mixture/mixture_model.hpp"
+#include "mixture/newton_search.hpp"
 
 namespace plural::mixture {
 
@@ -61,105 +61,18 @@ class NewtonAdapter : public core::Adapter {
       if (was) model.train();
     }
     const std::vector<double> y_v = to_doubles(shots.label), c_v = to_doubles(shots.weight);
-    Eigen::Map<const Eigen::VectorXd> y(y_v.data(), n), c(c_v.data(), n);
-
-    // One point of the search: θ, its weights, the shots' logits and their derivatives, the objective. Every
-    // vector and matrix of the search is allocated once: at a few shots the whole solve takes microseconds, and
-    // per-iteration temporaries were a third of it.
-    struct Point {
-      Eigen::VectorXd th, w, z, p;
-      Eigen::MatrixXd dz;
-      double f = 0;
-    };
-    Eigen::ArrayXd ez(n);
-    auto at = [&](const Eigen::VectorXd& th, Point& pt) {
-      pt.th = th;
-      pt.w = (th.array() - th.maxCoeff()).exp();  // softmax, in place
-      pt.w /= pt.w.sum();
-      geo->eval(pt.w, pt.z, pt.dz);
-      // softplus(z) = max(z, 0) + log(1 + e) and sigmoid(z) from one e = exp(−|z|), in vectorised Eigen: the
-      // transcendental functions, one libm call each per shot, were most of the search at 50 shots.
-      const auto z = pt.z.array();
-      ez = (-z.abs()).exp();
-      pt.p = (z >= 0).select(1.0 / (1.0 + ez), ez / (1.0 + ez)).matrix();
-      pt.f = 0.5 * th.squaredNorm() / var + (c.array() * (z.max(0.0) + (1.0 + ez).log() - y.array() * z)).sum();
-    };
-    // Gradient, Fisher matrix (PSD: the Laplace precision) and the exact Hessian of the negative log-posterior.
-    // With J = dw/dθ (symmetric) and dz/dθ = dz J: g = J dzᵀr + θ/var and Fisher = J (dzᵀ diag(curv) dz) J + I/var,
-    // so no [n, K] product is formed. Coefficient-wise (lazy) products: at K ≤ 8 Eigen's blocked GEMM would pack and
-    // allocate on every call.
-    Eigen::VectorXd g(K), r(n), curv(n), q(K), h(K);
-    Eigen::MatrixXd fisher(K, K), hessian(K, K), J(K, K), JH(K, K), A(K, K), AJ(K, K);
-    auto derivatives = [&](const Point& pt) {
-      const Eigen::VectorXd& w = pt.w;
-      J.noalias() = -w * w.transpose();  // dw/dθ = diag(w) − w wᵀ
-      J.diagonal() += w;
-      r = c.cwiseProduct(pt.p - y);  // dloss/dz
-      q.noalias() = pt.dz.transpose() * r;
-      g.noalias() = J * q;
-      g += pt.th / var;
-      curv = c.cwiseProduct(pt.p.cwiseProduct((1.0 - pt.p.array()).matrix()));
-      A.noalias() = pt.dz.transpose().lazyProduct(curv.asDiagonal() * pt.dz);
-      AJ.noalias() = A.lazyProduct(J);
-      fisher.noalias() = J.lazyProduct(AJ);
-      fisher.diagonal().array() += 1.0 / var;
-      // Σ_i r_i ∇²_θ z_i = Jᵀ (Σ_i r_i ∇²_w z_i) J + Σ_a q_a ∇²_θ w_a, with q = dzᵀ r and the softmax's curvature
-      // Σ_a q_a ∇²w_a = diag(h) − h wᵀ − w hᵀ + S (2 w wᵀ − diag(w)), h = q ⊙ w, S = qᵀw.
-      h = q.cwiseProduct(w);
-      const double S = q.dot(w);
-      JH.noalias() = J.lazyProduct(geo->weighted_hessian(w, r));
-      hessian = fisher;
-      hessian.noalias() += JH.lazyProduct(J);
-      hessian.noalias() -= h * w.transpose();
-      hessian.noalias() -= w * h.transpose();
-      hessian.noalias() += (2.0 * S) * (w * w.transpose());
-      hessian.diagonal() += h - S * w;
-    };
-
-    Point cur, trial;
-    Eigen::VectorXd step(K), next(K);
-    Eigen::LLT<Eigen::MatrixXd> newton(K);
-    at(Eigen::VectorXd::Zero(K), cur);
-    bool current = false;  // g, fisher and hessian are cur's
-    for (int it = 0; it < max_iter_; ++it) {
-      derivatives(cur);
-      current = true;
-      if (g.lpNorm<Eigen::Infinity>() < tol_) break;  // stationary
-      // Exact Newton where the posterior is locally convex (quadratic convergence near the optimum); elsewhere
-      // the Hessian with its negative curvature flipped (|λ|, at least the prior's 1/var), a descent direction
-      // that still follows the curvature — Fisher scoring there took many more iterations.
-      newton.compute(hessian);
-      if (newton.info() == Eigen::Success) {
-        step = newton.solve(g);
-      } else {
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(hessian);
-        Eigen::VectorXd lam = eig.eigenvalues().cwiseAbs().cwiseMax(1.0 / var);
-        step = eig.eigenvectors() * (eig.eigenvectors().transpose() * g).cwiseQuotient(lam);
-      }
-      double t = 1.0;
-      next = cur.th - step;
-      at(next, trial);
-      for (int halvings = 0; halvings < 12 && !(trial.f <= cur.f - 1e-4 * t * g.dot(step)); ++halvings) {  // Armijo
-        t *= 0.5;
-        next = cur.th - t * step;
-        at(next, trial);
-      }
-      if (!(trial.f < cur.f)) break;  // no descent left: at the optimum up to round-off
-      const bool flat = cur.f - trial.f < 1e-12 * std::max(1.0, std::abs(cur.f));
-      std::swap(cur, trial);
-      current = false;
-      if (flat || t * step.norm() < tol_) break;
-    }
-    if (!current) derivatives(cur);
-    const Eigen::VectorXd& th = cur.th;
-    const Eigen::MatrixXd& H = fisher;
-    Eigen::MatrixXd cov = H.ldlt().solve(Eigen::MatrixXd::Identity(K, K));
+    NewtonOptions options;
+    options.max_iter = max_iter_;
+    options.tol = tol_;
+    options.prior_var = var;
+    const auto res = newton_search(*geo, K, Eigen::Map<const Eigen::VectorXd>(y_v.data(), n),
+                                   Eigen::Map<const Eigen::VectorXd>(c_v.data(), n), options);
     auto theta = torch::empty({K}), cov_t = torch::empty({K, K});
     auto ta = theta.accessor<float, 1>();
     auto ca = cov_t.accessor<float, 2>();
     for (int64_t i = 0; i < K; ++i) {
-      ta[i] = static_cast<float>(th[i]);
-      for (int64_t j = 0; j < K; ++j) ca[i][j] = static_cast<float>(cov(i, j));
+      ta[i] = static_cast<float>(res.theta[i]);
+      for (int64_t j = 0; j < K; ++j) ca[i][j] = static_cast<float>(res.cov(i, j));
     }
     s.tensors["theta"] = theta;
     s.tensors["cov"] = cov_t;

@@ -25,8 +25,9 @@ class ShotGeometry {
   /// z: [n] logits of the shots; dz: [n, K] derivatives with respect to the simplex weights w.
   virtual void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
   /// Σ_i r_i ∇²_w z_i, [K, K]: the logits' own curvature weighted by r — the term exact Newton adds to Fisher
-  /// scoring, which turns its linear convergence into quadratic.
-  virtual Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const = 0;
+  /// scoring, which turns its linear convergence into quadratic. Written into H (resized; no allocation when it is
+  /// already [K, K]: the search calls this once per iteration).
+  virtual void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const = 0;
 };
 
 /// A tensor's values, row-major, as doubles for the K-dimensional solves: no LibTorch op for a contiguous float32

@@ -46,35 +46,38 @@ class CosineGeometry : public ShotGeometry {
       }
     }
   }
-  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const override {
     // ∇²(uᵀw / s), s = √(wᵀMw), m = Mw:  −(u mᵀ + m uᵀ)/s³ − (uᵀw) M/s³ + 3 (uᵀw) m mᵀ/s⁵. Weighted by
-    // α_i = ±τ r_i and summed; the items of one prompt share s and m, so the sum needs only Σα_i u_i and Σα_i uᵀw
-    // per prompt.
-    using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    thread_local std::vector<double> mw, inv_s;
+    // α_i = ±τ r_i and summed; the items of one prompt share s and m, so the sum needs only U_p = Σα_i u_i and
+    // A_p = Σα_i uᵀw per prompt. Plain loops and per-thread scratch, as in eval.
+    thread_local std::vector<double> mw, inv_s, U, A;
     per_prompt(w, mw, inv_s);
-    Eigen::MatrixXd U = Eigen::MatrixXd::Zero(k_, p_);
-    Eigen::VectorXd A = Eigen::VectorXd::Zero(p_);
+    U.assign(static_cast<size_t>(p_ * k_), 0.0);
+    A.assign(static_cast<size_t>(p_), 0.0);
     for (int side = 0; side < 2; ++side) {
       const double sign = side == 0 ? tau_ : -tau_;
       for (int64_t i = 0; i < n_; ++i) {
-        Eigen::Map<const Eigen::VectorXd> u(u_[side].data() + i * k_, k_);
+        const double* u = u_[side].data() + i * k_;
         const int64_t p = prompt_[side][i];
         const double alpha = r[i] * sign;
-        U.col(p) += alpha * u;
-        A[p] += alpha * u.dot(w);
+        double uw = 0;
+        for (int64_t a = 0; a < k_; ++a) {
+          U[p * k_ + a] += alpha * u[a];
+          uw += u[a] * w[a];
+        }
+        A[p] += alpha * uw;
       }
     }
-    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
+    H.setZero(k_, k_);
     for (int64_t p = 0; p < p_; ++p) {
-      Eigen::Map<const RowMat> M(grams_.data() + p * k_ * k_, k_, k_);
-      Eigen::Map<const Eigen::VectorXd> m(mw.data() + p * k_, k_);
-      const double is = inv_s[p], is3 = is * is * is;
-      H.noalias() -= is3 * (U.col(p) * m.transpose() + m * U.col(p).transpose());
-      H.noalias() -= (A[p] * is3) * M;
-      H.noalias() += (3.0 * A[p] * is3 * is * is) * (m * m.transpose());
+      const double* M = grams_.data() + p * k_ * k_;
+      const double* m = mw.data() + p * k_;
+      const double* Up = U.data() + p * k_;
+      const double is = inv_s[p], is3 = is * is * is, cM = A[p] * is3, cm = 3.0 * A[p] * is3 * is * is;
+      for (int64_t b = 0; b < k_; ++b)
+        for (int64_t a = 0; a < k_; ++a)
+          H(a, b) += -is3 * (Up[a] * m[b] + m[a] * Up[b]) - cM * M[a * k_ + b] + cm * m[a] * m[b];
     }
-    return H;
   }
 
  private:
@@ -109,7 +112,8 @@ class DistanceGeometry : public ShotGeometry {
       : n_(n), k_(k), q_(std::move(q)), v_{std::move(va), std::move(vb)}, c_{std::move(ca), std::move(cb)} {}
   // Plain loops over K, as in CosineGeometry: both run ~20 times per adaptation over every shot.
   void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
-    const std::vector<double> Qw = q_times(w);
+    thread_local std::vector<double> Qw;
+    q_times(w, Qw);
     const double wQw = dot(w.data(), Qw.data());
     z.setZero(n_);
     dz.setZero(n_, k_);
@@ -123,12 +127,13 @@ class DistanceGeometry : public ShotGeometry {
       }
     }
   }
-  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const override {
     // ∇²(−d), d = √(c − 2wᵀv + wᵀQw), g = Qw − v:  −Q/d + g gᵀ/d³; the Q terms of all shots sum to one.
-    const std::vector<double> Qw = q_times(w);
+    thread_local std::vector<double> Qw, g;
+    q_times(w, Qw);
     const double wQw = dot(w.data(), Qw.data());
-    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(k_, k_);
-    std::vector<double> g(static_cast<size_t>(k_));
+    H.setZero(k_, k_);
+    g.resize(static_cast<size_t>(k_));
     double q_coef = 0;
     for (int side = 0; side < 2; ++side) {
       const double sign = side == 0 ? 1.0 : -1.0;
@@ -143,7 +148,6 @@ class DistanceGeometry : public ShotGeometry {
     }
     for (int64_t b = 0; b < k_; ++b)
       for (int64_t a = 0; a < k_; ++a) H(a, b) += q_coef * q_[a * k_ + b];
-    return H;
   }
 
  private:
@@ -152,10 +156,9 @@ class DistanceGeometry : public ShotGeometry {
     for (int64_t j = 0; j < k_; ++j) s += a[j] * b[j];
     return s;
   }
-  std::vector<double> q_times(const Eigen::VectorXd& w) const {
-    std::vector<double> out(static_cast<size_t>(k_));
+  void q_times(const Eigen::VectorXd& w, std::vector<double>& out) const {
+    out.resize(static_cast<size_t>(k_));
     for (int64_t a = 0; a < k_; ++a) out[a] = dot(q_.data() + a * k_, w.data());
-    return out;
   }
   double distance(int side, int64_t i, const Eigen::VectorXd& w, double wQw) const {
     return std::sqrt(std::max(c_[side][i] - 2 * dot(w.data(), v_[side].data() + i * k_) + wQw, 0.0) + 1e-12);
@@ -190,7 +193,7 @@ class IdealPointGeometry : public ShotGeometry {
       }
     }
   }
-  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r) const override {
+  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& out) const override {
     // Σ r_i ∇²(−‖a − e_i‖) = Aᵀ [Σ r_i (−I/d_i + δ_i δ_iᵀ/d_i³)] A + ∇²(cᵀa), c = −Σ r_i δ_i/d_i, δ_i = a − e_i.
     Eigen::VectorXd a;
     Eigen::MatrixXd A;
@@ -210,7 +213,7 @@ class IdealPointGeometry : public ShotGeometry {
     }
     Eigen::MatrixXd Hc;
     ideal(w, a, A, &c, &Hc);
-    return H + Hc;
+    out = H + Hc;
   }
 
  private:
@@ -254,8 +257,8 @@ class LinearGeometry : public ShotGeometry {
     dz = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d_.data(), n_, k_);
     z = dz * w;
   }
-  Eigen::MatrixXd weighted_hessian(const Eigen::VectorXd&, const Eigen::VectorXd&) const override {
-    return Eigen::MatrixXd::Zero(k_, k_);  // linear in w
+  void weighted_hessian(const Eigen::VectorXd&, const Eigen::VectorXd&, Eigen::MatrixXd& H) const override {
+    H.setZero(k_, k_);  // linear in w
   }
 
  private:

@@ -314,7 +314,8 @@ TEST_CASE("mixture geometry derivatives agree with finite differences of the mod
     // The weighted curvature Σ r_i ∇²z_i against central differences of dzᵀr (the geometry in float64).
     Eigen::VectorXd r(5);
     r << 0.3, -0.7, 0.5, 1.1, -0.2;
-    Eigen::MatrixXd H = geo->weighted_hessian(w, r);
+    Eigen::MatrixXd H;
+    geo->weighted_hessian(w, r, H);
     for (int k = 0; k < 3; ++k) {
       Eigen::VectorXd wp = w, wm = w, zp, zm;
       Eigen::MatrixXd dzp, dzm;
