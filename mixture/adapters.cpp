@@ -31,13 +31,14 @@ MixtureModel& as_mixture(core::RewardModel& m, const char* who) {
 class NewtonAdapter : public core::Adapter {
  public:
   explicit NewtonAdapter(const std::string& json) {
+    options_.prior_var = 0.0;  // the model's own prior unless given
     core::JsonConfig c(json, "mixture newton adapter");
-    c.get("max_iter", max_iter_);
-    c.get("tol", tol_);
-    c.get("prior_var", prior_var_);
+    c.get("max_iter", options_.max_iter);
+    c.get("tol", options_.tol);
+    c.get("prior_var", options_.prior_var);
     c.finish();
-    PLURAL_CHECK(max_iter_ >= 1 && tol_ > 0, "newton adapter: need max_iter >= 1 and tol > 0");
-    PLURAL_CHECK(prior_var_ >= 0, "newton adapter: prior_var must be >= 0 (0 = the model's)");
+    PLURAL_CHECK(options_.max_iter >= 1 && options_.tol > 0, "newton adapter: need max_iter >= 1 and tol > 0");
+    PLURAL_CHECK(options_.prior_var >= 0, "newton adapter: prior_var must be >= 0 (0 = the model's)");
   }
   std::string name() const override { return "newton"; }
 
@@ -51,7 +52,6 @@ class NewtonAdapter : public core::Adapter {
     s.user_id = user_id;
     s.shots = n;
     const int64_t K = model.K();
-    const double var = prior_var_ > 0 ? prior_var_ : model.prior_var();
     std::unique_ptr<ShotGeometry> geo;
     {
       torch::NoGradGuard ng;
@@ -61,10 +61,8 @@ class NewtonAdapter : public core::Adapter {
       if (was) model.train();
     }
     const std::vector<double> y_v = to_doubles(shots.label), c_v = to_doubles(shots.weight);
-    NewtonOptions options;
-    options.max_iter = max_iter_;
-    options.tol = tol_;
-    options.prior_var = var;
+    NewtonOptions options = options_;
+    if (options.prior_var == 0) options.prior_var = model.prior_var();
     const auto res = newton_search(*geo, K, Eigen::Map<const Eigen::VectorXd>(y_v.data(), n),
                                    Eigen::Map<const Eigen::VectorXd>(c_v.data(), n), options);
     auto theta = torch::empty({K}), cov_t = torch::empty({K, K});
@@ -80,9 +78,7 @@ class NewtonAdapter : public core::Adapter {
   }
 
  private:
-  int max_iter_ = 50;
-  double tol_ = 1e-6;
-  double prior_var_ = 0.0;
+  NewtonOptions options_;
 };
 
 class AdamWAdapter : public core::Adapter {

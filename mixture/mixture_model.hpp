@@ -17,17 +17,21 @@ inline Eigen::VectorXd simplex_weights(const Eigen::VectorXd& theta) {
   return e / e.sum();
 }
 
+/// A K-vector passed in without a copy, whether the caller holds it in a fixed-size (the Newton search at K ≤ 8)
+/// or a dynamic-size vector.
+using VectorRef = Eigen::Ref<const Eigen::VectorXd>;
+
 /// A frozen model seen from one user's shots: the shots' logits z(w) and their Jacobian dz/dw, in K dimensions,
 /// computed from one forward pass of the shared parts. What the Newton adapter optimises.
 class ShotGeometry {
  public:
   virtual ~ShotGeometry() = default;
   /// z: [n] logits of the shots; dz: [n, K] derivatives with respect to the simplex weights w.
-  virtual void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
+  virtual void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const = 0;
   /// Σ_i r_i ∇²_w z_i, [K, K]: the logits' own curvature weighted by r — the term exact Newton adds to Fisher
   /// scoring, which turns its linear convergence into quadratic. Written into H (resized; no allocation when it is
   /// already [K, K]: the search calls this once per iteration).
-  virtual void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const = 0;
+  virtual void weighted_hessian(const VectorRef& w, const VectorRef& r, Eigen::MatrixXd& H) const = 0;
 };
 
 /// A tensor's values, row-major, as doubles for the K-dimensional solves: no LibTorch op for a contiguous float32

@@ -25,7 +25,7 @@ NewtonResult search(const ShotGeometry& geo, int64_t K, const Eigen::Ref<const E
   // vector and matrix is allocated once.
   struct Point {
     VecK th, w;
-    Eigen::VectorXd wd, z, p;  // wd: w as the geometry takes it
+    Eigen::VectorXd z, p;
     Eigen::MatrixXd dz;
     double f = 0;
   };
@@ -34,8 +34,7 @@ NewtonResult search(const ShotGeometry& geo, int64_t K, const Eigen::Ref<const E
     pt.th = th;
     pt.w = (th.array() - th.maxCoeff()).exp();  // softmax
     pt.w /= pt.w.sum();
-    pt.wd = pt.w;
-    geo.eval(pt.wd, pt.z, pt.dz);
+    geo.eval(pt.w, pt.z, pt.dz);
     // softplus(z) = max(z, 0) + log(1 + e) and sigmoid(z) from one e = exp(−|z|), vectorised: one libm call
     // each per shot was most of the search at 50 shots.
     const auto z = pt.z.array();
@@ -69,7 +68,7 @@ NewtonResult search(const ShotGeometry& geo, int64_t K, const Eigen::Ref<const E
     // Σ_a q_a ∇²w_a = diag(h) − h wᵀ − w hᵀ + S (2 w wᵀ − diag(w)), h = q ⊙ w, S = qᵀw.
     h = q.cwiseProduct(w);
     const double S = q.dot(w);
-    geo.weighted_hessian(pt.wd, r, wh);
+    geo.weighted_hessian(w, r, wh);
     JH.noalias() = J.lazyProduct(Eigen::Map<const MatK>(wh.data(), K, K));
     hessian = fisher;
     hessian.noalias() += JH.lazyProduct(J);

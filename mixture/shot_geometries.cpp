@@ -25,7 +25,7 @@ class CosineGeometry : public ShotGeometry {
                  std::vector<double> grams, std::vector<int64_t> pa, std::vector<int64_t> pb)
       : n_(n), k_(k), p_(static_cast<int64_t>(grams.size()) / (k * k)), tau_(tau), u_{std::move(ua), std::move(ub)},
         grams_(std::move(grams)), prompt_{std::move(pa), std::move(pb)} {}
-  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+  void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     // Plain loops over K: this runs ~20 times per adaptation over every shot, and small dynamic Eigen
     // temporaries would allocate on each item. Scratch per thread: a prepared pool's geometry is shared.
     thread_local std::vector<double> mw, inv_s;
@@ -46,7 +46,7 @@ class CosineGeometry : public ShotGeometry {
       }
     }
   }
-  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const override {
+  void weighted_hessian(const VectorRef& w, const VectorRef& r, Eigen::MatrixXd& H) const override {
     // ∇²(uᵀw / s), s = √(wᵀMw), m = Mw:  −(u mᵀ + m uᵀ)/s³ − (uᵀw) M/s³ + 3 (uᵀw) m mᵀ/s⁵. Weighted by
     // α_i = ±τ r_i and summed; the items of one prompt share s and m, so the sum needs only U_p = Σα_i u_i and
     // A_p = Σα_i uᵀw per prompt. Plain loops and per-thread scratch, as in eval.
@@ -82,7 +82,7 @@ class CosineGeometry : public ShotGeometry {
 
  private:
   // M_p w and 1 / √(wᵀ M_p w) for every prompt p.
-  void per_prompt(const Eigen::VectorXd& w, std::vector<double>& mw, std::vector<double>& inv_s) const {
+  void per_prompt(const VectorRef& w, std::vector<double>& mw, std::vector<double>& inv_s) const {
     mw.assign(static_cast<size_t>(p_ * k_), 0.0);
     inv_s.resize(static_cast<size_t>(p_));
     for (int64_t p = 0; p < p_; ++p) {
@@ -111,7 +111,7 @@ class DistanceGeometry : public ShotGeometry {
                    std::vector<double> vb, std::vector<double> cb)
       : n_(n), k_(k), q_(std::move(q)), v_{std::move(va), std::move(vb)}, c_{std::move(ca), std::move(cb)} {}
   // Plain loops over K, as in CosineGeometry: both run ~20 times per adaptation over every shot.
-  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+  void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     thread_local std::vector<double> Qw;
     q_times(w, Qw);
     const double wQw = dot(w.data(), Qw.data());
@@ -127,7 +127,7 @@ class DistanceGeometry : public ShotGeometry {
       }
     }
   }
-  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& H) const override {
+  void weighted_hessian(const VectorRef& w, const VectorRef& r, Eigen::MatrixXd& H) const override {
     // ∇²(−d), d = √(c − 2wᵀv + wᵀQw), g = Qw − v:  −Q/d + g gᵀ/d³; the Q terms of all shots sum to one.
     thread_local std::vector<double> Qw, g;
     q_times(w, Qw);
@@ -156,11 +156,11 @@ class DistanceGeometry : public ShotGeometry {
     for (int64_t j = 0; j < k_; ++j) s += a[j] * b[j];
     return s;
   }
-  void q_times(const Eigen::VectorXd& w, std::vector<double>& out) const {
+  void q_times(const VectorRef& w, std::vector<double>& out) const {
     out.resize(static_cast<size_t>(k_));
     for (int64_t a = 0; a < k_; ++a) out[a] = dot(q_.data() + a * k_, w.data());
   }
-  double distance(int side, int64_t i, const Eigen::VectorXd& w, double wQw) const {
+  double distance(int side, int64_t i, const VectorRef& w, double wQw) const {
     return std::sqrt(std::max(c_[side][i] - 2 * dot(w.data(), v_[side].data() + i * k_) + wQw, 0.0) + 1e-12);
   }
   int64_t n_, k_;
@@ -177,7 +177,7 @@ class IdealPointGeometry : public ShotGeometry {
       : n_(n), k_(k), f_(std::move(f)), protos_(std::move(protos)), e_{std::move(ea), std::move(eb)} {
     d_ = static_cast<int64_t>(e_[0].size()) / std::max<int64_t>(n_, 1);
   }
-  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+  void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     Eigen::VectorXd a;
     Eigen::MatrixXd A;
     ideal(w, a, A, nullptr, nullptr);
@@ -193,7 +193,7 @@ class IdealPointGeometry : public ShotGeometry {
       }
     }
   }
-  void weighted_hessian(const Eigen::VectorXd& w, const Eigen::VectorXd& r, Eigen::MatrixXd& out) const override {
+  void weighted_hessian(const VectorRef& w, const VectorRef& r, Eigen::MatrixXd& out) const override {
     // Σ r_i ∇²(−‖a − e_i‖) = Aᵀ [Σ r_i (−I/d_i + δ_i δ_iᵀ/d_i³)] A + ∇²(cᵀa), c = −Σ r_i δ_i/d_i, δ_i = a − e_i.
     Eigen::VectorXd a;
     Eigen::MatrixXd A;
@@ -219,7 +219,7 @@ class IdealPointGeometry : public ShotGeometry {
  private:
   using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   /// a(w), A = ∂a/∂w [d, K] and, given c, the Hessian of cᵀa(w) [K, K].
-  void ideal(const Eigen::VectorXd& w, Eigen::VectorXd& a, Eigen::MatrixXd& A, const Eigen::VectorXd* c,
+  void ideal(const VectorRef& w, Eigen::VectorXd& a, Eigen::MatrixXd& A, const Eigen::VectorXd* c,
              Eigen::MatrixXd* Hc) const {
     torch::AutoGradMode grad_on(true);
     auto opts = torch::TensorOptions().dtype(torch::kFloat64);
@@ -253,11 +253,11 @@ class IdealPointGeometry : public ShotGeometry {
 class LinearGeometry : public ShotGeometry {
  public:
   LinearGeometry(int64_t n, int64_t k, std::vector<double> diff) : n_(n), k_(k), d_(std::move(diff)) {}
-  void eval(const Eigen::VectorXd& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
+  void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     dz = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d_.data(), n_, k_);
     z = dz * w;
   }
-  void weighted_hessian(const Eigen::VectorXd&, const Eigen::VectorXd&, Eigen::MatrixXd& H) const override {
+  void weighted_hessian(const VectorRef&, const VectorRef&, Eigen::MatrixXd& H) const override {
     H.setZero(k_, k_);  // linear in w
   }
 
