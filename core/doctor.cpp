@@ -40,6 +40,27 @@ std::string loaded_blas() {
 }
 }  // namespace
 
+std::vector<std::string> environment_warnings(const DoctorReport& r) {
+  std::vector<std::string> w;
+  const bool optimised = r.blas.find("openblas") != std::string::npos || r.blas.find("mkl") != std::string::npos;
+  const int used = std::max(1, std::min(r.threads, r.cores));
+  const double floor = 50.0 * used;
+  const std::string rate = "GEMM runs at " + std::to_string(static_cast<int>(r.gemm_gflops)) + " GFLOP/s on " +
+                           std::to_string(used) + (used == 1 ? " thread" : " threads") + ", below " +
+                           std::to_string(static_cast<int>(floor));
+  if (r.gemm_gflops < floor && !optimised)
+    w.push_back(rate + ": LibTorch is probably on reference BLAS. Install an optimised one: "
+                       "apt-get install libopenblas0-openmp");
+  if (r.gemm_gflops < floor && optimised)
+    w.push_back(rate + " with an optimised BLAS loaded: the CPU is slow or shared with other work, so timings "
+                       "taken here compare only with each other (ratios), not with other machines'");
+  if (!optimised) w.push_back("the loaded BLAS is not OpenBLAS or MKL (" + r.blas + ")");
+  if (r.threads < r.cores)
+    w.push_back("LibTorch uses " + std::to_string(r.threads) + " of " + std::to_string(r.cores) +
+                " cores (set --threads)");
+  return w;
+}
+
 DoctorReport run_doctor(int gemm_n) {
   DoctorReport r;
   r.torch_version = TORCH_VERSION;
@@ -55,17 +76,7 @@ DoctorReport run_doctor(int gemm_n) {
   r.gemm_n = gemm_n;
   r.gemm_gflops = measure_gemm_gflops(gemm_n, gemm_n, gemm_n);
   r.blas = loaded_blas();
-  double floor = 50.0 * std::max(1, std::min(r.threads, r.cores));
-  if (r.gemm_gflops < floor)
-    r.warnings.push_back("GEMM runs at " + std::to_string(static_cast<int>(r.gemm_gflops)) + " GFLOP/s, below " +
-                         std::to_string(static_cast<int>(floor)) +
-                         ": LibTorch is probably on reference BLAS. Install an optimised one: "
-                         "apt-get install libopenblas0-openmp");
-  if (r.blas.find("openblas") == std::string::npos && r.blas.find("mkl") == std::string::npos)
-    r.warnings.push_back("the loaded BLAS is not OpenBLAS or MKL (" + r.blas + ")");
-  if (r.threads < r.cores)
-    r.warnings.push_back("LibTorch uses " + std::to_string(r.threads) + " of " + std::to_string(r.cores) +
-                         " cores (set --threads)");
+  r.warnings = environment_warnings(r);
   return r;
 }
 

@@ -17,6 +17,9 @@ struct DoctorReport {
 
 /// Measures GEMM with `n`×`n` matrices on the current thread setting.
 DoctorReport run_doctor(int gemm_n = 1024);
+/// What is wrong with a report's environment, one line each. A slow GEMM means reference BLAS only when no
+/// optimised BLAS is loaded; with OpenBLAS or MKL loaded it is the CPU (slow or shared), which no package fixes.
+std::vector<std::string> environment_warnings(const DoctorReport& r);
 /// GFLOP/s of float32 matmul [m,k]x[k,n], best of `reps` after a warm-up.
 double measure_gemm_gflops(int m, int k, int n, int reps = 5);
 
