@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/doctor.hpp"
 #include "core/evaluator.hpp"
 #include "core/persona_k.hpp"
 #include "core/progress.hpp"
@@ -49,8 +50,12 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
   auto* mixture = dynamic_cast<mixture::MixtureModel*>(&model);
   if (bench.adapt_threads > 0) set_threads(bench.adapt_threads);
 
+  // The host's GEMM rate before and after: latencies are absolute, and a shared host's speed moves (the AMD EPYC
+  // host ran 1024³ float32 GEMM at 42–133 GFLOP/s on different days), so each run says what machine it saw.
+  const double gemm_before = measure_gemm_gflops(1024, 1024, 1024);
   json out = {{"family", bench.family}, {"model_config", bench.model_config}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
-              {"threads", torch::get_num_threads()}, {"users", support.size()}, {"rows", json::array()}};
+              {"threads", torch::get_num_threads()}, {"users", support.size()}, {"gemm_gflops_before", gemm_before},
+              {"rows", json::array()}};
   if (!setup.json)
     std::printf("Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "
                 "%10s %9s %10s %10s %s\n",
@@ -114,10 +119,12 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
                   static_cast<long long>(shots), mn, mg, ma, ma / mn, an >= aa ? "yes" : "no", an, aa, gain.mean, gain.lo,
                   gain.hi);
   }
+  const double gemm_after = measure_gemm_gflops(1024, 1024, 1024);
+  out["gemm_gflops_after"] = gemm_after;
   if (!setup.json)
     std::printf("  latency: median over users of the fastest of %d Newton calls / one AdamW run; accuracy over all "
-                "test pairs of those users\n",
-                bench.repeats);
+                "test pairs of those users\n  host: GEMM 1024^3 float32 at %.0f GFLOP/s before, %.0f after\n",
+                bench.repeats, gemm_before, gemm_after);
   return out;
 }
 

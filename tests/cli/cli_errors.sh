@@ -57,6 +57,7 @@ expect 2 "--unseen-users must be >= 1" "$cli" bench adapt --unseen-users 0 --cac
 import json, sys
 t = json.load(open(sys.argv[1]))
 assert t["users"] == 3 and [r["shots"] for r in t["rows"]] == [1, 2], t
+assert t["gemm_gflops_before"] > 0 and t["gemm_gflops_after"] > 0, t
 for r in t["rows"]:
     lo, hi = r["accuracy_difference_ci95"]
     assert lo <= r["accuracy_difference"] <= hi, r
