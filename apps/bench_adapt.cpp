@@ -51,7 +51,7 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
   if (bench.adapt_threads > 0) set_threads(bench.adapt_threads);
 
   // The host's GEMM rate before and after: latencies are absolute, and a shared host's speed moves (the AMD EPYC
-  // host ran 1024³ float32 GEMM at 42–133 GFLOP/s on different days), so each run says what machine it saw.
+  // host ran 1024³ float32 GEMM at 41–70 GFLOP/s within one morning), so each run says what machine it saw.
   const double gemm_before = measure_gemm_gflops(1024, 1024, 1024);
   json out = {{"family", bench.family}, {"model_config", bench.model_config}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
               {"threads", torch::get_num_threads()}, {"users", support.size()}, {"gemm_gflops_before", gemm_before},

@@ -48,12 +48,11 @@ std::vector<std::string> environment_warnings(const DoctorReport& r) {
   const std::string rate = "GEMM runs at " + std::to_string(static_cast<int>(r.gemm_gflops)) + " GFLOP/s on " +
                            std::to_string(used) + (used == 1 ? " thread" : " threads") + ", below " +
                            std::to_string(static_cast<int>(floor));
-  if (r.gemm_gflops < floor && !optimised)
-    w.push_back(rate + ": LibTorch is probably on reference BLAS. Install an optimised one: "
-                       "apt-get install libopenblas0-openmp");
-  if (r.gemm_gflops < floor && optimised)
-    w.push_back(rate + " with an optimised BLAS loaded: the CPU is slow or shared with other work, so timings "
-                       "taken here compare only with each other (ratios), not with other machines'");
+  if (r.gemm_gflops < floor)
+    w.push_back(rate + (optimised ? " with an optimised BLAS loaded: the CPU is slow or shared with other work, so "
+                                    "timings taken here compare only with each other (ratios), not with other machines'"
+                                  : ": LibTorch is probably on reference BLAS. Install an optimised one: "
+                                    "apt-get install libopenblas0-openmp"));
   if (!optimised) w.push_back("the loaded BLAS is not OpenBLAS or MKL (" + r.blas + ")");
   if (r.threads < r.cores)
     w.push_back("LibTorch uses " + std::to_string(r.threads) + " of " + std::to_string(r.cores) +
