@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "core/length_control.hpp"
 #include "core/model.hpp"
+#include "core/atomic_file.hpp"
 #include "core/text_io.hpp"
 
 namespace plural::apps {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <regex>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace plural::core {
@@ -44,6 +45,14 @@ NpyArray read_npy(const std::string& path) {
   } else {
     f.read(reinterpret_cast<char*>(&header_len), 4);
   }
+  {
+    const auto at = f.tellg();
+    f.seekg(0, std::ios::end);
+    const auto size = f.tellg();
+    f.seekg(at);
+    if (!f || at < 0 || static_cast<uint64_t>(size - at) < header_len)
+      throw IoError(detail::cat(path, ": truncated .npy header"));
+  }
   std::string header(header_len, '\0');
   f.read(header.data(), header_len);
   if (!f) throw IoError(detail::cat(path, ": truncated .npy header"));
@@ -60,12 +69,23 @@ NpyArray read_npy(const std::string& path) {
   NpyArray out;
   std::string dims = m[1].str();
   std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
-    out.shape.push_back(std::stoll(it->str()));
-  int64_t n = 1;
-  for (auto d : out.shape) n *= d;
   size_t elt = kind == "f2" ? 2 : kind == "f4" ? 4 : 8;
-  std::vector<char> raw(static_cast<size_t>(n) * elt);
+  uint64_t bytes = elt;  // checked against the file before anything that size is allocated
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
+    const std::string d = it->str();
+    PLURAL_CHECK(d.size() <= 15, path, ": .npy shape entry ", d, " is too large");
+    out.shape.push_back(std::stoll(d));
+    PLURAL_CHECK(!__builtin_mul_overflow(bytes, static_cast<uint64_t>(out.shape.back()), &bytes), path,
+                 ": .npy shape (", dims, ") is too large");
+  }
+  const auto data_at = static_cast<uint64_t>(f.tellg());
+  f.seekg(0, std::ios::end);
+  const auto file_size = static_cast<uint64_t>(f.tellg());
+  f.seekg(static_cast<std::streamoff>(data_at));
+  if (file_size - data_at < bytes)
+    throw IoError(detail::cat(path, ": truncated: expected ", bytes, " bytes of data, found ", file_size - data_at));
+  const auto n = static_cast<int64_t>(bytes / elt);
+  std::vector<char> raw(bytes);
   f.read(raw.data(), static_cast<std::streamsize>(raw.size()));
   if (static_cast<size_t>(f.gcount()) != raw.size())
     throw IoError(detail::cat(path, ": truncated: expected ", raw.size(), " bytes of data, found ", f.gcount()));
@@ -92,14 +112,13 @@ void write_npy(const std::string& path, const float* data, int64_t rows, int64_t
                        std::to_string(cols) + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
   header.push_back('\n');
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw IoError(detail::cat(path, ": cannot write"));
+  AtomicFile f(path);
   f.write("\x93NUMPY\x01\x00", 8);
   uint16_t len = static_cast<uint16_t>(header.size());
-  f.write(reinterpret_cast<const char*>(&len), 2);
-  f << header;
-  f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(rows * cols * 4));
-  if (!f) throw IoError(detail::cat(path, ": write failed"));
+  f.write(&len, 2);
+  f.write(header);
+  f.write(data, static_cast<size_t>(rows * cols) * 4);
+  f.commit();
 }
 
 }  // namespace plural::core

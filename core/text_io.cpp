@@ -1,13 +1,11 @@
 #include "core/text_io.hpp"
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.hpp"
 
@@ -18,35 +16,53 @@ LineReader::LineReader(const std::string& path) : path_(path) {
     throw IoError(detail::cat(path, ": cannot open (no such file)"));
   gz_ = gzopen(path.c_str(), "rb");
   if (!gz_) throw IoError(detail::cat(path, ": cannot open: ", std::strerror(errno)));
-  gzbuffer(static_cast<gzFile>(gz_), 1 << 18);
+  gzbuffer(static_cast<gzFile>(gz_), 1 << 17);
 }
 
 LineReader::~LineReader() {
   if (gz_) gzclose(static_cast<gzFile>(gz_));
 }
 
+bool LineReader::fill() {
+  if (eof_) return false;
+  auto* f = static_cast<gzFile>(gz_);
+  if (pos_ > 0) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  const size_t old = buf_.size(), chunk = 1 << 16;
+  buf_.resize(old + chunk);
+  int n = gzread(f, buf_.data() + old, static_cast<unsigned>(chunk));
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  if (n < 0 || (err != Z_OK && err != Z_BUF_ERROR)) {
+    buf_.resize(old);
+    throw IoError(detail::cat(path_, ": read error after line ", line_no_, ": ", msg));
+  }
+  buf_.resize(old + static_cast<size_t>(n));
+  if (n > 0) return true;
+  // zlib reports a stream that stops before its trailer (8 bytes of CRC and length) as Z_BUF_ERROR.
+  if (err == Z_BUF_ERROR)
+    throw IoError(detail::cat(path_, ": the gzip stream ends without its trailer after line ", line_no_,
+                              ": the file was cut short (truncated download or copy)"));
+  eof_ = true;
+  return false;
+}
+
 bool LineReader::next(std::string& line) {
   line.clear();
-  char buf[1 << 14];
-  auto* f = static_cast<gzFile>(gz_);
-  bool got = false;
-  while (gzgets(f, buf, sizeof buf)) {
-    got = true;
-    size_t n = std::strlen(buf);
-    line.append(buf, n);
-    if (n > 0 && buf[n - 1] == '\n') break;
-  }
-  if (!got) {
-    int err = 0;
-    const char* msg = gzerror(f, &err);
-    if (err != Z_OK && err != Z_BUF_ERROR)
-      throw IoError(detail::cat(path_, ": read error after line ", line_no_, ": ", msg));
-    if (!gzeof(f)) throw IoError(detail::cat(path_, ": read error after line ", line_no_));
-    return false;
-  }
-  if (!line.empty() && line.back() == '\n') line.pop_back();
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  size_t nl;
+  while ((nl = buf_.find('\n', pos_)) == std::string::npos)
+    if (!fill()) break;
+  if (pos_ >= buf_.size() && nl == std::string::npos) return false;
+  size_t end = nl == std::string::npos ? buf_.size() : nl;
+  line.assign(buf_, pos_, end - pos_);
+  pos_ = nl == std::string::npos ? buf_.size() : nl + 1;
   ++line_no_;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line_no_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark
+  if (line.find('\0') != std::string::npos)
+    throw ValueError(detail::cat(path_, ":", line_no_, ": contains a NUL byte (a binary file, or text in UTF-16?)"));
   return true;
 }
 
@@ -122,26 +138,6 @@ std::string sanitize_utf8(const std::string& s) {
     }
   }
   return out;
-}
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw IoError(detail::cat(path, ": cannot write (", std::strerror(errno), ")"));
-    f << content;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw IoError(detail::cat(path, ": write failed (disk full?)"));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError(detail::cat(path, ": cannot replace: ", ec.message()));
-  }
 }
 
 }  // namespace plural::core

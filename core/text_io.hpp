@@ -6,7 +6,9 @@
 
 namespace plural::core {
 
-/// Reads lines from a plain or .gz file (zlib detects which). Throws IoError naming the path on failure.
+/// Reads lines from a plain or .gz file (zlib detects which). Throws IoError naming the path on failure: a gzip
+/// stream must end with its trailer and a matching CRC (a file cut short is an error, not a shorter file). A UTF-8
+/// byte-order mark before the first line is skipped; a NUL byte inside a line is an error naming the line.
 class LineReader {
  public:
   explicit LineReader(const std::string& path);
@@ -19,9 +21,13 @@ class LineReader {
   const std::string& path() const { return path_; }
 
  private:
+  bool fill();  ///< reads more into buf_; false at a clean end of the stream
   std::string path_;
   void* gz_ = nullptr;
   size_t line_no_ = 0;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool eof_ = false;
 };
 
 /// Splits a TSV line on tabs (no quoting; see tsv_unescape for the escapes inside fields).
@@ -32,8 +38,5 @@ std::string tsv_escape(const std::string& field);
 
 /// Replaces invalid UTF-8 sequences by U+FFFD, deterministically (one replacement per bad byte).
 std::string sanitize_utf8(const std::string& s);
-
-/// Writes `content` to `path` atomically (temp file in the same folder, then rename).
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace plural::core

@@ -88,7 +88,18 @@ def main():
     length(axes[1][1], h)
     fig.suptitle(os.path.basename(h["dataset"]) + (f" — {len(h['warnings'])} warning(s)" if h["warnings"] else ""))
     fig.tight_layout()
-    fig.savefig(sys.argv[2], dpi=110)
+    # Atomic, as every file plural writes: a temporary beside the target, fsynced, renamed over it.
+    out = sys.argv[2]
+    tmp = f"{out}.tmp-{os.getpid()}-0"
+    try:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, dpi=110, format="png")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 if __name__ == "__main__":
