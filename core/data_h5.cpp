@@ -1,10 +1,12 @@
 // Our HDF5 layout for preference data (docs/data_format.md).
-#include <unistd.h>
+#include <algorithm>
+#include <cstring>
+#include <fstream>
 
-#include <filesystem>
-
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/h5.hpp"
+#include "core/hash.hpp"
 #include "core/readers.hpp"
 
 namespace plural::core {
@@ -12,18 +14,44 @@ namespace plural::core {
 namespace {
 constexpr const char* kFormat = "plural-preferences";
 constexpr int64_t kFormatVersion = 1;
+
+// HDF5 reads a damaged file's global heap (where variable-length strings live) without any check and can crash doing
+// so. So the file's first 512 bytes, HDF5's user block, carry a hash of everything after them, checked before HDF5
+// sees the file. Files from before this (no user block) and foreign ones are read as they are.
+constexpr size_t kSealBytes = 512;
+constexpr char kSealMagic[] = "plural-preferences sealed xxh3-128 ";
+
+// HDF5's file image of a file with a user block leaves the block out: it goes in front, holding the seal.
+std::string sealed(const std::string& image) {
+  std::string header = kSealMagic + hash128(image).hex() + "\n";
+  header.resize(kSealBytes, '\0');
+  return header + image;
+}
+
+void check_seal(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char head[sizeof kSealMagic - 1];
+  if (!f.read(head, sizeof head) || std::memcmp(head, kSealMagic, sizeof head) != 0) return;  // not sealed
+  f.seekg(0);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t hex_at = sizeof kSealMagic - 1;
+  if (bytes.size() <= kSealBytes ||
+      bytes.compare(hex_at, 32, hash128(std::string_view(bytes).substr(kSealBytes)).hex()) != 0)
+    throw IoError(detail::cat(path, ": corrupt or truncated file (its contents do not match the checksum it was "
+                                    "written with)"));
+}
 }  // namespace
 
 void write_h5(const PreferenceData& data, const std::string& path) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    h5::Handle file = h5::open_file(tmp, h5::Mode::create);
+  std::string image;
+  {
+    h5::Handle file = h5::create_in_memory(path, kSealBytes);
     h5::write_attr(file, "format", std::string(kFormat));
     h5::write_attr(file, "format_version", kFormatVersion);
     h5::write_attr(file, "source", data.source);
     h5::write_strings(file, "texts", data.texts.all());
     {
-      h5::Handle g = h5::require_group(file, "users", tmp);
+      h5::Handle g = h5::require_group(file, "users", path);
       std::vector<std::string> ids;
       std::vector<uint8_t> seen;
       std::vector<int32_t> group;
@@ -37,7 +65,7 @@ void write_h5(const PreferenceData& data, const std::string& path) {
       h5::write_vector(g, "group", group);
     }
     {
-      h5::Handle g = h5::require_group(file, "comparisons", tmp);
+      h5::Handle g = h5::require_group(file, "comparisons", path);
       size_t n = data.comparisons.size();
       std::vector<int32_t> user(n), pa(n), pb(n), a(n), b(n), ctx(n), why(n);
       std::vector<float> label(n), weight(n), margin(n);
@@ -62,16 +90,13 @@ void write_h5(const PreferenceData& data, const std::string& path) {
       if (data.has_rationales()) h5::write_vector(g, "rationale", why);
       h5::write_vector(g, "split", split);
     }
-    h5::close_file(file, tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
+    image = h5::file_image(file, path);
   }
+  write_file_atomic(path, sealed(image));
 }
 
 PreferenceData read_h5(const std::string& path) {
+  check_seal(path);
   h5::Handle file = h5::open_file(path, h5::Mode::read);
   std::string format = h5::has_attr(file, "format") ? h5::read_attr_string(file, "format", path) : "";
   PLURAL_CHECK(format == kFormat, path, ": not a plural preference file (attribute 'format' is '", format,

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/h5.hpp"
 
@@ -313,15 +314,7 @@ void FeatureCache::Writer::commit() {
     s.keys.reset();
     s.feats.reset();
     h5::close_file(s.file, s.tmp);
-    int fd = ::open(s.tmp.c_str(), O_RDONLY);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      throw IoError(detail::cat(s.tmp, ": fsync failed: ", std::strerror(errno)));
-    }
-    ::close(fd);
-    std::error_code ec;
-    fs::rename(s.tmp, s.cache->path_, ec);
-    if (ec) throw IoError(detail::cat(s.cache->path_, ": cannot replace with the new cache: ", ec.message()));
+    replace_with(s.tmp, s.cache->path_);
     s.tmp.clear();
   } catch (...) {
     s.discard();
@@ -392,7 +385,7 @@ FeatureCache::Writer FeatureCache::writer(const std::string& encoder_id, int64_t
       hsize_t kd[2] = {0, 2}, kmax[2] = {H5S_UNLIMITED, 2}, kchunk[2] = {8192, 2};
       Handle kspace(H5Screate_simple(2, kd, kmax));
       Handle kcpl(H5Pcreate(H5P_DATASET_CREATE));
-      H5Pset_chunk(kcpl, 2, kchunk);
+      h5::set_checksummed_chunks(kcpl, 2, kchunk, 0);
       s->keys = Handle(h5::check_id(H5Dcreate2(grp, "keys", H5T_STD_U64LE, kspace, H5P_DEFAULT, kcpl, H5P_DEFAULT),
                                     "creating keys", what));
       const hsize_t elt = storage == Storage::float16 ? 2 : 4;
@@ -401,9 +394,7 @@ FeatureCache::Writer FeatureCache::writer(const std::string& encoder_id, int64_t
       hsize_t fchunk[2] = {chunk_rows, static_cast<hsize_t>(dim)};
       Handle fspace(H5Screate_simple(2, fdm, fmax));
       Handle fcpl(H5Pcreate(H5P_DATASET_CREATE));
-      H5Pset_chunk(fcpl, 2, fchunk);
-      H5Pset_shuffle(fcpl);
-      H5Pset_deflate(fcpl, 1);
+      h5::set_checksummed_chunks(fcpl, 2, fchunk, 1);
       hid_t ftype = storage == Storage::float16 ? h5::float16_type() : H5T_IEEE_F32LE;
       s->feats = Handle(h5::check_id(H5Dcreate2(grp, "features", ftype, fspace, H5P_DEFAULT, fcpl, H5P_DEFAULT),
                                      "creating features", what));

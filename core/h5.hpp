@@ -41,6 +41,14 @@ enum class Mode { read, read_write, create };
 Handle open_file(const std::string& path, Mode mode);
 /// Flushes and closes, reporting failures (the destructor cannot).
 void close_file(Handle& file, const std::string& path);
+/// A new file held in memory only: HDF5 never touches the disk, so a full disk cannot fail inside HDF5 (whose close
+/// callbacks crash at exit when it does). `name` labels it in errors. Write it out with file_image(). A user block
+/// (bytes HDF5 reserves before its superblock and never reads) holds what the caller puts there.
+Handle create_in_memory(const std::string& name, hsize_t userblock_bytes = 0);
+/// The bytes of an open in-memory file (flushed first), ready for an AtomicFile.
+std::string file_image(hid_t file, const std::string& name);
+/// Turns on HDF5's Fletcher-32 checksum (and gzip) for a chunked dataset, so a corrupted chunk fails its read.
+void set_checksummed_chunks(hid_t dcpl, int rank, const hsize_t* chunk, int deflate_level);
 
 bool exists(hid_t loc, const std::string& name);  ///< a link by that (possibly nested) path exists
 Handle open_group(hid_t loc, const std::string& name, const std::string& path);

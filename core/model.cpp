@@ -3,10 +3,14 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
+#include <sstream>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/registry.hpp"
+#include "core/zip_check.hpp"
 
 namespace plural::core {
 
@@ -26,38 +30,93 @@ ItemBatch select_items(const ItemBatch& it, const torch::Tensor& rows) {
   return out;
 }
 
+// LibTorch's archive reader throws c10::Error for a broken zip, but torch::jit::ErrorReport (a plain std::exception)
+// for a damaged TorchScript record inside it: both mean a corrupt file.
+template <typename F>
+void read_archive(const std::string& path, const char* what, F&& read) {
+  try {
+    read();
+  } catch (const ValueError&) {
+    throw;
+  } catch (const IoError&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw IoError(detail::cat(path, ": ", what, ": ", std::string(e.what_without_backtrace()).substr(0, 200)));
+  } catch (const std::exception& e) {
+    throw IoError(detail::cat(path, ": ", what, ": ", std::string(e.what()).substr(0, 200)));
+  }
+}
+
 std::string read_string(torch::serialize::InputArchive& ar, const std::string& key, const std::string& path) {
   c10::IValue v;
-  if (!ar.try_read(key, v) || !v.isString())
+  bool found = false;
+  read_archive(path, "corrupt file", [&] { found = ar.try_read(key, v); });
+  if (!found || !v.isString())
     throw IoError(detail::cat(path, ": missing or invalid field '", key, "' (not a plural file, or corrupt)"));
   return v.toStringRef();
 }
 int64_t read_int(torch::serialize::InputArchive& ar, const std::string& key, const std::string& path) {
   c10::IValue v;
-  if (!ar.try_read(key, v) || !v.isInt())
+  bool found = false;
+  read_archive(path, "corrupt file", [&] { found = ar.try_read(key, v); });
+  if (!found || !v.isInt())
     throw IoError(detail::cat(path, ": missing or invalid field '", key, "' (not a plural file, or corrupt)"));
   return v.toInt();
 }
 torch::serialize::InputArchive open_archive(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError(detail::cat(path, ": cannot open (no such file or no permission)"));
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f.eof() && f.fail()) throw IoError(detail::cat(path, ": read error"));
+  verify_zip(bytes, path);
+  std::istringstream in(std::move(bytes));
   torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(path);
-  } catch (const c10::Error& e) {
-    throw IoError(detail::cat(path, ": cannot read (missing, truncated or not a plural file): ",
-                              std::string(e.what_without_backtrace()).substr(0, 200)));
-  }
+  read_archive(path, "cannot read (not a plural file, or corrupt)", [&] { ar.load_from(in); });
   return ar;
 }
+// Serialized in memory, then written through the one atomic writer: LibTorch's own file writer neither checks
+// every write nor fsyncs, and throws c10::Error on a full disk.
 void save_archive(torch::serialize::OutputArchive& ar, const std::string& path) {
-  std::string tmp = path + ".tmp";
+  std::ostringstream bytes;
   try {
-    ar.save_to(tmp);
+    ar.save_to(bytes);
   } catch (const c10::Error& e) {
-    throw IoError(detail::cat(path, ": cannot write: ", std::string(e.what_without_backtrace()).substr(0, 200)));
+    throw IoError(detail::cat(path, ": cannot serialize: ", std::string(e.what_without_backtrace()).substr(0, 200)));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw IoError(detail::cat(path, ": cannot replace the file"));
+  write_file_atomic(path, bytes.str());
+}
+
+// One line per tensor (name, dtype, shape, hash of its bytes), the whole hashed: a fingerprint of exact values.
+std::string tensor_line(const std::string& name, const torch::Tensor& value, const std::string& what) {
+  auto t = value.detach().cpu().contiguous();
+  if (t.is_floating_point())
+    PLURAL_CHECK(torch::isfinite(t).all().item<bool>(), what, ": tensor '", name,
+                 "' holds NaN or infinite values (a diverged training run?)");
+  std::string line = name + " " + std::string(c10::toString(t.scalar_type())) + " [";
+  for (auto d : t.sizes()) line += std::to_string(d) + ",";
+  auto bytes = std::string_view(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  return line + "] " + hash128(bytes).hex() + "\n";
+}
+
+std::string state_checksum(const UserState& s, const std::string& what) {
+  std::string all = s.family + "\n" + s.model_id + "\n" + s.model_weights + "\n" + s.user_id + "\n" +
+                    std::to_string(s.shots) + "\n";
+  for (const auto& kv : s.tensors) all += tensor_line(kv.first, kv.second, what);
+  return hash128(all).hex();
+}
+
+std::string model_checksum(const std::string& family, const std::string& config, const std::string& dims,
+                           const std::string& encoder_id, const std::string& weights) {
+  return hash128(family + "\n" + config + "\n" + dims + "\n" + encoder_id + "\n" + weights).hex();
 }
 }  // namespace
+
+std::string weights_fingerprint(const torch::nn::Module& model, const std::string& what) {
+  std::string all;
+  for (const auto& p : model.named_parameters()) all += tensor_line(p.key(), p.value(), what);
+  for (const auto& b : model.named_buffers()) all += tensor_line("buffer:" + b.key(), b.value(), what);
+  return hash128(all).hex();
+}
 
 PairBatch PairBatch::select(const torch::Tensor& rows) const {
   PairBatch out;
@@ -89,6 +148,8 @@ void UserState::save(const std::string& path) const {
   ar.write("model_id", c10::IValue(model_id));
   ar.write("user_id", c10::IValue(user_id));
   ar.write("shots", c10::IValue(shots));
+  ar.write("model_weights", c10::IValue(model_weights));
+  ar.write("checksum", c10::IValue(state_checksum(*this, path)));
   std::string names;
   for (const auto& kv : tensors) {
     names += kv.first + "\n";
@@ -115,10 +176,22 @@ UserState UserState::load(const std::string& path) {
     size_t nl = names.find('\n', start);
     std::string name = names.substr(start, nl - start);
     torch::Tensor t;
-    if (!ar.try_read("t." + name, t)) throw IoError(detail::cat(path, ": tensor '", name, "' is missing"));
+    bool found = false;
+    read_archive(path, "corrupt user state", [&] { found = ar.try_read("t." + name, t); });
+    if (!found) throw IoError(detail::cat(path, ": tensor '", name, "' is missing"));
     s.tensors[name] = t;
     start = nl + 1;
   }
+  c10::IValue weights, checksum;
+  bool has_weights = false, has_checksum = false;
+  read_archive(path, "corrupt user state", [&] {
+    has_weights = ar.try_read("model_weights", weights);
+    has_checksum = ar.try_read("checksum", checksum);  // states written before checksums have none
+  });
+  if (has_weights && weights.isString()) s.model_weights = weights.toStringRef();
+  std::string sum = state_checksum(s, path);  // also refuses non-finite tensors
+  if (has_checksum && (!checksum.isString() || checksum.toStringRef() != sum))
+    throw IoError(detail::cat(path, ": corrupt user state (its contents do not match the checksum it was saved with)"));
   return s;
 }
 
@@ -172,11 +245,26 @@ std::string RewardModel::model_id() const {
   return id_cache_->id;
 }
 
+std::string RewardModel::weights_id() const {
+  std::lock_guard<std::mutex> lock(id_cache_->weights_mutex);
+  return id_cache_->weights;
+}
+
+void RewardModel::set_weights_id(std::string id) const {
+  std::lock_guard<std::mutex> lock(id_cache_->weights_mutex);
+  id_cache_->weights = std::move(id);
+}
+
 void RewardModel::check_state(const UserState& s, const char* fn) const {
   PLURAL_CHECK(s.family == family(), fn, ": user state '", s.user_id, "' is from a '", s.family,
                "' model, this model is '", family(), "'");
   PLURAL_CHECK(s.model_id == model_id(), fn, ": user state '", s.user_id, "' belongs to model ", s.model_id,
                ", not to this model (", model_id(), "): a different configuration, K or training set");
+  if (s.model_weights.empty()) return;
+  std::string mine = weights_id();
+  PLURAL_CHECK(mine.empty() || mine == s.model_weights, fn, ": user state '", s.user_id,
+               "' was adapted on another training run of this model (weights ", s.model_weights.substr(0, 12),
+               "…, this model's are ", mine.substr(0, 12), "…); adapt her again with this model");
 }
 
 void RewardModel::set_dims(ModelDims dims) {
@@ -195,6 +283,7 @@ UserState RewardModel::make_state(const std::string& user_id, int64_t shots) con
   s.model_id = model_id();
   s.user_id = user_id;
   s.shots = shots;
+  s.model_weights = weights_id();
   return s;
 }
 
@@ -276,10 +365,16 @@ void save_model(const RewardModel& model, const std::string& path, const std::st
                {"users", model.dims().users}};
   ar.write("dims", c10::IValue(dims.dump()));
   ar.write("encoder_id", c10::IValue(encoder_id));
+  std::string weights = weights_fingerprint(model, path);
+  ar.write("weights_fingerprint", c10::IValue(weights));
+  ar.write("meta_checksum", c10::IValue(model_checksum(model.family(), model.config_json(), dims.dump(), encoder_id, "")));
+  ar.write("checksum",
+           c10::IValue(model_checksum(model.family(), model.config_json(), dims.dump(), encoder_id, weights)));
   torch::serialize::OutputArchive state;
   model.save(state);
   ar.write("state", state);
   save_archive(ar, path);
+  model.set_weights_id(weights);
 }
 
 std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* encoder_id) {
@@ -291,22 +386,45 @@ std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* en
   std::string family = read_string(ar, "family", path);
   PLURAL_CHECK(models().has(family), path, ": model family '", family, "' is not known to this build (known: ",
                models().known(), ")");
-  json d = json::parse(read_string(ar, "dims", path));
+  const std::string config = read_string(ar, "config", path), dims_json = read_string(ar, "dims", path);
+  const std::string enc = read_string(ar, "encoder_id", path);
+  c10::IValue meta, stored;
+  bool has_meta = false, has_checksum = false;  // models saved before checksums have neither
+  read_archive(path, "corrupt model file", [&] {
+    has_meta = ar.try_read("meta_checksum", meta);
+    has_checksum = ar.try_read("checksum", stored);
+  });
+  // Checked before the model is built: a damaged config or dims could ask for any size.
+  if (has_meta && (!meta.isString() || meta.toStringRef() != model_checksum(family, config, dims_json, enc, "")))
+    throw IoError(detail::cat(path, ": corrupt model file (its header does not match the checksum it was saved with)"));
   ModelDims dims;
-  dims.item_dim = d.at("item_dim").get<int64_t>();
-  dims.prompt_dim = d.at("prompt_dim").get<int64_t>();
-  dims.context_dim = d.at("context_dim").get<int64_t>();
-  dims.users = d.at("users").get<std::vector<std::string>>();
-  auto model = make_model(family, dims, read_string(ar, "config", path));
-  torch::serialize::InputArchive state;
-  if (!ar.try_read("state", state)) throw IoError(detail::cat(path, ": model weights are missing"));
   try {
-    model->load(state);
-  } catch (const c10::Error& e) {
-    throw IoError(detail::cat(path, ": weights do not match the '", family, "' model they claim to be: ",
-                              std::string(e.what_without_backtrace()).substr(0, 200)));
+    json d = json::parse(dims_json);
+    dims.item_dim = d.at("item_dim").get<int64_t>();
+    dims.prompt_dim = d.at("prompt_dim").get<int64_t>();
+    dims.context_dim = d.at("context_dim").get<int64_t>();
+    dims.users = d.at("users").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw IoError(detail::cat(path, ": corrupt model file (its dims are not what plural writes: ", e.what(), ")"));
   }
-  if (encoder_id) *encoder_id = read_string(ar, "encoder_id", path);
+  constexpr int64_t kMaxFeatureDim = 1 << 20;
+  PLURAL_CHECK(dims.item_dim >= 1 && dims.item_dim <= kMaxFeatureDim && dims.prompt_dim >= 0 &&
+                   dims.prompt_dim <= kMaxFeatureDim && dims.context_dim >= 0 && dims.context_dim <= kMaxFeatureDim,
+               path, ": feature dims out of range (item ", dims.item_dim, ", prompt ", dims.prompt_dim, ", context ",
+               dims.context_dim, ")");
+  auto model = make_model(family, dims, config);
+  torch::serialize::InputArchive state;
+  bool has_state = false;
+  read_archive(path, "corrupt model file", [&] { has_state = ar.try_read("state", state); });
+  if (!has_state) throw IoError(detail::cat(path, ": model weights are missing"));
+  read_archive(path, detail::cat("weights do not match the '", family, "' model they claim to be").c_str(),
+               [&] { model->load(state); });
+  std::string weights = weights_fingerprint(*model, path);
+  if (has_checksum &&
+      (!stored.isString() || stored.toStringRef() != model_checksum(family, config, dims_json, enc, weights)))
+    throw IoError(detail::cat(path, ": corrupt model file (its contents do not match the checksum it was saved with)"));
+  model->set_weights_id(weights);
+  if (encoder_id) *encoder_id = enc;
   return model;
 }
 

@@ -47,6 +47,8 @@ struct PairBatch {
 struct UserState {
   std::string family;    ///< e.g. "bt", "per-user-bt", "pal-b"
   std::string model_id;  ///< RewardModel::model_id() of the model it belongs to
+  /// RewardModel::weights_id() of the exact trained weights it was adapted on ("" = not known: an unsaved model)
+  std::string model_weights;
   std::string user_id;
   int64_t shots = 0;     ///< comparisons it was adapted from (-1: a seen user's trained state)
   std::map<std::string, torch::Tensor> tensors;  ///< e.g. "theta", "cov" (PAL), "mu", "sigma" (VPL)
@@ -111,7 +113,11 @@ class RewardModel : public torch::nn::Module {
   int64_t user_row(const std::string& id) const;  ///< -1 when not a seen user
   /// Stable fingerprint: family + config + dims (+ the seen-user list). UserStates carry it.
   std::string model_id() const;
-  /// Throws ValueError unless `s` was made by a model with this model_id.
+  /// Fingerprint of the exact weights, set when the model is saved or loaded ("" until then, and after train()
+  /// starts changing them). A state adapted on one training run is refused by a retrained model of the same config.
+  std::string weights_id() const;
+  void set_weights_id(std::string id) const;
+  /// Throws ValueError unless `s` was made by a model with this model_id (and these weights, when both are known).
   void check_state(const UserState& s, const char* fn) const;
 
  protected:
@@ -126,6 +132,8 @@ class RewardModel : public torch::nn::Module {
   struct IdCache {
     std::once_flag once;
     std::string id;
+    mutable std::mutex weights_mutex;
+    std::string weights;
   };
   std::shared_ptr<IdCache> id_cache_ = std::make_shared<IdCache>();
 };
@@ -174,9 +182,15 @@ std::map<std::string, std::string> model_families();  ///< family -> help
 void require_model_family(const std::string& family);
 std::vector<std::string> adapter_names(const std::string& family);
 
-/// Saves a model with its family, config, dims and a format version (one file, a torch archive).
+/// Hash of every parameter and buffer (names, dtypes, shapes, bytes); throws ValueError naming the first tensor
+/// that holds NaN or ±inf (`what` names the model in the message).
+std::string weights_fingerprint(const torch::nn::Module& model, const std::string& what);
+
+/// Saves a model with its family, config, dims, a format version, a checksum of all of it and the fingerprint of its
+/// weights (one file, a torch archive, written atomically). Refuses non-finite weights.
 void save_model(const RewardModel& model, const std::string& path, const std::string& encoder_id = "");
-/// Loads any registered family. Errors name the file and what is wrong (unknown family, newer format, ...).
+/// Loads any registered family. Errors name the file and what is wrong (unknown family, newer format, a checksum
+/// that does not match, non-finite weights, ...).
 std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* encoder_id = nullptr);
 
 }  // namespace plural::core
