@@ -10,6 +10,7 @@
 #include "core/encode.hpp"
 #include "core/npy.hpp"
 #include "core/error.hpp"
+#include "core/file_roles.hpp"
 #include "core/persona_k.hpp"
 #include "core/progress.hpp"
 #include "core/readers.hpp"
@@ -55,6 +56,7 @@ void add_import(CLI::App& app, Common&) {
   file->add_option("input", fo->in, "input .jsonl[.gz] / .tsv[.gz] / .h5")->required();
   file->add_option("-o,--out", fo->out, "output .h5")->required();
   file->callback([fo] {
+    require_distinct_files({{"--out", fo->out}}, {{"input", fo->in}});
     auto data = read_preferences(fo->in);
     write_h5(data, fo->out);
     std::cout << data.summary() << "\nwrote " << fo->out << "\n";
@@ -84,6 +86,7 @@ void add_import(CLI::App& app, Common&) {
                     "give every comparison a rationale naming the behaviour and stance of both statements");
   persona->add_option("--seed", pk->seed)->capture_default_str();
   persona->callback([pk, pk_out] {
+    require_distinct_files({{"--out", *pk_out}}, {{"--statements", pk->statements_path}});
     auto p = generate_persona_k(*pk);
     write_h5(p.data, *pk_out);
     std::cout << p.data.summary() << "\nbehaviours:";
@@ -130,6 +133,7 @@ void add_encode(CLI::App& app, Common& common) {
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
   cmd->callback([o, &common] {
     PLURAL_CHECK(o->data.empty() != o->texts.empty(), "encode: give exactly one of --data or --texts");
+    require_distinct_files({{"--cache", o->cache}}, {{"--data", o->data}, {"--texts", o->texts}});
     set_threads(common.threads);
     std::vector<std::string> texts;
     if (!o->data.empty()) {
@@ -164,6 +168,7 @@ void add_embed(CLI::App& app, Common& common) {
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->callback([o, &common] {
+    require_distinct_files({{"--out", o->out}}, {{"--texts", o->texts}});
     set_threads(common.threads);
     std::vector<std::string> texts;
     LineReader r(o->texts);

@@ -13,6 +13,7 @@
 #include "core/doctor.hpp"
 #include "core/encoder.hpp"
 #include "core/feature_cache.hpp"
+#include "core/file_roles.hpp"
 #include "core/readers.hpp"
 #include "core/strength.hpp"
 #include "core/losses.hpp"
@@ -215,6 +216,8 @@ void add_doctor(CLI::App& app, Common& common) {
   data_cmd->add_option("--png", d->png, "also draw the report as a PNG (scripts/doctor_report.py, matplotlib)");
   data_cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   data_cmd->callback([d, &common] {
+    core::require_distinct_files({{"--png", d->png}, {"--cache", d->cache}},
+                                 {{"dataset", d->path}, {"--model", d->model}});
     core::set_threads(common.threads);
     print_data_health(*d);
   });

@@ -14,11 +14,13 @@
 #include "core/distributed.hpp"
 #include "core/encode.hpp"
 #include "core/error.hpp"
+#include "core/file_roles.hpp"
 #include "core/graded_variants.hpp"
 #include "core/evaluator.hpp"
 #include "core/progress.hpp"
 #include "core/readers.hpp"
 #include "core/shard_plan.hpp"
+#include "core/atomic_file.hpp"
 #include "core/text_io.hpp"
 #include "core/train_defaults.hpp"
 #include "core/trainer.hpp"
@@ -158,6 +160,9 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
     require_model_family(o->model);  // before any slow work
+    require_distinct_files({{"--out", o->out}, {"--checkpoint", o->train.checkpoint_path},
+                            {"--metrics", o->train.metrics_path}, {"--cache", o->cache}},
+                           {{"--data", o->data}, {"--variants", o->variants}});
     TrainConfig defaults = default_train_config(o->model);
     auto keep_default = [&](const char* option) { return cmd->count(option) == 0; };
     if (keep_default("--lr")) o->train.lr = defaults.lr;
@@ -270,6 +275,8 @@ void add_eval(CLI::App& app, Common& common) {
   cmd->add_flag("--json", o->json_out, "print one JSON object");
   cmd->add_option("--report", o->report, "also write the JSON object to this file");
   cmd->callback([o, &common] {
+    require_distinct_files({{"--report", o->report}, {"--cache", o->cache}},
+                           {{"--data", o->data}, {"--model", o->model}});
     set_threads(common.threads);
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
@@ -315,6 +322,8 @@ void add_score(CLI::App& app, Common& common) {
   cmd->callback([o, &common] {
     set_threads(common.threads);
     PLURAL_CHECK(o->user.empty() || o->state.empty(), "score: give --user or --state, not both");
+    require_distinct_files({{"--cache", o->cache}},
+                           {{"--model", o->model}, {"--texts", o->texts_file}, {"--state", o->state}});
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
     std::vector<std::string> texts = o->texts;
@@ -381,6 +390,7 @@ void add_adapt(CLI::App& app, Common& common) {
   cmd->add_option("--adapter-options", o->adapter_options, "adapter options as JSON")->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->callback([o, &common] {
+    require_distinct_files({{"--out", o->out}, {"--cache", o->cache}}, {{"--model", o->model}, {"--data", o->data}});
     set_threads(common.threads);
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);

@@ -12,6 +12,7 @@
 #include "core/dataset_view.hpp"
 #include "core/encode.hpp"
 #include "core/error.hpp"
+#include "core/file_roles.hpp"
 #include "core/progress.hpp"
 #include "core/query.hpp"
 #include "core/readers.hpp"
@@ -57,6 +58,8 @@ void add_query(CLI::App& app, Common& common) {
     set_threads(common.threads);
     PLURAL_CHECK(o->n >= 1, "query: -n must be >= 1, got ", o->n);
     PLURAL_CHECK(o->state.empty() || o->answers.empty(), "query: give --state or --answers, not both");
+    core::require_distinct_files({{"--cache", o->cache}}, {{"--model", o->model}, {"--candidates", o->candidates},
+                                                          {"--answers", o->answers}, {"--state", o->state}});
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
     auto scorer = make_query_scorer(o->scorer, o->seed);
