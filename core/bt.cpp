@@ -25,7 +25,7 @@ nlohmann::json mlp_json(const MlpOptions& m) {
   return {{"hidden", m.hidden}, {"activation", m.activation}, {"dropout", m.dropout}};
 }
 void read_mlp(JsonConfig& c, MlpOptions& m) {
-  c.get("hidden", m.hidden);
+  c.get("hidden", m.hidden, 1, kMaxWidth);
   c.get("activation", m.activation);
   c.get("dropout", m.dropout);
 }
@@ -149,7 +149,7 @@ std::shared_ptr<RewardModel> make_per_user_bt(const ModelDims& dims, const std::
   PerUserBT::Config c;
   JsonConfig r(json, "per-user-bt");
   read_mlp(r, c.mlp);
-  r.get("embed", c.embed);
+  r.get("embed", c.embed, 0, kMaxWidth);
   r.get("use_prompt", c.use_prompt);
   r.get("user_l2", c.user_l2);
   r.finish();

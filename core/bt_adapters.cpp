@@ -25,7 +25,7 @@ class NewtonHeadAdapter : public Adapter {
  public:
   explicit NewtonHeadAdapter(const std::string& json) {
     JsonConfig c(json, "per-user-bt newton adapter");
-    c.get("max_iter", max_iter_);
+    c.get("max_iter", max_iter_, 1, 100000);
     c.get("prior_scale", prior_scale_);
     c.get("tol", tol_);
     c.finish();

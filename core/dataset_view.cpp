@@ -10,7 +10,14 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
   PLURAL_CHECK(text_features.dim() == 2 && text_features.size(0) == static_cast<int64_t>(data.texts.size()),
                data.source, ": need features for all ", data.texts.size(), " texts, got a tensor of shape ",
                text_features.sizes());
-  PLURAL_CHECK(torch::isfinite(text_features).all().item<bool>(), data.source, ": text features contain NaN or Inf");
+  if (!torch::isfinite(text_features).all().item<bool>()) {
+    // The features come from the cache or encoder, not from the data file: name the first text whose row is bad.
+    auto bad = (~torch::isfinite(text_features)).any(1).nonzero();
+    auto row = static_cast<size_t>(bad[0][0].item<int64_t>());
+    throw ValueError(detail::cat("the features of ", bad.size(0), " of ", data.source, "'s texts contain NaN or Inf "
+                                 "(the encoder or feature cache made them, not the data file); the first is text ",
+                                 row, ": '", data.texts[row].substr(0, 60), "'"));
+  }
   const int64_t T = text_features.size(0), D = text_features.size(1);
   features_ = torch::cat({text_features.to(torch::kFloat32), torch::zeros({1, D})}, 0);
   const auto n = static_cast<int64_t>(data.comparisons.size());

@@ -10,7 +10,8 @@ namespace plural::core {
 void LossOptions::validate() const {
   PLURAL_CHECK(std::isfinite(margin), "loss margin must be finite, got ", margin);
   PLURAL_CHECK(smoothing >= 0 && smoothing < 0.5, "label smoothing must be in [0, 0.5), got ", smoothing);
-  PLURAL_CHECK(hinge_margin > 0, "hinge margin must be > 0, got ", hinge_margin);
+  PLURAL_CHECK(hinge_margin > 0 && std::isfinite(hinge_margin), "hinge margin must be finite and > 0, got ",
+               hinge_margin);
   PLURAL_CHECK(ipo_tau > 0 && std::isfinite(ipo_tau), "IPO tau must be > 0, got ", ipo_tau);
 }
 

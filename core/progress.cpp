@@ -7,6 +7,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/error.hpp"
+
 namespace plural::core {
 
 Progress::Progress(std::string label, int64_t total, bool enabled)
@@ -43,7 +45,16 @@ void Progress::finish(const std::string& suffix) {
 }
 
 int set_threads(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  PLURAL_CHECK(threads >= 0, "--threads must be >= 0 (0 = all cores), got ", threads);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 0) threads = cores;
+  // More threads than this only adds contention, and 100,000 of them would exhaust the process.
+  const int limit = kMaxThreadsPerCore * cores;
+  if (threads > limit) {
+    std::fprintf(stderr, "note: --threads %d clamped to %d (%d per core on %d cores)\n", threads, limit,
+                 kMaxThreadsPerCore, cores);
+    threads = limit;
+  }
   at::set_num_threads(threads);
   return at::get_num_threads();
 }

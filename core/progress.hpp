@@ -22,5 +22,7 @@ class Progress {
 
 /// Sets LibTorch's intra-op threads (0 = all cores) and returns the number in effect.
 int set_threads(int threads);
+/// set_threads clamps to this many threads per core (with a note on stderr).
+constexpr int kMaxThreadsPerCore = 4;
 
 }  // namespace plural::core

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "core/distributed.hpp"
 #include "core/error.hpp"
 #include "core/flat_adamw.hpp"
+#include "core/metrics_log.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"
 #include "core/rationale.hpp"
@@ -22,21 +24,54 @@
 
 namespace plural::core {
 
+namespace {
+// Every numeric option is finite and inside a range: an infinite learning rate trains a NaN model, a huge one too.
+void require_in(const char* name, double v, double lo, double hi, bool open_lo = false) {
+  PLURAL_CHECK(std::isfinite(v) && (open_lo ? v > lo : v >= lo) && v <= hi, "train: ", name, " must be in ",
+               open_lo ? "(" : "[", lo, ", ", hi, "], got ", v);
+}
+
+// What the machine can still give this process, from /proc/meminfo (0 = unknown).
+double available_bytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+// Training holds each parameter, its gradient, AdamW's two moments and the best epoch's copy: 5 floats.
+void require_memory_for(const RewardModel& model) {
+  double floats = 0;
+  for (const auto& p : model.parameters()) floats += static_cast<double>(p.numel());
+  const double need = floats * 4 * 5, have = available_bytes();
+  PLURAL_CHECK(have <= 0 || need < 0.8 * have, "train: this ", model.family(), " model has ", floats / 1e6,
+               " M parameters; training it needs about ", need / (1 << 30), " GiB, but only ", have / (1 << 30),
+               " GiB of memory is available (choose a smaller k, dim or hidden)");
+}
+}  // namespace
+
 void TrainConfig::validate() const {
   get_loss(loss);
   loss_options.validate();
-  PLURAL_CHECK(lr > 0 && user_lr > 0, "train: learning rates must be > 0, got lr=", lr, " user_lr=", user_lr);
-  PLURAL_CHECK(weight_decay >= 0 && user_weight_decay >= 0, "train: weight decay must be >= 0");
-  PLURAL_CHECK(batch_size >= 1, "train: batch_size must be >= 1, got ", batch_size);
-  PLURAL_CHECK(epochs >= 1, "train: epochs must be >= 1, got ", epochs);
-  PLURAL_CHECK(patience >= 0, "train: patience must be >= 0, got ", patience);
-  PLURAL_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0");
-  for (const auto& [name, v] : group_lr) PLURAL_CHECK(v > 0, "train: learning rate of group '", name, "' must be > 0");
-  PLURAL_CHECK(target_val_accuracy >= 0 && target_val_accuracy <= 1, "train: target_val_accuracy must be in [0, 1]");
-  PLURAL_CHECK(rationale_weight >= 0 && std::isfinite(rationale_weight), "train: rationale_weight must be >= 0, got ",
-               rationale_weight);
-  PLURAL_CHECK(rationale_temperature > 0, "train: rationale_temperature must be > 0, got ", rationale_temperature);
-  PLURAL_CHECK(spo_weight >= 0 && std::isfinite(spo_weight), "train: spo_weight must be >= 0, got ", spo_weight);
+  require_in("lr", lr, 0, kMaxLearningRate, true);
+  require_in("user_lr", user_lr, 0, kMaxLearningRate, true);
+  for (const auto& [name, v] : group_lr)
+    require_in(("the learning rate of group '" + name + "'").c_str(), v, 0, kMaxLearningRate, true);
+  require_in("weight_decay", weight_decay, 0, 10);
+  require_in("user_weight_decay", user_weight_decay, 0, 10);
+  PLURAL_CHECK(batch_size >= 1 && batch_size <= (int64_t{1} << 24), "train: batch_size must be in [1, 2^24], got ",
+               batch_size);
+  PLURAL_CHECK(epochs >= 1 && epochs <= 1000000, "train: epochs must be in [1, 10^6], got ", epochs);
+  PLURAL_CHECK(patience >= 0 && patience <= 1000000, "train: patience must be in [0, 10^6], got ", patience);
+  require_in("min_delta", min_delta, 0, 1e6);
+  require_in("max_grad_norm", max_grad_norm, 0, 1e12);
+  require_in("target_val_accuracy", target_val_accuracy, 0, 1);
+  require_in("rationale_weight", rationale_weight, 0, 1e6);
+  require_in("rationale_temperature", rationale_temperature, 0, 1e3, true);
+  require_in("spo_weight", spo_weight, 0, 1e6);
 }
 
 torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch) {
@@ -280,6 +315,8 @@ DegreeHead make_degree_head(RewardModel& model, const DatasetView& view, const s
 TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp) {
   cfg.validate();
   view.bind(model);
+  model.set_weights_id("");  // the weights a saved or loaded model had are about to change
+  require_memory_for(model);
   Collective* comm = dp ? dp->comm : nullptr;
   const bool lead = !comm || comm->rank() == 0;  // writes the checkpoint, the metrics and the progress bar
   torch::manual_seed(cfg.seed + (comm ? static_cast<uint64_t>(comm->rank()) : 0));
@@ -345,8 +382,15 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     comm->broadcast(all);  // identical initial weights, whatever each rank's seed drew
   }
 
+  const auto param_groups = model.param_groups();
+  for (const auto& kv : cfg.group_lr) {
+    std::string names;
+    for (const auto& g : param_groups) names += (names.empty() ? "" : ", ") + g.first;
+    PLURAL_CHECK(param_groups.count(kv.first), "train: no parameter group '", kv.first, "' in this ", model.family(),
+                 " model for a group learning rate (its groups: ", names, ")");
+  }
   std::vector<FlatAdamWGroup> groups;
-  for (auto& [name, params] : model.param_groups()) {
+  for (auto& [name, params] : param_groups) {
     if (params.empty()) continue;
     bool user = name == "user";
     auto lr = cfg.group_lr.count(name) ? cfg.group_lr.at(name) : user ? cfg.user_lr : cfg.lr;
@@ -360,11 +404,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   std::unique_ptr<SupportSampler> sampler;
   if (support.second > 0) sampler = std::make_unique<SupportSampler>(view, train_rows);
 
-  std::ofstream metrics;
-  if (!cfg.metrics_path.empty() && lead) {
-    metrics.open(cfg.metrics_path, std::ios::app);
-    PLURAL_CHECK(metrics.good(), "train: cannot write metrics log '", cfg.metrics_path, "'");
-  }
+  MetricsLog metrics(lead ? cfg.metrics_path : "");
   auto save_checkpoint = [&] {
     if (!cfg.checkpoint_path.empty() && lead) save_model(model, cfg.checkpoint_path, cfg.encoder_id);
   };
@@ -439,8 +479,12 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
           degree_sum += aux.item<double>() * static_cast<double>(rows.size(0));
           loss = loss + aux * cfg.spo_weight;
         }
+        const double step_loss = loss.item<double>();
+        PLURAL_CHECK(std::isfinite(step_loss), "train: the loss became ", step_loss, " at epoch ", epoch, ", step ",
+                     s + 1, " of ", steps, " (learning rate too high? try a smaller --lr / --user-lr, or "
+                     "--max-grad-norm); the model was not saved (a checkpoint, if any, holds the last good epoch)");
         loss.backward();
-        loss_sum += loss.item<double>() * st.global_count;
+        loss_sum += step_loss * st.global_count;
       }
       if (comm) {
         // Every parameter gets a gradient, so AdamW treats a rank with no rows this step as one process would.
@@ -489,6 +533,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       std::copy(r.begin(), r.end(), sums.begin());
     }
     auto [vl, va] = has_val ? loss_and_accuracy(sums) : std::pair<double, double>{std::nan(""), std::nan("")};
+    PLURAL_CHECK(!has_val || std::isfinite(vl), "train: the validation loss became ", vl, " after epoch ", epoch,
+                 " (the weights diverged; try a smaller --lr / --user-lr); the model was not saved");
     log.val_loss = vl;
     log.val_accuracy = va;
     if (lead) log.diagnostics = model.diagnostics(view);  // a data-parallel run: rank 0's shard
@@ -509,7 +555,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     bar.finish(suffix);
     result.history.push_back(log);
     result.epochs_run = epoch;
-    if (metrics.is_open()) {
+    if (metrics.enabled()) {
       nlohmann::json j = {{"epoch", epoch},          {"train_loss", log.train_loss},
                           {"val_loss", !has_val ? nlohmann::json() : nlohmann::json(vl)},
                           {"val_accuracy", !has_val ? nlohmann::json() : nlohmann::json(va)},
@@ -517,8 +563,7 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
                           {"family", model.family()}};
       if (comm) j["world_size"] = comm->world_size();
       for (const auto& [name, v] : log.diagnostics) j[name] = v;
-      metrics << j.dump() << "\n";
-      metrics.flush();
+      metrics.append(j.dump());
     }
     bool reached = cfg.target_val_accuracy > 0 && has_val && va >= cfg.target_val_accuracy;
     if (reached) result.target_reached_seconds = log.elapsed;

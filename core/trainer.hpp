@@ -12,6 +12,9 @@
 
 namespace plural::core {
 
+/// Learning rates above this are refused: no family trains with them, and they diverge to NaN.
+constexpr double kMaxLearningRate = 10.0;
+
 struct TrainConfig {
   std::string loss = "bt";
   LossOptions loss_options;

@@ -278,7 +278,7 @@ const bool registered = [] {
         ContextConditioned::Config c;
         core::JsonConfig r(json, "context");
         r.get("conditioning", c.conditioning);
-        r.get("hidden", c.mlp.hidden);
+        r.get("hidden", c.mlp.hidden, 1, core::kMaxWidth);
         r.get("activation", c.mlp.activation);
         r.get("dropout", c.mlp.dropout);
         r.get("use_prompt", c.use_prompt);

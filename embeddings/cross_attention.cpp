@@ -328,13 +328,13 @@ const bool registered = [] {
       [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
         UserCrossAttention::Config c;
         core::JsonConfig r(json, "cross-attn");
-        r.get("token", c.token);
-        r.get("hidden", c.hidden);
-        r.get("self_attention", c.self_attention);
+        r.get("token", c.token, 1, core::kMaxWidth);
+        r.get("hidden", c.hidden, 1, core::kMaxWidth);
+        r.get("self_attention", c.self_attention, 0, 64);
         r.get("branch_dropout", c.branch_dropout);
-        r.get("context_min", c.context_min);
-        r.get("context_max", c.context_max);
-        r.get("seen_context", c.seen_context);
+        r.get("context_min", c.context_min, 1, core::kMaxSupport);
+        r.get("context_max", c.context_max, 1, core::kMaxSupport);
+        r.get("seen_context", c.seen_context, 1, core::kMaxSupport);
         r.get("use_prompt", c.use_prompt);
         r.get("dropout", c.dropout);
         r.finish();

@@ -328,17 +328,17 @@ const bool registered = [] {
       [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
         Vpl::Config c;
         core::JsonConfig r(json, "vpl");
-        r.get("latent", c.latent);
-        r.get("hidden", c.hidden);
+        r.get("latent", c.latent, 1, core::kMaxWidth);
+        r.get("hidden", c.hidden, 1, core::kMaxWidth);
         r.get("beta", c.beta);
         r.get("anneal_period", c.anneal_period);
         r.get("anneal_baseline", c.anneal_baseline);
         r.get("clamp", c.clamp);
         r.get("normalize", c.normalize);
         r.get("free_bits", c.free_bits);
-        r.get("context_min", c.context_min);
-        r.get("context_max", c.context_max);
-        r.get("seen_context", c.seen_context);
+        r.get("context_min", c.context_min, 1, core::kMaxSupport);
+        r.get("context_max", c.context_max, 1, core::kMaxSupport);
+        r.get("seen_context", c.seen_context, 1, core::kMaxSupport);
         r.get("use_prompt", c.use_prompt);
         r.get("dropout", c.dropout);
         r.get("decoder", c.decoder);

@@ -33,7 +33,7 @@ class NewtonAdapter : public core::Adapter {
   explicit NewtonAdapter(const std::string& json) {
     options_.prior_var = 0.0;  // the model's own prior unless given
     core::JsonConfig c(json, "mixture newton adapter");
-    c.get("max_iter", options_.max_iter);
+    c.get("max_iter", options_.max_iter, 1, 100000);
     c.get("tol", options_.tol);
     c.get("prior_var", options_.prior_var);
     c.finish();
@@ -86,8 +86,8 @@ class AdamWAdapter : public core::Adapter {
   explicit AdamWAdapter(const std::string& json) {
     core::JsonConfig c(json, "mixture adamw adapter");
     c.get("lr", lr_);
-    c.get("epochs", epochs_);
-    c.get("batch_size", batch_);
+    c.get("epochs", epochs_, 1, 100000);
+    c.get("batch_size", batch_, 1, 1 << 24);
     c.get("seed", seed_);
     c.finish();
     PLURAL_CHECK(lr_ > 0 && epochs_ >= 1 && batch_ >= 1, "adamw adapter: need lr > 0, epochs >= 1, batch_size >= 1");

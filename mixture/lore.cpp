@@ -53,7 +53,7 @@ const bool registered = [] {
       [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
         LoRe::Config c;
         core::JsonConfig r(json, "lore");
-        r.get("k", c.k);
+        r.get("k", c.k, 1, core::kMaxPrototypes);
         r.get("use_prompt", c.use_prompt);
         r.get("prior_var", c.prior_var);
         r.finish();

@@ -149,8 +149,8 @@ const bool registered = [] {
       [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
         PalA::Config c;
         core::JsonConfig r(json, "pal-a");
-        r.get("k", c.k);
-        r.get("dim", c.dim);
+        r.get("k", c.k, 1, core::kMaxPrototypes);
+        r.get("dim", c.dim, 0, core::kMaxWidth);
         r.get("proj", c.proj);
         r.get("variant", c.variant);
         r.get("use_prompt", c.use_prompt);

@@ -226,8 +226,8 @@ const bool registered = [] {
       [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
         PalB::Config c;
         core::JsonConfig r(json, "pal-b");
-        r.get("k", c.k);
-        r.get("dim", c.dim);
+        r.get("k", c.k, 1, core::kMaxPrototypes);
+        r.get("dim", c.dim, 0, core::kMaxWidth);
         r.get("proj", c.proj);
         r.get("bound", c.bound);
         r.get("bound_lambda", c.bound_lambda);
