@@ -23,20 +23,28 @@ struct Row {
     PLURAL_CHECK(has(field), where(field), ": missing");
     const auto& v = obj[field];
     PLURAL_CHECK(v.is_string(), where(field), ": expected a string, got ", v.type_name());
-    return sanitize_utf8(v.get<std::string>());
+    const auto& t = v.get_ref<const std::string&>();
+    // A NUL would cut the text in C APIs (HDF5 strings), and two texts differing after it would collide.
+    PLURAL_CHECK(t.find('\0') == std::string::npos, where(field), ": contains a NUL character (\\u0000)");
+    return t;
   }
   std::string id(const char* field) const {  // user ids may be numbers in the wild
     PLURAL_CHECK(has(field), where(field), ": missing");
     const auto& v = obj[field];
     if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-    PLURAL_CHECK(v.is_string(), where(field), ": expected a string or integer, got ", v.type_name());
-    return v.get<std::string>();
+    PLURAL_CHECK(v.is_string(), where(field), ": expected a string or a whole number, got ",
+                 v.is_number() ? v.dump() : v.type_name());
+    std::string s = text(field);
+    PLURAL_CHECK(s.find_first_not_of(" \t") != std::string::npos, where(field), ": empty");
+    return s;
   }
   float number(const char* field) const {
     const auto& v = obj[field];
-    if (v.is_boolean()) return v.get<bool>() ? 1.f : 0.f;
-    PLURAL_CHECK(v.is_number(), where(field), ": expected a number, got ", v.type_name());
-    return v.get<float>();
+    PLURAL_CHECK(v.is_number(), where(field), ": expected a number, got ", v.type_name(),
+                 v.is_boolean() ? " (write 1 or 0)" : "");
+    const double d = v.get<double>();
+    PLURAL_CHECK(std::abs(d) <= 3.0e38, where(field), ": ", v.dump(), " is out of range (a 32-bit float)");
+    return static_cast<float>(d);
   }
 };
 }  // namespace
@@ -50,15 +58,29 @@ PreferenceData read_candidates(const std::string& path) {
 }
 
 namespace {
+// A row as JSON. Invalid UTF-8 is replaced by U+FFFD, one per bad byte, as docs/data_format.md promises (the bad
+// bytes are never JSON syntax, which is ASCII). A number too large for a double names its field.
+json parse_row(const std::string& source, size_t line_no, const std::string& line) {
+  std::string last_key;
+  auto track = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key) last_key = parsed.get<std::string>();
+    return true;
+  };
+  const std::string clean = sanitize_utf8(line);
+  try {
+    return json::parse(clean, track);
+  } catch (const json::out_of_range& e) {
+    throw ValueError(detail::cat(source, ":", line_no, ": field '", last_key, "': number out of range (", e.what(),
+                                 ")"));
+  } catch (const json::exception& e) {
+    throw ValueError(detail::cat(source, ":", line_no, ": malformed JSON: ", e.what()));
+  }
+}
+
 // One JSON object (a line of `source`, numbered `line_no`) -> one comparison of `data`.
 void add_record(PreferenceData& data, const std::string& source, size_t line_no, const std::string& line,
                 bool unlabelled) {
-  json obj;
-  try {
-    obj = json::parse(line);
-  } catch (const json::parse_error& e) {
-    throw ValueError(detail::cat(source, ":", line_no, ": malformed JSON: ", e.what()));
-  }
+  json obj = parse_row(source, line_no, line);
   PLURAL_CHECK(obj.is_object(), source, ":", line_no, ": expected a JSON object, got ", obj.type_name());
   Row row{source, line_no, obj};
   Comparison c;

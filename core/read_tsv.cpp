@@ -1,3 +1,4 @@
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -24,9 +25,12 @@ PreferenceData read_tsv(const std::string& path) {
   PLURAL_CHECK(cr != ab, path, ":1: header needs either 'chosen' and 'rejected' or 'a', 'b' and 'label' columns");
   auto number = [&](const std::string& s, const char* field, size_t line_no) {
     char* end = nullptr;
+    errno = 0;
     float v = std::strtof(s.c_str(), &end);
     PLURAL_CHECK(!s.empty() && end && *end == '\0', path, ":", line_no, ": column '", field, "': not a number: '", s,
                  "'");
+    PLURAL_CHECK(!(errno == ERANGE && std::isinf(v)), path, ":", line_no, ": column '", field, "': ", s,
+                 " is out of range (a 32-bit float)");
     return v;
   };
   while (reader.next(line)) {
