@@ -1,0 +1,8 @@
+// JSON Lines comparisons (core/read_jsonl.cpp).
+#include "core/readers.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  plural::fuzz::InputFile in(data, size, ".jsonl");
+  return plural::fuzz::expect_clean_errors([&] { plural::core::read_preferences(in.path()); });
+}

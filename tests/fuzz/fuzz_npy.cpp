@@ -1,0 +1,8 @@
+// .npy feature arrays (core/npy.cpp).
+#include "core/npy.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  plural::fuzz::InputFile in(data, size, ".npy");
+  return plural::fuzz::expect_clean_errors([&] { plural::core::read_npy(in.path()); });
+}
