@@ -28,13 +28,21 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   } catch (const std::exception& e) {
     throw IoError(detail::cat(path, ": safetensors header is not valid JSON: ", e.what()));
   }
+  if (!header.is_object()) throw IoError(detail::cat(path, ": safetensors header is not a JSON object"));
   const size_t data_start = 8 + header_len;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
-    std::string dtype = info.at("dtype").get<std::string>();
-    auto shape = info.at("shape").get<std::vector<int64_t>>();
-    auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
-    if (off.size() != 2 || off[1] < off[0] || data_start + off[1] > bytes.size())
+    std::string dtype;
+    std::vector<int64_t> shape;
+    std::vector<uint64_t> off;
+    try {
+      dtype = info.at("dtype").get<std::string>();
+      shape = info.at("shape").get<std::vector<int64_t>>();
+      off = info.at("data_offsets").get<std::vector<uint64_t>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw IoError(detail::cat(path, ": tensor '", name, "' has a malformed header entry: ", e.what()));
+    }
+    if (off.size() != 2 || off[1] < off[0] || off[1] > bytes.size() - data_start)
       throw IoError(detail::cat(path, ": tensor '", name, "' lies beyond the end of the file (truncated download?)"));
     torch::ScalarType st;
     size_t elt;
@@ -43,9 +51,10 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     else if (dtype == "BF16") st = torch::kBFloat16, elt = 2;
     else if (dtype == "I64") st = torch::kInt64, elt = 8;
     else continue;  // types we never need
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    if (static_cast<uint64_t>(n) * elt != off[1] - off[0])
+    uint64_t n = elt;  // bytes the shape needs; an overflow or a negative size cannot match the offsets
+    bool bad = false;
+    for (auto d : shape) bad |= d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n);
+    if (bad || n != off[1] - off[0])
       throw IoError(detail::cat(path, ": tensor '", name, "' has ", off[1] - off[0], " bytes for shape ",
                                 torch::IntArrayRef(shape), " of ", dtype));
     auto t = torch::empty(shape, torch::TensorOptions().dtype(st));
