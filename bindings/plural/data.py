@@ -3,6 +3,10 @@ import json
 import os
 
 from . import _build_info, _core
+from ._check import as_bool, as_list, as_number, as_text, json_safe, set_field, set_fields
+
+# Record fields that hold numbers: a bool there is refused (label True? write 1 or 0), as the C++ reader does.
+_NUMBER_FIELDS = ("label", "weight", "margin", "y")
 
 
 def data_path(*parts: str) -> str:
@@ -20,12 +24,9 @@ def persona_k(k: int = 3, seed: int = 0, **options) -> _core.PersonaK:
     """
     cfg = _core.PersonaKConfig()
     cfg.statements_path = data_path("persona", "statements.tsv.gz")
-    cfg.prototypes = k
-    cfg.seed = seed
-    for name, value in options.items():
-        if not hasattr(cfg, name) or name.startswith("_"):
-            raise TypeError(f"persona_k: unknown option '{name}' (PersonaKConfig has no such field)")
-        setattr(cfg, name, value)
+    set_field(cfg, "prototypes", k, "persona_k: k")
+    set_field(cfg, "seed", seed, "persona_k: seed")
+    set_fields(cfg, options, "persona_k", "PersonaKConfig")
     cfg.validate()
     return _core.generate_persona_k(cfg)
 
@@ -34,11 +35,8 @@ def ukp(seed: int = 0, **options) -> _core.PreferenceData:
     """UKPConvArg1 real annotators (workers with >= min_strict judgements; some held out as unseen users)."""
     cfg = _core.UkpConfig()
     cfg.dir = data_path("ukpconvarg1")
-    cfg.seed = seed
-    for name, value in options.items():
-        if not hasattr(cfg, name) or name.startswith("_"):
-            raise TypeError(f"ukp: unknown option '{name}' (UkpConfig has no such field)")
-        setattr(cfg, name, value)
+    set_field(cfg, "seed", seed, "ukp: seed")
+    set_fields(cfg, options, "ukp", "UkpConfig")
     return _core.import_ukp(cfg)
 
 
@@ -46,23 +44,38 @@ def preferences(records, unlabelled: bool = False, source: str = "<records>") ->
     """PreferenceData from Python records with the JSONL schema (docs/data_format.md).
 
     Each record is a dict ({"user", "prompt", "chosen", "rejected"} or {"user", "a", "b", "label"}, plus optional
-    "context", "weight", "margin", "rationale", "split") or a tuple (prompt, chosen, rejected) for one user. Errors name the record.
+    "context", "weight", "margin", "rationale", "split") or a tuple (prompt, chosen, rejected) for one user. Errors name
+    the record (numbered from 1, as `source`:n) and its field. numpy scalars are accepted as the numbers they hold.
     """
-    lines = []
-    for i, r in enumerate(records):
-        if isinstance(r, (tuple, list)):
-            if len(r) != 3:
-                raise ValueError(f"{source}:{i + 1}: a tuple record is (prompt, chosen, rejected), got {len(r)} items")
-            prompt, chosen, rejected = r
-            r = {"chosen": chosen, "rejected": rejected}
-            if prompt:
-                r["prompt"] = prompt
-        elif not isinstance(r, dict):
-            raise ValueError(f"{source}:{i + 1}: expected a dict or a (prompt, chosen, rejected) tuple, "
-                             f"got {type(r).__name__}")
-        if "user" not in r and not unlabelled:
-            r = dict(r, user="user")
-        lines.append(json.dumps(r))
+    source = as_text(source, "source")
+    unlabelled = as_bool(unlabelled, "unlabelled")
+    records = as_list(records, "records", "a list of records (dicts or (prompt, chosen, rejected) tuples)")
+    lines = [json.dumps(_record(r, f"{source}:{i + 1}", unlabelled), allow_nan=False) for i, r in enumerate(records)]
     if not lines:
         raise ValueError(f"{source}: no comparisons")
     return _core.PreferenceData.from_json_records(lines, source, unlabelled)
+
+
+def _record(r, where: str, unlabelled: bool) -> dict:
+    """One record as a JSON-ready dict, its values checked here: json.dumps would write NaN as invalid JSON, fail on
+    numpy scalars, and the reader would see a stringified key or a wrapped-around integer instead of the mistake."""
+    if isinstance(r, (tuple, list)):
+        if len(r) != 3:
+            raise ValueError(f"{where}: a tuple record is (prompt, chosen, rejected), got {len(r)} items")
+        prompt, chosen, rejected = r
+        r = {"chosen": chosen, "rejected": rejected}
+        if prompt is not None and not (isinstance(prompt, str) and not prompt):  # "" or None: no prompt
+            r["prompt"] = prompt
+    elif not isinstance(r, dict):
+        raise TypeError(f"{where}: expected a dict or a (prompt, chosen, rejected) tuple, got {type(r).__name__}")
+    out = {}
+    for key, value in r.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{where}: field names must be strings, got {type(key).__name__} {key!r}")
+        field = f"{where}: field '{key}'"
+        if key in _NUMBER_FIELDS and value is not None:
+            value = as_number(value, field)
+        out[key] = json_safe(value, field)
+    if "user" not in out and not unlabelled:
+        out["user"] = "user"
+    return out

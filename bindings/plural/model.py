@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import _core
+from ._check import as_list, as_number, as_text, as_text_list, json_options, json_safe, set_field, set_fields
 from .data import preferences
 from .features import FeatureStore
 
@@ -30,13 +31,17 @@ def _cell_dict(c: _core.GridCell) -> dict:
 class Model:
     """A reward model of one family ("bt", "per-user-bt", "pal-a", "pal-b", "lore", "vpl", ...).
 
-    Keyword arguments are the family's hyperparameters (e.g. k=3, dim=64); unknown ones are a ValueError at fit.
+    Keyword arguments are the family's hyperparameters (e.g. k=3, dim=64); numbers that are not finite or do not fit
+    64 bits are a ValueError here, unknown names and values out of the family's range a ValueError at fit.
     """
 
     def __init__(self, family: str = "pal-b", **config):
+        family = as_text(family, "Model: family")
         _core.require_model_family(family)
         self.family = family
-        self.config = config
+        # Checked now, as JSON: json.dumps writes NaN as invalid JSON, fails on numpy scalars, and an int beyond
+        # 64 bits would reach the C++ side wrapped around (k=10**30 read as -9223372036854775808).
+        self.config = json_options(config, "Model")
         self.core_: Optional[_core.RewardModel] = None
         self.features_: Optional[FeatureStore] = None
         self.history_: List[dict] = []
@@ -51,13 +56,12 @@ class Model:
         spo_weight, ...); the rest come from the family's measured defaults (plural.default_train_config).
         graded_variants: from plural._core.read_graded_variants(path, data), for spo_weight > 0.
         """
+        _check_data(data, "fit")
+        _check_store(features, "fit")
         cfg = _core.default_train_config(self.family)
-        for name, value in train_options.items():
-            if name.startswith("_") or not hasattr(cfg, name):
-                raise TypeError(f"fit: unknown training option '{name}' (TrainConfig has no such field)")
-            setattr(cfg, name, value)
-        cfg.seed = seed
-        cfg.progress = verbose
+        set_fields(cfg, train_options, "fit", "TrainConfig")
+        set_field(cfg, "seed", seed, "fit: seed")
+        set_field(cfg, "progress", verbose, "fit: verbose")
         cfg.encoder_id = features.encoder_id
         view = features.view(data)
         if graded_variants is not None:
@@ -85,11 +89,12 @@ class Model:
                  split: str = "test") -> List[dict]:
         """The seen/unseen x shots grid: accuracy with 95% CIs, NLL, Brier, per-user accuracy."""
         cfg = _core.EvalConfig()
-        cfg.shots = list(shots)
-        cfg.adapter = adapter
-        cfg.adapter_options = "{}" if adapter_options is None else _json(adapter_options)
-        cfg.seed = seed
-        cfg.split = getattr(_core.Split, split)
+        cfg.shots = [as_number(n, f"evaluate: shots[{i}]", integer=True)
+                     for i, n in enumerate(as_list(shots, "evaluate: shots", "a list of ints"))]
+        cfg.adapter = as_text(adapter, "evaluate: adapter")
+        cfg.adapter_options = "{}" if adapter_options is None else _json(adapter_options, "evaluate: adapter_options")
+        set_field(cfg, "seed", seed, "evaluate: seed")
+        cfg.split = _split(split, "evaluate")
         view = self._features().view(data)
         return [_cell_dict(c) for c in _core.evaluate_grid(self.model, view, cfg)]
 
@@ -97,7 +102,7 @@ class Model:
         """Accuracy of each seen user on her own pairs of one split (strict labels only), with her trained state."""
         view = self._features().view(data)
         view.bind(self.model)
-        rows = view.rows(getattr(_core.Split, split), True)
+        rows = view.rows(_split(split, "accuracy_per_user"), True)
         batch = view.batch(rows)
         logits = _core.score_pairs(self.model, batch)
         users = torch.as_tensor(data.columns()["user"])[rows]
@@ -127,7 +132,9 @@ class Model:
         comparisons: a PairBatch, PreferenceData, or records — (prompt, chosen, rejected) tuples or dicts with the
         JSONL schema. An empty list gives the prior state (no comparisons = no information).
         """
-        a = _core.make_adapter(self.family, adapter, adapter_options or None)
+        user_id = as_text(user_id, "adapt: user_id")
+        options = _json(json_options(adapter_options, "adapt"), "adapt") if adapter_options else None
+        a = _core.make_adapter(self.family, as_text(adapter, "adapt: adapter"), options)
         return a.adapt(self.model, self.pairs(comparisons), user_id)
 
     def user_embeddings(self) -> np.ndarray:
@@ -145,7 +152,10 @@ class Model:
 
     # ---- scoring ---------------------------------------------------------------------------------------------
     def items(self, responses: Sequence[str], prompt: Optional[str] = None) -> _core.ItemBatch:
-        x = self._features().features(list(responses))
+        responses = as_text_list(responses, "responses")
+        if prompt is not None:
+            prompt = as_text(prompt, "prompt")
+        x = self._features().features(responses)
         if self.model.dims.prompt_dim > 0:
             if prompt is None:
                 raise ValueError(f"this {self.family} model uses prompts: give prompt=...")
@@ -155,7 +165,9 @@ class Model:
 
     def reward(self, responses: Union[str, Sequence[str]], user: User = None,
                prompt: Optional[str] = None) -> np.ndarray:
-        """Rewards of responses (to one prompt) for a user: None, a seen id, or a UserState from adapt()."""
+        """Rewards of responses (to one prompt) for a user: None, a seen id, or a UserState from adapt().
+
+        responses: a list of texts, or one text (a str, which gives one reward; bytes are refused)."""
         if isinstance(responses, str):
             responses = [responses]
         with torch.no_grad():
@@ -165,7 +177,7 @@ class Model:
 
     def prefer(self, a: str, b: str, user: User = None, prompt: Optional[str] = None) -> float:
         """P(user prefers response a to response b)."""
-        r = self.reward([a, b], user, prompt)
+        r = self.reward([as_text(a, "a"), as_text(b, "b")], user, prompt)
         return float(1.0 / (1.0 + np.exp(-(r[0] - r[1]))))
 
     def predict_proba(self, comparisons, user: User = None) -> np.ndarray:
@@ -191,10 +203,11 @@ class Model:
         if isinstance(comparisons, _core.PairBatch):
             return comparisons
         if not isinstance(comparisons, _core.PreferenceData):
-            comparisons = list(comparisons)
+            comparisons = as_list(comparisons, "comparisons", "a PairBatch, PreferenceData or list of records "
+                                  "(dicts or (prompt, chosen, rejected) tuples)")
             if not comparisons:
                 return None  # the adapter's prior
-            comparisons = preferences(comparisons, unlabelled=unlabelled)
+            comparisons = preferences(comparisons, unlabelled=unlabelled, source="comparisons")
         view = self._features().view(comparisons)
         return view.batch(torch.arange(len(comparisons)))
 
@@ -204,17 +217,20 @@ class Model:
         candidates: (prompt, a, b) tuples, dicts {"prompt", "a", "b"}, PreferenceData, or a QueryPool prepared
         with prepare(). Returns dicts with the candidate's index and score (and its texts when known).
         """
+        n = as_number(n, "query: n", integer=True)
+        scorer = _core.make_query_scorer(as_text(scorer, "query: scorer"), as_number(seed, "query: seed", integer=True))
         texts = None
         if isinstance(candidates, _core.QueryPool):
             pool = candidates
         else:
             if not isinstance(candidates, _core.PreferenceData):
-                records = [{"prompt": c[0], "a": c[1], "b": c[2]} if isinstance(c, (tuple, list)) else c
-                           for c in candidates]
-                candidates = preferences([{k: v for k, v in r.items() if v} for r in records], unlabelled=True)
+                records = as_list(candidates, "candidates",
+                                  "a QueryPool, PreferenceData or list of (prompt, a, b) tuples or dicts")
+                candidates = preferences([_candidate(c, i) for i, c in enumerate(records)], unlabelled=True,
+                                         source="candidates")
             texts = candidates
             pool = self.prepare(candidates)
-        scores = _core.make_query_scorer(scorer, seed).score(self.model, self.state(user), pool)
+        scores = scorer.score(self.model, self.state(user), pool)
         order = torch.argsort(scores, descending=True)[: max(0, n)].tolist()
         out = []
         cols = texts.columns() if texts is not None else None
@@ -248,6 +264,7 @@ class Model:
 
 def load(path: str, features: FeatureStore) -> Model:
     """A saved model (any family) with the FeatureStore its texts are read through (same encoder as training)."""
+    _check_store(features, "load")
     core, encoder_id = _core.load_model(str(path))
     if encoder_id and features.encoder_id != encoder_id:
         raise ValueError(f"load: {path} was trained on features '{encoder_id}', but the FeatureStore gives "
@@ -257,6 +274,38 @@ def load(path: str, features: FeatureStore) -> Model:
     return m
 
 
-def _json(obj) -> str:
+def _json(obj, where: str) -> str:
+    """obj as the JSON text the C++ side parses, checked first (see json_safe)."""
     import json
-    return json.dumps(obj)
+    return json.dumps(json_safe(obj, where), allow_nan=False)
+
+
+def _split(split, where: str) -> _core.Split:
+    if isinstance(split, _core.Split):
+        return split
+    name = as_text(split, f"{where}: split")
+    if name not in ("train", "val", "test", "support"):
+        raise ValueError(f"{where}: split must be 'train', 'val', 'test' or 'support', got {name!r}")
+    return getattr(_core.Split, name)
+
+
+def _candidate(c, i: int) -> dict:
+    """A query candidate as a record: (prompt, a, b) or a dict; empty fields (no prompt) are left out."""
+    if isinstance(c, (tuple, list)):
+        if len(c) != 3:
+            raise ValueError(f"candidates:{i + 1}: a tuple candidate is (prompt, a, b), got {len(c)} items")
+        c = {"prompt": c[0], "a": c[1], "b": c[2]}
+    elif not isinstance(c, dict):
+        raise TypeError(f"candidates:{i + 1}: expected a (prompt, a, b) tuple or a dict, got {type(c).__name__}")
+    return {k: v for k, v in c.items() if v is not None and not (isinstance(v, str) and not v)}
+
+
+def _check_data(data, where: str) -> None:
+    if not isinstance(data, _core.PreferenceData):
+        hint = " (a PersonaK: pass its .data)" if isinstance(data, _core.PersonaK) else ""
+        raise TypeError(f"{where}: data must be a plural.PreferenceData, got {type(data).__name__}{hint}")
+
+
+def _check_store(features, where: str) -> None:
+    if not isinstance(features, FeatureStore):
+        raise TypeError(f"{where}: features must be a plural.FeatureStore, got {type(features).__name__}")
