@@ -37,8 +37,9 @@ void check_seal(const std::string& path) {
   const size_t hex_at = sizeof kSealMagic - 1;
   if (bytes.size() <= kSealBytes ||
       bytes.compare(hex_at, 32, hash128(std::string_view(bytes).substr(kSealBytes)).hex()) != 0)
-    throw IoError(detail::cat(path, ": corrupt or truncated file (its contents do not match the checksum it was "
-                                    "written with)"));
+    throw IoError(detail::cat(path, ": corrupt or truncated file (its contents do not match the checksum plural wrote "
+                                    "in its first 512 bytes; if another program changed it on purpose, overwrite "
+                                    "that header with zeros to read it unchecked: docs/data_format.md)"));
 }
 }  // namespace
 

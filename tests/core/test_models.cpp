@@ -178,7 +178,7 @@ TEST_CASE("model registry and input checks give clear errors", "[core][models][e
   dims.item_dim = 6;
   CHECK_THROWS_WITH(make_model("pal-z", dims), Contains("unknown model family 'pal-z'") && Contains("per-user-bt"));
   CHECK_THROWS_WITH(make_model("bt", dims, R"({"hiden": [3]})"), Contains("unknown config key 'hiden'"));
-  CHECK_THROWS_WITH(make_model("bt", dims, R"({"hidden": "big"})"), Contains("wrong type"));
+  CHECK_THROWS_WITH(make_model("bt", dims, R"({"hidden": "big"})"), Contains("'hidden' must be a list of integers"));
   CHECK_THROWS_WITH(make_model("bt", dims, R"({"dropout": 1.5})"), Contains("dropout"));
   auto m = make_model("bt", dims);
   ItemBatch wrong;

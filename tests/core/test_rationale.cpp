@@ -183,7 +183,7 @@ TEST_CASE("rationale training: missing rationales and families without a represe
   auto vpl = make_model("vpl", with.dims());
   CHECK_THROWS_WITH(train(*vpl, with, quick(1.0)), Contains("has no item representation"));
   auto bad = quick(-1.0);
-  CHECK_THROWS_WITH(train(*model, view, bad), Contains("rationale_weight must be >= 0"));
+  CHECK_THROWS_WITH(train(*model, view, bad), Contains("rationale_weight must be in [0, 1e+06], got -1"));
   auto linear = make_model("bt", with.dims(), R"({"hidden": []})");
   CHECK_THROWS_WITH(train(*linear, with, quick(1.0)), Contains("has no trainable parameters"));
   // Weight 0 (the default) ignores rationales: the same run, weight for weight, as on the data with them removed.

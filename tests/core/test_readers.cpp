@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "core/error.hpp"
 #include "core/h5.hpp"
@@ -165,6 +166,13 @@ TEST_CASE("HDF5 reader refuses truncated files, foreign files and bad indices", 
       auto ds = h5::open_dataset(f, "comparisons/a", good);
       int32_t bad = 99;
       REQUIRE(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &bad) >= 0);
+    }
+    // Changed by another program: the seal plural wrote no longer matches.
+    CHECK_THROWS_WITH(read_h5(good), Contains("do not match the checksum"));
+    {  // ... and with the seal cleared on purpose, the reader's own checks name the bad index
+      std::fstream f(good, std::ios::in | std::ios::out | std::ios::binary);
+      const std::string zeros(512, '\0');
+      f.write(zeros.data(), 512);
     }
     CHECK_THROWS_WITH(read_h5(good), Contains("comparison 0, field 'a'") && Contains("unknown text index 99"));
   }

@@ -162,7 +162,7 @@ TEST_CASE("Configs take whole numbers for integers and bounded sizes", "[core][r
   CHECK_THROWS_WITH(make_model("vpl", ModelDims{8, 0, 0, {"u"}}, R"({"latent": 100000})"), Contains("'latent'"));
 }
 
-TEST_CASE("Training options must be finite and in range; group names must exist", "[core][reliability]") {
+TEST_CASE("Training options must be finite and in range, and group names must exist", "[core][reliability]") {
   TrainConfig cfg;
   cfg.lr = std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH(cfg.validate(), Contains("lr must be in (0, 10]"));

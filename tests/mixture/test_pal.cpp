@@ -502,7 +502,7 @@ TEST_CASE("Newton adapter converges quadratically: a handful of iterations reach
 TEST_CASE("mixture models: bad input gives clear errors or defined results", "[mixture][errors]") {
   auto f = persona(9, 2);
   DatasetView view(f.pk.data, f.features);
-  CHECK_THROWS_WITH(make_model("pal-b", view.dims(), R"({"k": 0})"), Contains("K must be >= 1"));
+  CHECK_THROWS_WITH(make_model("pal-b", view.dims(), R"({"k": 0})"), Contains("'k' must be in [1, 256], got 0"));
   CHECK_THROWS_WITH(make_model("pal-a", view.dims(), R"({"variant": "f(Pw)x"})"), Contains("variant must be"));
   auto k2 = make_model("pal-b", view.dims(), R"({"k": 2})");
   auto k3 = make_model("pal-b", view.dims(), R"({"k": 3})");
