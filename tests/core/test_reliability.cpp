@@ -14,7 +14,9 @@
 #include "core/atomic_file.hpp"
 #include "core/dataset_view.hpp"
 #include "core/error.hpp"
+#include "core/feature_cache.hpp"
 #include "core/file_roles.hpp"
+#include "core/h5.hpp"
 #include "core/json_config.hpp"
 #include "core/model.hpp"
 #include "core/random.hpp"
@@ -294,4 +296,48 @@ TEST_CASE("JSONL fields: NUL, empty users, booleans and overflows are errors nam
   write_text(dir.file("utf.jsonl"), "{\"user\": \"u\", \"chosen\": \"caf\xE9\", \"rejected\": \"b\"}\n");
   auto d = read_preferences(dir.file("utf.jsonl"));
   CHECK(d.texts[d.comparisons[0].a] == "caf\xEF\xBF\xBD");
+}
+
+TEST_CASE("A corrupted chunk of the feature cache is an error naming the file and dataset", "[core][reliability]") {
+  TempDir dir;
+  const auto path = dir.file("cache.h5");
+  {
+    FeatureCache cache(path);
+    auto w = cache.writer("enc", 8);
+    w.append({"a", "b", "c"}, torch::arange(24, torch::kFloat32).reshape({3, 8}));
+    w.commit();
+  }
+  uint64_t chunk_at = 0, chunk_bytes = 0;
+  {
+    auto f = h5::open_file(path, h5::Mode::read);
+    auto ds = h5::open_dataset(f, encoder_group_name("enc") + "/features", path);
+    hsize_t offset[2];
+    unsigned mask = 0;
+    haddr_t addr = 0;
+    hsize_t size = 0;
+    h5::Handle space(H5Dget_space(ds));
+    REQUIRE(H5Dget_chunk_info(ds, space, 0, offset, &mask, &addr, &size) >= 0);
+    chunk_at = addr, chunk_bytes = size;
+  }
+  REQUIRE(chunk_bytes > 8);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(chunk_at + chunk_bytes / 2));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x10);
+    f.seekp(static_cast<std::streamoff>(chunk_at + chunk_bytes / 2));
+    f.write(&c, 1);
+  }
+  FeatureCache cache(path);
+  CHECK_THROWS_WITH(cache.lookup("enc", {"a"}),
+                    Contains(path + ":/" + encoder_group_name("enc") + "/features: corrupt data (checksum mismatch"));
+}
+
+TEST_CASE("NaN features are blamed on the encoder or cache, with the first bad text", "[core][reliability]") {
+  auto t = tiny_data();
+  auto f = t.features.clone();
+  f[3][1] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(DatasetView(t.data, f), Contains("the encoder or feature cache made them, not the data file") &&
+                                                Contains("text 3: 'item 3'"));
 }
