@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/gauss_hermite.hpp"
 #include "core/hash.hpp"
 #include "core/registry.hpp"
 
@@ -25,37 +26,6 @@ const PreparedPool& prepared(const QueryPool& pool, RewardModel& model, const st
 torch::Tensor binary_entropy(const torch::Tensor& p) {
   auto q = p.clamp(1e-12, 1 - 1e-12);
   return -(q * q.log() + (1 - q) * (1 - q).log());
-}
-
-// Gauss–Hermite nodes and weights for ∫ e^{-x²} f(x) dx (Golub–Welsch would need an eigensolver; the Newton
-// iteration on H_n from Numerical Recipes is exact enough for n ≤ 40).
-std::pair<std::vector<double>, std::vector<double>> gauss_hermite(int n) {
-  std::vector<double> x(n), w(n);
-  const double pim4 = 0.7511255444649425;
-  double z = 0;
-  for (int i = 0; i < (n + 1) / 2; ++i) {
-    if (i == 0) z = std::sqrt(2.0 * n + 1) - 1.85575 * std::pow(2.0 * n + 1, -0.16667);
-    else if (i == 1) z -= 1.14 * std::pow(double(n), 0.426) / z;
-    else if (i == 2) z = 1.86 * z - 0.86 * x[0];
-    else if (i == 3) z = 1.91 * z - 0.91 * x[1];
-    else z = 2.0 * z - x[i - 2];
-    double pp = 0;
-    for (int it = 0; it < 100; ++it) {
-      double p1 = pim4, p2 = 0;
-      for (int j = 0; j < n; ++j) {
-        double p3 = p2;
-        p2 = p1;
-        p1 = z * std::sqrt(2.0 / (j + 1)) * p2 - std::sqrt(double(j) / (j + 1)) * p3;
-      }
-      pp = std::sqrt(2.0 * n) * p2;
-      double z1 = z;
-      z = z1 - p1 / pp;
-      if (std::abs(z - z1) <= 1e-14) break;
-    }
-    x[i] = z, x[n - 1 - i] = -z;
-    w[i] = w[n - 1 - i] = 2.0 / (pp * pp);
-  }
-  return {x, w};
 }
 
 // Scores a candidate by the information its answer carries about the user vector, with the logit linearized in
