@@ -78,14 +78,14 @@ size=$(stat -c %s "$tmp/whole.jsonl.gz")
 head -c $((size - 8)) "$tmp/whole.jsonl.gz" > "$tmp/cut.jsonl.gz"  # the trailer (CRC + length) is gone
 expect 1 "cut short" "$cli" import file "$tmp/cut.jsonl.gz" -o "$tmp/cut.h5"
 [ -e "$tmp/cut.h5" ] && { echo "FAIL: a truncated gzip was imported"; fail=1; }
-printf '{"user": "u", "chosen": "a\\u0000b", "rejected": "c"}\n' > "$tmp/nul.jsonl"
-expect 2 "nul.jsonl:1: field 'chosen': contains a NUL" "$cli" import file "$tmp/nul.jsonl" -o "$tmp/nul.h5"
-printf '{"user": "u", "a": "x", "b": "y", "label": true}\n' > "$tmp/bool.jsonl"
-expect 2 "bool.jsonl:1: field 'label': expected a number" "$cli" import file "$tmp/bool.jsonl" -o "$tmp/b.h5"
-printf '{"user": "", "chosen": "x", "rejected": "y"}\n' > "$tmp/nouser.jsonl"
-expect 2 "nouser.jsonl:1: field 'user': empty" "$cli" import file "$tmp/nouser.jsonl" -o "$tmp/b.h5"
-printf '{"user": "u", "chosen": "x", "rejected": "y", "weight": 1e309}\n' > "$tmp/big.jsonl"
-expect 2 "big.jsonl:1: field 'weight'" "$cli" import file "$tmp/big.jsonl" -o "$tmp/b.h5"
+bad_row() {  # bad_row <name> <JSON row> <message>: importing it fails with the message, naming file, line and field
+  printf '%s\n' "$2" > "$tmp/$1.jsonl"
+  expect 2 "$1.jsonl:1: $3" "$cli" import file "$tmp/$1.jsonl" -o "$tmp/$1.h5"
+}
+bad_row nul '{"user": "u", "chosen": "a\u0000b", "rejected": "c"}' "field 'chosen': contains a NUL"
+bad_row bool '{"user": "u", "a": "x", "b": "y", "label": true}' "field 'label': expected a number"
+bad_row nouser '{"user": "", "chosen": "x", "rejected": "y"}' "field 'user': empty"
+bad_row big '{"user": "u", "chosen": "x", "rejected": "y", "weight": 1e309}' "field 'weight'"
 printf '\xef\xbb\xbfuser\tchosen\trejected\nu\tx\ty\n' > "$tmp/bom.tsv"
 expect 0 "1 comparisons" "$cli" import file "$tmp/bom.tsv" -o "$tmp/bom.h5"
 printf '{"user": "u", "chosen": "caf\xe9", "rejected": "y"}\n' > "$tmp/latin1.jsonl"
