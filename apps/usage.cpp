@@ -47,8 +47,10 @@ std::string suggestion(const std::string& word, const std::vector<std::string>& 
   return best.empty() ? "" : " (did you mean '" + best + "'?)";
 }
 
+// "-q", "--epochs", "--lr=3": as CLI11 reads options. "-1", "-.5" and "- a bullet" are values.
 bool looks_like_option(const std::string& a) {
-  return a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.';
+  auto alpha = [&](size_t i) { return a.size() > i && std::isalpha(static_cast<unsigned char>(a[i])); };
+  return a.size() > 1 && a[0] == '-' && (alpha(1) || (a[1] == '-' && alpha(2)));
 }
 }  // namespace
 

@@ -142,6 +142,9 @@ expect 2 "did you mean 'train'" "$cli" trian --data x
 expect 2 "plural train: unknown option '--bogus'" "$cli" train --bogus
 expect 2 "did you mean '--epochs'" "$cli" train --epoch 3 --data x --cache y -o z
 expect 2 "--data is required" "$cli" train --cache y -o z
+cp "$tmp/cache.h5" "$tmp/scratch-cache.h5"
+expect 0 "- a bullet" "$cli" score --model "$tmp/model.pt" --cache "$tmp/scratch-cache.h5" --encoder $enc --text "- a bullet" \
+  --text -3  # values that start with '-' are not options
 
 # ---- a full disk: a small tmpfs (needs root; skipped with a note otherwise) ----------------------------------------
 mkdir -p "$full"
