@@ -49,9 +49,11 @@ std::string io_cause(int err) {
 
 void remove_stale_temporaries(const std::string& target) {
   const std::string prefix = fs::path(target).filename().string() + ".tmp-";
+  const std::string legacy = prefix.substr(0, prefix.size() - 1);  // "<target>.tmp": what model files were staged as before this writer
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(folder_of(target), ec)) {
     std::string name = e.path().filename().string();
+    if (name == legacy) fs::remove(e.path(), ec);
     if (name.rfind(prefix, 0) != 0) continue;
     const char* digits = name.c_str() + prefix.size();
     char* end = nullptr;

@@ -123,9 +123,11 @@ TEST_CASE("The next writer removes temporaries of writers that died", "[core][re
   const auto stale = target + ".tmp-" + std::to_string(child) + "-0";
   const auto alive = target + ".tmp-" + std::to_string(::getppid()) + "-0";  // a live process's: kept
   write_text(stale, "half a file");
+  write_text(target + ".tmp", "an older plural's temporary");
   write_text(alive, "someone else's write in progress");
   write_file_atomic(target, "x");
   CHECK_FALSE(fs::exists(stale));
+  CHECK_FALSE(fs::exists(target + ".tmp"));
   CHECK(fs::exists(alive));
 }
 
