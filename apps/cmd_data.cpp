@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/report.hpp"
 #include "core/encode.hpp"
 #include "core/npy.hpp"
 #include "core/error.hpp"
@@ -46,26 +47,44 @@ std::vector<int64_t> parse_int_list(const std::string& s, const std::string& opt
   return out;
 }
 
+namespace {
+void print_written(const PreferenceData& data, const std::string& out, bool json_out) {
+  if (json_out) {
+    auto j = data_json(data);
+    j["out"] = out;
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << data.summary() << "\nwrote " << out << "\n";
+  }
+}
+}  // namespace
+
 void add_import(CLI::App& app, Common&) {
   auto* cmd = app.add_subcommand("import", "Convert preference data into plural's HDF5 layout");
   cmd->require_subcommand(1);
 
-  struct FileOpts { std::string in, out; };
+  struct FileOpts {
+    std::string in, out;
+    bool json_out = false;
+  };
   auto fo = std::make_shared<FileOpts>();
   auto* file = cmd->add_subcommand("file", "A JSONL or TSV file of comparisons (docs/data_format.md)");
   file->add_option("input", fo->in, "input .jsonl[.gz] / .tsv[.gz] / .h5")->required();
   file->add_option("-o,--out", fo->out, "output .h5")->required();
+  file->add_flag("--json", fo->json_out, "print one JSON object");
   file->callback([fo] {
     require_distinct_files({{"--out", fo->out}}, {{"input", fo->in}});
     auto data = read_preferences(fo->in);
     write_h5(data, fo->out);
-    std::cout << data.summary() << "\nwrote " << fo->out << "\n";
+    print_written(data, fo->out, fo->json_out);
   });
 
   auto pk = std::make_shared<PersonaKConfig>();
   auto pk_out = std::make_shared<std::string>();
+  auto pk_json = std::make_shared<bool>(false);
   auto* persona = cmd->add_subcommand("persona-k", "Generate Persona-K from the bundled persona statements (docs/persona_k.md)");
   persona->add_option("-o,--out", *pk_out, "output .h5")->required();
+  persona->add_flag("--json", *pk_json, "print one JSON object");
   persona->add_option("--statements", pk->statements_path, "persona statements TSV")->capture_default_str();
   persona->add_option("--k,--prototypes", pk->prototypes, "K*: number of prototypes")->capture_default_str();
   persona->add_option("--behaviors", pk->behaviors, "D: behaviours drawn at random")->capture_default_str();
@@ -85,10 +104,17 @@ void add_import(CLI::App& app, Common&) {
   persona->add_flag("--rationales", pk->rationales,
                     "give every comparison a rationale naming the behaviour and stance of both statements");
   persona->add_option("--seed", pk->seed)->capture_default_str();
-  persona->callback([pk, pk_out] {
+  persona->callback([pk, pk_out, pk_json] {
     require_distinct_files({{"--out", *pk_out}}, {{"--statements", pk->statements_path}});
     auto p = generate_persona_k(*pk);
     write_h5(p.data, *pk_out);
+    if (*pk_json) {
+      auto j = data_json(p.data);
+      j["out"] = *pk_out;
+      j["behaviors"] = p.behaviors;
+      std::cout << j.dump() << "\n";
+      return;
+    }
     std::cout << p.data.summary() << "\nbehaviours:";
     for (const auto& b : p.behaviors) std::cout << " " << b;
     std::cout << "\nwrote " << *pk_out << "\n";
@@ -96,8 +122,10 @@ void add_import(CLI::App& app, Common&) {
 
   auto uk = std::make_shared<UkpConfig>();
   auto uk_out = std::make_shared<std::string>();
+  auto uk_json = std::make_shared<bool>(false);
   auto* ukp = cmd->add_subcommand("ukp", "UKPConvArg1 crowd judgements as per-worker preferences");
   ukp->add_option("-o,--out", *uk_out, "output .h5")->required();
+  ukp->add_flag("--json", *uk_json, "print one JSON object");
   ukp->add_option("--dir", uk->dir, "folder with topics/arguments/annotations TSVs")->capture_default_str();
   ukp->add_option("--min-strict", uk->min_strict, "keep workers with at least this many strict judgements")
       ->capture_default_str();
@@ -106,10 +134,10 @@ void add_import(CLI::App& app, Common&) {
   ukp->add_option("--seed", uk->seed)->capture_default_str();
   ukp->add_option("--stance-context", uk->stance_context,
                   "give each judgement the worker's stance as a context: true, or flipped (same <-> opposite)");
-  ukp->callback([uk, uk_out] {
+  ukp->callback([uk, uk_out, uk_json] {
     auto data = import_ukp(*uk);
     write_h5(data, *uk_out);
-    std::cout << data.summary() << "\nwrote " << *uk_out << "\n";
+    print_written(data, *uk_out, *uk_json);
   });
 }
 
@@ -117,7 +145,7 @@ void add_encode(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, texts, cache, encoder = "minilm", storage = "float32";
     int64_t commit_every = 20000;
-    bool quiet = false;
+    bool quiet = false, json_out = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("encode", "Fill the feature cache with an encoder's features (skips cached texts)");
@@ -131,6 +159,7 @@ void add_encode(CLI::App& app, Common& common) {
       ->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
   cmd->callback([o, &common] {
     PLURAL_CHECK(o->data.empty() != o->texts.empty(), "encode: give exactly one of --data or --texts");
     require_distinct_files({{"--cache", o->cache}}, {{"--data", o->data}, {"--texts", o->texts}});
@@ -148,8 +177,15 @@ void add_encode(CLI::App& app, Common& common) {
     EncodeOptions opts;
     opts.commit_every = o->commit_every;
     opts.storage = parse_storage(o->storage);
-    opts.progress = !o->quiet;
+    opts.progress = !o->quiet && !o->json_out;
     auto st = encode_into_cache(cache, *encoder, texts, opts);
+    if (o->json_out) {
+      nlohmann::json j = {{"encoder", encoder->id()}, {"dim", encoder->dim()},   {"texts", st.texts},
+                          {"cached", st.cached},      {"encoded", st.encoded},   {"seconds", st.seconds},
+                          {"cache", o->cache}};
+      std::cout << j.dump() << "\n";
+      return;
+    }
     std::printf("encoder %s (dim %lld): %lld texts, %lld already cached, %lld encoded in %.2f s (%.0f texts/s)\n",
                 encoder->id().c_str(), static_cast<long long>(encoder->dim()), static_cast<long long>(st.texts),
                 static_cast<long long>(st.cached), static_cast<long long>(st.encoded), st.seconds,
@@ -160,6 +196,7 @@ void add_encode(CLI::App& app, Common& common) {
 void add_embed(CLI::App& app, Common& common) {
   struct Opts {
     std::string texts, out, encoder = "minilm";
+    bool json_out = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("embed", "Embed texts with an encoder straight into a .npy (no cache), in file order");
@@ -167,6 +204,7 @@ void add_embed(CLI::App& app, Common& common) {
   cmd->add_option("-o,--out", o->out, "output .npy [n, dim] float32")->required();
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
   cmd->callback([o, &common] {
     require_distinct_files({{"--out", o->out}}, {{"--texts", o->texts}});
     set_threads(common.threads);
@@ -179,6 +217,12 @@ void add_embed(CLI::App& app, Common& common) {
     auto f = encoder->encode(texts).contiguous();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     write_npy(o->out, f.data_ptr<float>(), f.size(0), f.size(1));
+    if (o->json_out) {
+      nlohmann::json j = {{"encoder", encoder->id()}, {"texts", texts.size()}, {"dim", f.size(1)},
+                          {"seconds", secs},          {"out", o->out}};
+      std::cout << j.dump() << "\n";
+      return;
+    }
     std::printf("%s: %zu texts in %.2f s (%.1f texts/s), wrote %s\n", encoder->id().c_str(), texts.size(), secs,
                 texts.size() / std::max(secs, 1e-9), o->out.c_str());
   });

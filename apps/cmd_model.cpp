@@ -116,7 +116,9 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--data", o->data, "preference data (.h5/.jsonl/.tsv)")->required();
   cmd->add_option("--cache", o->cache, "feature cache .h5 (missing texts are encoded first)")->required();
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
-  cmd->add_option("--model", o->model, "model family (bt, per-user-bt, ...)")->capture_default_str();
+  // --family is the name every other verb's --model (a file) does not clash with; --model stays for train only.
+  cmd->add_option("--family,--model", o->model, "model family (bt, per-user-bt, ...); --model is the older name")
+      ->capture_default_str();
   cmd->add_option("--config", o->config, "model hyperparameters as JSON, e.g. '{\"hidden\": [256]}'")
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
@@ -377,6 +379,7 @@ void add_score(CLI::App& app, Common& common) {
 void add_adapt(CLI::App& app, Common& common) {
   struct Opts {
     std::string model, data, cache, encoder, user, out, adapter, adapter_options = "{}";
+    bool json_out = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("adapt", "A new user's comparisons -> their saved UserState (shared weights untouched)");
@@ -389,6 +392,7 @@ void add_adapt(CLI::App& app, Common& common) {
   cmd->add_option("--adapter", o->adapter, "adapter name (default: the family's)");
   cmd->add_option("--adapter-options", o->adapter_options, "adapter options as JSON")->capture_default_str();
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
   cmd->callback([o, &common] {
     require_distinct_files({{"--out", o->out}, {"--cache", o->cache}}, {{"--model", o->model}, {"--data", o->data}});
     set_threads(common.threads);
@@ -404,6 +408,12 @@ void add_adapt(CLI::App& app, Common& common) {
     UserState s = adapter->adapt(*model, shots, o->user);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     s.save(o->out);
+    if (o->json_out) {
+      json j = {{"user", o->user}, {"shots", rows.size()}, {"adapter", adapter->name()}, {"milliseconds", ms},
+                {"family", s.family}, {"model_id", s.model_id}, {"out", o->out}};
+      std::cout << j.dump() << "\n";
+      return;
+    }
     std::printf("adapted user '%s' from %zu comparisons with '%s' in %.3f ms; saved %s\n", o->user.c_str(), rows.size(),
                 adapter->name().c_str(), ms, o->out.c_str());
   });

@@ -4,10 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "core/data.hpp"
 #include "core/evaluator.hpp"
 
 namespace plural::apps {
 
+/// What a data set holds, as JSON: users (seen/unseen), texts, comparisons per split.
+nlohmann::json data_json(const core::PreferenceData& data);
 /// A grid cell as JSON (non-finite numbers become null).
 nlohmann::json cell_json(const core::GridCell& c);
 /// The seen/unseen × shots grid as a table under `title`.

@@ -207,5 +207,18 @@ expect 2 "$tmp/variants_bad.jsonl:2: field 'degree'" "$cli" train --data "$tmp/w
 head -1 "$tmp/variants_bad.jsonl" > "$tmp/variants.jsonl"
 "$cli" train --data "$tmp/why.jsonl" --cache "$tmp/c64.h5" --encoder hashed:dim=64 --model bt --spo-weight 1 \
   --variants "$tmp/variants.jsonl" -o "$tmp/ms.pt" --epochs 2 -q > /dev/null || { echo "FAIL: train --spo-weight"; fail=1; }
+# --json on every verb that writes: one JSON object on stdout, naming what it wrote; train takes --family.
+json_ok() {  # json_ok <key that must be present> <command...>
+  local key=$1; shift
+  "$@" 2>/dev/null | /usr/bin/python3 -c "import json, sys; j = json.loads(sys.stdin.read()); assert sys.argv[1] in j, j" \
+    "$key" || { echo "FAIL: --json of: $*"; fail=1; }
+}
+printf 'a\nb\n' > "$tmp/t.txt"
+json_ok splits "$cli" import file "$tmp/ok.jsonl" -o "$tmp/j.h5" --json
+json_ok encoded "$cli" encode --data "$tmp/j.h5" --cache "$tmp/j-cache.h5" --encoder hashed:dim=32 --json
+json_ok dim "$cli" embed --texts "$tmp/t.txt" --encoder hashed:dim=32 -o "$tmp/j.npy" --json
+json_ok model_id "$cli" train --family bt --data "$tmp/j.h5" --cache "$tmp/j-cache.h5" -o "$tmp/j.pt" --epochs 1 --json
+json_ok milliseconds "$cli" adapt --model "$tmp/j.pt" --data "$tmp/ok.jsonl" --cache "$tmp/j-cache.h5" -o "$tmp/j.state" \
+  --json
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
