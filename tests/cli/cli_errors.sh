@@ -217,7 +217,8 @@ printf 'a\nb\n' > "$tmp/t.txt"
 json_ok splits "$cli" import file "$tmp/ok.jsonl" -o "$tmp/j.h5" --json
 json_ok encoded "$cli" encode --data "$tmp/j.h5" --cache "$tmp/j-cache.h5" --encoder hashed:dim=32 --json
 json_ok dim "$cli" embed --texts "$tmp/t.txt" --encoder hashed:dim=32 -o "$tmp/j.npy" --json
-json_ok model_id "$cli" train --family bt --data "$tmp/j.h5" --cache "$tmp/j-cache.h5" -o "$tmp/j.pt" --epochs 1 --json
+json_ok model_id "$cli" train --family bt --data "$tmp/j.h5" --cache "$tmp/j-cache.h5" --encoder hashed:dim=32 -o "$tmp/j.pt" \
+  --epochs 1 --json
 json_ok milliseconds "$cli" adapt --model "$tmp/j.pt" --data "$tmp/ok.jsonl" --cache "$tmp/j-cache.h5" -o "$tmp/j.state" \
   --json
 [ $fail = 0 ] && echo "cli errors: all passed"
