@@ -1,5 +1,11 @@
 // Our HDF5 layout for preference data (docs/data_format.md).
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 
@@ -7,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "core/hash.hpp"
+#include "core/isolated.hpp"
 #include "core/readers.hpp"
 
 namespace plural::core {
@@ -28,10 +35,11 @@ std::string sealed(const std::string& image) {
   return header + image;
 }
 
-void check_seal(const std::string& path) {
+// True for a sealed file whose contents match; false for an unsealed one; a mismatch throws.
+bool check_seal(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   char head[sizeof kSealMagic - 1];
-  if (!f.read(head, sizeof head) || std::memcmp(head, kSealMagic, sizeof head) != 0) return;  // not sealed
+  if (!f.read(head, sizeof head) || std::memcmp(head, kSealMagic, sizeof head) != 0) return false;
   f.seekg(0);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   const size_t hex_at = sizeof kSealMagic - 1;
@@ -40,10 +48,13 @@ void check_seal(const std::string& path) {
     throw IoError(detail::cat(path, ": corrupt or truncated file (its contents do not match the checksum plural wrote "
                                     "in its first 512 bytes; if another program changed it on purpose, overwrite "
                                     "that header with zeros to read it unchecked: docs/data_format.md)"));
+  return true;
 }
 }  // namespace
 
-void write_h5(const PreferenceData& data, const std::string& path) {
+namespace {
+// The file's bytes, sealed; `path` names it in errors.
+std::string sealed_image(const PreferenceData& data, const std::string& path) {
   std::string image;
   {
     h5::Handle file = h5::create_in_memory(path, kSealBytes);
@@ -93,11 +104,15 @@ void write_h5(const PreferenceData& data, const std::string& path) {
     }
     image = h5::file_image(file, path);
   }
-  write_file_atomic(path, sealed(image));
+  return sealed(image);
 }
+}  // namespace
 
-PreferenceData read_h5(const std::string& path) {
-  check_seal(path);
+void write_h5(const PreferenceData& data, const std::string& path) { write_file_atomic(path, sealed_image(data, path)); }
+
+namespace {
+// Reads a file HDF5 can be trusted with: sealed, or inside the isolated reader.
+PreferenceData read_h5_direct(const std::string& path) {
   h5::Handle file = h5::open_file(path, h5::Mode::read);
   std::string format = h5::has_attr(file, "format") ? h5::read_attr_string(file, "format", path) : "";
   PLURAL_CHECK(format == kFormat, path, ": not a plural preference file (attribute 'format' is '", format,
@@ -149,6 +164,34 @@ PreferenceData read_h5(const std::string& path) {
   }
   data.validate();
   return data;
+}
+
+// An unsealed file (written before the seal, or by another program) is parsed in a child process, which sends back
+// the data as a sealed image: HDF5 hung or crashed on damaged files there, and such a file must be an error.
+PreferenceData read_h5_isolated(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto timeout = std::chrono::milliseconds(10000 + (ec ? 0 : static_cast<int64_t>(size / 1000)));  // + 1 s/MB
+  std::string image = run_isolated([&] { return sealed_image(read_h5_direct(path), path); }, timeout, path);
+  static std::atomic<int> serial{0};
+  AtomicFile scratch((std::filesystem::temp_directory_path() /
+                      ("plural-unsealed-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".h5"))
+                         .string());
+  scratch.write(image);
+  scratch.commit();
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove{scratch.target()};
+  PLURAL_ASSERT(check_seal(scratch.target()));
+  PreferenceData data = read_h5_direct(scratch.target());
+  data.source = path;
+  return data;
+}
+}  // namespace
+
+PreferenceData read_h5(const std::string& path) {
+  return check_seal(path) ? read_h5_direct(path) : read_h5_isolated(path);
 }
 
 PreferenceData read_preferences(const std::string& path) {

@@ -15,7 +15,7 @@ for src in "$root"/tests/fuzz/fuzz_*.cpp; do
   corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
   mkdir -p "$scratch/$name"
   echo "== $name: $seconds s"
-  if ! "$build/$name" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+  if ! "$build/$name" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -print_final_stats=1 \
        -artifact_prefix="$findings/$name-" "$scratch/$name" "$corpus" > "$scratch/$name.log" 2>&1; then
     tail -40 "$scratch/$name.log"
     echo "FAIL: $name found a crash (input saved in $findings/)"

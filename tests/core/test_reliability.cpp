@@ -2,6 +2,7 @@
 // readers, checksummed model and state files, finite training.
 #include <torch/torch.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -17,6 +18,7 @@
 #include "core/feature_cache.hpp"
 #include "core/file_roles.hpp"
 #include "core/h5.hpp"
+#include "core/isolated.hpp"
 #include "core/json_config.hpp"
 #include "core/model.hpp"
 #include "core/random.hpp"
@@ -342,4 +344,22 @@ TEST_CASE("NaN features are blamed on the encoder or cache, with the first bad t
   f[3][1] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH(DatasetView(t.data, f), Contains("the encoder or feature cache made them, not the data file") &&
                                                 Contains("text 3: 'item 3'"));
+}
+
+TEST_CASE("An untrusted parser runs in a child: its crash, hang or error is an error here", "[core][reliability]") {
+  using std::chrono::milliseconds;
+  CHECK(run_isolated([] { return std::string("bytes\0back", 10); }, milliseconds(5000), "x") ==
+        std::string("bytes\0back", 10));
+  CHECK_THROWS_MATCHES(run_isolated([]() -> std::string { throw ValueError("bad row 3"); }, milliseconds(5000), "x"),
+                       ValueError, Catch::Message("bad row 3"));
+  CHECK_THROWS_MATCHES(run_isolated([]() -> std::string { throw IoError("disk"); }, milliseconds(5000), "x"),
+                       IoError, Catch::Message("disk"));
+  CHECK_THROWS_WITH(run_isolated([]() -> std::string { ::raise(SIGSEGV); return ""; }, milliseconds(5000), "f.h5"),
+                    Contains("f.h5: the reader crashed (signal 11)"));
+  CHECK_THROWS_WITH(run_isolated([]() -> std::string { ::sleep(30); return ""; }, milliseconds(300), "f.h5"),
+                    Contains("f.h5: the reader did not finish"));
+  // An unsealed file on which HDF5 itself segfaults (found by the fuzzer): a clean error.
+  CHECK_THROWS_WITH(read_preferences(plural::test::source_dir() +
+                                     "/tests/fuzz/corpus/h5_data/crash-unsealed-global-heap-segv.h5"),
+                    Contains("the reader crashed"));
 }
