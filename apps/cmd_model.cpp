@@ -279,14 +279,14 @@ void add_eval(CLI::App& app, Common& common) {
   cmd->callback([o, &common] {
     require_distinct_files({{"--report", o->report}, {"--cache", o->cache}},
                            {{"--data", o->data}, {"--model", o->model}});
+    EvalConfig cfg;
+    cfg.shots = parse_int_list(o->shots, "--shots");  // before any slow work
     set_threads(common.threads);
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
     auto data = read_preferences(o->data);
     FeatureCache cache(o->cache);
     DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
-    EvalConfig cfg;
-    cfg.shots = parse_int_list(o->shots, "--shots");
     cfg.adapter = o->adapter;
     cfg.adapter_options = o->adapter_options;
     cfg.seed = o->seed;

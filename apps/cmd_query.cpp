@@ -56,7 +56,7 @@ void add_query(CLI::App& app, Common& common) {
   cmd->add_flag("--json", o->json_out, "print one JSON object");
   cmd->callback([o, &common] {
     set_threads(common.threads);
-    PLURAL_CHECK(o->n >= 1, "query: -n must be >= 1, got ", o->n);
+    PLURAL_CHECK(o->n >= 1 && o->n <= kMaxListValue, "query: -n must be in [1, ", kMaxListValue, "], got ", o->n);
     PLURAL_CHECK(o->state.empty() || o->answers.empty(), "query: give --state or --answers, not both");
     core::require_distinct_files({{"--cache", o->cache}}, {{"--model", o->model}, {"--candidates", o->candidates},
                                                           {"--answers", o->answers}, {"--state", o->state}});

@@ -39,8 +39,11 @@ torch::Tensor cached_features(core::FeatureCache& cache, const std::string& enco
 std::vector<size_t> user_answers(const core::PreferenceData& data, std::string& user, const std::string& path,
                                  const char* cmd);
 
-/// Parses "0,1,2,5" into integers; throws ValueError naming `option` otherwise.
-std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option);
+/// Bounds every count a list option may hold (shots, K, pairs, batch sizes): sizes are checked before allocation.
+constexpr int64_t kMaxListValue = 1000000;
+/// Parses "0,1,2,5" into integers, each in [lo, hi]; throws ValueError naming `option` otherwise.
+std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option, int64_t lo = 0,
+                                    int64_t hi = kMaxListValue);
 /// Splits "a,b,c" (empty items dropped).
 std::vector<std::string> split_list(const std::string& s);
 

@@ -100,6 +100,10 @@ expect 2 "'k' must be a whole number, got 2.5" "$cli" train --data "$tmp/data.h5
   --encoder $enc --model pal-b --config '{"k": 2.5}' -o "$tmp/big.pt"
 expect 0 "clamped to" "$cli" embed --texts "$tmp/texts.txt" --encoder $enc -o "$tmp/t.npy" --threads 100000
 expect 2 "--threads must be >= 0" "$cli" embed --texts "$tmp/texts.txt" --encoder $enc -o "$tmp/t.npy" --threads -3
+expect 2 "--shots: 99999999999 is outside [0, 1000000]" "$cli" eval --data "$tmp/data.h5" --cache "$tmp/cache.h5" \
+  --model "$tmp/model.pt" --shots 0,99999999999
+expect 2 "-n must be in [1, 1000000]" "$cli" query --model "$tmp/model.pt" --cache "$tmp/cache.h5" \
+  --candidates "$tmp/data.jsonl" -n 100000000
 expect 2 "no parameter group 'protoypes'" "$cli" train --data "$tmp/data.h5" --cache "$tmp/cache.h5" --encoder $enc \
   --model pal-b --group-lr protoypes=0.1 -o "$tmp/g.pt" --epochs 1 -q
 expect 2 "--seed" "$cli" train --data "$tmp/data.h5" --cache "$tmp/cache.h5" --encoder $enc --seed -1 -o "$tmp/s.pt"
