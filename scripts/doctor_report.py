@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from atomic_write import atomic_path  # noqa: E402
+
 
 def missing(ax, title, why):
     ax.set_title(title)
@@ -88,18 +90,8 @@ def main():
     length(axes[1][1], h)
     fig.suptitle(os.path.basename(h["dataset"]) + (f" — {len(h['warnings'])} warning(s)" if h["warnings"] else ""))
     fig.tight_layout()
-    # Atomic, as every file plural writes: a temporary beside the target, fsynced, renamed over it.
-    out = sys.argv[2]
-    tmp = f"{out}.tmp-{os.getpid()}-0"
-    try:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, dpi=110, format="png")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(sys.argv[2]) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
 
 
 if __name__ == "__main__":

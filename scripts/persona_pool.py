@@ -10,6 +10,8 @@ import sys
 
 import h5py
 
+from atomic_write import atomic_path
+
 
 def main():
     if len(sys.argv) not in (3, 4):
@@ -24,13 +26,14 @@ def main():
     user = next(u for u in range(len(ids)) if not seen[u])
     rows = [i for i in range(len(c["user"])) if c["user"][i] == user and c["split"][i] == 3]  # support
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "answers.jsonl"), "w") as fa, open(os.path.join(out, "pool.jsonl"), "w") as fp:
-        for k, i in enumerate(rows):
-            row = {"prompt": texts[c["prompt_a"][i]], "a": texts[c["a"][i]], "b": texts[c["b"][i]]}
-            if k < n:
-                fa.write(json.dumps({"user": ids[user], **row, "label": float(c["label"][i])}) + "\n")
-            else:
-                fp.write(json.dumps(row) + "\n")
+    with atomic_path(os.path.join(out, "answers.jsonl")) as ta, atomic_path(os.path.join(out, "pool.jsonl")) as tp:
+        with open(ta, "w") as fa, open(tp, "w") as fp:
+            for k, i in enumerate(rows):
+                row = {"prompt": texts[c["prompt_a"][i]], "a": texts[c["a"][i]], "b": texts[c["b"][i]]}
+                if k < n:
+                    fa.write(json.dumps({"user": ids[user], **row, "label": float(c["label"][i])}) + "\n")
+                else:
+                    fp.write(json.dumps(row) + "\n")
     print(f"user {ids[user]}: {min(n, len(rows))} answers, {max(0, len(rows) - n)} candidate pairs in {out}/")
 
 

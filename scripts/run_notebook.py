@@ -17,6 +17,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from atomic_write import atomic_path
+
 
 def has_png(nb) -> bool:
     for cell in nb.cells:
@@ -73,7 +75,8 @@ def main() -> int:
 
     if os.path.dirname(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
-    nbformat.write(nb, out)
+    with atomic_path(out) as tmp:
+        nbformat.write(nb, tmp)
 
     name = os.path.basename(src)
     if error is not None:
