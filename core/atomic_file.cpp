@@ -95,18 +95,14 @@ void AtomicFile::write(const void* data, size_t n) {
 
 void AtomicFile::commit() {
   PLURAL_ASSERT(!committed_);
-  if (fd_ < 0) {  // a library wrote the temporary itself (or nothing was written: an empty file)
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw IoError(detail::cat(target_, ": cannot write: ", io_cause(errno)));
+  if (fd_ < 0 && ::access(temp_.c_str(), F_OK) != 0) open_fd();  // nothing was written: an empty file
+  if (fd_ >= 0) {  // else a library wrote and closed the temporary itself
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) throw IoError(detail::cat(target_, ": write failed: ", io_cause(errno)));
   }
-  if (::fsync(fd_) != 0) throw IoError(detail::cat(target_, ": write failed: ", io_cause(errno)));
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) throw IoError(detail::cat(target_, ": write failed: ", io_cause(errno)));
-  if (::rename(temp_.c_str(), target_.c_str()) != 0)
-    throw IoError(detail::cat(target_, ": cannot replace: ", io_cause(errno)));
+  replace_with(temp_, target_);
   committed_ = true;
-  fsync_folder(target_);
 }
 
 void replace_with(const std::string& temp, const std::string& target) {
