@@ -37,8 +37,15 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     std::vector<uint64_t> off;
     try {
       dtype = info.at("dtype").get<std::string>();
-      shape = info.at("shape").get<std::vector<int64_t>>();
-      off = info.at("data_offsets").get<std::vector<uint64_t>>();
+      // Element by element: converting a JSON float such as 7e19 to an integer would be undefined behaviour.
+      for (const auto& d : info.at("shape")) {
+        if (!d.is_number_integer()) throw IoError(detail::cat(path, ": tensor '", name, "': shape entries must be integers"));
+        shape.push_back(d.get<int64_t>());
+      }
+      for (const auto& o : info.at("data_offsets")) {
+        if (!o.is_number_unsigned()) throw IoError(detail::cat(path, ": tensor '", name, "': offsets must be integers >= 0"));
+        off.push_back(o.get<uint64_t>());
+      }
     } catch (const nlohmann::json::exception& e) {
       throw IoError(detail::cat(path, ": tensor '", name, "' has a malformed header entry: ", e.what()));
     }
@@ -58,7 +65,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       throw IoError(detail::cat(path, ": tensor '", name, "' has ", off[1] - off[0], " bytes for shape ",
                                 torch::IntArrayRef(shape), " of ", dtype));
     auto t = torch::empty(shape, torch::TensorOptions().dtype(st));
-    std::memcpy(t.data_ptr(), bytes.data() + data_start + off[0], off[1] - off[0]);
+    if (off[1] > off[0])  // an empty tensor has no storage to copy into
+      std::memcpy(t.data_ptr(), bytes.data() + data_start + off[0], off[1] - off[0]);
     tensors_[name] = t;
   }
 }
