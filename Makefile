@@ -75,7 +75,7 @@ $(SAN_BUILD)/build.ninja:
 	  -DPLURAL_LIBFUZZER=ON -DPLURAL_BUILD_PYTHON=OFF -DPLURAL_BUILD_BENCH=OFF -DPython_EXECUTABLE=$(PYTHON)
 
 sanitize: clang-deps models $(SAN_BUILD)/build.ninja
-	cmake --build $(SAN_BUILD) -j $(JOBS) --target plural_tests plural_cli
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target plural_tests plural_cli plural_bench
 	cd $(SAN_BUILD) && $(SAN_ENV) ctest -j $(JOBS) --output-on-failure --timeout 1800 -E '^(fuzz_|find_package_consumer)'
 
 fuzz: clang-deps $(SAN_BUILD)/build.ninja

@@ -1,55 +1,26 @@
 // plural import / plural encode
 #include <torch/torch.h>
 
-#include <cerrno>
 #include <chrono>
 #include <iostream>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
-#include "apps/report.hpp"
-#include "core/encode.hpp"
-#include "core/npy.hpp"
-#include "core/error.hpp"
-#include "core/file_roles.hpp"
-#include "core/persona_k.hpp"
-#include "core/progress.hpp"
-#include "core/readers.hpp"
-#include "core/text_io.hpp"
-#include "core/ukp.hpp"
+#include "core/eval/report.hpp"
+#include "embeddings/encode.hpp"
+#include "core/base/npy.hpp"
+#include "core/base/error.hpp"
+#include "core/base/file_roles.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/base/progress.hpp"
+#include "core/data/readers.hpp"
+#include "core/base/text_io.hpp"
+#include "core/data/ukp.hpp"
 
 namespace plural::apps {
 
 using namespace plural::core;
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option, int64_t lo, int64_t hi) {
-  std::vector<int64_t> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(part.c_str(), &end, 10);
-    PLURAL_CHECK(!part.empty() && end && *end == '\0' && errno != ERANGE, option,
-                 ": expected comma-separated integers, got '", s, "'");
-    PLURAL_CHECK(v >= lo && v <= hi, option, ": ", v, " is outside [", lo, ", ", hi, "]");
-    out.push_back(v);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 namespace {
 void print_written(const PreferenceData& data, const std::string& out, bool json_out) {

@@ -7,18 +7,18 @@
 
 #include "apps/commands.hpp"
 #include "apps/doctor_sections.hpp"
-#include "core/ches.hpp"
-#include "core/data_health.hpp"
+#include "core/diagnostics/ches.hpp"
+#include "core/diagnostics/data_health.hpp"
 #include "core/dataset_view.hpp"
-#include "core/doctor.hpp"
-#include "core/encoder.hpp"
-#include "core/feature_cache.hpp"
-#include "core/file_roles.hpp"
-#include "core/readers.hpp"
-#include "core/strength.hpp"
-#include "core/losses.hpp"
+#include "core/base/doctor.hpp"
+#include "embeddings/encoder.hpp"
+#include "embeddings/feature_cache.hpp"
+#include "core/base/file_roles.hpp"
+#include "core/data/readers.hpp"
+#include "core/diagnostics/strength.hpp"
+#include "core/train/losses.hpp"
 #include "core/model.hpp"
-#include "core/progress.hpp"
+#include "core/base/progress.hpp"
 
 namespace plural::apps {
 

@@ -7,23 +7,23 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
-#include "apps/report.hpp"
+#include "core/eval/report.hpp"
 #include "core/dataset_view.hpp"
-#include "core/encoder.hpp"
-#include "core/hash.hpp"
-#include "core/distributed.hpp"
-#include "core/encode.hpp"
-#include "core/error.hpp"
-#include "core/file_roles.hpp"
-#include "core/graded_variants.hpp"
-#include "core/evaluator.hpp"
-#include "core/progress.hpp"
-#include "core/readers.hpp"
-#include "core/shard_plan.hpp"
-#include "core/atomic_file.hpp"
-#include "core/text_io.hpp"
-#include "core/train_defaults.hpp"
-#include "core/trainer.hpp"
+#include "embeddings/encoder.hpp"
+#include "core/base/hash.hpp"
+#include "core/train/distributed.hpp"
+#include "embeddings/encode.hpp"
+#include "core/base/error.hpp"
+#include "core/base/file_roles.hpp"
+#include "core/data/graded_variants.hpp"
+#include "core/eval/evaluator.hpp"
+#include "core/base/progress.hpp"
+#include "core/data/readers.hpp"
+#include "core/train/shard_plan.hpp"
+#include "core/base/atomic_file.hpp"
+#include "core/base/text_io.hpp"
+#include "core/train/train_defaults.hpp"
+#include "core/train/trainer.hpp"
 
 namespace plural::apps {
 
@@ -129,7 +129,7 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--hinge-margin", t.loss_options.hinge_margin)->capture_default_str();
   cmd->add_option("--ipo-tau", t.loss_options.ipo_tau)->capture_default_str();
   // Learning rates, batch size, epochs and patience default to the family's measured defaults
-  // (core/train_defaults.cpp); an option given here overrides them.
+  // (core/train/train_defaults.cpp); an option given here overrides them.
   cmd->add_option("--lr", t.lr, "shared parameters (default: the family's)");
   cmd->add_option("--user-lr", t.user_lr, "per-user parameters (default: the family's)");
   cmd->add_option("--group-lr", o->group_lr, "per-group learning rates, e.g. prototypes=3e-2,scale=0.1");

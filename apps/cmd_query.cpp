@@ -10,12 +10,12 @@
 
 #include "apps/commands.hpp"
 #include "core/dataset_view.hpp"
-#include "core/encode.hpp"
-#include "core/error.hpp"
-#include "core/file_roles.hpp"
-#include "core/progress.hpp"
+#include "embeddings/encode.hpp"
+#include "core/base/error.hpp"
+#include "core/base/file_roles.hpp"
+#include "core/base/progress.hpp"
 #include "core/query.hpp"
-#include "core/readers.hpp"
+#include "core/data/readers.hpp"
 
 namespace plural::apps {
 

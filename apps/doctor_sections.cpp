@@ -12,15 +12,15 @@
 #include <filesystem>
 #include <set>
 
-#include "core/attribution.hpp"
-#include "core/ches.hpp"
-#include "core/encode.hpp"
-#include "core/minilm.hpp"
-#include "core/error.hpp"
-#include "core/length_control.hpp"
+#include "core/diagnostics/attribution.hpp"
+#include "core/diagnostics/ches.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/minilm.hpp"
+#include "core/base/error.hpp"
+#include "core/diagnostics/length_control.hpp"
 #include "core/model.hpp"
-#include "core/atomic_file.hpp"
-#include "core/text_io.hpp"
+#include "core/base/atomic_file.hpp"
+#include "core/base/text_io.hpp"
 
 namespace plural::apps {
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/data.hpp"
+#include "core/data/data.hpp"
 #include "core/dataset_view.hpp"
-#include "core/feature_cache.hpp"
+#include "embeddings/feature_cache.hpp"
 
 namespace plural::apps {
 

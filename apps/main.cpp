@@ -7,7 +7,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/usage.hpp"
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"plural: pluralistic and personalized preference models on frozen features"};
@@ -23,7 +23,6 @@ int main(int argc, char** argv) {
   plural::apps::add_adapt(app, common);
   plural::apps::add_query(app, common);
   plural::apps::add_doctor(app, common);
-  plural::apps::add_bench(app, common);
   if (std::string bad = plural::apps::unknown_word(app, argc, argv); !bad.empty()) {
     std::cerr << "plural: error: " << bad << "\n";
     return 2;

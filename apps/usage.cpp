@@ -38,8 +38,9 @@ std::vector<std::string> option_names(const CLI::App& app) {
 
 std::string command_path(const CLI::App& app) {
   std::string path;
-  for (const CLI::App* a = &app; a && a->get_parent(); a = a->get_parent()) path = " " + a->get_name() + path;
-  return "plural" + path;
+  const CLI::App* a = &app;
+  for (; a->get_parent(); a = a->get_parent()) path = " " + a->get_name() + path;
+  return (a->get_name().empty() ? "plural" : a->get_name()) + path;
 }
 
 std::string suggestion(const std::string& word, const std::vector<std::string>& known) {

@@ -10,10 +10,10 @@
 #include <fstream>
 #include <numeric>
 
-#include "core/minilm.hpp"
-#include "core/persona_k.hpp"
-#include "core/progress.hpp"
-#include "core/text_io.hpp"
+#include "embeddings/minilm.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/base/progress.hpp"
+#include "core/base/text_io.hpp"
 
 using namespace plural::core;
 using Clock = std::chrono::steady_clock;

@@ -8,12 +8,12 @@
 #include <cstring>
 
 #include "core/dataset_view.hpp"
-#include "core/doctor.hpp"
-#include "core/encoder.hpp"
+#include "core/base/doctor.hpp"
+#include "embeddings/encoder.hpp"
 #include "core/mlp.hpp"
-#include "core/persona_k.hpp"
-#include "core/progress.hpp"
-#include "core/trainer.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/base/progress.hpp"
+#include "core/train/trainer.hpp"
 
 using namespace plural::core;
 

@@ -5,12 +5,12 @@
 #include <algorithm>
 
 #include "bindings/bindings.hpp"
-#include "core/attribution.hpp"
-#include "core/data.hpp"
-#include "core/error.hpp"
-#include "core/persona_k.hpp"
-#include "core/readers.hpp"
-#include "core/ukp.hpp"
+#include "core/diagnostics/attribution.hpp"
+#include "core/data/data.hpp"
+#include "core/base/error.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/data/readers.hpp"
+#include "core/data/ukp.hpp"
 
 namespace plural::bindings {
 

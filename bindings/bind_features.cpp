@@ -3,10 +3,10 @@
 
 #include "bindings/bindings.hpp"
 #include "core/dataset_view.hpp"
-#include "core/encode.hpp"
-#include "core/encoder.hpp"
-#include "core/error.hpp"
-#include "core/feature_cache.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/encoder.hpp"
+#include "core/base/error.hpp"
+#include "embeddings/feature_cache.hpp"
 
 namespace plural::bindings {
 

@@ -2,16 +2,16 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "core/ches.hpp"
-#include "core/error.hpp"
-#include "core/evaluator.hpp"
-#include "core/losses.hpp"
+#include "core/diagnostics/ches.hpp"
+#include "core/base/error.hpp"
+#include "core/eval/evaluator.hpp"
+#include "core/train/losses.hpp"
 #include "core/model.hpp"
-#include "core/policy_losses.hpp"
-#include "core/spo.hpp"
-#include "core/train_defaults.hpp"
-#include "core/trainer.hpp"
-#include "embeddings/context_model.hpp"
+#include "core/train/policy_losses.hpp"
+#include "core/train/spo.hpp"
+#include "core/train/train_defaults.hpp"
+#include "core/train/trainer.hpp"
+#include "latent/context_model.hpp"
 
 namespace plural::bindings {
 

@@ -3,10 +3,10 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "core/error.hpp"
-#include "core/personalizer.hpp"
+#include "core/base/error.hpp"
+#include "core/session/personalizer.hpp"
 #include "core/query.hpp"
-#include "embeddings/cross_attention.hpp"
+#include "latent/cross_attention.hpp"
 
 namespace plural::bindings {
 

@@ -6,7 +6,7 @@
 
 #include <torch/csrc/utils/tensor_numpy.h>
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 
 namespace plural::bindings {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/data.hpp"
-#include "core/graded_variants.hpp"
+#include "core/data/data.hpp"
+#include "core/data/graded_variants.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/atomic_file.hpp"
-#include "core/error.hpp"
-#include "core/hash.hpp"
-#include "core/isolated.hpp"
-#include "core/registry.hpp"
-#include "core/zip_check.hpp"
+#include "core/base/atomic_file.hpp"
+#include "core/base/error.hpp"
+#include "core/base/hash.hpp"
+#include "core/base/isolated.hpp"
+#include "core/base/registry.hpp"
+#include "core/base/zip_check.hpp"
 
 namespace plural::core {
 

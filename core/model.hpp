@@ -81,7 +81,7 @@ class RewardModel : public torch::nn::Module {
   /// Preference logits [B] for one user state.
   virtual torch::Tensor logits_for(const PairBatch& batch, const UserState& state);
   /// A learned representation [B, H] of items, in which the model's preferences live (PAL's projection f(x), an MLP's
-  /// last hidden layer). The rationale loss (core/rationale.hpp) shapes it; undefined (the default): none.
+  /// last hidden layer). The rationale loss (core/train/rationale.hpp) shapes it; undefined (the default): none.
   virtual torch::Tensor item_representation(const ItemBatch& items) { return {}; }
   /// Extra loss terms (e.g. an L2 prior on user parameters); added to the data loss by the Trainer.
   virtual torch::Tensor regularizer(const PairBatch& batch);

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/gauss_hermite.hpp"
-#include "core/hash.hpp"
-#include "core/registry.hpp"
+#include "core/base/error.hpp"
+#include "core/base/gauss_hermite.hpp"
+#include "core/base/hash.hpp"
+#include "core/base/registry.hpp"
 
 namespace plural::core {
 

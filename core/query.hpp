@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {

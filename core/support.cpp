@@ -4,9 +4,9 @@
 
 #include <unordered_set>
 
-#include "core/error.hpp"
-#include "core/hash.hpp"
-#include "core/json_config.hpp"
+#include "core/base/error.hpp"
+#include "core/base/hash.hpp"
+#include "core/base/json_config.hpp"
 
 namespace plural::core {
 

@@ -12,7 +12,7 @@
 
 #include "core/dataset_view.hpp"
 #include "core/model.hpp"
-#include "core/random.hpp"
+#include "core/base/random.hpp"
 
 namespace plural::core {
 

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dataset_view.hpp"
-#include "core/error.hpp"
-#include "core/json_config.hpp"
-#include "core/trainer.hpp"
+#include "core/base/error.hpp"
+#include "core/base/json_config.hpp"
+#include "core/train/trainer.hpp"
 
 namespace plural::latent {
 

@@ -8,10 +8,10 @@
 
 #include <cmath>
 
-#include "core/error.hpp"
-#include "core/hash.hpp"
-#include "core/json_config.hpp"
-#include "core/random.hpp"
+#include "core/base/error.hpp"
+#include "core/base/hash.hpp"
+#include "core/base/json_config.hpp"
+#include "core/base/random.hpp"
 #include "mixture/mixture_model.hpp"
 #include "mixture/newton_search.hpp"
 

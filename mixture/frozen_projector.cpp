@@ -7,7 +7,7 @@
 #include <cmath>
 #include <unsupported/Eigen/SpecialFunctions>
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "mixture/projector.hpp"
 #include "mixture/row_gemm.hpp"
 

@@ -4,8 +4,8 @@
 
 #include <Eigen/Dense>
 
-#include "core/error.hpp"
-#include "core/random.hpp"
+#include "core/base/error.hpp"
+#include "core/base/random.hpp"
 
 namespace plural::mixture {
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "core/json_config.hpp"
+#include "core/base/error.hpp"
+#include "core/base/json_config.hpp"
 #include "mixture/model_inputs.hpp"
 #include "mixture/row_gemm.hpp"
 #include "mixture/shot_geometries.hpp"

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 
 namespace plural::mixture {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "mixture/row_gemm.hpp"
 
 namespace plural::mixture {

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/hash.hpp"
+#include "core/base/hash.hpp"
 
 namespace plural::mixture {
 

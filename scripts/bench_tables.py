@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Markdown tables from `plural bench persona|ukp|active|query --json` output (for bench/RESULTS.md). Training times are left
-out: they are not comparable across machine load; `plural bench train-speed` measures throughput.
+"""Markdown tables from `plural-bench persona|ukp|active|query --json` output (for bench/RESULTS.md). Training times are left
+out: they are not comparable across machine load; `plural-bench train-speed` measures throughput.
 
 usage: bench_tables.py BENCH.json
 """

@@ -1,4 +1,4 @@
-"""Merge two `plural bench persona|ukp --json` outputs: the second run's rows replace the first's for the models
+"""Merge two `plural-bench persona|ukp --json` outputs: the second run's rows replace the first's for the models
 it ran (and its K sweep replaces the first's), so a change to one family needs only that family re-run.
 
     python3 scripts/merge_bench_json.py all.json palb_only.json > merged.json

@@ -1,9 +1,9 @@
 #pragma once
 // A small Persona-K with features that carry each statement's behaviour × stance exactly (plus noise), so model
-// tests learn in seconds; see tests/core/test_datasets.cpp for why MiniLM-scale data would be too slow here.
+// tests learn in seconds; see tests/core/data/test_datasets.cpp for why MiniLM-scale data would be too slow here.
 #include <torch/torch.h>
 
-#include "core/persona_k.hpp"
+#include "core/data/persona_k.hpp"
 #include "tests/helpers.hpp"
 
 namespace plural::test {

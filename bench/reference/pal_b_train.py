@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PAL-B written the way a PyTorch user would write it: the training-speed reference for `plural bench train-speed`.
+"""PAL-B written the way a PyTorch user would write it: the training-speed reference for `plural-bench train-speed`.
 
 Same model as plural's pal-b (projector spec mlp{L}-gelu-dropout{p}: L × [Linear, Dropout, GELU] then Linear; f on
 items, one g_k per prototype on prompts; τ = min(exp(s), 100); per-user softmax logits; BCE on r_a − r_b), same

@@ -2,6 +2,7 @@
 # The CLI turns bad input into one clear line naming the file and field, a non-zero exit, and no partial output.
 set -uo pipefail
 cli=$1
+bench=${2:?usage: cli_errors.sh <plural> <plural-bench>}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 expect() {  # expect <exit code> <message fragment> <command...>
@@ -32,13 +33,13 @@ echo "not hdf5" > "$tmp/junk.h5"
 expect 1 "$tmp/junk.h5" "$cli" eval --data "$tmp/junk.h5" --cache "$tmp/c.h5" --model "$tmp/m.pt"
 # Benchmarks: bad options are refused before any work; a tiny run gives one valid JSON object.
 statements=$(cd "$(dirname "$0")/../.." && pwd)/data/persona/statements.tsv.gz
-expect 2 "unknown model family 'pal-z'" "$cli" bench persona --models bt,pal-z --cache "$tmp/b.h5"
-expect 2 "--k-star: K* must be >= 1" "$cli" bench persona --k-star 0 --cache "$tmp/b.h5" --encoder hashed:dim=32 \
+expect 2 "unknown model family 'pal-z'" "$bench" persona --models bt,pal-z --cache "$tmp/b.h5"
+expect 2 "--k-star: K* must be >= 1" "$bench" persona --k-star 0 --cache "$tmp/b.h5" --encoder hashed:dim=32 \
   --statements "$statements" --seen-users 4 --unseen-users 2 --train-pairs 10 --statements-per-behavior 30 --sweep-k ''
-expect 2 "--sweep-k" "$cli" bench persona --sweep-k 2,x --cache "$tmp/b.h5"
+expect 2 "--sweep-k" "$bench" persona --sweep-k 2,x --cache "$tmp/b.h5"
 expect 2 "--group-lr: expected name=value" "$cli" train --data "$tmp/ok.jsonl" --cache "$tmp/c.h5" --group-lr scale \
   -o "$tmp/m2.pt"
-"$cli" bench persona --k-star 2 --models bt,pal-b --shots 1,5 --sweep-k 1,2 --epochs 2 --cache "$tmp/b.h5" \
+"$bench" persona --k-star 2 --models bt,pal-b --shots 1,5 --sweep-k 1,2 --epochs 2 --cache "$tmp/b.h5" \
   --encoder hashed:dim=32 --statements "$statements" --seen-users 6 --unseen-users 3 --train-pairs 20 \
   --statements-per-behavior 30 --json 2>/dev/null > "$tmp/bench.json" || { echo "FAIL: bench persona"; fail=1; }
 /usr/bin/python3 -c '
@@ -49,9 +50,9 @@ assert [r["k"] for r in t["k_sweep"]] == [1, 2], t
 assert [c["shots"] for c in t["models"][1]["unseen"]] == [0, 1, 5], t
 assert 0 <= t["models"][1]["seen"]["accuracy"] <= 1
 ' "$tmp/bench.json" || { echo "FAIL: bench persona JSON"; fail=1; }
-# plural bench adapt: the unseen population is an option; each row carries the paired difference and its interval.
-expect 2 "--unseen-users must be >= 1" "$cli" bench adapt --unseen-users 0 --cache "$tmp/a.h5"
-(cd "$(dirname "$statements")/../.." && "$cli" bench adapt --cache "$tmp/a.h5" --encoder hashed:dim=32 --epochs 1 \
+# plural-bench adapt: the unseen population is an option; each row carries the paired difference and its interval.
+expect 2 "--unseen-users must be >= 1" "$bench" adapt --unseen-users 0 --cache "$tmp/a.h5"
+(cd "$(dirname "$statements")/../.." && "$bench" adapt --cache "$tmp/a.h5" --encoder hashed:dim=32 --epochs 1 \
   --unseen-users 3 --shots 1,2 --json 2>/dev/null > "$tmp/adapt.json") || { echo "FAIL: bench adapt"; fail=1; }
 /usr/bin/python3 -c '
 import json, sys

@@ -1,7 +1,7 @@
 // The README's "C++ few-shot API" example: a new user's few answers -> her UserState -> her rewards.
 #include <cstdio>
 
-#include "core/personalizer.hpp"
+#include "core/session/personalizer.hpp"
 using namespace plural::core;
 
 int main(int argc, char** argv) {

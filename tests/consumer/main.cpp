@@ -1,7 +1,7 @@
 // Reads a JSONL file through the installed/exported plural package and prints its summary.
 #include <iostream>
 
-#include "core/readers.hpp"
+#include "core/data/readers.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;

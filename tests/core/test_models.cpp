@@ -2,13 +2,13 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/bt.hpp"
+#include "core/bt/bt.hpp"
 #include "core/dataset_view.hpp"
-#include "core/error.hpp"
-#include "core/evaluator.hpp"
+#include "core/base/error.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/query.hpp"
-#include "core/random.hpp"
-#include "core/trainer.hpp"
+#include "core/base/random.hpp"
+#include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;

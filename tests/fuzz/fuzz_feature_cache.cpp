@@ -1,7 +1,7 @@
-// The HDF5 feature cache (core/feature_cache.cpp): opened, every encoder group read, a lookup made.
+// The HDF5 feature cache (embeddings/feature_cache.cpp): opened, every encoder group read, a lookup made.
 #include <torch/types.h>
 
-#include "core/feature_cache.hpp"
+#include "embeddings/feature_cache.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
-// plural's HDF5 preference files (core/data_h5.cpp).
-#include "core/readers.hpp"
+// plural's HDF5 preference files (core/data/data_h5.cpp).
+#include "core/data/readers.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
-// JSON Lines comparisons (core/read_jsonl.cpp).
-#include "core/readers.hpp"
+// JSON Lines comparisons (core/data/read_jsonl.cpp).
+#include "core/data/readers.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
-// .npy feature arrays (core/npy.cpp).
-#include "core/npy.hpp"
+// .npy feature arrays (core/base/npy.cpp).
+#include "core/base/npy.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

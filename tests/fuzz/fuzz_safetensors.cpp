@@ -1,7 +1,7 @@
-// .safetensors weights (core/safetensors.cpp): every tensor it lists is read back.
+// .safetensors weights (core/base/safetensors.cpp): every tensor it lists is read back.
 #include <c10/util/Exception.h>
 
-#include "core/safetensors.hpp"
+#include "core/base/safetensors.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

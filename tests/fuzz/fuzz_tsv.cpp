@@ -1,5 +1,5 @@
-// TSV comparisons (core/read_tsv.cpp).
-#include "core/readers.hpp"
+// TSV comparisons (core/data/read_tsv.cpp).
+#include "core/data/readers.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

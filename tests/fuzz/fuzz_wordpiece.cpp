@@ -1,7 +1,7 @@
 // WordPiece: a vocabulary file (before the first \x01) and a text to tokenize with it (after it).
 #include <algorithm>
 
-#include "core/wordpiece.hpp"
+#include "embeddings/wordpiece.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

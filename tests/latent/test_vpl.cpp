@@ -4,12 +4,12 @@
 #include <set>
 
 #include "core/dataset_view.hpp"
-#include "core/error.hpp"
-#include "core/evaluator.hpp"
-#include "core/persona_k.hpp"
+#include "core/base/error.hpp"
+#include "core/eval/evaluator.hpp"
+#include "core/data/persona_k.hpp"
 #include "core/query.hpp"
 #include "core/support.hpp"
-#include "core/trainer.hpp"
+#include "core/train/trainer.hpp"
 #include "latent/vpl.hpp"
 #include "tests/helpers.hpp"
 #include "tests/persona_fixture.hpp"

@@ -5,10 +5,10 @@
 #include <sstream>
 
 #include "core/dataset_view.hpp"
-#include "core/error.hpp"
-#include "core/evaluator.hpp"
-#include "core/persona_k.hpp"
-#include "core/trainer.hpp"
+#include "core/base/error.hpp"
+#include "core/eval/evaluator.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/train/trainer.hpp"
 #include "mixture/pal.hpp"
 #include "mixture/row_gemm.hpp"
 #include "tests/helpers.hpp"

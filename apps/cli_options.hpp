@@ -1,0 +1,22 @@
+#pragma once
+// Options shared by the `plural` tool and `plural-bench`.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace plural::apps {
+
+/// Options every command shares.
+struct Common {
+  int threads = 0;  ///< 0 = all cores
+};
+
+/// Bounds every count a list option may hold (shots, K, pairs, batch sizes): sizes are checked before allocation.
+constexpr int64_t kMaxListValue = 1000000;
+/// Parses "0,1,2,5" into integers, each in [lo, hi]; throws ValueError naming `option` otherwise.
+std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option, int64_t lo = 0,
+                                    int64_t hi = kMaxListValue);
+/// Splits "a,b,c" (empty items dropped).
+std::vector<std::string> split_list(const std::string& s);
+
+}  // namespace plural::apps

@@ -1,0 +1,163 @@
+#include "core/bt/bt.hpp"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/error.hpp"
+#include "core/base/json_config.hpp"
+
+namespace plural::core {
+
+namespace {
+torch::Tensor model_input(const ItemBatch& items, const ModelDims& dims, bool use_prompt, const char* who) {
+  PLURAL_CHECK(items.x.defined() && items.x.dim() == 2, who, ": item features must be 2-D [B, D]");
+  PLURAL_CHECK(items.x.size(1) == dims.item_dim, who, ": feature dimension mismatch: the model was trained on ",
+               dims.item_dim, "-dim features, got ", items.x.size(1));
+  if (!use_prompt) return items.x;
+  PLURAL_CHECK(items.prompt.defined() && items.prompt.size(1) == dims.prompt_dim, who,
+               ": the model uses prompt features of dim ", dims.prompt_dim, "; give them (got ",
+               items.prompt.defined() ? std::to_string(items.prompt.size(1)) : std::string("none"), ")");
+  return torch::cat({items.x, items.prompt}, 1);
+}
+
+nlohmann::json mlp_json(const MlpOptions& m) {
+  return {{"hidden", m.hidden}, {"activation", m.activation}, {"dropout", m.dropout}};
+}
+void read_mlp(JsonConfig& c, MlpOptions& m) {
+  c.get("hidden", m.hidden, 1, kMaxWidth);
+  c.get("activation", m.activation);
+  c.get("dropout", m.dropout);
+}
+}  // namespace
+
+// ---- BradleyTerry ---------------------------------------------------------------------------------------------
+
+BradleyTerry::BradleyTerry(const ModelDims& dims, Config config) : config_(std::move(config)) {
+  config_.mlp.validate("bt");
+  config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
+  set_dims(dims);
+  mlp_ = register_module("mlp", Mlp(dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), 1, config_.mlp));
+}
+
+std::string BradleyTerry::config_json() const {
+  nlohmann::json j = mlp_json(config_.mlp);
+  j["use_prompt"] = config_.use_prompt;
+  return j.dump();
+}
+
+torch::Tensor BradleyTerry::forward(const ItemBatch& items) {
+  return mlp_->forward(model_input(items, dims_, config_.use_prompt, "bt")).squeeze(1);
+}
+
+torch::Tensor BradleyTerry::item_representation(const ItemBatch& items) {
+  return mlp_->hidden(model_input(items, dims_, config_.use_prompt, "bt"));
+}
+
+torch::Tensor BradleyTerry::reward_seen(const ItemBatch& items, const torch::Tensor&) { return forward(items); }
+
+torch::Tensor BradleyTerry::reward(const ItemBatch& items, const UserState& state) {
+  check_state(state, "bt.reward");
+  return forward(items);
+}
+
+// ---- PerUserBT ------------------------------------------------------------------------------------------------
+
+PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(config)) {
+  config_.mlp.validate("per-user-bt");
+  PLURAL_CHECK(config_.embed > 0, "per-user-bt: embed must be > 0, got ", config_.embed);
+  PLURAL_CHECK(config_.user_l2 >= 0, "per-user-bt: user_l2 must be >= 0, got ", config_.user_l2);
+  config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
+  set_dims(dims);
+  mlp_ = register_module(
+      "mlp", Mlp(dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), config_.embed, config_.mlp));
+  w0_ = register_parameter("w0", torch::randn({config_.embed}) / std::sqrt(double(config_.embed)));
+  delta_ = register_parameter("delta", torch::zeros({static_cast<int64_t>(dims.users.size()), config_.embed}));
+}
+
+std::string PerUserBT::config_json() const {
+  nlohmann::json j = mlp_json(config_.mlp);
+  j["embed"] = config_.embed;
+  j["use_prompt"] = config_.use_prompt;
+  j["user_l2"] = config_.user_l2;
+  return j.dump();
+}
+
+torch::Tensor PerUserBT::embed(const ItemBatch& items) {
+  return mlp_->forward(model_input(items, dims_, config_.use_prompt, "per-user-bt"));
+}
+
+torch::Tensor PerUserBT::reward_seen(const ItemBatch& items, const torch::Tensor& users) {
+  auto phi = embed(items);
+  auto known = users >= 0;
+  auto rows = users.clamp_min(0);
+  auto w = w0_.unsqueeze(0) + delta_.index_select(0, rows) * known.unsqueeze(1).to(phi.dtype());
+  return (phi * w).sum(1);
+}
+
+torch::Tensor PerUserBT::reward(const ItemBatch& items, const UserState& state) {
+  check_state(state, "per-user-bt.reward");
+  return torch::mv(embed(items), state.at("w"));
+}
+
+torch::Tensor PerUserBT::regularizer(const PairBatch& batch) {
+  if (config_.user_l2 == 0 || delta_.size(0) == 0) return torch::zeros({});
+  auto known = (batch.user >= 0).to(torch::kFloat32);
+  auto d = delta_.index_select(0, batch.user.clamp_min(0));
+  return config_.user_l2 * ((d * d).sum(1) * known).mean();
+}
+
+std::map<std::string, std::vector<torch::Tensor>> PerUserBT::param_groups() {
+  std::vector<torch::Tensor> shared;
+  for (const auto& p : named_parameters())
+    if (p.key() != "delta") shared.push_back(p.value());
+  return {{"shared", shared}, {"user", {delta_}}};
+}
+
+UserState PerUserBT::seen_state(int64_t row) const {
+  UserState s = RewardModel::seen_state(row);
+  s.tensors["w"] = (w0_ + delta_[row]).detach().clone();
+  return s;
+}
+
+UserState PerUserBT::prior_state() const {
+  UserState s = RewardModel::prior_state();
+  auto [mean, var] = head_prior();
+  s.tensors["w"] = mean;
+  s.tensors["cov"] = torch::diag(var);
+  return s;
+}
+
+std::pair<torch::Tensor, torch::Tensor> PerUserBT::head_prior() const {
+  torch::NoGradGuard no_grad;
+  if (delta_.size(0) < 2) return {w0_.detach().clone(), torch::ones({config_.embed})};
+  auto mean = delta_.mean(0);
+  auto var = delta_.var(0, /*unbiased=*/true).clamp_min(1e-4);
+  return {(w0_ + mean).detach().clone(), var.detach().clone()};
+}
+
+namespace {
+std::shared_ptr<RewardModel> make_bt(const ModelDims& dims, const std::string& json) {
+  BradleyTerry::Config c;
+  JsonConfig r(json, "bt");
+  read_mlp(r, c.mlp);
+  r.get("use_prompt", c.use_prompt);
+  r.finish();
+  return std::make_shared<BradleyTerry>(dims, c);
+}
+std::shared_ptr<RewardModel> make_per_user_bt(const ModelDims& dims, const std::string& json) {
+  PerUserBT::Config c;
+  JsonConfig r(json, "per-user-bt");
+  read_mlp(r, c.mlp);
+  r.get("embed", c.embed, 0, kMaxWidth);
+  r.get("use_prompt", c.use_prompt);
+  r.get("user_l2", c.user_l2);
+  r.finish();
+  return std::make_shared<PerUserBT>(dims, c);
+}
+const bool registered = register_model("bt", make_bt, "population Bradley-Terry: r(x, p) = MLP([x; p])") &&
+                        register_model("per-user-bt", make_per_user_bt,
+                                       "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior");
+}  // namespace
+
+}  // namespace plural::core

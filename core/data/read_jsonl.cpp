@@ -1,0 +1,168 @@
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "core/base/error.hpp"
+#include "core/data/readers.hpp"
+#include "core/base/text_io.hpp"
+
+namespace plural::core {
+
+namespace {
+using nlohmann::json;
+
+struct Row {
+  const std::string& path;
+  size_t line;
+  const json& obj;
+
+  std::string where(const char* field) const { return detail::cat(path, ":", line, ": field '", field, "'"); }
+  bool has(const char* field) const { return obj.contains(field) && !obj[field].is_null(); }
+  std::string text(const char* field) const {
+    PLURAL_CHECK(has(field), where(field), ": missing");
+    const auto& v = obj[field];
+    PLURAL_CHECK(v.is_string(), where(field), ": expected a string, got ", v.type_name());
+    const auto& t = v.get_ref<const std::string&>();
+    // A NUL would cut the text in C APIs (HDF5 strings), and two texts differing after it would collide.
+    PLURAL_CHECK(t.find('\0') == std::string::npos, where(field), ": contains a NUL character (\\u0000)");
+    return t;
+  }
+  std::string id(const char* field) const {  // user ids may be numbers in the wild
+    PLURAL_CHECK(has(field), where(field), ": missing");
+    const auto& v = obj[field];
+    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    PLURAL_CHECK(v.is_string(), where(field), ": expected a string or a whole number, got ",
+                 v.is_number() ? v.dump() : v.type_name());
+    std::string s = text(field);
+    PLURAL_CHECK(s.find_first_not_of(" \t") != std::string::npos, where(field), ": empty");
+    return s;
+  }
+  float number(const char* field) const {
+    const auto& v = obj[field];
+    PLURAL_CHECK(v.is_number(), where(field), ": expected a number, got ", v.type_name(),
+                 v.is_boolean() ? " (write 1 or 0)" : "");
+    const double d = v.get<double>();
+    PLURAL_CHECK(std::abs(d) <= 3.0e38, where(field), ": ", v.dump(), " is out of range (a 32-bit float)");
+    return static_cast<float>(d);
+  }
+};
+}  // namespace
+
+PreferenceData read_jsonl(const std::string& path) { return read_jsonl(path, false); }
+
+PreferenceData read_candidates(const std::string& path) {
+  PLURAL_CHECK(path.find(".jsonl") != std::string::npos, path,
+               ": candidate pairs are read from JSON Lines (.jsonl or .jsonl.gz)");
+  return read_jsonl(path, true);
+}
+
+namespace {
+// A row as JSON. Invalid UTF-8 is replaced by U+FFFD, one per bad byte, as docs/data_format.md promises (the bad
+// bytes are never JSON syntax, which is ASCII). A number too large for a double names its field.
+json parse_row(const std::string& source, size_t line_no, const std::string& line) {
+  std::string last_key;
+  auto track = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key) last_key = parsed.get<std::string>();
+    return true;
+  };
+  const std::string clean = sanitize_utf8(line);
+  try {
+    return json::parse(clean, track);
+  } catch (const json::out_of_range& e) {
+    throw ValueError(detail::cat(source, ":", line_no, ": field '", last_key, "': number out of range (", e.what(),
+                                 ")"));
+  } catch (const json::exception& e) {
+    throw ValueError(detail::cat(source, ":", line_no, ": malformed JSON: ", e.what()));
+  }
+}
+
+// One JSON object (a line of `source`, numbered `line_no`) -> one comparison of `data`.
+void add_record(PreferenceData& data, const std::string& source, size_t line_no, const std::string& line,
+                bool unlabelled) {
+  json obj = parse_row(source, line_no, line);
+  PLURAL_CHECK(obj.is_object(), source, ":", line_no, ": expected a JSON object, got ", obj.type_name());
+  Row row{source, line_no, obj};
+  Comparison c;
+  c.user = data.user_index(unlabelled && !row.has("user") ? std::string("candidates") : row.id("user"));
+  if (row.has("prompt")) {
+    c.prompt_a = data.texts.intern(row.text("prompt"));
+    c.prompt_b = row.has("prompt_b") ? data.texts.intern(row.text("prompt_b")) : c.prompt_a;
+  } else {
+    PLURAL_CHECK(!row.has("prompt_b"), row.where("prompt_b"), ": given without 'prompt'");
+  }
+  bool pair_cr = row.has("chosen") || row.has("rejected");
+  bool pair_ab = row.has("a") || row.has("b");
+  bool pair_pal = row.has("left") || row.has("right");  // the original PAL code's convention
+  PLURAL_CHECK(int(pair_cr) + int(pair_ab) + int(pair_pal) == 1, source, ":", line_no,
+               ": give either 'chosen' and 'rejected', or 'a', 'b' and 'label', or PAL's 'left', 'right' and 'y'");
+  if (pair_pal) {
+    // PAL: y = -1 means the left item is preferred, +1 the right one. Ours: label = P(a ≻ b) with a = left.
+    c.a = data.texts.intern(row.text("left"));
+    c.b = data.texts.intern(row.text("right"));
+    PLURAL_CHECK(row.has("y"), row.where("y"), ": missing (PAL's convention: -1 = left preferred, +1 = right)");
+    double y = row.number("y");
+    PLURAL_CHECK(y == -1.0 || y == 1.0, row.where("y"), ": must be -1 (left preferred) or +1 (right), got ",
+                 obj["y"].dump());
+    c.label = y < 0 ? 1.f : 0.f;
+  } else if (pair_cr) {
+    c.a = data.texts.intern(row.text("chosen"));
+    c.b = data.texts.intern(row.text("rejected"));
+    c.label = 1.f;
+    PLURAL_CHECK(!row.has("label"), row.where("label"), ": not allowed with chosen/rejected (the label is 1)");
+  } else {
+    c.a = data.texts.intern(row.text("a"));
+    c.b = data.texts.intern(row.text("b"));
+    PLURAL_CHECK(unlabelled || row.has("label"), row.where("label"), ": missing (P(a preferred to b), in [0, 1])");
+    c.label = row.has("label") ? row.number("label") : 0.5f;
+    PLURAL_CHECK(std::isfinite(c.label) && c.label >= 0.f && c.label <= 1.f, row.where("label"),
+                 ": must be in [0, 1], got ", obj["label"].dump());
+  }
+  if (row.has("context")) c.context = data.texts.intern(row.text("context"));
+  if (row.has("rationale")) {  // "" means none, as an empty TSV cell does
+    const auto why = row.text("rationale");
+    if (!why.empty()) c.rationale = data.texts.intern(why);
+  }
+  if (row.has("weight")) {
+    c.weight = row.number("weight");
+    PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, row.where("weight"), ": must be finite and >= 0, got ",
+                 obj["weight"].dump());
+  }
+  if (row.has("margin")) {
+    c.margin = row.number("margin");
+    PLURAL_CHECK(std::isfinite(c.margin), row.where("margin"), ": must be finite, got ", obj["margin"].dump());
+  }
+  if (row.has("split")) c.split = parse_split(row.text("split"), detail::cat(source, ":", line_no));
+  data.comparisons.push_back(c);
+}
+
+PreferenceData finish(PreferenceData data, bool unlabelled) {
+  PLURAL_CHECK(!data.comparisons.empty(), data.source, unlabelled ? ": no candidate pairs (the pool is empty)"
+                                                                  : ": no comparisons");
+  data.infer_seen();
+  data.validate();
+  return data;
+}
+}  // namespace
+
+PreferenceData read_jsonl(const std::string& path, bool unlabelled) {
+  PreferenceData data;
+  data.source = path;
+  LineReader reader(path);
+  std::string line;
+  while (reader.next(line)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are allowed
+    add_record(data, path, reader.line_number(), line, unlabelled);
+  }
+  return finish(std::move(data), unlabelled);
+}
+
+PreferenceData parse_jsonl_records(const std::vector<std::string>& records, const std::string& source,
+                                   bool unlabelled) {
+  PreferenceData data;
+  data.source = source;
+  for (size_t i = 0; i < records.size(); ++i) add_record(data, source, i + 1, records[i], unlabelled);
+  return finish(std::move(data), unlabelled);
+}
+
+}  // namespace plural::core

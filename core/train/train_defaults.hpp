@@ -1,0 +1,15 @@
+#pragma once
+// Training defaults per model family, chosen by measurement (docs/pal.md, bench/RESULTS.md): what `plural train`
+// and `plural-bench` use unless told otherwise.
+#include <string>
+
+#include "core/train/trainer.hpp"
+
+namespace plural::core {
+
+/// The TrainConfig a family trains best with on the bundled benchmarks (any family: unknown ones get the generic).
+TrainConfig default_train_config(const std::string& family);
+/// The model config (JSON) a family is benchmarked with for `k` prototypes / latent size (k <= 0: its default).
+std::string default_model_config(const std::string& family, int k);
+
+}  // namespace plural::core

@@ -1,0 +1,93 @@
+#pragma once
+// Trainer: AdamW with per-group learning rates over minibatches of seen users' train comparisons, early stopping on
+// their validation comparisons, format-versioned checkpoints, a JSONL metrics log and a progress bar.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/dataset_view.hpp"
+#include "core/train/losses.hpp"
+#include "core/model.hpp"
+
+namespace plural::core {
+
+/// Learning rates above this are refused: no family trains with them, and they diverge to NaN.
+constexpr double kMaxLearningRate = 10.0;
+
+struct TrainConfig {
+  std::string loss = "bt";
+  LossOptions loss_options;
+  double lr = 1e-3;                ///< shared parameters
+  double user_lr = 1e-2;           ///< parameters in the "user" group (per-user heads, simplex logits)
+  double weight_decay = 1e-4;
+  double user_weight_decay = 0.0;
+  std::map<std::string, double> group_lr;  ///< per-group lr overrides by name (e.g. "scale" for PAL-B's τ)
+  int64_t batch_size = 256;
+  int epochs = 50;
+  int patience = 5;                ///< epochs without val improvement before stopping (0 = never stop early)
+  double min_delta = 1e-4;         ///< a smaller val-loss improvement does not count
+  double max_grad_norm = 0.0;      ///< > 0: clip the global gradient norm
+  uint64_t seed = 0;
+  double target_val_accuracy = 0;  ///< > 0: stop at the first epoch whose val accuracy reaches it (time-to-accuracy)
+  /// > 0: add this times the rationale loss (core/train/rationale.hpp) on pairs that carry a rationale. Needs a family with
+  /// an item representation (pal-a, pal-b, lore, bt, per-user-bt).
+  double rationale_weight = 0;
+  double rationale_temperature = 0.1;  ///< the InfoNCE temperature over cosine similarities
+  /// > 0: add this times SPO's preference-degree loss (core/train/spo.hpp) on pairs whose responses have graded variants
+  /// (DatasetView::set_graded_variants). Needs a family with an item representation, as the rationale loss does.
+  double spo_weight = 0;
+  bool progress = true;
+  std::string metrics_path;        ///< JSONL, one object per epoch (empty = none)
+  std::string checkpoint_path;     ///< the best model so far (empty = none)
+  std::string encoder_id;          ///< recorded in checkpoints
+  void validate() const;
+};
+
+class ShardPlan;
+class Collective;
+
+/// A data-parallel run (docs/distributed.md). Every rank builds the same ShardPlan from the same full data; each
+/// rank's view holds only its shard's comparisons. Without `comm`, one process replays every shard of each global
+/// batch, which is what an N-rank run computes (the equivalence test compares the two).
+struct DataParallel {
+  const ShardPlan* plan = nullptr;
+  const PreferenceData* full = nullptr;  ///< the data the plan was built on
+  Collective* comm = nullptr;            ///< null: one process, all shards
+  std::vector<size_t> full_row;          ///< with comm: row i of this rank's view is row full_row[i] of *full
+};
+
+struct EpochLog {
+  int epoch = 0;
+  double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, pairs_per_second = 0;
+  double elapsed = 0;  ///< wall seconds since training started, at the end of this epoch's validation
+  std::vector<std::pair<std::string, double>> diagnostics;  ///< the model's own (RewardModel::diagnostics)
+};
+
+struct TrainResult {
+  int epochs_run = 0, best_epoch = 0;
+  double best_val_loss = 0, best_val_accuracy = 0;
+  double seconds = 0, pairs_per_second = 0;
+  int64_t train_pairs = 0, val_pairs = 0;
+  bool early_stopped = false;
+  double target_reached_seconds = -1;  ///< elapsed seconds when target_val_accuracy was reached (-1: never)
+  double comm_seconds = 0;             ///< data-parallel: time inside collectives during the train steps
+  int64_t steps = 0;                   ///< optimizer steps taken
+  int64_t allreduce_floats = 0;        ///< data-parallel: floats all-reduced per step (the shared gradients)
+  std::vector<EpochLog> history;
+};
+
+/// What the training loss sees: logit − s·margin per pair, s = +1 when a is preferred, −1 when b is, 0 for a tie
+/// (Secrets of RLHF II's adaptive margin inside the sigmoid; TRL's margin column). Validation uses plain logits.
+torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch);
+
+/// Trains `model` in place on `view` (bound to the model first). With validation pairs, the weights of the best
+/// epoch are restored at the end. Deterministic given cfg.seed on one thread. With `dp`, trains one shard of a
+/// data-parallel run (or replays all shards in one process); only rank 0 writes the checkpoint and metrics.
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp = nullptr);
+
+/// Mean loss and pairwise accuracy of `model` on comparison rows of seen users (eval mode, no grad).
+std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,
+                                        const std::string& loss, const LossOptions& options);
+
+}  // namespace plural::core
