@@ -3,20 +3,20 @@
 
 #include <chrono>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "apps/commands.hpp"
-#include "core/eval/report.hpp"
-#include "embeddings/encode.hpp"
-#include "core/base/npy.hpp"
 #include "core/base/error.hpp"
 #include "core/base/file_roles.hpp"
-#include "core/data/persona_k.hpp"
+#include "core/base/npy.hpp"
 #include "core/base/progress.hpp"
-#include "core/data/readers.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/data/readers.hpp"
 #include "core/data/ukp.hpp"
+#include "core/eval/report.hpp"
+#include "embeddings/encode.hpp"
 
 namespace plural::apps {
 
@@ -57,7 +57,8 @@ void add_import(CLI::App& app, Common&) {
   auto pk = std::make_shared<PersonaKConfig>();
   auto pk_out = std::make_shared<std::string>();
   auto pk_json = std::make_shared<bool>(false);
-  auto* persona = cmd->add_subcommand("persona-k", "Generate Persona-K from the bundled persona statements (docs/persona_k.md)");
+  auto* persona =
+      cmd->add_subcommand("persona-k", "Generate Persona-K from the bundled persona statements (docs/persona_k.md)");
   persona->add_option("-o,--out", *pk_out, "output .h5")->required();
   persona->add_flag("--json", *pk_json, "print one JSON object");
   persona->add_option("--statements", pk->statements_path, "persona statements TSV")->capture_default_str();
@@ -155,8 +156,8 @@ void add_encode(CLI::App& app, Common& common) {
     opts.progress = !o->quiet && !o->json_out;
     auto st = encode_into_cache(cache, *encoder, texts, opts);
     if (o->json_out) {
-      nlohmann::json j = {{"encoder", encoder->id()}, {"dim", encoder->dim()},   {"texts", st.texts},
-                          {"cached", st.cached},      {"encoded", st.encoded},   {"seconds", st.seconds},
+      nlohmann::json j = {{"encoder", encoder->id()}, {"dim", encoder->dim()}, {"texts", st.texts},
+                          {"cached", st.cached},      {"encoded", st.encoded}, {"seconds", st.seconds},
                           {"cache", o->cache}};
       std::cout << j.dump() << "\n";
       return;
@@ -193,8 +194,8 @@ void add_embed(CLI::App& app, Common& common) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     write_npy(o->out, f.data_ptr<float>(), f.size(0), f.size(1));
     if (o->json_out) {
-      nlohmann::json j = {{"encoder", encoder->id()}, {"texts", texts.size()}, {"dim", f.size(1)},
-                          {"seconds", secs},          {"out", o->out}};
+      nlohmann::json j = {
+          {"encoder", encoder->id()}, {"texts", texts.size()}, {"dim", f.size(1)}, {"seconds", secs}, {"out", o->out}};
       std::cout << j.dump() << "\n";
       return;
     }

@@ -2,23 +2,23 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "apps/commands.hpp"
 #include "apps/doctor_sections.hpp"
+#include "core/base/doctor.hpp"
+#include "core/base/file_roles.hpp"
+#include "core/base/progress.hpp"
+#include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/diagnostics/data_health.hpp"
-#include "core/dataset_view.hpp"
-#include "core/base/doctor.hpp"
+#include "core/diagnostics/strength.hpp"
+#include "core/model.hpp"
+#include "core/train/losses.hpp"
 #include "embeddings/encoder.hpp"
 #include "embeddings/feature_cache.hpp"
-#include "core/base/file_roles.hpp"
-#include "core/data/readers.hpp"
-#include "core/diagnostics/strength.hpp"
-#include "core/train/losses.hpp"
-#include "core/model.hpp"
-#include "core/base/progress.hpp"
 
 namespace plural::apps {
 
@@ -38,8 +38,8 @@ nlohmann::json strength_section(core::DatasetView& view, int members) {
     negative += m < 0;
     counts[static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), m) - edges.begin())]++;
   }
-  return {{"members", members}, {"member_family", sc.family}, {"scored", n}, {"negative", negative},
-          {"edges", edges}, {"counts", counts}};
+  return {{"members", members}, {"member_family", sc.family}, {"scored", n}, {"negative", negative}, {"edges", edges},
+          {"counts", counts}};
 }
 
 struct DataOpts {
@@ -70,45 +70,52 @@ void print_data_health(const DataOpts& o) {
     core::FeatureCache cache(o.cache);
     core::DatasetView view(data, cached_features(cache, o.encoder, "", data.texts.all()));
     strength = strength_section(view, o.members);
-    const auto pooled = core::pooled_ches(view);  // its quantiles and most alike pairs; the token form is ranked against it
+    const auto pooled =
+        core::pooled_ches(view);  // its quantiles and most alike pairs; the token form is ranked against it
     ches = ches_summary(data, pooled, "strict comparisons (every pair is a tie)");
     if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, pooled);
     length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
                                      : length_control_section(o.model, view, o.properties);
   }
   nlohmann::json j = {
-        {"dataset", path},
-        {"users", h.users},
-        {"seen_users", h.seen_users},
-        {"unseen_users", h.unseen_users},
-        {"texts", h.texts},
-        {"comparisons", h.comparisons},
-        {"splits", {{"train", h.by_split[0]}, {"val", h.by_split[1]}, {"test", h.by_split[2]}, {"support", h.by_split[3]}}},
-        {"ties", h.ties},
-        {"soft_labels", h.soft_labels},
-        {"with_prompt", h.with_prompt},
-        {"two_prompts", h.two_prompts},
-        {"with_context", h.with_context},
-        {"rationales", h.with_rationale > 0
-                           ? nlohmann::json{{"comparisons", h.with_rationale}, {"distinct", h.distinct_rationales}}
-                           : nlohmann::json{{"missing", "rationales: give comparisons a 'rationale' text to use them "
-                                                        "in training (--rationale-weight, docs/losses.md)"}}},
-        {"per_user", {{"min", h.per_user_min}, {"median", h.per_user_median}, {"max", h.per_user_max},
-                      {"under_5", h.users_under_5}}},
-        {"duplicate_judgements", h.duplicate_judgements},
-        {"contradictory_judgements", h.contradictory_judgements},
-        {"self_pairs", h.self_pairs},
-        {"shared_pairs", h.shared_pairs},
-        {"disputed_pairs", h.disputed_pairs},
-        {"length", {{"pairs", h.length_pairs}, {"longer_wins", h.longer_wins}, {"phi", h.length_phi},
-                    {"phi_se", h.length_phi_se}, {"users_biased", h.users_length_biased}}},
-        {"contradiction_examples", h.examples},
-        {"strength", strength},
-        {"ches", ches},
-        {"token_ches", token_ches},
-        {"attribution", attribution},
-        {"length_control", length_control},
-        {"warnings", h.warnings}};
+      {"dataset", path},
+      {"users", h.users},
+      {"seen_users", h.seen_users},
+      {"unseen_users", h.unseen_users},
+      {"texts", h.texts},
+      {"comparisons", h.comparisons},
+      {"splits",
+       {{"train", h.by_split[0]}, {"val", h.by_split[1]}, {"test", h.by_split[2]}, {"support", h.by_split[3]}}},
+      {"ties", h.ties},
+      {"soft_labels", h.soft_labels},
+      {"with_prompt", h.with_prompt},
+      {"two_prompts", h.two_prompts},
+      {"with_context", h.with_context},
+      {"rationales", h.with_rationale > 0
+                         ? nlohmann::json{{"comparisons", h.with_rationale}, {"distinct", h.distinct_rationales}}
+                         : nlohmann::json{{"missing",
+                                           "rationales: give comparisons a 'rationale' text to use them "
+                                           "in training (--rationale-weight, docs/losses.md)"}}},
+      {"per_user",
+       {{"min", h.per_user_min}, {"median", h.per_user_median}, {"max", h.per_user_max}, {"under_5", h.users_under_5}}},
+      {"duplicate_judgements", h.duplicate_judgements},
+      {"contradictory_judgements", h.contradictory_judgements},
+      {"self_pairs", h.self_pairs},
+      {"shared_pairs", h.shared_pairs},
+      {"disputed_pairs", h.disputed_pairs},
+      {"length",
+       {{"pairs", h.length_pairs},
+        {"longer_wins", h.longer_wins},
+        {"phi", h.length_phi},
+        {"phi_se", h.length_phi_se},
+        {"users_biased", h.users_length_biased}}},
+      {"contradiction_examples", h.examples},
+      {"strength", strength},
+      {"ches", ches},
+      {"token_ches", token_ches},
+      {"attribution", attribution},
+      {"length_control", length_control},
+      {"warnings", h.warnings}};
   for (const auto* section : {&attribution, &length_control})
     for (const auto& w : section->value("warnings", nlohmann::json::array())) j["warnings"].push_back(w);
   if (!o.png.empty()) write_png_report(j, o.png);
@@ -149,9 +156,10 @@ void print_data_health(const DataOpts& o) {
   } else {
     auto edges = strength["edges"].get<std::vector<double>>();
     auto counts = strength["counts"].get<std::vector<int64_t>>();
-    std::printf("| strength (%d x per-user-bt) | %lld of %lld scored pairs negative (the ensemble disagrees with "
-                "the label) |\n",
-                o.members, (long long)strength["negative"].get<int64_t>(), (long long)strength["scored"].get<int64_t>());
+    std::printf(
+        "| strength (%d x per-user-bt) | %lld of %lld scored pairs negative (the ensemble disagrees with "
+        "the label) |\n",
+        o.members, (long long)strength["negative"].get<int64_t>(), (long long)strength["scored"].get<int64_t>());
     for (size_t b = 0; b < counts.size(); ++b) {
       std::string lo = b == 0 ? "-inf" : std::to_string(edges[b - 1]).substr(0, 4);
       std::string hi = b == edges.size() ? "inf" : std::to_string(edges[b]).substr(0, 4);
@@ -165,8 +173,8 @@ void print_data_health(const DataOpts& o) {
                 ches["median"].get<double>(), ches["p90"].get<double>(), ches["p99"].get<double>(),
                 ches["max"].get<double>(), (long long)ches["scored"].get<int64_t>());
     for (const auto& t : ches["top"])
-      std::printf("|   most alike: row %lld (%s), CHES %.3f | \"%s\" over \"%s\" |\n", (long long)t["row"].get<int64_t>(),
-                  t["user"].get<std::string>().c_str(), t["ches"].get<double>(),
+      std::printf("|   most alike: row %lld (%s), CHES %.3f | \"%s\" over \"%s\" |\n",
+                  (long long)t["row"].get<int64_t>(), t["user"].get<std::string>().c_str(), t["ches"].get<double>(),
                   t["preferred"].get<std::string>().c_str(), t["rejected"].get<std::string>().c_str());
   }
   print_attribution(attribution);
@@ -193,8 +201,9 @@ void add_doctor(CLI::App& app, Common& common) {
 
   // plural doctor data <dataset>: the data's health, from its records alone.
   auto d = std::make_shared<DataOpts>();
-  auto* data_cmd = cmd->add_subcommand("data", "A preference dataset's health: counts, coverage, duplicate and "
-                                               "contradictory judgements, disagreement between users, length bias");
+  auto* data_cmd = cmd->add_subcommand("data",
+                                       "A preference dataset's health: counts, coverage, duplicate and "
+                                       "contradictory judgements, disagreement between users, length bias");
   data_cmd->add_option("dataset", d->path, "preference data (.h5/.jsonl/.tsv)")->required();
   data_cmd->add_flag("--json", d->json_out, "print one JSON object");
   data_cmd->add_option("--cache", d->cache, "feature cache: adds the ensemble preference-strength section");
@@ -202,17 +211,18 @@ void add_doctor(CLI::App& app, Common& common) {
   data_cmd->add_option("--members", d->members, "ensemble members for the strength")
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
-  data_cmd->add_option("--properties", d->properties,
-                       "JSON Lines of item properties {\"text\": ..., \"<name>\": number}: adds them to the "
-                       "attribution and, with --model, to the length control as covariates (repeatable)")
+  data_cmd
+      ->add_option("--properties", d->properties,
+                   "JSON Lines of item properties {\"text\": ..., \"<name>\": number}: adds them to the "
+                   "attribution and, with --model, to the length control as covariates (repeatable)")
       ->check(CLI::ExistingFile);
   data_cmd->add_option("--prior-sd", d->prior_sd, "attribution prior s.d. per s.d. of property difference")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   data_cmd->add_option("--model", d->model, "a trained model (with --cache): length control of its preferences");
   data_cmd->add_flag("--token-ches", d->token_ches,
-                    "token-level CHES from MiniLM's token states of each response (with --cache; cached as "
-                    "'<encoder id>+token-sums')");
+                     "token-level CHES from MiniLM's token states of each response (with --cache; cached as "
+                     "'<encoder id>+token-sums')");
   data_cmd->add_option("--png", d->png, "also draw the report as a PNG (scripts/doctor_report.py, matplotlib)");
   data_cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
   data_cmd->callback([d, &common] {
@@ -226,9 +236,9 @@ void add_doctor(CLI::App& app, Common& common) {
     core::set_threads(common.threads);
     auto r = core::run_doctor(o->n);
     if (o->json_out) {
-      nlohmann::json j = {{"torch", r.torch_version}, {"hdf5", r.hdf5_version},  {"eigen", r.eigen_version},
-                          {"boost", r.boost_version}, {"blas", r.blas},          {"threads", r.threads},
-                          {"cores", r.cores},         {"gemm_n", r.gemm_n},      {"gemm_gflops", r.gemm_gflops},
+      nlohmann::json j = {{"torch", r.torch_version}, {"hdf5", r.hdf5_version}, {"eigen", r.eigen_version},
+                          {"boost", r.boost_version}, {"blas", r.blas},         {"threads", r.threads},
+                          {"cores", r.cores},         {"gemm_n", r.gemm_n},     {"gemm_gflops", r.gemm_gflops},
                           {"warnings", r.warnings}};
       std::cout << j.dump() << "\n";
       return;

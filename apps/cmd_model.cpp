@@ -3,27 +3,27 @@
 
 #include <cstdio>
 #include <iostream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "apps/commands.hpp"
-#include "core/eval/report.hpp"
-#include "core/dataset_view.hpp"
-#include "embeddings/encoder.hpp"
-#include "core/base/hash.hpp"
-#include "core/train/distributed.hpp"
-#include "embeddings/encode.hpp"
+#include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
 #include "core/base/file_roles.hpp"
-#include "core/data/graded_variants.hpp"
-#include "core/eval/evaluator.hpp"
+#include "core/base/hash.hpp"
 #include "core/base/progress.hpp"
-#include "core/data/readers.hpp"
-#include "core/train/shard_plan.hpp"
-#include "core/base/atomic_file.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/graded_variants.hpp"
+#include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
+#include "core/eval/evaluator.hpp"
+#include "core/eval/report.hpp"
+#include "core/train/distributed.hpp"
+#include "core/train/shard_plan.hpp"
 #include "core/train/train_defaults.hpp"
 #include "core/train/trainer.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/encoder.hpp"
 
 namespace plural::apps {
 
@@ -111,8 +111,9 @@ void add_train(CLI::App& app, Common& common) {
     double dist_timeout = 300;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("train", "Train a reward model on cached features (data-parallel under torchrun: "
-                                          "docs/distributed.md)");
+  auto* cmd = app.add_subcommand("train",
+                                 "Train a reward model on cached features (data-parallel under torchrun: "
+                                 "docs/distributed.md)");
   cmd->add_option("--data", o->data, "preference data (.h5/.jsonl/.tsv)")->required();
   cmd->add_option("--cache", o->cache, "feature cache .h5 (missing texts are encoded first)")->required();
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
@@ -123,7 +124,8 @@ void add_train(CLI::App& app, Common& common) {
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
   auto& t = o->train;
-  cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone, ipo")->capture_default_str();
+  cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone, ipo")
+      ->capture_default_str();
   cmd->add_option("--margin", t.loss_options.margin)->capture_default_str();
   cmd->add_option("--smoothing", t.loss_options.smoothing)->capture_default_str();
   cmd->add_option("--hinge-margin", t.loss_options.hinge_margin)->capture_default_str();
@@ -143,8 +145,9 @@ void add_train(CLI::App& app, Common& common) {
                   "> 0: also train the item representation to predict each pair's rationale (docs/losses.md)")
       ->capture_default_str();
   cmd->add_option("--rationale-temperature", t.rationale_temperature)->capture_default_str();
-  cmd->add_option("--variants", o->variants,
-                  "graded variants of the responses, JSONL {text, variant, degree} (SPO's degree loss, docs/losses.md)");
+  cmd->add_option(
+      "--variants", o->variants,
+      "graded variants of the responses, JSONL {text, variant, degree} (SPO's degree loss, docs/losses.md)");
   cmd->add_option("--spo-weight", t.spo_weight, "> 0: add SPO's preference-degree loss on the --variants")
       ->capture_default_str();
   cmd->add_option("--metrics", t.metrics_path, "append per-epoch metrics as JSONL");
@@ -162,8 +165,10 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
     require_model_family(o->model);  // before any slow work
-    require_distinct_files({{"--out", o->out}, {"--checkpoint", o->train.checkpoint_path},
-                            {"--metrics", o->train.metrics_path}, {"--cache", o->cache}},
+    require_distinct_files({{"--out", o->out},
+                            {"--checkpoint", o->train.checkpoint_path},
+                            {"--metrics", o->train.metrics_path},
+                            {"--cache", o->cache}},
                            {{"--data", o->data}, {"--variants", o->variants}});
     TrainConfig defaults = default_train_config(o->model);
     auto keep_default = [&](const char* option) { return cmd->count(option) == 0; };
@@ -186,14 +191,13 @@ void add_train(CLI::App& app, Common& common) {
     auto env = dist_env_from_environment();
     PLURAL_CHECK(!(env.distributed() && o->shards > 1), "--shards replays a data-parallel run in one process; under ",
                  "torchrun (WORLD_SIZE=", env.world_size, ") leave it out");
-    int threads = set_threads(common.threads > 0 || !env.distributed() ? common.threads
-                                                                       : threads_per_local_rank());
+    int threads = set_threads(common.threads > 0 || !env.distributed() ? common.threads : threads_per_local_rank());
     auto data = read_preferences(o->data);
     PLURAL_CHECK(o->variants.empty() || o->train.spo_weight > 0, "--variants: give --spo-weight > 0 to use them");
     std::shared_ptr<const GradedVariants> variants;  // read before encoding, so the cache gets the variants too
     if (!o->variants.empty()) variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, data));
-    PLURAL_CHECK(!variants || !variants->of.empty(), o->variants, ": none of its ",
-                 variants ? variants->variants : 0, " variant rows names a text of ", o->data);
+    PLURAL_CHECK(!variants || !variants->of.empty(), o->variants, ": none of its ", variants ? variants->variants : 0,
+                 " variant rows names a text of ", o->data);
     if (variants && variants->unmatched_rows > 0 && !o->json_out)
       std::fprintf(stderr, "note: %lld of %lld variant rows name a text that is not in %s; left out\n",
                    (long long)variants->unmatched_rows, (long long)variants->variants, o->data.c_str());
@@ -230,7 +234,8 @@ void add_train(CLI::App& app, Common& common) {
       const PreferenceData& mine = comm ? local : data;
       DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
       view.use_layout_of(data);
-      if (!comm) view.set_graded_variants(variants);  // a rank's shard has its own text table (the trainer refuses SPO there)
+      if (!comm)
+        view.set_graded_variants(variants);  // a rank's shard has its own text table (the trainer refuses SPO there)
       torch::manual_seed(o->train.seed);
       model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;
@@ -240,19 +245,28 @@ void add_train(CLI::App& app, Common& common) {
     if (rank != 0) return;  // rank 0 saves and reports
     save_model(*model, o->out, encoder_id);
     if (o->json_out) {
-      json j = {{"model", o->model},         {"model_id", model->model_id()}, {"epochs", r.epochs_run},
-                {"best_epoch", r.best_epoch}, {"best_val_loss", r.best_val_loss},
-                {"best_val_accuracy", r.best_val_accuracy}, {"seconds", r.seconds},
-                {"pairs_per_second", r.pairs_per_second}, {"train_pairs", r.train_pairs}, {"threads", threads},
-                {"out", o->out},              {"world_size", std::max(env.world_size, o->shards)},
-                {"steps", r.steps},           {"comm_seconds", r.comm_seconds},
+      json j = {{"model", o->model},
+                {"model_id", model->model_id()},
+                {"epochs", r.epochs_run},
+                {"best_epoch", r.best_epoch},
+                {"best_val_loss", r.best_val_loss},
+                {"best_val_accuracy", r.best_val_accuracy},
+                {"seconds", r.seconds},
+                {"pairs_per_second", r.pairs_per_second},
+                {"train_pairs", r.train_pairs},
+                {"threads", threads},
+                {"out", o->out},
+                {"world_size", std::max(env.world_size, o->shards)},
+                {"steps", r.steps},
+                {"comm_seconds", r.comm_seconds},
                 {"allreduce_floats", r.allreduce_floats}};
       std::cout << j.dump() << "\n";
     } else {
-      std::printf("%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "
-                  "on %d threads\nsaved %s\n",
-                  o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, r.best_epoch, r.best_val_loss,
-                  r.best_val_accuracy, r.seconds, r.pairs_per_second, threads, o->out.c_str());
+      std::printf(
+          "%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "
+          "on %d threads\nsaved %s\n",
+          o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, r.best_epoch, r.best_val_loss,
+          r.best_val_accuracy, r.seconds, r.pairs_per_second, threads, o->out.c_str());
     }
   });
 }
@@ -368,7 +382,8 @@ void add_score(CLI::App& app, Common& common) {
     auto r = model->reward(items, state);
     if (o->json_out) {
       json j = {{"user", state.user_id}, {"rewards", json::array()}};
-      for (size_t i = 0; i < texts.size(); ++i) j["rewards"].push_back({{"text", texts[i]}, {"reward", r[i].item<double>()}});
+      for (size_t i = 0; i < texts.size(); ++i)
+        j["rewards"].push_back({{"text", texts[i]}, {"reward", r[i].item<double>()}});
       std::cout << j.dump() << "\n";
     } else {
       for (size_t i = 0; i < texts.size(); ++i) std::printf("%.6f\t%s\n", r[i].item<double>(), texts[i].c_str());
@@ -382,7 +397,8 @@ void add_adapt(CLI::App& app, Common& common) {
     bool json_out = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("adapt", "A new user's comparisons -> their saved UserState (shared weights untouched)");
+  auto* cmd =
+      app.add_subcommand("adapt", "A new user's comparisons -> their saved UserState (shared weights untouched)");
   cmd->add_option("--model", o->model, "trained model file")->required();
   cmd->add_option("--data", o->data, "the user's comparisons (.jsonl/.tsv/.h5)")->required();
   cmd->add_option("--cache", o->cache, "feature cache")->required();
@@ -409,8 +425,9 @@ void add_adapt(CLI::App& app, Common& common) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     s.save(o->out);
     if (o->json_out) {
-      json j = {{"user", o->user}, {"shots", rows.size()}, {"adapter", adapter->name()}, {"milliseconds", ms},
-                {"family", s.family}, {"model_id", s.model_id}, {"out", o->out}};
+      json j = {{"user", o->user},    {"shots", rows.size()}, {"adapter", adapter->name()},
+                {"milliseconds", ms}, {"family", s.family},   {"model_id", s.model_id},
+                {"out", o->out}};
       std::cout << j.dump() << "\n";
       return;
     }

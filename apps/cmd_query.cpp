@@ -9,13 +9,13 @@
 #include <set>
 
 #include "apps/commands.hpp"
-#include "core/dataset_view.hpp"
-#include "embeddings/encode.hpp"
 #include "core/base/error.hpp"
 #include "core/base/file_roles.hpp"
 #include "core/base/progress.hpp"
-#include "core/query.hpp"
 #include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
+#include "core/query.hpp"
+#include "embeddings/encode.hpp"
 
 namespace plural::apps {
 
@@ -58,8 +58,9 @@ void add_query(CLI::App& app, Common& common) {
     set_threads(common.threads);
     PLURAL_CHECK(o->n >= 1 && o->n <= kMaxListValue, "query: -n must be in [1, ", kMaxListValue, "], got ", o->n);
     PLURAL_CHECK(o->state.empty() || o->answers.empty(), "query: give --state or --answers, not both");
-    core::require_distinct_files({{"--cache", o->cache}}, {{"--model", o->model}, {"--candidates", o->candidates},
-                                                          {"--answers", o->answers}, {"--state", o->state}});
+    core::require_distinct_files(
+        {{"--cache", o->cache}},
+        {{"--model", o->model}, {"--candidates", o->candidates}, {"--answers", o->answers}, {"--state", o->state}});
     std::string encoder_id;
     auto model = load_model(o->model, &encoder_id);
     auto scorer = make_query_scorer(o->scorer, o->seed);
@@ -126,9 +127,11 @@ void add_query(CLI::App& app, Common& common) {
 
     auto text = [&](int32_t t) { return t < 0 ? std::string() : pool_data.texts[t]; };
     if (o->json_out) {
-      json j = {{"model", model->model_id()}, {"scorer", scorer->name()}, {"user", state.user_id},
-                {"shots", state.shots},       {"candidates", pool.size()}, {"excluded_answered", excluded},
-                {"prepare_ms", prep_ms}, {"score_ms", ms},         {"pairs", json::array()}};
+      json j = {{"model", model->model_id()}, {"scorer", scorer->name()},
+                {"user", state.user_id},      {"shots", state.shots},
+                {"candidates", pool.size()},  {"excluded_answered", excluded},
+                {"prepare_ms", prep_ms},      {"score_ms", ms},
+                {"pairs", json::array()}};
       for (int64_t r = 0; r < n; ++r) {
         auto i = order[r].item<int64_t>();
         const auto& c = pool_data.comparisons[rows[i]];
@@ -143,9 +146,9 @@ void add_query(CLI::App& app, Common& common) {
       return;
     }
     std::printf("%s scores for user '%s' (%lld answers): %lld candidates, prepared in %.2f ms, scored in %.2f ms%s\n",
-                scorer->name().c_str(), state.user_id.c_str(), static_cast<long long>(std::max<int64_t>(state.shots, 0)),
-                static_cast<long long>(pool.size()), prep_ms, ms,
-                excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
+                scorer->name().c_str(), state.user_id.c_str(),
+                static_cast<long long>(std::max<int64_t>(state.shots, 0)), static_cast<long long>(pool.size()), prep_ms,
+                ms, excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
     std::printf("%4s %6s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "P(a>b)", "a", "b");
     for (int64_t r = 0; r < n; ++r) {
       auto i = order[r].item<int64_t>();

@@ -1,8 +1,8 @@
 #pragma once
 // Subcommands of the `plural` tool; each file registers its own.
-#include <CLI/CLI.hpp>
 #include <torch/types.h>
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <vector>

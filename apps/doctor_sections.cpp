@@ -1,8 +1,7 @@
 #include "apps/doctor_sections.hpp"
 
-#include <torch/torch.h>
-
 #include <sys/wait.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,15 +11,15 @@
 #include <filesystem>
 #include <set>
 
+#include "core/base/atomic_file.hpp"
+#include "core/base/error.hpp"
+#include "core/base/text_io.hpp"
 #include "core/diagnostics/attribution.hpp"
 #include "core/diagnostics/ches.hpp"
-#include "embeddings/encode.hpp"
-#include "embeddings/minilm.hpp"
-#include "core/base/error.hpp"
 #include "core/diagnostics/length_control.hpp"
 #include "core/model.hpp"
-#include "core/base/atomic_file.hpp"
-#include "core/base/text_io.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/minilm.hpp"
 
 namespace plural::apps {
 
@@ -78,16 +77,18 @@ void print_attribution(const json& s) {
   const auto names = s["properties"].get<std::vector<std::string>>();
   for (size_t k = 0; k < names.size(); ++k) {
     const auto& p = s["population"][names[k]];
-    std::printf("| attribution: %s | population %+.3f [%+.3f, %+.3f] per %.3g of difference; users %+.3f ± %.3f; "
-                "%lld users above 0, %lld below (of %zu) |\n",
-                names[k].c_str(), num(p["mean"]), num(p["lo"]), num(p["hi"]), num(s["scale"][k]),
-                num(s["user_average"][k]), num(s["user_spread"][k]), (long long)s["users_positive"][k].get<int64_t>(),
-                (long long)s["users_negative"][k].get<int64_t>(), s["users"].size());
+    std::printf(
+        "| attribution: %s | population %+.3f [%+.3f, %+.3f] per %.3g of difference; users %+.3f ± %.3f; "
+        "%lld users above 0, %lld below (of %zu) |\n",
+        names[k].c_str(), num(p["mean"]), num(p["lo"]), num(p["hi"]), num(s["scale"][k]), num(s["user_average"][k]),
+        num(s["user_spread"][k]), (long long)s["users_positive"][k].get<int64_t>(),
+        (long long)s["users_negative"][k].get<int64_t>(), s["users"].size());
   }
-  std::printf("| attribution: data | %lld comparisons used, %lld without every property; %lld property rows "
-              "matched no text |\n",
-              (long long)s["usable"].get<int64_t>(), (long long)s["left_out"].get<int64_t>(),
-              (long long)s["unmatched_rows"].get<int64_t>());
+  std::printf(
+      "| attribution: data | %lld comparisons used, %lld without every property; %lld property rows "
+      "matched no text |\n",
+      (long long)s["usable"].get<int64_t>(), (long long)s["left_out"].get<int64_t>(),
+      (long long)s["unmatched_rows"].get<int64_t>());
 }
 
 json length_control_section(const std::string& model_path, core::DatasetView& view,
@@ -128,22 +129,37 @@ json length_control_section(const std::string& model_path, core::DatasetView& vi
     fitted.push_back({{"name", c.name}, {"scale", c.scale}, {"coef", c.coef}, {"se", c.se}});
   json users = json::array();
   for (const auto& u : lc.users)
-    users.push_back({{"user", u.id}, {"rows", u.rows}, {"accuracy", u.accuracy}, {"lc_accuracy", u.lc_accuracy},
-                     {"model_longer", u.model_longer}, {"lc_longer", u.lc_longer}});
-  return {{"model", model_path},     {"family", model->family()},    {"rows_from", which},
-          {"rows", lc.rows},         {"length_pairs", lc.length_pairs}, {"data_longer", lc.data_longer},
-          {"model_longer", lc.model_longer}, {"lc_longer", lc.lc_longer}, {"phi", lc.phi},
-          {"phi_se", lc.phi_se},     {"accuracy", lc.accuracy},      {"lc_accuracy", lc.lc_accuracy},
-          {"users", users},          {"warnings", lc.warnings}, {"covariates", fitted},
+    users.push_back({{"user", u.id},
+                     {"rows", u.rows},
+                     {"accuracy", u.accuracy},
+                     {"lc_accuracy", u.lc_accuracy},
+                     {"model_longer", u.model_longer},
+                     {"lc_longer", u.lc_longer}});
+  return {{"model", model_path},
+          {"family", model->family()},
+          {"rows_from", which},
+          {"rows", lc.rows},
+          {"length_pairs", lc.length_pairs},
+          {"data_longer", lc.data_longer},
+          {"model_longer", lc.model_longer},
+          {"lc_longer", lc.lc_longer},
+          {"phi", lc.phi},
+          {"phi_se", lc.phi_se},
+          {"accuracy", lc.accuracy},
+          {"lc_accuracy", lc.lc_accuracy},
+          {"users", users},
+          {"warnings", lc.warnings},
+          {"covariates", fitted},
           {"covariate_rows", lc.covariate_rows}};
 }
 
 void print_length_control(const json& s) {
-  std::printf("| length control (%s, %s) | prefers the longer item %.1f%% raw, %.1f%% length-controlled (labels "
-              "%.1f%%); length term phi %.3f ± %.3f; accuracy %.3f raw, %.3f controlled, over %lld comparisons |\n",
-              s["family"].get<std::string>().c_str(), s["rows_from"].get<std::string>().c_str(),
-              100 * num(s["model_longer"]), 100 * num(s["lc_longer"]), 100 * num(s["data_longer"]), num(s["phi"]),
-              num(s["phi_se"]), num(s["accuracy"]), num(s["lc_accuracy"]), (long long)s["rows"].get<int64_t>());
+  std::printf(
+      "| length control (%s, %s) | prefers the longer item %.1f%% raw, %.1f%% length-controlled (labels "
+      "%.1f%%); length term phi %.3f ± %.3f; accuracy %.3f raw, %.3f controlled, over %lld comparisons |\n",
+      s["family"].get<std::string>().c_str(), s["rows_from"].get<std::string>().c_str(), 100 * num(s["model_longer"]),
+      100 * num(s["lc_longer"]), 100 * num(s["data_longer"]), num(s["phi"]), num(s["phi_se"]), num(s["accuracy"]),
+      num(s["lc_accuracy"]), (long long)s["rows"].get<int64_t>());
   for (const auto& c : s["covariates"])
     std::printf("|   covariate %s | %+.3f ± %.3f per %.3g of difference (fitted with length on %lld comparisons) |\n",
                 c["name"].get<std::string>().c_str(), num(c["coef"]), num(c["se"]), num(c["scale"]),
@@ -203,20 +219,23 @@ json ches_summary(const core::PreferenceData& data, const std::vector<double>& s
     bool a_wins = c.label > 0.5f;
     // Self-pairs are reported with the records' health.
     if (c.a == c.b || !listed.insert({a_wins ? c.a : c.b, a_wins ? c.b : c.a}).second) continue;
-    top.push_back({{"row", i}, {"ches", v}, {"user", data.users[static_cast<size_t>(c.user)].id},
+    top.push_back({{"row", i},
+                   {"ches", v},
+                   {"user", data.users[static_cast<size_t>(c.user)].id},
                    {"preferred", data.texts[a_wins ? c.a : c.b].substr(0, 60)},
                    {"rejected", data.texts[a_wins ? c.b : c.a].substr(0, 60)}});
   }
-  return {{"scored", scored.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"p99", q(0.99)},
-          {"max", scored.back().first}, {"top", top}};
+  return {{"scored", scored.size()}, {"median", q(0.5)},           {"p90", q(0.9)},
+          {"p99", q(0.99)},          {"max", scored.back().first}, {"top", top}};
 }
 
 json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache, const std::string& encoder_spec,
                         const std::vector<double>& pooled) {
   auto enc = core::make_encoder(encoder_spec);
   if (!dynamic_cast<core::MiniLmEncoder*>(enc.get()))
-    return {{"missing", "token states: --token-ches needs a MiniLM-family encoder (--encoder minilm); for a policy "
-                        "LM's own states use plural._core.token_ches"}};
+    return {{"missing",
+             "token states: --token-ches needs a MiniLM-family encoder (--encoder minilm); for a policy "
+             "LM's own states use plural._core.token_ches"}};
   core::MiniLmTokenSums sums(std::shared_ptr<core::MiniLmEncoder>(static_cast<core::MiniLmEncoder*>(enc.release())));
   core::EncodeOptions opts;
   opts.progress = false;

@@ -67,7 +67,7 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
 
 std::string unknown_word(const CLI::App& app, int argc, char** argv) {
   const CLI::App* cur = &app;
-  int values_pending = 0;         // words the last option still takes as its values
+  int values_pending = 0;  // words the last option still takes as its values
   const CLI::Option* pending = nullptr;
   // CLI11 reads "-1" into an unsigned option as 2^64 − 1 (strtoull): a negative seed or count is refused here.
   auto negative_unsigned = [&](const CLI::Option* opt, const std::string& value) {

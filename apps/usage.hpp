@@ -2,7 +2,6 @@
 // Usage errors that name the word: CLI11 says "A subcommand is required" for `plural frobnicate` and "--data is
 // required" for `plural train --bogus`, never the word the user got wrong.
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <map>
 
-#include "core/eval/report.hpp"
 #include "core/eval/evaluator.hpp"
+#include "core/eval/report.hpp"
 #include "mixture/mixture_model.hpp"
 
 namespace plural::bench {
@@ -70,9 +70,16 @@ json row_json(const Row& r) {
       unseen.push_back(cell_json(c));
   }
   const auto& t = r.trained.result;
-  return {{"model", r.model}, {"k", r.k}, {"seen", seen}, {"unseen", unseen}, {"epochs", t.epochs_run},
-          {"best_val_accuracy", t.best_val_accuracy}, {"best_val_loss", t.best_val_loss},
-          {"train_seconds", t.seconds}, {"pairs_per_second", t.pairs_per_second}, {"prototype_recovery_ari", r.ari}};
+  return {{"model", r.model},
+          {"k", r.k},
+          {"seen", seen},
+          {"unseen", unseen},
+          {"epochs", t.epochs_run},
+          {"best_val_accuracy", t.best_val_accuracy},
+          {"best_val_loss", t.best_val_loss},
+          {"train_seconds", t.seconds},
+          {"pairs_per_second", t.pairs_per_second},
+          {"prototype_recovery_ari", r.ari}};
 }
 
 bool is_mixture(const std::string& family) { return family == "pal-a" || family == "pal-b" || family == "lore"; }
@@ -90,7 +97,8 @@ Row run_one(const std::string& family, int k, DatasetView& view, const std::vect
   r.ari = recovery(*r.trained.model, view.data());
   char line[160];
   std::snprintf(line, sizeof line, "%s K=%d: %d epochs, %.1f s, seen acc %.3f", family.c_str(), r.k,
-                r.trained.result.epochs_run, r.trained.result.seconds, r.cells.empty() ? 0.0 : r.cells[0].pairs.accuracy);
+                r.trained.result.epochs_run, r.trained.result.seconds,
+                r.cells.empty() ? 0.0 : r.cells[0].pairs.accuracy);
   bench_note(line);
   return r;
 }
@@ -130,9 +138,14 @@ json accuracy_table(const std::string& title, const PreferenceData& data, int k,
     if (s > 0) shots.push_back(s);
   size_t seen_users = 0, train_pairs = view.rows(Split::train, true).size();
   for (const auto& u : data.users) seen_users += u.seen;
-  json out = {{"title", title}, {"k", k}, {"encoder", encoder_id}, {"seen_users", seen_users},
-              {"unseen_users", data.users.size() - seen_users}, {"train_pairs", train_pairs},
-              {"models", json::array()}, {"k_sweep", json::array()}};
+  json out = {{"title", title},
+              {"k", k},
+              {"encoder", encoder_id},
+              {"seen_users", seen_users},
+              {"unseen_users", data.users.size() - seen_users},
+              {"train_pairs", train_pairs},
+              {"models", json::array()},
+              {"k_sweep", json::array()}};
   std::vector<Row> rows;
   for (const auto& family : bench.models) {
     rows.push_back(run_one(family, k, view, shots, setup));
@@ -154,9 +167,10 @@ json accuracy_table(const std::string& title, const PreferenceData& data, int k,
       }
   }
   if (!setup.json) {
-    std::printf("%s\n  %zu seen users (%zu train pairs), %zu unseen users; features %s; unseen accuracy after n shots "
-                "(@n)\n",
-                title.c_str(), seen_users, train_pairs, data.users.size() - seen_users, encoder_id.c_str());
+    std::printf(
+        "%s\n  %zu seen users (%zu train pairs), %zu unseen users; features %s; unseen accuracy after n shots "
+        "(@n)\n",
+        title.c_str(), seen_users, train_pairs, data.users.size() - seen_users, encoder_id.c_str());
     print_rows(rows, shots);
     if (!sweep.empty()) {
       std::printf("  sweep over %s's K (K selected by validation accuracy: %d)\n", bench.sweep_model.c_str(),

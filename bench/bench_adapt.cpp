@@ -8,9 +8,9 @@
 #include <map>
 
 #include "core/base/doctor.hpp"
-#include "core/eval/evaluator.hpp"
-#include "core/data/persona_k.hpp"
 #include "core/base/progress.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
 #include "mixture/mixture_model.hpp"
 
@@ -53,15 +53,22 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
   // The host's GEMM rate before and after: latencies are absolute, and a shared host's speed moves (the AMD EPYC
   // host ran 1024³ float32 GEMM at 41–70 GFLOP/s within one morning), so each run says what machine it saw.
   const double gemm_before = measure_gemm_gflops(1024, 1024, 1024);
-  json out = {{"family", bench.family}, {"model_config", bench.model_config}, {"k", bench.k}, {"k_star", bench.k_star}, {"encoder", encoder_id},
-              {"threads", torch::get_num_threads()}, {"users", support.size()}, {"gemm_gflops_before", gemm_before},
+  json out = {{"family", bench.family},
+              {"model_config", bench.model_config},
+              {"k", bench.k},
+              {"k_star", bench.k_star},
+              {"encoder", encoder_id},
+              {"threads", torch::get_num_threads()},
+              {"users", support.size()},
+              {"gemm_gflops_before", gemm_before},
               {"rows", json::array()}};
   if (!setup.json)
-    std::printf("Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "
-                "%10s %9s %10s %10s %s\n",
-                support.size(), bench.k_star, bench.family.c_str(), bench.k, torch::get_num_threads(), "shots",
-                (newton->name() + " ms").c_str(), "of which fwd", "adamw ms", "speedup", "acc >=",
-                (newton->name() + " acc").c_str(), "adamw acc", "  difference [95% CI over users]");
+    std::printf(
+        "Adaptation of %zu unseen Persona-K users (K* = %d), %s K = %d, %d threads\n  %5s %10s %11s %10s "
+        "%10s %9s %10s %10s %s\n",
+        support.size(), bench.k_star, bench.family.c_str(), bench.k, torch::get_num_threads(), "shots",
+        (newton->name() + " ms").c_str(), "of which fwd", "adamw ms", "speedup",
+        "acc >=", (newton->name() + " acc").c_str(), "adamw acc", "  difference [95% CI over users]");
   for (int64_t shots : bench.shots) {
     std::vector<double> tn, tg, ta, user_gain;  // user_gain: her accuracy with Newton minus with AdamW
     double correct_n = 0, correct_a = 0, total = 0;
@@ -100,8 +107,11 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
     double mn = median(tn), mg = median(tg), ma = median(ta);
     double an = correct_n / total, aa = correct_a / total;
     if (!adamw) {
-      out["rows"].push_back({{"shots", shots}, {"adapter", newton->name()}, {"newton_ms", mn},
-                             {"newton_accuracy", an}, {"test_pairs", total}});
+      out["rows"].push_back({{"shots", shots},
+                             {"adapter", newton->name()},
+                             {"newton_ms", mn},
+                             {"newton_accuracy", an},
+                             {"test_pairs", total}});
       if (!setup.json)
         std::printf("  %5lld %10.3f %11s %10s %10s %9s %10.3f %10s\n", static_cast<long long>(shots), mn, "-", "-", "-",
                     "-", an, "-");
@@ -110,21 +120,29 @@ json adapt_bench(const AdaptBench& bench, const BenchSetup& setup) {
     // Users are the sampling unit: the mean over users of each one's accuracy difference, with a bootstrap interval
     // over users (the difference of the pooled accuracies when, as in Persona-K, every user has as many test pairs).
     auto gain = bootstrap_mean(user_gain, 2000, setup.seed);
-    out["rows"].push_back({{"shots", shots}, {"adapter", newton->name()}, {"newton_ms", mn}, {"newton_forward_ms", mg},
-                           {"adamw_ms", ma}, {"speedup", ma / mn}, {"newton_accuracy", an}, {"adamw_accuracy", aa},
-                           {"accuracy_difference", gain.mean}, {"accuracy_difference_ci95", {gain.lo, gain.hi}},
+    out["rows"].push_back({{"shots", shots},
+                           {"adapter", newton->name()},
+                           {"newton_ms", mn},
+                           {"newton_forward_ms", mg},
+                           {"adamw_ms", ma},
+                           {"speedup", ma / mn},
+                           {"newton_accuracy", an},
+                           {"adamw_accuracy", aa},
+                           {"accuracy_difference", gain.mean},
+                           {"accuracy_difference_ci95", {gain.lo, gain.hi}},
                            {"test_pairs", total}});
     if (!setup.json)
       std::printf("  %5lld %10.3f %11.3f %10.1f %9.0fx %9s %10.3f %10.3f   %+.4f [%+.4f, %+.4f]\n",
-                  static_cast<long long>(shots), mn, mg, ma, ma / mn, an >= aa ? "yes" : "no", an, aa, gain.mean, gain.lo,
-                  gain.hi);
+                  static_cast<long long>(shots), mn, mg, ma, ma / mn, an >= aa ? "yes" : "no", an, aa, gain.mean,
+                  gain.lo, gain.hi);
   }
   const double gemm_after = measure_gemm_gflops(1024, 1024, 1024);
   out["gemm_gflops_after"] = gemm_after;
   if (!setup.json)
-    std::printf("  latency: median over users of the fastest of %d Newton calls / one AdamW run; accuracy over all "
-                "test pairs of those users\n  host: GEMM 1024^3 float32 at %.0f GFLOP/s before, %.0f after\n",
-                bench.repeats, gemm_before, gemm_after);
+    std::printf(
+        "  latency: median over users of the fastest of %d Newton calls / one AdamW run; accuracy over all "
+        "test pairs of those users\n  host: GEMM 1024^3 float32 at %.0f GFLOP/s before, %.0f after\n",
+        bench.repeats, gemm_before, gemm_after);
   return out;
 }
 

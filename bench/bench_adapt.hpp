@@ -17,8 +17,8 @@ struct AdaptBench {
   /// ±0.015, and the adapters differed by at most 0.006 there: which one came out ahead was noise.
   int unseen_users = 400;
   std::vector<int64_t> shots = {1, 5, 20, 50};
-  int repeats = 5;  ///< Newton calls per user; the fastest is its warm latency
-  int adapt_threads = 0;  ///< LibTorch threads while adapting (0 = as for training); tiny GEMMs pay thread start-up
+  int repeats = 5;           ///< Newton calls per user; the fastest is its warm latency
+  int adapt_threads = 0;     ///< LibTorch threads while adapting (0 = as for training); tiny GEMMs pay thread start-up
   std::string model_config;  ///< JSON over the family's default model config
 };
 

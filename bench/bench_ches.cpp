@@ -6,11 +6,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/diagnostics/ches.hpp"
 #include "core/base/error.hpp"
 #include "core/base/random.hpp"
-#include "core/train/train_defaults.hpp"
 #include "core/data/ukp.hpp"
+#include "core/diagnostics/ches.hpp"
+#include "core/train/train_defaults.hpp"
 
 namespace plural::bench {
 
@@ -62,13 +62,12 @@ json one_dataset(const std::string& name, const PreferenceData& data, const torc
 }  // namespace
 
 json ches_bench(const ChesBench& bench, const BenchSetup& setup) {
-  for (double f : bench.fractions)
-    PLURAL_CHECK(f > 0 && f < 1, "--fractions: shares must be in (0, 1), got ", f);
+  for (double f : bench.fractions) PLURAL_CHECK(f > 0 && f < 1, "--fractions: shares must be in (0, 1), got ", f);
   require_model_family(bench.family);
   json rows = json::array();
   auto pk = persona_bench_data(bench.k_star, setup);
-  rows.push_back(one_dataset("persona-k K*=" + std::to_string(bench.k_star), pk.persona.data, pk.features,
-                             bench.k_star, bench, setup));
+  rows.push_back(one_dataset("persona-k K*=" + std::to_string(bench.k_star), pk.persona.data, pk.features, bench.k_star,
+                             bench, setup));
   if (bench.ukp) {
     UkpConfig uc;
     uc.seed = setup.seed;
@@ -77,10 +76,12 @@ json ches_bench(const ChesBench& bench, const BenchSetup& setup) {
   }
   json out = {{"bench", "ches"}, {"family", bench.family}, {"rows", rows}};
   if (setup.json) return out;
-  std::printf("CHES filtering: %s trained without the most alike train pairs (highest pooled CHES) or without as "
-              "many random ones; seen-user test accuracy\n",
-              bench.family.c_str());
-  std::printf("| data | dropped | CHES above | all pairs | top CHES dropped | random dropped |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "CHES filtering: %s trained without the most alike train pairs (highest pooled CHES) or without as "
+      "many random ones; seen-user test accuracy\n",
+      bench.family.c_str());
+  std::printf(
+      "| data | dropped | CHES above | all pairs | top CHES dropped | random dropped |\n|---|---|---|---|---|---|\n");
   for (const auto& r : rows)
     for (const auto& f : r["fractions"])
       std::printf("| %s | %.0f%% (%lld) | %.3f | %.3f | %.3f | %.3f |\n", r["dataset"].get<std::string>().c_str(),

@@ -10,10 +10,10 @@
 #include <fstream>
 #include <numeric>
 
-#include "embeddings/minilm.hpp"
-#include "core/data/persona_k.hpp"
 #include "core/base/progress.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/persona_k.hpp"
+#include "embeddings/minilm.hpp"
 
 using namespace plural::core;
 using Clock = std::chrono::steady_clock;
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   std::printf("%-34s %12s %10s\n", "", "texts/s", "GFLOP/s");
   std::printf("%-34s %12.1f %10.1f\n", "plural, forward only", n / ours_fwd, flops / ours_fwd / 1e9);
   std::printf("%-34s %12.1f %10s\n", "plural, tokenize + forward", n / ours_e2e, "");
-  std::printf("%-34s %12.1f %10.1f\n", "python reference, forward only", py_tps, py_tps > 0 ? flops / (n / py_tps) / 1e9 : 0);
+  std::printf("%-34s %12.1f %10.1f\n", "python reference, forward only", py_tps,
+              py_tps > 0 ? flops / (n / py_tps) / 1e9 : 0);
   std::printf("ratio plural / python (forward): %.2f\n", py_tps > 0 ? (n / ours_fwd) / py_tps : 0.0);
   return 0;
 }

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <map>
 
-#include "core/eval/evaluator.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
 
 namespace plural::bench {
@@ -69,8 +69,10 @@ json persona_c_bench(const PersonaCBench& bench, const BenchSetup& setup) {
     const auto& c = pk.data.comparisons[r];
     if (c.split != Split::test) continue;
     const auto& u = pk.data.users[c.user];
-    if (u.seen) seen_rows[u.group].push_back(r);
-    else if (u.group >= first_held) held_rows[u.group].push_back(r);
+    if (u.seen)
+      seen_rows[u.group].push_back(r);
+    else if (u.group >= first_held)
+      held_rows[u.group].push_back(r);
   }
   // Whether two prototypes order a pair differently: the statements' behaviours carry the signs.
   auto disagree = [&](size_t row, int g, int h) {
@@ -79,13 +81,16 @@ json persona_c_bench(const PersonaCBench& bench, const BenchSetup& setup) {
     return (r(g, c.a) - r(g, c.b) > 0) != (r(h, c.a) - r(h, c.b) > 0);
   };
 
-  json out = {{"bench", "persona-c"}, {"k_star", K}, {"held_out", bench.held_out}, {"encoder", encoder_id},
-              {"summary", pk.data.summary()}, {"contexts", pk.contexts}, {"rows", json::array()}};
+  json out = {{"bench", "persona-c"},         {"k_star", K},
+              {"held_out", bench.held_out},   {"encoder", encoder_id},
+              {"summary", pk.data.summary()}, {"contexts", pk.contexts},
+              {"rows", json::array()}};
   if (!setup.json)
-    std::printf("Persona-C: K* = %d prototypes, %d held out (their contexts only reach unseen users)\n%-16s %-24s "
-                "%-24s %-24s %-24s %-24s\n",
-                K, bench.held_out, "model", "true context", "no context", "wrong context (disagree)",
-                "held-out ctx, zero-shot", "held-out, no context");
+    std::printf(
+        "Persona-C: K* = %d prototypes, %d held out (their contexts only reach unseen users)\n%-16s %-24s "
+        "%-24s %-24s %-24s %-24s\n",
+        K, bench.held_out, "model", "true context", "no context", "wrong context (disagree)", "held-out ctx, zero-shot",
+        "held-out, no context");
   for (const auto& spec : bench.models) {
     std::string family = spec, conditioning;
     if (auto colon = spec.find(':'); colon != std::string::npos) {

@@ -5,16 +5,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <limits>
+#include <map>
 #include <set>
 
-#include "core/eval/evaluator.hpp"
 #include "core/base/hash.hpp"
-#include "core/data/persona_k.hpp"
-#include "core/query.hpp"
 #include "core/base/random.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
+#include "core/query.hpp"
 
 namespace plural::bench {
 
@@ -59,7 +59,8 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
   PairBatch pool;
   pool.a.x = F.index_select(0, torch::tensor(ia));
   pool.b.x = F.index_select(0, torch::tensor(ib));
-  if (view.has_prompts()) pool.a.prompt = pool.b.prompt = F[data.comparisons[0].prompt_a].expand({bench.candidates, -1});
+  if (view.has_prompts())
+    pool.a.prompt = pool.b.prompt = F[data.comparisons[0].prompt_a].expand({bench.candidates, -1});
   pool.label = torch::full({bench.candidates}, 0.5f);
   pool.weight = torch::ones({bench.candidates});
   pool.user = torch::full({bench.candidates}, -1, torch::kInt64);
@@ -67,16 +68,21 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
   const int32_t first_unseen = data.comparisons[support.front()].user;
   std::vector<size_t> shots;
   for (auto r : support)
-    if (data.comparisons[r].user == first_unseen && static_cast<int64_t>(shots.size()) < bench.shots) shots.push_back(r);
+    if (data.comparisons[r].user == first_unseen && static_cast<int64_t>(shots.size()) < bench.shots)
+      shots.push_back(r);
 
-  json out = {{"candidates", bench.candidates}, {"shots", shots.size()}, {"threads", torch::get_num_threads()},
-              {"encoder", pb.encoder_id}, {"rows", json::array()}};
+  json out = {{"candidates", bench.candidates},
+              {"shots", shots.size()},
+              {"threads", torch::get_num_threads()},
+              {"encoder", pb.encoder_id},
+              {"rows", json::array()}};
   if (!setup.json)
-    std::printf("Scoring %lld candidate pairs for one user (%zu answers), %d threads; median of %d calls; the pool is "
-                "prepared once (item projections) and scored per user\n"
-                "  %-8s %-9s %12s %12s %14s\n",
-                static_cast<long long>(bench.candidates), shots.size(), torch::get_num_threads(), bench.repeats,
-                "family", "scorer", "score ms", "prepare ms", "pairs/s");
+    std::printf(
+        "Scoring %lld candidate pairs for one user (%zu answers), %d threads; median of %d calls; the pool is "
+        "prepared once (item projections) and scored per user\n"
+        "  %-8s %-9s %12s %12s %14s\n",
+        static_cast<long long>(bench.candidates), shots.size(), torch::get_num_threads(), bench.repeats, "family",
+        "scorer", "score ms", "prepare ms", "pairs/s");
   for (const auto& family : bench.families) {
     auto trained = train_family(family, bench.k, view, setup);
     auto& model = *trained.model;
@@ -101,7 +107,10 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
       double m = median(ms);
-      out["rows"].push_back({{"family", family}, {"scorer", name}, {"score_ms", m}, {"prepare_ms", prep_ms},
+      out["rows"].push_back({{"family", family},
+                             {"scorer", name},
+                             {"score_ms", m},
+                             {"prepare_ms", prep_ms},
                              {"pairs_per_second", bench.candidates / m * 1e3}});
       if (!setup.json)
         std::printf("  %-8s %-9s %12.3f %12.2f %14.0f\n", family.c_str(), name.c_str(), m, prep_ms,
@@ -119,8 +128,13 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
   for (auto r : view.rows(Split::support, false)) pool_of[data.comparisons[r].user].push_back(r);
   for (auto r : view.rows(Split::test, false)) test_of[data.comparisons[r].user].push_back(r);
   const int64_t T = bench.queries;
-  json out = {{"k", bench.k},       {"k_star", bench.k_star}, {"queries", T}, {"pool", bench.pool},
-              {"users", pool_of.size()}, {"encoder", pb.encoder_id}, {"families", json::array()}};
+  json out = {{"k", bench.k},
+              {"k_star", bench.k_star},
+              {"queries", T},
+              {"pool", bench.pool},
+              {"users", pool_of.size()},
+              {"encoder", pb.encoder_id},
+              {"families", json::array()}};
   const std::vector<int64_t> marks = {0, 1, 2, 5, 10, 15, 20};
   for (const auto& family : bench.families) {
     auto trained = train_family(family, bench.k, view, setup);
@@ -152,7 +166,8 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
           // How uncertain the model says it is about her: the root mean posterior variance of the user vector.
           if (posterior) {
             torch::AutoGradMode grad(true);
-            spread.push_back(posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
+            spread.push_back(
+                posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
           }
           if (t == T || static_cast<size_t>(t) == pool_rows.size()) break;
           auto scorer = make_query_scorer(name, setup.seed * 1000003 + static_cast<uint64_t>(t));
@@ -177,8 +192,10 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
         auc.push_back(a / static_cast<double>(c.size()));
       }
       auc_of[name] = auc;
-      json row = {{"scorer", name}, {"auc", summary_json(bootstrap_mean(auc, 1000, setup.seed))},
-                  {"ms_per_query", calls ? ms_total / calls : 0.0}, {"curve", json::array()}};
+      json row = {{"scorer", name},
+                  {"auc", summary_json(bootstrap_mean(auc, 1000, setup.seed))},
+                  {"ms_per_query", calls ? ms_total / calls : 0.0},
+                  {"curve", json::array()}};
       for (int64_t t = 0; t <= T; ++t) {
         std::vector<double> at;
         for (const auto& c : curves) at.push_back(c[t]);
@@ -198,9 +215,10 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
     }
     out["families"].push_back(fam);
     if (setup.json) continue;
-    std::printf("Active learning on %zu unseen Persona-K users (K* = %d), %s K = %d: test accuracy after t answered "
-                "queries (pool %lld pairs per user)\n  %-8s",
-                pool_of.size(), bench.k_star, family.c_str(), bench.k, static_cast<long long>(bench.pool), "scorer");
+    std::printf(
+        "Active learning on %zu unseen Persona-K users (K* = %d), %s K = %d: test accuracy after t answered "
+        "queries (pool %lld pairs per user)\n  %-8s",
+        pool_of.size(), bench.k_star, family.c_str(), bench.k, static_cast<long long>(bench.pool), "scorer");
     for (auto t : marks)
       if (t <= T) std::printf(" %6s", ("t=" + std::to_string(t)).c_str());
     std::printf(" %22s %24s %8s %14s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query", "spread t=0/T");
@@ -218,7 +236,8 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
       }
       std::printf(" %8.2f", row["ms_per_query"].get<double>());
       if (row.contains("posterior_spread"))
-        std::printf("  %.3f / %.3f", row["posterior_spread"][0].get<double>(), row["posterior_spread"][T].get<double>());
+        std::printf("  %.3f / %.3f", row["posterior_spread"][0].get<double>(),
+                    row["posterior_spread"][T].get<double>());
       std::printf("\n");
     }
   }

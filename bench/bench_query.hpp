@@ -14,8 +14,8 @@ struct QueryLatencyBench {
   std::vector<std::string> families = {"pal-b", "vpl"};
   std::vector<std::string> scorers = {"bald", "dopt", "bald-mc", "random"};
   int64_t candidates = 10000;
-  int64_t shots = 10;   ///< the user's answers before the query
-  int repeats = 7;      ///< timed calls per scorer (the median counts)
+  int64_t shots = 10;  ///< the user's answers before the query
+  int repeats = 7;     ///< timed calls per scorer (the median counts)
   int k = 3, k_star = 3;
 };
 nlohmann::json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup);
@@ -23,8 +23,8 @@ nlohmann::json query_latency_bench(const QueryLatencyBench& bench, const BenchSe
 struct ActiveBench {
   std::vector<std::string> families = {"pal-b", "vpl"};
   std::vector<std::string> scorers = {"random", "bald", "dopt"};
-  int64_t queries = 20;      ///< answered queries per user (the curve's length)
-  int64_t pool = 200;        ///< candidate pairs per unseen user
+  int64_t queries = 20;  ///< answered queries per user (the curve's length)
+  int64_t pool = 200;    ///< candidate pairs per unseen user
   int k = 3, k_star = 3;
 };
 nlohmann::json active_bench(const ActiveBench& bench, const BenchSetup& setup);

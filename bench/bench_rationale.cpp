@@ -56,12 +56,16 @@ json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
     row["by_weight"] = by;
     rows.push_back(row);
   }
-  json out = {{"bench", "rationale"}, {"family", bench.family}, {"k_star", bench.k_star},
-              {"encoder", pk.encoder_id}, {"rows", rows}};
+  json out = {{"bench", "rationale"},
+              {"family", bench.family},
+              {"k_star", bench.k_star},
+              {"encoder", pk.encoder_id},
+              {"rows", rows}};
   if (setup.json) return out;
-  std::printf("Rationales in training: Persona-K K*=%d with synthesized rationales; %s seen-user test accuracy "
-              "[95%% Wilson interval] by train pairs per user and rationale-loss weight\n",
-              bench.k_star, bench.family.c_str());
+  std::printf(
+      "Rationales in training: Persona-K K*=%d with synthesized rationales; %s seen-user test accuracy "
+      "[95%% Wilson interval] by train pairs per user and rationale-loss weight\n",
+      bench.k_star, bench.family.c_str());
   std::printf("| train pairs per user |");
   for (double w : bench.weights) std::printf(w == 0 ? " without rationales |" : " weight %.2g |", w);
   std::printf("\n|---|");

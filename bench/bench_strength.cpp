@@ -6,12 +6,12 @@
 #include <iostream>
 
 #include "core/base/error.hpp"
-#include "core/data/persona_k.hpp"
 #include "core/base/random.hpp"
-#include "core/eval/stats.hpp"
-#include "core/diagnostics/strength.hpp"
-#include "core/train/train_defaults.hpp"
+#include "core/data/persona_k.hpp"
 #include "core/data/ukp.hpp"
+#include "core/diagnostics/strength.hpp"
+#include "core/eval/stats.hpp"
+#include "core/train/train_defaults.hpp"
 
 namespace plural::bench {
 
@@ -27,8 +27,8 @@ double trained_accuracy(const std::string& family, int k, const PreferenceData& 
   return seen_test_accuracy(*t.model, view);
 }
 
-json one_condition(const std::string& dataset, double noise, PreferenceData data, const torch::Tensor& features,
-                   int k, const StrengthBench& bench, const BenchSetup& setup) {
+json one_condition(const std::string& dataset, double noise, PreferenceData data, const torch::Tensor& features, int k,
+                   const StrengthBench& bench, const BenchSetup& setup) {
   // Flip a seeded share of the seen users' train labels; test labels stay clean.
   std::vector<bool> injected(data.comparisons.size(), false);
   Rng rng(setup.seed ^ 0xf11bULL);
@@ -95,16 +95,21 @@ json strength_bench(const StrengthBench& bench, const BenchSetup& setup) {
     auto features = bench_features(setup, data);
     rows.push_back(one_condition("ukpconvarg1", 0.0, data, features, 3, bench, setup));
   }
-  json out = {{"bench", "strength"}, {"family", bench.family}, {"members", bench.members},
-              {"max_fraction", bench.max_fraction}, {"margin_scale", bench.margin_scale},
-              {"member_family", bench.member_family}, {"rows", rows}};
+  json out = {{"bench", "strength"},
+              {"family", bench.family},
+              {"members", bench.members},
+              {"max_fraction", bench.max_fraction},
+              {"margin_scale", bench.margin_scale},
+              {"member_family", bench.member_family},
+              {"rows", rows}};
   if (setup.json) return out;
-  std::printf("Preference strength: %d × %s members (%d epochs); at most %.0f%% of train labels rewritten; %s "
-              "trained on each labelling, seen-user test accuracy on clean labels\n",
-              bench.members, bench.member_family.c_str(), bench.member_epochs, 100 * bench.max_fraction,
-              bench.family.c_str());
+  std::printf(
+      "Preference strength: %d × %s members (%d epochs); at most %.0f%% of train labels rewritten; %s "
+      "trained on each labelling, seen-user test accuracy on clean labels\n",
+      bench.members, bench.member_family.c_str(), bench.member_epochs, 100 * bench.max_fraction, bench.family.c_str());
   std::printf("Margins are %.2f × the ensemble's mean strength.\n", bench.margin_scale);
-  std::printf("| data | flipped | ensemble flags | precision | recall | plain | flip | soft | margin | flip+margin |\n");
+  std::printf(
+      "| data | flipped | ensemble flags | precision | recall | plain | flip | soft | margin | flip+margin |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows)
     std::printf("| %s | %.0f%% (%lld) | %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n",
@@ -112,8 +117,8 @@ json strength_bench(const StrengthBench& bench, const BenchSetup& setup) {
                 (long long)r["injected"].get<int64_t>(), (long long)r["flagged"].get<int64_t>(),
                 r["precision"].is_number() ? r["precision"].get<double>() : std::nan(""),
                 r["recall"].is_number() ? r["recall"].get<double>() : std::nan(""), r["plain"].get<double>(),
-                r["flip"].get<double>(), r["soft"].get<double>(),
-                r["margin"].get<double>(), r["flip+margin"].get<double>());
+                r["flip"].get<double>(), r["soft"].get<double>(), r["margin"].get<double>(),
+                r["flip+margin"].get<double>());
   return out;
 }
 

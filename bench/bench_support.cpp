@@ -6,10 +6,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "embeddings/encode.hpp"
 #include "core/base/error.hpp"
-#include "embeddings/feature_cache.hpp"
 #include "core/train/train_defaults.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/feature_cache.hpp"
 
 namespace plural::bench {
 

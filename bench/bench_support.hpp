@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/data/data.hpp"
-#include "core/dataset_view.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
 #include "core/model.hpp"
 #include "core/train/trainer.hpp"
 
@@ -18,13 +18,14 @@ namespace plural::bench {
 struct BenchSetup {
   std::string cache = "out/bench/cache.h5";  ///< features are encoded once and reused by every bench run
   std::string encoder = "minilm";
-  int epochs = 0;       ///< 0: each family's default
+  int epochs = 0;  ///< 0: each family's default
   uint64_t seed = 0;
-  bool json = false;    ///< one JSON object on stdout instead of tables
+  bool json = false;  ///< one JSON object on stdout instead of tables
 };
 
 /// Features [texts, D] of `data`, encoding the texts the bench cache lacks.
-torch::Tensor bench_features(const BenchSetup& setup, const core::PreferenceData& data, std::string* encoder_id = nullptr);
+torch::Tensor bench_features(const BenchSetup& setup, const core::PreferenceData& data,
+                             std::string* encoder_id = nullptr);
 
 /// Persona-K with the generator's defaults (seed = setup.seed, K* = k_star) and its features.
 struct PersonaBenchData {
@@ -35,8 +36,8 @@ struct PersonaBenchData {
 /// support_pairs > 0 overrides the generator's few-shot pool per unseen user (the active-learning bench's pool);
 /// rationales: every comparison carries the generator's rationale (their texts are encoded too); unseen_users > 0
 /// overrides the generator's 40 (drawn after the seen users, whose data stay the same).
-PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0,
-                                    bool rationales = false, int unseen_users = 0);
+PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int support_pairs = 0, bool rationales = false,
+                                    int unseen_users = 0);
 
 struct Trained {
   std::shared_ptr<core::RewardModel> model;

@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/dataset_view.hpp"
 #include "core/base/doctor.hpp"
-#include "embeddings/encoder.hpp"
-#include "core/mlp.hpp"
-#include "core/data/persona_k.hpp"
 #include "core/base/progress.hpp"
+#include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
+#include "core/mlp.hpp"
 #include "core/train/trainer.hpp"
+#include "embeddings/encoder.hpp"
 
 using namespace plural::core;
 
@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
       cfg.patience = 0;
       cfg.progress = false;
       auto r = train(*m, view, cfg);
-      std::printf("%-12s %6lld %14.0f %14.0f %8.2f\n", family, static_cast<long long>(batch), r.pairs_per_second,
-                  bare, r.pairs_per_second / bare);
+      std::printf("%-12s %6lld %14.0f %14.0f %8.2f\n", family, static_cast<long long>(batch), r.pairs_per_second, bare,
+                  r.pairs_per_second / bare);
     }
   }
   return 0;

@@ -66,18 +66,22 @@ json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
   const auto& encoder_id = pb.encoder_id;
   const std::string model_config = default_model_config("pal-b", bench.k);
   const TrainConfig defaults = default_train_config("pal-b");
-  const std::string script = bench.reference.empty() ? std::string(PLURAL_SOURCE_DIR) + "/bench/reference/pal_b_train.py"
-                                                     : bench.reference;
+  const std::string script =
+      bench.reference.empty() ? std::string(PLURAL_SOURCE_DIR) + "/bench/reference/pal_b_train.py" : bench.reference;
   PLURAL_CHECK(std::filesystem::exists(script), "train-speed: Python reference not found: ", script);
   const int threads = torch::get_num_threads();
 
-  json out = {{"model", "pal-b"}, {"config", json::parse(model_config)}, {"threads", threads},
-              {"encoder", encoder_id}, {"rows", json::array()}};
+  json out = {{"model", "pal-b"},
+              {"config", json::parse(model_config)},
+              {"threads", threads},
+              {"encoder", encoder_id},
+              {"rows", json::array()}};
   if (!setup.json)
-    std::printf("PAL-B training throughput, Persona-K (K* = %d) with %s features, %d threads\n  %6s %8s %12s %14s "
-                "%9s %16s %9s\n",
-                bench.k, encoder_id.c_str(), threads, "batch", "pairs", "plural p/s", "python p/s", "ratio",
-                "python dedup p/s", "ratio");
+    std::printf(
+        "PAL-B training throughput, Persona-K (K* = %d) with %s features, %d threads\n  %6s %8s %12s %14s "
+        "%9s %16s %9s\n",
+        bench.k, encoder_id.c_str(), threads, "batch", "pairs", "plural p/s", "python p/s", "ratio", "python dedup p/s",
+        "ratio");
   const int64_t n_train = static_cast<int64_t>(pk.data.select(Split::train, true).size());
   for (int64_t batch : bench.batches) {
     int64_t pairs = batch < 256 ? bench.small_batch_pairs : std::max<int64_t>(bench.min_steps * batch, n_train);
@@ -105,10 +109,12 @@ json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
     export_for_python(h5, fh5, data, features);
     char args[512];
     std::snprintf(args, sizeof args,
-                  " --data '%s' --features '%s' --batch-size %lld --epochs %d --k %d --dim %lld --hidden-layers %d --dropout %g --lr %g "
+                  " --data '%s' --features '%s' --batch-size %lld --epochs %d --k %d --dim %lld --hidden-layers %d "
+                  "--dropout %g --lr %g "
                   "--user-lr %g --weight-decay %g --threads %d --seed %llu",
-                  h5.c_str(), fh5.c_str(), static_cast<long long>(batch), epochs, bench.k, static_cast<long long>(dim), spec.hidden_layers, spec.dropout, tc.lr,
-                  tc.user_lr, tc.weight_decay, threads, static_cast<unsigned long long>(setup.seed));
+                  h5.c_str(), fh5.c_str(), static_cast<long long>(batch), epochs, bench.k, static_cast<long long>(dim),
+                  spec.hidden_layers, spec.dropout, tc.lr, tc.user_lr, tc.weight_decay, threads,
+                  static_cast<unsigned long long>(setup.seed));
     std::string base = bench.python + " '" + script + "'" + args;
     auto py = json::parse(run_capture(base));
     auto py_dedup = json::parse(run_capture(base + " --dedupe-prompts"));
@@ -118,13 +124,18 @@ json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
                  py["parameters"].get<int64_t>(), " parameters, plural's ", params, ": not the same model");
     double r1 = ours.pairs_per_second / py["pairs_per_second"].get<double>();
     double r2 = ours.pairs_per_second / py_dedup["pairs_per_second"].get<double>();
-    out["rows"].push_back({{"batch", batch}, {"pairs", subset * epochs}, {"parameters", params},
-                           {"plural_pairs_per_second", ours.pairs_per_second}, {"python", py},
-                           {"python_dedupe_prompts", py_dedup}, {"ratio", r1}, {"ratio_vs_dedupe", r2}});
+    out["rows"].push_back({{"batch", batch},
+                           {"pairs", subset * epochs},
+                           {"parameters", params},
+                           {"plural_pairs_per_second", ours.pairs_per_second},
+                           {"python", py},
+                           {"python_dedupe_prompts", py_dedup},
+                           {"ratio", r1},
+                           {"ratio_vs_dedupe", r2}});
     if (!setup.json)
       std::printf("  %6lld %8lld %12.0f %14.0f %8.2fx %16.0f %8.2fx\n", static_cast<long long>(batch),
-                  static_cast<long long>(subset * epochs), ours.pairs_per_second,
-                  py["pairs_per_second"].get<double>(), r1, py_dedup["pairs_per_second"].get<double>(), r2);
+                  static_cast<long long>(subset * epochs), ours.pairs_per_second, py["pairs_per_second"].get<double>(),
+                  r1, py_dedup["pairs_per_second"].get<double>(), r2);
   }
 
   if (bench.time_to_accuracy) {
@@ -158,16 +169,18 @@ json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup) {
     torch::manual_seed(setup.seed);
     auto m_ours = make_model("pal-b", view.dims(), model_config);
     auto r_ours = train(*m_ours, view, ours);
-    json tta = {{"target_val_accuracy", target}, {"original_seconds", t_orig},
+    json tta = {{"target_val_accuracy", target},
+                {"original_seconds", t_orig},
                 {"original_epochs", r_orig.epochs_run},
                 {"plural_seconds", r_ours.target_reached_seconds < 0 ? json() : json(r_ours.target_reached_seconds)},
                 {"plural_best_val_accuracy", r_ours.best_val_accuracy},
                 {"speedup", r_ours.target_reached_seconds < 0 ? json() : json(t_orig / r_ours.target_reached_seconds)}};
     out["time_to_accuracy"] = tta;
     if (!setup.json) {
-      std::printf("Time to the original procedure's best val accuracy (%.3f after %d epoch(s) at batch 4): original "
-                  "%.1f s, plural defaults ",
-                  target, r_orig.epochs_run, t_orig);
+      std::printf(
+          "Time to the original procedure's best val accuracy (%.3f after %d epoch(s) at batch 4): original "
+          "%.1f s, plural defaults ",
+          target, r_orig.epochs_run, t_orig);
       if (r_ours.target_reached_seconds < 0)
         std::printf("never (best %.3f)\n", r_ours.best_val_accuracy);
       else

@@ -16,9 +16,9 @@ struct TrainSpeedBench {
   int64_t min_steps = 20;            ///< at large batches, at least this many optimizer steps are timed
   int k = 3;
   std::string python = "/usr/bin/python3";
-  std::string reference;             ///< the Python script ("" = bench/reference/pal_b_train.py of the source tree)
+  std::string reference;  ///< the Python script ("" = bench/reference/pal_b_train.py of the source tree)
   bool time_to_accuracy = true;
-  int original_epochs = 2;           ///< budget of the original procedure (its default is 1 epoch)
+  int original_epochs = 2;  ///< budget of the original procedure (its default is 1 epoch)
 };
 
 nlohmann::json train_speed_bench(const TrainSpeedBench& bench, const BenchSetup& setup);

@@ -1,33 +1,34 @@
 // plural-bench persona | ukp | adapt | train-speed | ...: the benchmark tables of bench/RESULTS.md, as tables or JSON.
+#include "bench/cmd_bench.hpp"
+
 #include <torch/torch.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/cli_options.hpp"
 #include "bench/bench_accuracy.hpp"
 #include "bench/bench_adapt.hpp"
+#include "bench/bench_ches.hpp"
 #include "bench/bench_persona_c.hpp"
 #include "bench/bench_query.hpp"
-#include "bench/bench_ches.hpp"
 #include "bench/bench_rationale.hpp"
 #include "bench/bench_strength.hpp"
 #include "bench/bench_train_speed.hpp"
-#include "apps/cli_options.hpp"
-#include "bench/cmd_bench.hpp"
 #include "core/base/error.hpp"
-#include "core/model.hpp"
-#include "core/data/persona_k.hpp"
 #include "core/base/progress.hpp"
-#include "core/query.hpp"
+#include "core/data/persona_k.hpp"
 #include "core/data/ukp.hpp"
+#include "core/model.hpp"
+#include "core/query.hpp"
 
 namespace plural::bench {
 
 using namespace plural::core;
-using nlohmann::json;
 using apps::Common;
 using apps::parse_int_list;
 using apps::split_list;
+using nlohmann::json;
 
 namespace {
 void add_setup_options(CLI::App* cmd, BenchSetup& s, Common& common) {
@@ -86,7 +87,6 @@ std::vector<double> parse_number_list(const std::string& list, const char* optio
 }  // namespace
 
 void add_bench_commands(CLI::App& bench, Common& common) {
-
   {
     struct Opts {
       BenchSetup setup;
@@ -96,7 +96,8 @@ void add_bench_commands(CLI::App& bench, Common& common) {
       PersonaKConfig persona;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = bench.add_subcommand("persona", "Persona-K for several K*: every family, seen/unseen accuracy, K sweep");
+    auto* cmd =
+        bench.add_subcommand("persona", "Persona-K for several K*: every family, seen/unseen accuracy, K sweep");
     add_setup_options(cmd, o->setup, common);
     add_accuracy_options(cmd, o->bench, o->models, o->shots, o->sweep);
     cmd->add_option("--k-star", o->k_stars, "planted prototypes K* (one table each)")->capture_default_str();
@@ -116,8 +117,8 @@ void add_bench_commands(CLI::App& bench, Common& common) {
         pc.prototypes = static_cast<int>(ks);
         pc.seed = o->setup.seed;
         auto pk = generate_persona_k(pc);
-        out["tables"].push_back(accuracy_table("Persona-K, K* = " + std::to_string(ks), pk.data, static_cast<int>(ks),
-                                               o->bench, o->setup));
+        out["tables"].push_back(
+            accuracy_table("Persona-K, K* = " + std::to_string(ks), pk.data, static_cast<int>(ks), o->bench, o->setup));
       }
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
@@ -147,9 +148,9 @@ void add_bench_commands(CLI::App& bench, Common& common) {
       o->ukp.seed = o->setup.seed;
       auto data = import_ukp(o->ukp);
       json out = {{"bench", "ukp"}, {"tables", json::array()}};
-      out["tables"].push_back(accuracy_table("UKPConvArg1 (workers with >= " + std::to_string(o->ukp.min_strict) +
-                                                 " strict judgements)",
-                                             data, o->k, o->bench, o->setup));
+      out["tables"].push_back(
+          accuracy_table("UKPConvArg1 (workers with >= " + std::to_string(o->ukp.min_strict) + " strict judgements)",
+                         data, o->k, o->bench, o->setup));
       if (o->setup.json) std::cout << out.dump() << "\n";
     });
   }
@@ -161,8 +162,10 @@ void add_bench_commands(CLI::App& bench, Common& common) {
       bool no_ukp = false;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = bench.add_subcommand("strength", "Ensemble preference strength: flip / soft labels / adaptive margins vs plain training "
-                                                  "on noisy Persona-K and on UKPConvArg1");
+    auto* cmd =
+        bench.add_subcommand("strength",
+                             "Ensemble preference strength: flip / soft labels / adaptive margins vs plain training "
+                             "on noisy Persona-K and on UKPConvArg1");
     add_setup_options(cmd, o->setup, common);
     cmd->add_option("--noise", o->noise, "shares of Persona-K train labels flipped")->capture_default_str();
     cmd->add_option("--k-star", o->bench.k_star)->capture_default_str();
@@ -193,8 +196,9 @@ void add_bench_commands(CLI::App& bench, Common& common) {
       bool no_ukp = false;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = bench.add_subcommand("ches", "CHES filtering: a model trained without the most alike pairs vs "
-                                              "without as many random ones (Persona-K, UKPConvArg1)");
+    auto* cmd = bench.add_subcommand("ches",
+                                     "CHES filtering: a model trained without the most alike pairs vs "
+                                     "without as many random ones (Persona-K, UKPConvArg1)");
     add_setup_options(cmd, o->setup, common);
     cmd->add_option("--fractions", o->fractions, "shares of strict train pairs dropped")->capture_default_str();
     cmd->add_option("--k-star", o->bench.k_star)->capture_default_str();
@@ -215,8 +219,9 @@ void add_bench_commands(CLI::App& bench, Common& common) {
       std::string train_pairs = "10,25,50,100,300", weights = "0,0.3,1";
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = bench.add_subcommand("rationale", "Rationales as training-time signal: accuracy by train pairs per "
-                                                   "user, with and without the rationale loss (Persona-K)");
+    auto* cmd = bench.add_subcommand("rationale",
+                                     "Rationales as training-time signal: accuracy by train pairs per "
+                                     "user, with and without the rationale loss (Persona-K)");
     add_setup_options(cmd, o->setup, common);
     cmd->add_option("--train-pairs", o->train_pairs, "train comparisons kept per seen user")->capture_default_str();
     cmd->add_option("--weights", o->weights, "rationale-loss weights (0 = without)")->capture_default_str();
@@ -272,7 +277,8 @@ void add_bench_commands(CLI::App& bench, Common& common) {
         "persona-c", "Persona-C: context models with the true, no, a wrong and a held-out context (does it matter?)");
     add_setup_options(cmd, o->setup, common);
     cmd->add_option("--k-star", o->bench.k_star, "planted prototypes")->capture_default_str();
-    cmd->add_option("--held-out", o->bench.held_out, "prototypes whose contexts no seen user has")->capture_default_str();
+    cmd->add_option("--held-out", o->bench.held_out, "prototypes whose contexts no seen user has")
+        ->capture_default_str();
     cmd->add_option("--models", o->models, "family[:conditioning] list")->capture_default_str();
     cmd->callback([o, &common] {
       o->bench.models.clear();

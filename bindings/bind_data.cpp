@@ -5,12 +5,12 @@
 #include <algorithm>
 
 #include "bindings/bindings.hpp"
-#include "core/diagnostics/attribution.hpp"
-#include "core/data/data.hpp"
 #include "core/base/error.hpp"
+#include "core/data/data.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
 #include "core/data/ukp.hpp"
+#include "core/diagnostics/attribution.hpp"
 
 namespace plural::bindings {
 
@@ -47,8 +47,8 @@ py::dict effects_dict(const std::vector<std::string>& names, const AttributionFi
   py::dict d;
   for (size_t k = 0; k < names.size(); ++k) {
     const auto& e = f.effects[k];
-    d[py::str(names[k])] = py::dict("mean"_a = e.mean, "sd"_a = e.sd, "lo"_a = e.lo, "hi"_a = e.hi,
-                                    "p_positive"_a = e.p_positive);
+    d[py::str(names[k])] =
+        py::dict("mean"_a = e.mean, "sd"_a = e.sd, "lo"_a = e.lo, "hi"_a = e.hi, "p_positive"_a = e.p_positive);
   }
   return d;
 }
@@ -57,8 +57,10 @@ py::dict effects_dict(const std::vector<std::string>& names, const AttributionFi
 py::dict attribute(const PreferenceData& data, const py::dict& properties, bool include_length, double prior_sd,
                    int min_pairs, double level) {
   ItemProperties props;
-  if (include_length) props = length_property(data);
-  else props.values.assign(data.texts.size(), {});
+  if (include_length)
+    props = length_property(data);
+  else
+    props.values.assign(data.texts.size(), {});
   for (const auto& [key, value] : properties) {
     const auto name = py::cast<std::string>(key);
     PLURAL_CHECK(std::find(props.names.begin(), props.names.end(), name) == props.names.end(),
@@ -122,32 +124,38 @@ void bind_data(py::module_& m) {
                                for (const auto& u : d.users) s.push_back(u.seen);
                                return s;
                              })
-      .def_property_readonly("user_groups",
-                             [](const PreferenceData& d) {
-                               std::vector<int32_t> g;
-                               for (const auto& u : d.users) g.push_back(u.group);
-                               return g;
-                             },
-                             "ground-truth cluster per user (-1 when unknown)")
+      .def_property_readonly(
+          "user_groups",
+          [](const PreferenceData& d) {
+            std::vector<int32_t> g;
+            for (const auto& u : d.users) g.push_back(u.group);
+            return g;
+          },
+          "ground-truth cluster per user (-1 when unknown)")
       .def_property_readonly("texts", [](const PreferenceData& d) { return d.texts.all(); })
-      .def("columns", &columns, "The comparisons as numpy columns: user, prompt_a, prompt_b, a, b (text indices), "
-                                "label, context, weight, margin, rationale (text index, -1 = none), split")
-      .def("rows", [](const PreferenceData& d, Split split, bool seen) { return as_array(d.select(split, seen)); },
-           py::arg("split"), py::arg("seen_users"))
-      .def("rows",
-           [](const PreferenceData& d, const std::string& split, bool seen) {
-             return as_array(d.select(parse_split(split, "rows"), seen));
-           },
-           py::arg("split"), py::arg("seen_users"), "Comparison rows of one split for seen or unseen users")
+      .def("columns", &columns,
+           "The comparisons as numpy columns: user, prompt_a, prompt_b, a, b (text indices), "
+           "label, context, weight, margin, rationale (text index, -1 = none), split")
+      .def(
+          "rows", [](const PreferenceData& d, Split split, bool seen) { return as_array(d.select(split, seen)); },
+          py::arg("split"), py::arg("seen_users"))
+      .def(
+          "rows",
+          [](const PreferenceData& d, const std::string& split, bool seen) {
+            return as_array(d.select(parse_split(split, "rows"), seen));
+          },
+          py::arg("split"), py::arg("seen_users"), "Comparison rows of one split for seen or unseen users")
       .def("find_user", &PreferenceData::find_user, py::arg("user_id"), "user index, -1 when absent")
-      .def("find_text", [](const PreferenceData& d, const std::string& t) { return d.texts.find(t); }, py::arg("text"),
-           "text index, -1 when absent")
+      .def(
+          "find_text", [](const PreferenceData& d, const std::string& t) { return d.texts.find(t); }, py::arg("text"),
+          "text index, -1 when absent")
       .def_property_readonly("has_prompts", &PreferenceData::has_prompts)
       .def_property_readonly("has_contexts", &PreferenceData::has_contexts)
       .def_property_readonly("has_rationales", &PreferenceData::has_rationales)
       .def("validate", &PreferenceData::validate)
       .def("summary", &PreferenceData::summary)
-      .def("write_h5", [](const PreferenceData& d, const std::string& path) { write_h5(d, path); }, py::arg("path"))
+      .def(
+          "write_h5", [](const PreferenceData& d, const std::string& path) { write_h5(d, path); }, py::arg("path"))
       .def("__repr__", [](const PreferenceData& d) {
         return "<PreferenceData " + std::to_string(d.comparisons.size()) + " comparisons, " +
                std::to_string(d.users.size()) + " users, " + std::to_string(d.texts.size()) + " texts from " +
@@ -155,8 +163,7 @@ void bind_data(py::module_& m) {
       });
 
   m.def("attribute_preferences", &attribute, py::arg("data"), py::arg("properties") = py::dict(),
-        py::arg("include_length") = true, py::arg("prior_sd") = 1.0, py::arg("min_pairs") = 10,
-        py::arg("level") = 0.95,
+        py::arg("include_length") = true, py::arg("prior_sd") = 1.0, py::arg("min_pairs") = 10, py::arg("level") = 0.95,
         "Which item properties explain each user's choices: Bayesian logistic regression of the labels on "
         "standardized property differences, per user and pooled (docs/doctor.md). properties: {name: one value per "
         "text, NaN where unknown}");
@@ -187,7 +194,8 @@ void bind_data(py::module_& m) {
       .def_readwrite("noise_temperature", &PersonaKConfig::noise_temperature)
       .def_readwrite("soft_labels", &PersonaKConfig::soft_labels)
       .def_readwrite("prompt", &PersonaKConfig::prompt)
-      .def_readwrite("contexts", &PersonaKConfig::contexts, "Persona-C: each comparison carries its prototype's context")
+      .def_readwrite("contexts", &PersonaKConfig::contexts,
+                     "Persona-C: each comparison carries its prototype's context")
       .def_readwrite("held_out_contexts", &PersonaKConfig::held_out_contexts,
                      "Persona-C: the last this-many prototypes have no seen users")
       .def_readwrite("rationales", &PersonaKConfig::rationales,

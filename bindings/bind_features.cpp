@@ -2,10 +2,10 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "core/base/error.hpp"
 #include "core/dataset_view.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/encoder.hpp"
-#include "core/base/error.hpp"
 #include "embeddings/feature_cache.hpp"
 
 namespace plural::bindings {
@@ -116,7 +116,8 @@ void bind_features(py::module_& m) {
           "batch",
           [](const DatasetView& v, const torch::Tensor& rows) {
             const int64_t n = static_cast<int64_t>(v.data().comparisons.size());
-            PLURAL_CHECK(rows.dim() == 1 && !rows.is_floating_point(), "DatasetView.batch: rows must be a 1-D integer "
+            PLURAL_CHECK(rows.dim() == 1 && !rows.is_floating_point(),
+                         "DatasetView.batch: rows must be a 1-D integer "
                          "tensor of comparison indices");
             auto r = rows.to(torch::kInt64);
             PLURAL_CHECK(r.numel() == 0 || (r.min().item<int64_t>() >= 0 && r.max().item<int64_t>() < n),
@@ -144,9 +145,10 @@ void bind_features(py::module_& m) {
       .def_property_readonly("has_prompts", &DatasetView::has_prompts)
       .def_property_readonly("has_contexts", &DatasetView::has_contexts)
       .def_property_readonly("has_rationales", &DatasetView::has_rationales)
-      .def("set_graded_variants",
-           [](DatasetView& v, const GradedVariants& g) { v.set_graded_variants(std::make_shared<GradedVariants>(g)); },
-           py::arg("variants"), "Graded variants (read_graded_variants on this view's data) for SPO's degree loss");
+      .def(
+          "set_graded_variants",
+          [](DatasetView& v, const GradedVariants& g) { v.set_graded_variants(std::make_shared<GradedVariants>(g)); },
+          py::arg("variants"), "Graded variants (read_graded_variants on this view's data) for SPO's degree loss");
   py::class_<GradedVariants>(m, "GradedVariants", "Graded variants of a dataset's texts (SPO's degree loss)")
       .def_readonly("levels", &GradedVariants::levels, "K: degrees 0 .. K-1 (0 = the original)")
       .def_readonly("variants", &GradedVariants::variants, "rows read")

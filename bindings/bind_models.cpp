@@ -2,11 +2,11 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "core/diagnostics/ches.hpp"
 #include "core/base/error.hpp"
+#include "core/diagnostics/ches.hpp"
 #include "core/eval/evaluator.hpp"
-#include "core/train/losses.hpp"
 #include "core/model.hpp"
+#include "core/train/losses.hpp"
 #include "core/train/policy_losses.hpp"
 #include "core/train/spo.hpp"
 #include "core/train/train_defaults.hpp"
@@ -97,8 +97,8 @@ UserState seen_state_by(const RewardModel& model, const py::object& user) {
   if (py::isinstance<py::str>(user)) {
     auto id = user.cast<std::string>();
     int64_t r = model.user_row(id);
-    PLURAL_CHECK(r >= 0, "seen_state: unknown user id '", id, "' (the model was trained on ",
-                 model.dims().users.size(), " users)");
+    PLURAL_CHECK(r >= 0, "seen_state: unknown user id '", id, "' (the model was trained on ", model.dims().users.size(),
+                 " users)");
     return model.seen_state(r);
   }
   auto r = user.cast<int64_t>();
@@ -179,8 +179,8 @@ void bind_batches(py::module_& m) {
       .def("__repr__", [](const UserState& s) {
         std::string names;
         for (const auto& kv : s.tensors) names += (names.empty() ? "" : ", ") + kv.first;
-        return "<UserState " + s.family + " user '" + s.user_id + "' shots=" + std::to_string(s.shots) + " [" +
-               names + "]>";
+        return "<UserState " + s.family + " user '" + s.user_id + "' shots=" + std::to_string(s.shots) + " [" + names +
+               "]>";
       });
 
   py::class_<ModelDims>(m, "ModelDims", "Sizes of the inputs a model is built for, and its seen users")
@@ -248,13 +248,15 @@ void bind_reward_model(py::module_& m) {
             if (!h.defined()) return py::none();
             return py::cast(h);
           },
-          py::arg("items"), "The learned item representation [B, H] the rationale loss shapes (None: the family has none)")
+          py::arg("items"),
+          "The learned item representation [B, H] the rationale loss shapes (None: the family has none)")
       .def("regularizer", &RewardModel::regularizer, py::arg("batch"))
       .def("seen_state", &seen_state_by, py::arg("user"),
            "The trained state of a seen user (id or row); None gives the prior state")
       .def("prior_state", &RewardModel::prior_state)
-      .def("check_state", [](const RewardModel& r, const UserState& s) { r.check_state(s, "check_state"); },
-           py::arg("state"))
+      .def(
+          "check_state", [](const RewardModel& r, const UserState& s) { r.check_state(s, "check_state"); },
+          py::arg("state"))
       .def("parameters", [](RewardModel& r) { return r.parameters(); })
       .def("named_parameters",
            [](RewardModel& r) {
@@ -275,7 +277,8 @@ void bind_reward_model(py::module_& m) {
              for (const auto& p : r.parameters()) n += p.numel();
              return n;
            })
-      .def("train", [](RewardModel& r, bool on) { r.train(on); }, py::arg("mode") = true)
+      .def(
+          "train", [](RewardModel& r, bool on) { r.train(on); }, py::arg("mode") = true)
       .def("eval", [](RewardModel& r) { r.eval(); })
       .def_property_readonly("training", [](const RewardModel& r) { return r.is_training(); })
       .def(
@@ -382,10 +385,14 @@ void bind_training(py::module_& m) {
       "policy_loss",
       [](const std::string& name, const torch::Tensor& chosen, const torch::Tensor& rejected,
          std::optional<torch::Tensor> ref_chosen, std::optional<torch::Tensor> ref_rejected,
-         std::optional<torch::Tensor> label, std::optional<torch::Tensor> weight, double beta, double tau,
-         double alpha, double lambda) {
-        PolicyLogProbs b{chosen, rejected, ref_chosen.value_or(torch::Tensor()), ref_rejected.value_or(torch::Tensor()),
-                         label.value_or(torch::Tensor()), weight.value_or(torch::Tensor())};
+         std::optional<torch::Tensor> label, std::optional<torch::Tensor> weight, double beta, double tau, double alpha,
+         double lambda) {
+        PolicyLogProbs b{chosen,
+                         rejected,
+                         ref_chosen.value_or(torch::Tensor()),
+                         ref_rejected.value_or(torch::Tensor()),
+                         label.value_or(torch::Tensor()),
+                         weight.value_or(torch::Tensor())};
         PolicyLossOptions o;
         o.beta = beta, o.tau = tau, o.alpha = alpha, o.lambda = lambda;
         py::gil_scoped_release nogil;
@@ -481,7 +488,8 @@ void bind_training(py::module_& m) {
         auto* cm = dynamic_cast<plural::embeddings::ContextConditioned*>(&model);
         PLURAL_CHECK(cm, "marginal_preference: expected a context model, got '", model.family(), "'");
         check_pairs(model, batch, "marginal_preference");
-        auto c = tensor_arg(contexts, "marginal_preference", "contexts"), p = tensor_arg(probs, "marginal_preference", "probs");
+        auto c = tensor_arg(contexts, "marginal_preference", "contexts"),
+             p = tensor_arg(probs, "marginal_preference", "probs");
         py::gil_scoped_release release;
         torch::NoGradGuard ng;
         bool was = model.is_training();

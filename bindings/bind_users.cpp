@@ -4,8 +4,8 @@
 
 #include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
-#include "core/session/personalizer.hpp"
 #include "core/query.hpp"
+#include "core/session/personalizer.hpp"
 #include "latent/cross_attention.hpp"
 
 namespace plural::bindings {
@@ -19,8 +19,10 @@ void check_shots(const RewardModel& model, const PairBatch& shots, const char* f
   if (!shots.label.defined() || shots.size() == 0) return;
   const auto& d = model.dims();
   for (const ItemBatch* side : {&shots.a, &shots.b}) {
-    PLURAL_CHECK(side->x.defined() && side->x.dim() == 2 && side->x.size(1) == d.item_dim, fn, ": shot features "
-                 "must be [n, ", d.item_dim, "] (the model's item dim)");
+    PLURAL_CHECK(side->x.defined() && side->x.dim() == 2 && side->x.size(1) == d.item_dim, fn,
+                 ": shot features "
+                 "must be [n, ",
+                 d.item_dim, "] (the model's item dim)");
     PLURAL_CHECK(torch::isfinite(side->x).all().item<bool>(), fn, ": shot features contain NaN or Inf");
     if (d.prompt_dim > 0) {
       PLURAL_CHECK(side->prompt.defined() && side->prompt.size(1) == d.prompt_dim, fn, ": this ", model.family(),
@@ -57,12 +59,13 @@ void bind_users(py::module_& m) {
           },
           py::arg("model"), py::arg("shots"), py::arg("user_id") = "new-user",
           "An empty batch (or None) gives the model's prior state");
-  m.def("make_adapter",
-        [](const std::string& family, const std::string& name, const py::object& options) {
-          return make_adapter(family, name, options.is_none() ? "{}" : json_dumps(options));
-        },
-        py::arg("family"), py::arg("name") = "", py::arg("options") = py::none(),
-        "The adapter `name` of a family ('' = its default: newton for PAL/LoRe, amortized for VPL)");
+  m.def(
+      "make_adapter",
+      [](const std::string& family, const std::string& name, const py::object& options) {
+        return make_adapter(family, name, options.is_none() ? "{}" : json_dumps(options));
+      },
+      py::arg("family"), py::arg("name") = "", py::arg("options") = py::none(),
+      "The adapter `name` of a family ('' = its default: newton for PAL/LoRe, amortized for VPL)");
 
   py::class_<QueryPool>(m, "QueryPool", "Candidate pairs prepared once for one model")
       .def_readonly("pairs", &QueryPool::pairs)
@@ -138,7 +141,8 @@ void bind_users(py::module_& m) {
            py::call_guard<py::gil_scoped_release>(), "P(user prefers a over b)")
       .def("features", &Personalizer::features, py::arg("texts"), py::call_guard<py::gil_scoped_release>())
       .def("pairs", &Personalizer::pairs, py::arg("comparisons"))
-      .def_property_readonly("model", [](Personalizer& p) { return std::dynamic_pointer_cast<RewardModel>(p.model().shared_from_this()); })
+      .def_property_readonly(
+          "model", [](Personalizer& p) { return std::dynamic_pointer_cast<RewardModel>(p.model().shared_from_this()); })
       .def_property_readonly("encoder_id", &Personalizer::encoder_id);
 }
 

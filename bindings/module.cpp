@@ -1,11 +1,9 @@
 // plural._core: the C++ library one to one. The thin Python layer (plural/__init__.py, plural/model.py) adds the
 // scikit-learn-shaped estimator on top.
-#include "bindings/bindings.hpp"
-
 #include <pybind11/numpy.h>
-
 #include <torch/csrc/utils/tensor_numpy.h>
 
+#include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
 
 namespace plural::bindings {

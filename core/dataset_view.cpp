@@ -14,7 +14,8 @@ DatasetView::DatasetView(const PreferenceData& data, torch::Tensor text_features
     // The features come from the cache or encoder, not from the data file: name the first text whose row is bad.
     auto bad = (~torch::isfinite(text_features)).any(1).nonzero();
     auto row = static_cast<size_t>(bad[0][0].item<int64_t>());
-    throw ValueError(detail::cat("the features of ", bad.size(0), " of ", data.source, "'s texts contain NaN or Inf "
+    throw ValueError(detail::cat("the features of ", bad.size(0), " of ", data.source,
+                                 "'s texts contain NaN or Inf "
                                  "(the encoder or feature cache made them, not the data file); the first is text ",
                                  row, ": '", data.texts[row].substr(0, 60), "'"));
   }
@@ -62,7 +63,8 @@ ModelDims DatasetView::dims() const {
 
 void DatasetView::bind(const RewardModel& model) {
   PLURAL_CHECK(model.dims().item_dim == features_.size(1), data_.source, ": feature dimension mismatch: the model (",
-               model.family(), ") expects ", model.dims().item_dim, "-dim features, the cache gives ", features_.size(1));
+               model.family(), ") expects ", model.dims().item_dim, "-dim features, the cache gives ",
+               features_.size(1));
   std::vector<int64_t> rows(data_.users.size());
   for (size_t u = 0; u < data_.users.size(); ++u) rows[u] = model.user_row(data_.users[u].id);
   user_rows_ = torch::tensor(rows, torch::kInt64);

@@ -49,7 +49,7 @@ class DatasetView {
   const PreferenceData& data_;
   torch::Tensor features_;  // [T + 1, D]; the last row is zeros, used for "no prompt/context"
   torch::Tensor a_, b_, pa_, pb_, ctx_, user_, label_, weight_, data_user_;
-  torch::Tensor margin_;  // undefined when every margin is 0
+  torch::Tensor margin_;     // undefined when every margin is 0
   torch::Tensor rationale_;  // text index per comparison (-1 = none); undefined when no comparison has one
   torch::Tensor user_rows_;  // data user -> model row
   std::shared_ptr<const GradedVariants> variants_;

@@ -18,11 +18,16 @@ MlpImpl::MlpImpl(int64_t in, int64_t out, const MlpOptions& o) {
   int64_t d = in;
   for (auto h : o.hidden) {
     net_->push_back(torch::nn::Linear(d, h));
-    if (o.activation == "gelu") net_->push_back(torch::nn::GELU());
-    else if (o.activation == "relu") net_->push_back(torch::nn::ReLU());
-    else if (o.activation == "tanh") net_->push_back(torch::nn::Tanh());
-    else if (o.activation == "leaky_relu") net_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
-    else net_->push_back(torch::nn::SiLU());
+    if (o.activation == "gelu")
+      net_->push_back(torch::nn::GELU());
+    else if (o.activation == "relu")
+      net_->push_back(torch::nn::ReLU());
+    else if (o.activation == "tanh")
+      net_->push_back(torch::nn::Tanh());
+    else if (o.activation == "leaky_relu")
+      net_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
+    else
+      net_->push_back(torch::nn::SiLU());
     if (o.dropout > 0) net_->push_back(torch::nn::Dropout(o.dropout));
     d = h;
   }

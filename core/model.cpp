@@ -2,9 +2,9 @@
 
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/base/atomic_file.hpp"
@@ -74,12 +74,14 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
   // The CRCs stop random damage; a fuzzer still built archives with consistent CRCs on which LibTorch's TorchScript
   // importer segfaults. So a child process parses the archive first, and such a file is an error, not a crash.
   const auto timeout = std::chrono::milliseconds(30000 + static_cast<int64_t>(bytes.size() / 1000));
-  run_isolated([&] {
-    std::istringstream probe_in(bytes);
-    torch::serialize::InputArchive probe;
-    read_archive(path, "cannot read (not a plural file, or corrupt)", [&] { probe.load_from(probe_in); });
-    return std::string("ok");
-  }, timeout, path);
+  run_isolated(
+      [&] {
+        std::istringstream probe_in(bytes);
+        torch::serialize::InputArchive probe;
+        read_archive(path, "cannot read (not a plural file, or corrupt)", [&] { probe.load_from(probe_in); });
+        return std::string("ok");
+      },
+      timeout, path);
   std::istringstream in(std::move(bytes));
   torch::serialize::InputArchive ar;
   read_archive(path, "cannot read (not a plural file, or corrupt)", [&] { ar.load_from(in); });
@@ -110,8 +112,8 @@ std::string tensor_line(const std::string& name, const torch::Tensor& value, con
 }
 
 std::string state_checksum(const UserState& s, const std::string& what) {
-  std::string all = s.family + "\n" + s.model_id + "\n" + s.model_weights + "\n" + s.user_id + "\n" +
-                    std::to_string(s.shots) + "\n";
+  std::string all =
+      s.family + "\n" + s.model_id + "\n" + s.model_weights + "\n" + s.user_id + "\n" + std::to_string(s.shots) + "\n";
   for (const auto& kv : s.tensors) all += tensor_line(kv.first, kv.second, what);
   return hash128(all).hex();
 }
@@ -378,7 +380,8 @@ void save_model(const RewardModel& model, const std::string& path, const std::st
   ar.write("encoder_id", c10::IValue(encoder_id));
   std::string weights = weights_fingerprint(model, path);
   ar.write("weights_fingerprint", c10::IValue(weights));
-  ar.write("meta_checksum", c10::IValue(model_checksum(model.family(), model.config_json(), dims.dump(), encoder_id, "")));
+  ar.write("meta_checksum",
+           c10::IValue(model_checksum(model.family(), model.config_json(), dims.dump(), encoder_id, "")));
   ar.write("checksum",
            c10::IValue(model_checksum(model.family(), model.config_json(), dims.dump(), encoder_id, weights)));
   torch::serialize::OutputArchive state;
@@ -395,8 +398,8 @@ std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* en
   PLURAL_CHECK(v >= 1 && v <= kModelFormatVersion, path, ": model format_version ", v,
                " is newer than this plural understands (", kModelFormatVersion, ")");
   std::string family = read_string(ar, "family", path);
-  PLURAL_CHECK(models().has(family), path, ": model family '", family, "' is not known to this build (known: ",
-               models().known(), ")");
+  PLURAL_CHECK(models().has(family), path, ": model family '", family,
+               "' is not known to this build (known: ", models().known(), ")");
   const std::string config = read_string(ar, "config", path), dims_json = read_string(ar, "dims", path);
   const std::string enc = read_string(ar, "encoder_id", path);
   c10::IValue meta, stored;

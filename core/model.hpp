@@ -7,8 +7,8 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -20,9 +20,9 @@ class DatasetView;
 
 /// Features of items to score, gathered from the feature table. Tensors a family does not use may be undefined.
 struct ItemBatch {
-  torch::Tensor x;        ///< [B, D] item features
-  torch::Tensor prompt;   ///< [B, Dp] prompt features, or undefined
-  torch::Tensor context;  ///< [B, Dc] context features (zeros where has_context is false), or undefined
+  torch::Tensor x;            ///< [B, D] item features
+  torch::Tensor prompt;       ///< [B, Dp] prompt features, or undefined
+  torch::Tensor context;      ///< [B, Dc] context features (zeros where has_context is false), or undefined
   torch::Tensor has_context;  ///< [B] bool, or undefined
   int64_t size() const { return x.size(0); }
 };
@@ -50,7 +50,7 @@ struct UserState {
   /// RewardModel::weights_id() of the exact trained weights it was adapted on ("" = not known: an unsaved model)
   std::string model_weights;
   std::string user_id;
-  int64_t shots = 0;     ///< comparisons it was adapted from (-1: a seen user's trained state)
+  int64_t shots = 0;                             ///< comparisons it was adapted from (-1: a seen user's trained state)
   std::map<std::string, torch::Tensor> tensors;  ///< e.g. "theta", "cov" (PAL), "mu", "sigma" (VPL)
 
   const torch::Tensor& at(const std::string& name) const;
@@ -61,8 +61,8 @@ struct UserState {
 /// Sizes of the inputs a model is built for.
 struct ModelDims {
   int64_t item_dim = 0;
-  int64_t prompt_dim = 0;   ///< 0: prompts not used
-  int64_t context_dim = 0;  ///< 0: contexts not used
+  int64_t prompt_dim = 0;          ///< 0: prompts not used
+  int64_t context_dim = 0;         ///< 0: contexts not used
   std::vector<std::string> users;  ///< seen users, in row order
 };
 

@@ -90,14 +90,17 @@ Registry<QueryScorerFactory>& registry() {
   return r;
 }
 const bool registered = [] {
-  register_query_scorer("random", [](uint64_t seed) { return std::make_unique<RandomQueryScorer>(seed); },
-                        "uniform random (the control)");
-  register_query_scorer("bald", [](uint64_t) { return std::make_unique<BaldScorer>(); },
-                        "mutual information I(y; user) with the logit linearized in the user vector (fast)");
-  register_query_scorer("bald-mc", [](uint64_t seed) { return std::make_unique<BaldMcScorer>(seed); },
-                        "mutual information I(y; user), Monte-Carlo over 64 posterior draws");
-  register_query_scorer("dopt", [](uint64_t) { return std::make_unique<DOptimalScorer>(); },
-                        "D-optimal leverage p(1-p) g'Σg (ARM-FI)");
+  register_query_scorer(
+      "random", [](uint64_t seed) { return std::make_unique<RandomQueryScorer>(seed); },
+      "uniform random (the control)");
+  register_query_scorer(
+      "bald", [](uint64_t) { return std::make_unique<BaldScorer>(); },
+      "mutual information I(y; user) with the logit linearized in the user vector (fast)");
+  register_query_scorer(
+      "bald-mc", [](uint64_t seed) { return std::make_unique<BaldMcScorer>(seed); },
+      "mutual information I(y; user), Monte-Carlo over 64 posterior draws");
+  register_query_scorer(
+      "dopt", [](uint64_t) { return std::make_unique<DOptimalScorer>(); }, "D-optimal leverage p(1-p) g'Σg (ARM-FI)");
   return true;
 }();
 }  // namespace

@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/base/random.hpp"
 #include "core/dataset_view.hpp"
 #include "core/model.hpp"
-#include "core/base/random.hpp"
 
 namespace plural::core {
 

@@ -28,7 +28,8 @@ EncodeStats encode_into_cache(FeatureCache& cache, Encoder& encoder, const std::
   for (size_t i = 0; i < unique.size(); ++i)
     if (!have[i]) todo.push_back(unique[i]);
   st.cached = st.texts - static_cast<int64_t>(todo.size());
-  std::stable_sort(todo.begin(), todo.end(), [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  std::stable_sort(todo.begin(), todo.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
 
   Progress bar("encode " + encoder.id(), static_cast<int64_t>(todo.size()), options.progress);
   const auto bs = static_cast<size_t>(std::max<int64_t>(1, encoder.batch_size()));
@@ -53,7 +54,8 @@ EncodeStats encode_into_cache(FeatureCache& cache, Encoder& encoder, const std::
 torch::Tensor dataset_features(FeatureCache& cache, const std::string& encoder_id, const PreferenceData& data,
                                Encoder* encoder, const EncodeOptions& options) {
   if (encoder) {
-    PLURAL_CHECK(encoder->id() == encoder_id, "dataset_features: encoder id '", encoder->id(), "' != '", encoder_id, "'");
+    PLURAL_CHECK(encoder->id() == encoder_id, "dataset_features: encoder id '", encoder->id(), "' != '", encoder_id,
+                 "'");
     encode_into_cache(cache, *encoder, data.texts.all(), options);
   }
   return cache.lookup(encoder_id, data.texts.all());

@@ -19,8 +19,7 @@ EncoderSpec EncoderSpec::parse(const std::string& spec) {
     size_t comma = rest.find(',', start);
     std::string kv = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     auto eq = kv.find('=');
-    PLURAL_CHECK(eq != std::string::npos && eq > 0, "encoder spec '", spec, "': option '", kv,
-                 "' is not key=value");
+    PLURAL_CHECK(eq != std::string::npos && eq > 0, "encoder spec '", spec, "': option '", kv, "' is not key=value");
     s.options[kv.substr(0, eq)] = kv.substr(eq + 1);
     if (comma == std::string::npos) break;
     start = comma + 1;

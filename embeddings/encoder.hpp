@@ -65,7 +65,8 @@ class PrecomputedEncoder : public Encoder {
   /// features_path: .npy, or .h5 with `dataset`; texts_path: .txt (one per line, \n escaped), .jsonl (one JSON
   /// string per line), or empty to read the string dataset `texts_dataset` from the same .h5.
   static std::unique_ptr<PrecomputedEncoder> from_files(const std::string& features_path, const std::string& texts_path,
-                                                        const std::string& name, const std::string& dataset = "features",
+                                                        const std::string& name,
+                                                        const std::string& dataset = "features",
                                                         const std::string& texts_dataset = "texts");
   std::string id() const override { return id_; }
   int64_t dim() const override { return features_.size(1); }

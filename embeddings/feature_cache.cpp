@@ -2,14 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <unordered_set>
-
-#include <torch/torch.h>
 
 #include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
@@ -60,8 +59,8 @@ std::shared_ptr<FeatureCache::Group> load_group(hid_t file, const std::string& p
   Handle grp = h5::open_group(file, name, path);
   std::string stored_id = h5::read_attr_string(grp, "encoder_id", what);
   if (stored_id != encoder_id)
-    throw ValueError(detail::cat(path, ": group '", name, "' belongs to encoder '", stored_id, "', not '", encoder_id,
-                                 "'"));
+    throw ValueError(
+        detail::cat(path, ": group '", name, "' belongs to encoder '", stored_id, "', not '", encoder_id, "'"));
   g->encoder_id = encoder_id;
   g->dim = h5::read_attr_int(grp, "dim", what);
   g->storage = parse_storage(h5::read_attr_string(grp, "storage", what));
@@ -189,8 +188,8 @@ torch::Tensor FeatureCache::lookup(const std::string& encoder_id, const std::vec
       end = row[order[j]] + 1;
       ++j;
     }
-    hsize_t off[2] = {static_cast<hsize_t>(start), 0}, cnt[2] = {static_cast<hsize_t>(end - start),
-                                                                  static_cast<hsize_t>(g.dim)};
+    hsize_t off[2] = {static_cast<hsize_t>(start), 0},
+            cnt[2] = {static_cast<hsize_t>(end - start), static_cast<hsize_t>(g.dim)};
     h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, nullptr, cnt, nullptr), "selecting rows", what);
     Handle mspace(H5Screate_simple(2, cnt, nullptr));
     buf.resize(cnt[0] * cnt[1] * elt);

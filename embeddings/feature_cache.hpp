@@ -62,7 +62,7 @@ class FeatureCache {
   /// Drops the in-memory key index and re-reads the file (after another process wrote to it).
   void refresh();
 
- struct Group;  ///< one encoder's metadata and key index (internal)
+  struct Group;  ///< one encoder's metadata and key index (internal)
 
  private:
   const Group& group(const std::string& encoder_id) const;

@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "embeddings/encoder.hpp"
 #include "core/base/error.hpp"
 #include "core/base/hash.hpp"
+#include "embeddings/encoder.hpp"
 
 namespace plural::core {
 

@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
-#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <thread>
 
 #include "core/base/error.hpp"
 #include "core/base/safetensors.hpp"
@@ -58,7 +58,8 @@ MiniLmEncoder::MiniLmEncoder(const std::string& dir, int64_t max_len, int64_t ba
     w.max_pos = cfg.at("max_position_embeddings");
     w.vocab = cfg.at("vocab_size");
     w.eps = cfg.value("layer_norm_eps", 1e-12);
-    PLURAL_CHECK(cfg.value("hidden_act", std::string("gelu")) == "gelu", dir, "/config.json: only hidden_act gelu is supported");
+    PLURAL_CHECK(cfg.value("hidden_act", std::string("gelu")) == "gelu", dir,
+                 "/config.json: only hidden_act gelu is supported");
   } catch (const nlohmann::json::exception& e) {
     throw IoError(detail::cat(dir, "/config.json: ", e.what()));
   }
@@ -114,7 +115,8 @@ std::vector<std::vector<int64_t>> MiniLmEncoder::tokenize(const std::vector<std:
   return ids;
 }
 
-std::pair<torch::Tensor, torch::Tensor> MiniLmEncoder::hidden_states(const std::vector<std::vector<int64_t>>& ids) const {
+std::pair<torch::Tensor, torch::Tensor> MiniLmEncoder::hidden_states(
+    const std::vector<std::vector<int64_t>>& ids) const {
   const auto& w = *w_;
   const int64_t B = static_cast<int64_t>(ids.size());
   int64_t L = 0;
@@ -158,7 +160,8 @@ torch::Tensor MiniLmEncoder::token_sums(const std::vector<std::string>& texts) {
     // Word tokens only: position 0 is [CLS] and the last real position of each row is [SEP].
     auto words = mask.clone();
     words.select(1, 0).zero_();
-    for (size_t b = 0; b < ids.size(); ++b) words[static_cast<int64_t>(b)][static_cast<int64_t>(ids[b].size()) - 1] = 0.f;
+    for (size_t b = 0; b < ids.size(); ++b)
+      words[static_cast<int64_t>(b)][static_cast<int64_t>(ids[b].size()) - 1] = 0.f;
     auto sums = (x * words.unsqueeze(2)).sum(1);
     return torch::cat({sums, words.sum(1, /*keepdim=*/true)}, 1);
   });
@@ -242,7 +245,8 @@ const bool registered = register_encoder(
       return std::make_unique<MiniLmEncoder>(s.get("path", default_minilm_dir()), s.get_int("max_len", 256),
                                              s.get_int("batch_tokens", 2048));
     },
-    "sentence-transformers all-MiniLM-L6-v2 in LibTorch (options: path=models/all-MiniLM-L6-v2, max_len=256, batch_tokens=2048)");
+    "sentence-transformers all-MiniLM-L6-v2 in LibTorch (options: path=models/all-MiniLM-L6-v2, max_len=256, "
+    "batch_tokens=2048)");
 }  // namespace
 
 }  // namespace plural::core

@@ -2,12 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "embeddings/encoder.hpp"
 #include "core/base/error.hpp"
 #include "core/base/h5.hpp"
 #include "core/base/hash.hpp"
 #include "core/base/npy.hpp"
 #include "core/base/text_io.hpp"
+#include "embeddings/encoder.hpp"
 
 namespace plural::core {
 
@@ -17,7 +17,8 @@ PrecomputedEncoder::PrecomputedEncoder(const std::vector<std::string>& texts, to
   PLURAL_CHECK(features.dim() == 2, "PrecomputedEncoder: features must be 2-D [n, d], got ", features.dim(), "-D");
   PLURAL_CHECK(features.size(0) == static_cast<int64_t>(texts.size()), "PrecomputedEncoder: ", features.size(0),
                " feature rows but ", texts.size(), " texts");
-  PLURAL_CHECK(!name.empty() && name.find(',') == std::string::npos, "PrecomputedEncoder: name must be non-empty, without commas");
+  PLURAL_CHECK(!name.empty() && name.find(',') == std::string::npos,
+               "PrecomputedEncoder: name must be non-empty, without commas");
   features_ = features.to(torch::kFloat32).contiguous();
   auto finite = torch::isfinite(features_).all(1);
   if (!finite.all().item<bool>()) {
@@ -78,13 +79,14 @@ std::unique_ptr<PrecomputedEncoder> PrecomputedEncoder::from_files(const std::st
                                                                    const std::string& texts_dataset) {
   torch::Tensor features;
   std::vector<std::string> texts;
-  bool is_h5 = features_path.size() > 3 &&
-               (features_path.rfind(".h5") == features_path.size() - 3 || features_path.rfind(".hdf5") != std::string::npos);
+  bool is_h5 = features_path.size() > 3 && (features_path.rfind(".h5") == features_path.size() - 3 ||
+                                            features_path.rfind(".hdf5") != std::string::npos);
   if (is_h5) {
     h5::Handle file = h5::open_file(features_path, h5::Mode::read);
     h5::Handle ds = h5::open_dataset(file, dataset, features_path);
     auto dims = h5::shape(ds, features_path + ":" + dataset);
-    PLURAL_CHECK(dims.size() == 2, features_path, ":", dataset, ": expected a 2-D [n, d] dataset, got rank ", dims.size());
+    PLURAL_CHECK(dims.size() == 2, features_path, ":", dataset, ": expected a 2-D [n, d] dataset, got rank ",
+                 dims.size());
     features = torch::empty({static_cast<int64_t>(dims[0]), static_cast<int64_t>(dims[1])});
     h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, features.data_ptr<float>()), "reading",
               features_path + ":" + dataset);

@@ -29,8 +29,8 @@ TorchScriptEncoder::TorchScriptEncoder(const std::string& module_path, const std
   try {
     module_ = std::make_unique<torch::jit::Module>(torch::jit::load(module_path));
   } catch (const c10::Error& e) {
-    throw IoError(detail::cat(module_path, ": not a loadable TorchScript module: ",
-                              std::string(e.what_without_backtrace()).substr(0, 200)));
+    throw IoError(detail::cat(
+        module_path, ": not a loadable TorchScript module: ", std::string(e.what_without_backtrace()).substr(0, 200)));
   }
   module_->eval();
   dim_ = run({tokenizer_->encode("probe", static_cast<size_t>(max_len_))}).size(1);
@@ -60,7 +60,8 @@ torch::Tensor TorchScriptEncoder::run(const std::vector<std::vector<int64_t>>& i
   }
   PLURAL_CHECK(out.isTensor(), path_, ": forward must return a Tensor");
   auto t = out.toTensor();
-  PLURAL_CHECK(t.dim() == 2 && t.size(0) == B, path_, ": forward returned shape ", t.sizes(), ", expected [", B, ", D]");
+  PLURAL_CHECK(t.dim() == 2 && t.size(0) == B, path_, ": forward returned shape ", t.sizes(), ", expected [", B,
+               ", D]");
   t = t.to(torch::kFloat32).contiguous();
   PLURAL_CHECK(torch::isfinite(t).all().item<bool>(), path_, ": forward returned NaN or Inf");
   PLURAL_CHECK(dim_ == 0 || t.size(1) == dim_, path_, ": forward returned dim ", t.size(1), ", earlier ", dim_);

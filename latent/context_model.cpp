@@ -2,14 +2,13 @@
 
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
+#include "core/dataset_view.hpp"
 #include "core/support.hpp"
 
 namespace plural::embeddings {
@@ -29,8 +28,8 @@ torch::Tensor activate(const torch::Tensor& h, const std::string& name) {
 
 void ContextConditioned::Config::validate() const {
   mlp.validate("context");
-  PLURAL_CHECK(conditioning == "film" || conditioning == "concat", "context: conditioning must be film or concat, got '",
-               conditioning, "'");
+  PLURAL_CHECK(conditioning == "film" || conditioning == "concat",
+               "context: conditioning must be film or concat, got '", conditioning, "'");
   PLURAL_CHECK(null_fraction >= 0 && null_fraction <= 1, "context: null_fraction must be in [0, 1], got ",
                null_fraction);
 }
@@ -66,12 +65,9 @@ ContextConditioned::ContextConditioned(const core::ModelDims& dims, Config confi
 }
 
 std::string ContextConditioned::config_json() const {
-  return nlohmann::json{{"conditioning", config_.conditioning},
-                        {"hidden", config_.mlp.hidden},
-                        {"activation", config_.mlp.activation},
-                        {"dropout", config_.mlp.dropout},
-                        {"use_prompt", config_.use_prompt},
-                        {"null_fraction", config_.null_fraction}}
+  return nlohmann::json{{"conditioning", config_.conditioning}, {"hidden", config_.mlp.hidden},
+                        {"activation", config_.mlp.activation}, {"dropout", config_.mlp.dropout},
+                        {"use_prompt", config_.use_prompt},     {"null_fraction", config_.null_fraction}}
       .dump();
 }
 
@@ -192,8 +188,9 @@ void ContextConditioned::refresh_seen_users(const core::DatasetView& view) {
 }
 
 core::UserState ContextConditioned::context_posterior(const PairBatch& shots, const std::string& user_id) {
-  PLURAL_CHECK(known_.size(0) > 0, "context: this model knows no training contexts (train it first, or give the "
-                                   "user's context with their comparisons)");
+  PLURAL_CHECK(known_.size(0) > 0,
+               "context: this model knows no training contexts (train it first, or give the "
+               "user's context with their comparisons)");
   auto s = core::new_user_state(*this, shots, user_id);
   if (!shots.label.defined() || shots.size() == 0) return s;  // the prior: the null context
   core::check_shot_features(*this, shots, "context-posterior adapter");

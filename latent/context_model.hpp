@@ -65,16 +65,16 @@ class ContextConditioned : public core::RewardModel, public core::HypothesisPost
   /// A state's contexts and weights (checked), or undefined tensors for a state without them.
   std::pair<torch::Tensor, torch::Tensor> state_posterior(const core::UserState& state) const;
   Config config_;
-  torch::Tensor null_;                  // [Dc] the learned "no context given"
-  torch::Tensor known_;                 // buffer [H, Dc]: the training contexts
-  core::Mlp concat_{nullptr};           // concat
-  torch::nn::ModuleList film_layers_;   // film: Linear per hidden layer, then the output Linear
-  torch::nn::ModuleList film_maps_;     // film: c -> (γ, β) per hidden layer
+  torch::Tensor null_;                 // [Dc] the learned "no context given"
+  torch::Tensor known_;                // buffer [H, Dc]: the training contexts
+  core::Mlp concat_{nullptr};          // concat
+  torch::nn::ModuleList film_layers_;  // film: Linear per hidden layer, then the output Linear
+  torch::nn::ModuleList film_maps_;    // film: c -> (γ, β) per hidden layer
 };
 
 /// Σ_c p(c) σ(r(a, c) − r(b, c)) for each pair: the preference of a population whose members hold context c with
 /// probability p(c). contexts [C, Dc], probs [C] (non-negative, summing to 1); result [B].
-torch::Tensor marginal_preference(ContextConditioned& model, const core::PairBatch& pairs, const torch::Tensor& contexts,
-                                  const torch::Tensor& probs);
+torch::Tensor marginal_preference(ContextConditioned& model, const core::PairBatch& pairs,
+                                  const torch::Tensor& contexts, const torch::Tensor& probs);
 
 }  // namespace plural::embeddings

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
+#include "core/dataset_view.hpp"
 
 namespace plural::embeddings {
 
@@ -20,8 +20,8 @@ void UserCrossAttention::Config::validate() const {
   PLURAL_CHECK(self_attention >= 0, "cross-attn: self_attention must be >= 0");
   PLURAL_CHECK(branch_dropout >= 0 && branch_dropout < 1, "cross-attn: branch_dropout must be in [0, 1), got ",
                branch_dropout);
-  PLURAL_CHECK(context_min >= 1 && context_max >= context_min,
-               "cross-attn: need 1 <= context_min <= context_max, got ", context_min, " and ", context_max);
+  PLURAL_CHECK(context_min >= 1 && context_max >= context_min, "cross-attn: need 1 <= context_min <= context_max, got ",
+               context_min, " and ", context_max);
   PLURAL_CHECK(seen_context >= 1, "cross-attn: seen_context must be >= 1");
   PLURAL_CHECK(dropout >= 0 && dropout < 1, "cross-attn: dropout must be in [0, 1)");
 }
@@ -101,10 +101,10 @@ torch::Tensor UserCrossAttention::attend(const torch::Tensor& h, const torch::Te
   const int64_t B = h.size(0), m = config_.token;
   if (memory.size(1) == 0) return torch::zeros({B, m});
   auto keys = k_->forward(memory).index_select(0, index), values = v_->forward(memory).index_select(0, index);
-  auto valid = mask.index_select(0, index);                                       // [B, N]
+  auto valid = mask.index_select(0, index);  // [B, N]
   auto scores = torch::matmul(keys, q_->forward(h).unsqueeze(2)).squeeze(2) / std::sqrt(double(m));
   auto att = torch::softmax(scores.masked_fill(~valid, -1e9), 1);
-  auto a = torch::matmul(att.unsqueeze(1), values).squeeze(1);                   // [B, m]
+  auto a = torch::matmul(att.unsqueeze(1), values).squeeze(1);  // [B, m]
   return torch::where(valid.any(1, true), a, torch::zeros({}));
 }
 
@@ -129,8 +129,8 @@ torch::Tensor UserCrossAttention::reward_seen(const ItemBatch& items, const torc
 
 torch::Tensor UserCrossAttention::state_memory(const UserState& s, const char* name) const {
   const auto& mem = s.at(name);
-  PLURAL_CHECK(mem.dim() == 2 && mem.size(1) == config_.token, "cross-attn: user state '", s.user_id, "' has ",
-               name, " of shape ", mem.sizes(), ", this model's tokens are ", config_.token, "-dim");
+  PLURAL_CHECK(mem.dim() == 2 && mem.size(1) == config_.token, "cross-attn: user state '", s.user_id, "' has ", name,
+               " of shape ", mem.sizes(), ", this model's tokens are ", config_.token, "-dim");
   return mem;
 }
 
@@ -217,7 +217,7 @@ UserState UserCrossAttention::adapt_from(const core::SupportSet& set, const User
 }
 
 torch::Tensor UserCrossAttention::candidate_logits(const torch::Tensor& ha, const torch::Tensor& hb,
-                                                    const torch::Tensor& users, double lambda) {
+                                                   const torch::Tensor& users, double lambda) {
   const int64_t C = ha.size(0);
   auto pop = (w0_->forward(ha) - w0_->forward(hb)).squeeze(1);
   auto g = personal_of_seen(torch::cat({ha, hb}), users);  // [H, 2C]

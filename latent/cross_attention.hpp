@@ -21,12 +21,12 @@ namespace plural::embeddings {
 class UserCrossAttention : public core::RewardModel, public core::HypothesisPosterior {
  public:
   struct Config {
-    int64_t token = 64;          ///< m: width of pair tokens and attention
-    int64_t hidden = 256;        ///< MLP width
-    int64_t self_attention = 1;  ///< self-attention layers over a user's tokens (0 or more)
-    double branch_dropout = 0.1; ///< training: the personal term is dropped for this share of target pairs
+    int64_t token = 64;           ///< m: width of pair tokens and attention
+    int64_t hidden = 256;         ///< MLP width
+    int64_t self_attention = 1;   ///< self-attention layers over a user's tokens (0 or more)
+    double branch_dropout = 0.1;  ///< training: the personal term is dropped for this share of target pairs
     int64_t context_min = 1, context_max = 32;  ///< support pairs per training episode, drawn uniformly
-    int64_t seen_context = 64;   ///< train pairs kept as a seen user's tokens
+    int64_t seen_context = 64;                  ///< train pairs kept as a seen user's tokens
     bool use_prompt = true;
     double dropout = 0.0;
     void validate() const;
@@ -71,7 +71,7 @@ class UserCrossAttention : public core::RewardModel, public core::HypothesisPost
   torch::Tensor personal_of_seen(const torch::Tensor& h, const torch::Tensor& users);
   /// Logits [H, C] of candidate pairs (projections ha, hb [C, m]) under seen users `users` [H].
   torch::Tensor candidate_logits(const torch::Tensor& ha, const torch::Tensor& hb, const torch::Tensor& users,
-                                  double lambda);
+                                 double lambda);
   torch::Tensor state_memory(const core::UserState& s, const char* name) const;  // checked [N, m]
   bool prompts() const { return config_.use_prompt && dims_.prompt_dim > 0; }
   Config config_;

@@ -3,12 +3,11 @@
 #include <torch/torch.h>
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
+#include "core/dataset_view.hpp"
 #include "core/train/trainer.hpp"
 
 namespace plural::latent {
@@ -33,8 +32,10 @@ void Vpl::Config::validate() const {
                context_min, " and ", context_max);
   PLURAL_CHECK(seen_context >= 1, "vpl: seen_context must be >= 1");
   PLURAL_CHECK(dropout >= 0 && dropout < 1, "vpl: dropout must be in [0, 1)");
-  PLURAL_CHECK(pair_input == "concat" || pair_input == "difference", "vpl: pair_input must be 'concat' or "
-               "'difference', got '", pair_input, "'");
+  PLURAL_CHECK(pair_input == "concat" || pair_input == "difference",
+               "vpl: pair_input must be 'concat' or "
+               "'difference', got '",
+               pair_input, "'");
   PLURAL_CHECK(decoder == "mlp" || decoder == "bilinear", "vpl: decoder must be 'mlp' or 'bilinear', got '", decoder,
                "'");
 }
@@ -59,8 +60,10 @@ Vpl::Vpl(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
     torch::NoGradGuard ng;
     logvar_head_->bias.fill_(config_.logvar_init);
   }
-  if (config_.decoder == "mlp") decoder_ = register_module("decoder", core::Mlp(D + P + Z, 1, mlp));
-  else decoder_ = register_module("decoder", core::Mlp(D + P, 1 + Z, mlp));
+  if (config_.decoder == "mlp")
+    decoder_ = register_module("decoder", core::Mlp(D + P + Z, 1, mlp));
+  else
+    decoder_ = register_module("decoder", core::Mlp(D + P, 1 + Z, mlp));
   const auto U = static_cast<int64_t>(dims.users.size());
   seen_mu_ = register_buffer("seen_mu", torch::zeros({U, Z}));
   seen_logvar_ = register_buffer("seen_logvar", torch::zeros({U, Z}));
@@ -68,13 +71,20 @@ Vpl::Vpl(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
 
 std::string Vpl::config_json() const {
   const auto& c = config_;
-  return nlohmann::json{{"latent", c.latent},           {"hidden", c.hidden},
-                        {"beta", c.beta},               {"anneal_period", c.anneal_period},
-                        {"anneal_baseline", c.anneal_baseline}, {"clamp", c.clamp},
-                        {"normalize", c.normalize},     {"free_bits", c.free_bits},
-                        {"context_min", c.context_min}, {"context_max", c.context_max},
-                        {"seen_context", c.seen_context}, {"use_prompt", c.use_prompt},
-                        {"dropout", c.dropout},         {"decoder", c.decoder},
+  return nlohmann::json{{"latent", c.latent},
+                        {"hidden", c.hidden},
+                        {"beta", c.beta},
+                        {"anneal_period", c.anneal_period},
+                        {"anneal_baseline", c.anneal_baseline},
+                        {"clamp", c.clamp},
+                        {"normalize", c.normalize},
+                        {"free_bits", c.free_bits},
+                        {"context_min", c.context_min},
+                        {"context_max", c.context_max},
+                        {"seen_context", c.seen_context},
+                        {"use_prompt", c.use_prompt},
+                        {"dropout", c.dropout},
+                        {"decoder", c.decoder},
                         {"logvar_init", c.logvar_init},
                         {"pair_input", c.pair_input},
                         {"set_norm", c.set_norm}}
@@ -85,8 +95,10 @@ std::pair<torch::Tensor, torch::Tensor> Vpl::encode(const core::SupportSet& set)
   const int64_t S = set.mask.size(0), N = set.mask.size(1), Z = config_.latent;
   if (N == 0) return {torch::zeros({S, Z}), torch::zeros({S, Z})};
   std::vector<torch::Tensor> in;
-  if (config_.pair_input == "concat") in = {set.chosen, set.rejected};
-  else in = {set.chosen - set.rejected};
+  if (config_.pair_input == "concat")
+    in = {set.chosen, set.rejected};
+  else
+    in = {set.chosen - set.rejected};
   if (prompts()) in.push_back(set.prompt);
   auto e = pair_->forward(torch::cat(in, 2));  // [S, N, Z]
   // Single-head self-attention over the set; padded pairs are masked as keys and left out of the mean.
@@ -94,7 +106,7 @@ std::pair<torch::Tensor, torch::Tensor> Vpl::encode(const core::SupportSet& set)
   scores = scores.masked_fill(~set.mask.unsqueeze(1), -1e9);
   auto out = torch::matmul(torch::softmax(scores, 2), v_->forward(e));  // [S, N, Z]
   auto m = set.mask.to(out.dtype()).unsqueeze(2);
-  auto count = m.sum(1);                                                 // [S, 1]
+  auto count = m.sum(1);  // [S, 1]
   auto pooled = (out * m).sum(1) / count.clamp_min(1);
   auto has = count > 0;
   if (config_.set_norm) {
@@ -151,8 +163,8 @@ torch::Tensor Vpl::reward_seen(const ItemBatch& items, const torch::Tensor& user
 torch::Tensor Vpl::state_mu(const UserState& s) const {
   check_state(s, "vpl");
   const auto& mu = s.at("mu");
-  PLURAL_CHECK(mu.dim() == 1 && mu.size(0) == config_.latent, "vpl: user state '", s.user_id, "' has a ",
-               mu.numel(), "-dim latent, this model's is ", config_.latent);
+  PLURAL_CHECK(mu.dim() == 1 && mu.size(0) == config_.latent, "vpl: user state '", s.user_id, "' has a ", mu.numel(),
+               "-dim latent, this model's is ", config_.latent);
   return mu;
 }
 
@@ -177,8 +189,8 @@ torch::Tensor Vpl::logits(const PairBatch& batch) {
 
 torch::Tensor Vpl::regularizer(const PairBatch&) {
   if (!is_training() || !last_kl_.defined()) return torch::zeros({});
-  torch::Tensor kl = config_.free_bits > 0 ? last_kl_.mean(0).clamp_min(config_.free_bits).sum()
-                                           : last_kl_.sum(1).mean();
+  torch::Tensor kl =
+      config_.free_bits > 0 ? last_kl_.mean(0).clamp_min(config_.free_bits).sum() : last_kl_.sum(1).mean();
   last_kl_ = torch::Tensor();
   return config_.beta * annealer_.slope(step_++) * kl;
 }
@@ -283,8 +295,7 @@ core::LinearizedLogits Vpl::linearize(const UserState& state, const core::Prepar
     mean = pool.base + pool.personal.matmul(l.detach());
     if (config_.normalize) {
       std::vector<torch::Tensor> rows;
-      for (int64_t d = 0; d < config_.latent; ++d)
-        rows.push_back(torch::autograd::grad({l[d]}, {z}, {}, true)[0]);
+      for (int64_t d = 0; d < config_.latent; ++d) rows.push_back(torch::autograd::grad({l[d]}, {z}, {}, true)[0]);
       grad = pool.personal.matmul(torch::stack(rows));  // [C, Z] · dℓ/dz
     } else {
       grad = pool.personal;
@@ -303,8 +314,7 @@ core::LinearizedLogits Vpl::linearize(const UserState& state, const core::Prepar
   return {mean.detach(), grad.detach(), torch::diag(sigma * sigma)};
 }
 
-torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPool& prepared, int64_t m,
-                                 uint64_t seed) {
+torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPool& prepared, int64_t m, uint64_t seed) {
   auto mu = state_mu(state);
   auto sigma = state.at("sigma").reshape({config_.latent});
   const auto& pool = core::prepared_as<VplPool>(prepared, family());

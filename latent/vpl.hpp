@@ -16,7 +16,7 @@ namespace plural::latent {
 /// VPL's cyclic cosine KL schedule: slope(t) = b + (1 − b)·(cos(π(t'/T − 1)) + 1)/2 with t' = t mod T, rising from b
 /// to 1 over each period T. Stepped once per training step (the reference also stepped it during evaluation).
 struct KlAnnealer {
-  int64_t period = 0;     ///< 0: no annealing (slope 1)
+  int64_t period = 0;  ///< 0: no annealing (slope 1)
   double baseline = 0.1;
   double slope(int64_t step) const;
 };
@@ -28,12 +28,12 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
     double beta = 1e-3;                 ///< KL weight of the ELBO
     int64_t anneal_period = 500;        ///< training steps per KL cycle (0 = constant β)
     double anneal_baseline = 0.1;
-    double clamp = 1.0;                 ///< μ and log σ² clamped to [−clamp, clamp], as the reference
-    bool normalize = false;             ///< z ← √d_z·z/‖z‖, in training and evaluation alike
-    double free_bits = 0.0;             ///< per-dimension KL floor in nats (0 = off); a remedy for collapse
+    double clamp = 1.0;                         ///< μ and log σ² clamped to [−clamp, clamp], as the reference
+    bool normalize = false;                     ///< z ← √d_z·z/‖z‖, in training and evaluation alike
+    double free_bits = 0.0;                     ///< per-dimension KL floor in nats (0 = off); a remedy for collapse
     int64_t context_min = 1, context_max = 32;  ///< support pairs per training set, drawn uniformly
-    int64_t seen_context = 64;          ///< train pairs encoded into a seen user's state
-    bool use_prompt = true;             ///< prompt features enter the pair encoder and the decoder
+    int64_t seen_context = 64;                  ///< train pairs encoded into a seen user's state
+    bool use_prompt = true;                     ///< prompt features enter the pair encoder and the decoder
     /// "mlp": r = MLP([x; z]) (the reference). "bilinear": r = b(x) + h(x)ᵀz with b, h one MLP's outputs — the
     /// user part is linear in z, like PAL's mixture weights. With "mlp" and no set_norm (the reference design) the
     /// latent collapsed on Persona-K with MiniLM features (docs/vpl.md); bilinear + set_norm uses it.
@@ -46,7 +46,7 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
     /// a mean over a user's pairs is mostly the population's mean pair, and the part that differs between users
     /// is too small at initialisation for the decoder to pick up — normalizing across users makes it O(1).
     bool set_norm = true;
-    double logvar_init = 0.0;           ///< initial bias of the log σ² head (the reference: ≈ 0, σ ≈ 1)
+    double logvar_init = 0.0;  ///< initial bias of the log σ² head (the reference: ≈ 0, σ ≈ 1)
     void validate() const;
   };
   Vpl(const core::ModelDims& dims, Config config);
@@ -90,7 +90,7 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   int64_t step() const { return step_; }
 
  private:
-  torch::Tensor latent_of(const torch::Tensor& z) const;  // normalization, when configured
+  torch::Tensor latent_of(const torch::Tensor& z) const;            // normalization, when configured
   torch::Tensor decoder_input(const core::ItemBatch& items) const;  // [x; prompt]
   torch::Tensor seen_latents(const torch::Tensor& users) const;     // seen users' μ, 0 for row -1
   torch::Tensor state_mu(const core::UserState& s) const;

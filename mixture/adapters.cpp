@@ -136,8 +136,10 @@ class AdamWAdapter : public core::Adapter {
 
 const bool registered = [] {
   for (const char* family : {"pal-a", "pal-b", "lore"}) {
-    core::register_adapter(family, "newton", [](const std::string& j) { return std::make_unique<NewtonAdapter>(j); }, true);
-    core::register_adapter(family, "adamw", [](const std::string& j) { return std::make_unique<AdamWAdapter>(j); }, false);
+    core::register_adapter(
+        family, "newton", [](const std::string& j) { return std::make_unique<NewtonAdapter>(j); }, true);
+    core::register_adapter(
+        family, "adamw", [](const std::string& j) { return std::make_unique<AdamWAdapter>(j); }, false);
   }
   return true;
 }();

@@ -46,10 +46,12 @@ void DistanceHead::apply(const float* h, int64_t rows, double* v, double* c) con
   Eigen::Map<RowMatF> Z(z.data(), rows, m);
   Z.rowwise() = Eigen::Map<const Eigen::RowVectorXf>(s_.data(), m);
   r_t_.add_rows_times(row_pointers(h, rows, hd).data(), rows, z.data());
-  RowMatD VO = Eigen::Map<const RowMatF>(h, rows, hd).cast<double>() * Eigen::Map<const RowMatD>(fw_t_.data(), hd, k_ + 1);
+  RowMatD VO =
+      Eigen::Map<const RowMatF>(h, rows, hd).cast<double>() * Eigen::Map<const RowMatD>(fw_t_.data(), hd, k_ + 1);
   VO.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(fb_.data(), k_ + 1);
   Eigen::Map<RowMatD>(v, rows, k_) = VO.leftCols(k_);
-  Eigen::Map<Eigen::VectorXd>(c, rows) = Z.cast<double>().rowwise().squaredNorm().array() + c0_ + 2.0 * VO.col(k_).array() - oo_;
+  Eigen::Map<Eigen::VectorXd>(c, rows) =
+      Z.cast<double>().rowwise().squaredNorm().array() + c0_ + 2.0 * VO.col(k_).array() - oo_;
 }
 
 }  // namespace plural::mixture

@@ -119,7 +119,8 @@ void FrozenProjector::finish(float* pre, int64_t rows, const float* const* x_row
   if (to_hidden) activate(cur, rows, out_);
   if (cur != y) std::copy_n(cur, rows * out_, y);  // a single-layer projector, or h after the first layer
   if (residual_ && !to_hidden)
-    for (int64_t r = 0; r < rows; ++r) Eigen::Map<RowVec>(y + r * out_, out_) += Eigen::Map<const RowVec>(x_rows[r], in_);
+    for (int64_t r = 0; r < rows; ++r)
+      Eigen::Map<RowVec>(y + r * out_, out_) += Eigen::Map<const RowVec>(x_rows[r], in_);
 }
 
 }  // namespace plural::mixture

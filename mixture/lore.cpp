@@ -1,5 +1,3 @@
-#include "mixture/pal.hpp"
-
 #include <torch/torch.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
 #include "mixture/model_inputs.hpp"
+#include "mixture/pal.hpp"
 #include "mixture/shot_geometries.hpp"
 
 namespace plural::mixture {

@@ -84,8 +84,11 @@ std::map<std::string, std::vector<torch::Tensor>> MixtureModel::param_groups() {
   std::map<std::string, std::vector<torch::Tensor>> groups;
   for (const auto& p : named_parameters()) {
     const auto& k = p.key();
-    groups[k == "theta" ? "user" : k == "log_scale" ? "scale" : k == "prototypes" ? "prototypes" : "shared"].push_back(
-        p.value());
+    groups[k == "theta"        ? "user"
+           : k == "log_scale"  ? "scale"
+           : k == "prototypes" ? "prototypes"
+                               : "shared"]
+        .push_back(p.value());
   }
   return groups;
 }
@@ -111,7 +114,7 @@ Eigen::VectorXd to_eigen(const torch::Tensor& t) {
 Eigen::MatrixXd to_eigen_matrix(const torch::Tensor& t) {
   auto d = t.to(torch::kFloat64).contiguous();
   return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(d.data_ptr<double>(),
-                                                                                               d.size(0), d.size(1));
+                                                                                                  d.size(0), d.size(1));
 }
 torch::Tensor to_tensor(const Eigen::MatrixXd& m) {
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = m.cast<float>();
@@ -124,7 +127,8 @@ torch::Tensor to_tensor(const Eigen::MatrixXd& m) {
 static std::pair<Eigen::VectorXd, Eigen::MatrixXd> posterior(const MixtureModel& m, const UserState& s) {
   m.check_state(s, "query");
   auto th = to_eigen(s.at("theta"));
-  PLURAL_CHECK(th.size() == m.K(), m.family(), ": user state '", s.user_id, "' has ", th.size(), " logits, K = ", m.K());
+  PLURAL_CHECK(th.size() == m.K(), m.family(), ": user state '", s.user_id, "' has ", th.size(),
+               " logits, K = ", m.K());
   return {th, to_eigen_matrix(core::state_covariance(s))};
 }
 

@@ -2,7 +2,6 @@
 // The ideal-point mixture family (PAL-A, PAL-B, LoRe): everything is shared except each user's K logits θ_u,
 // whose softmax w_u is a point on the simplex. A new user is K numbers, so adapting one is a K-dimensional problem.
 #include <Eigen/Core>
-
 #include <memory>
 #include <string>
 

@@ -30,6 +30,8 @@ void check_shots(const PairBatch& shots, const core::ModelDims& dims, bool promp
                  shots.a.prompt.size(0), " and ", shots.b.prompt.size(0), " prompt rows");
 }
 
-at::Tensor broadcast_weights(const at::Tensor& w, int64_t B) { return w.dim() == 1 ? w.unsqueeze(0).expand({B, -1}) : w; }
+at::Tensor broadcast_weights(const at::Tensor& w, int64_t B) {
+  return w.dim() == 1 ? w.unsqueeze(0).expand({B, -1}) : w;
+}
 
 }  // namespace plural::mixture

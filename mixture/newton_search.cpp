@@ -133,15 +133,24 @@ NewtonResult search(const ShotGeometry& geo, int64_t K, const Eigen::Ref<const E
 NewtonResult newton_search(const ShotGeometry& geo, int64_t K, const Eigen::Ref<const Eigen::VectorXd>& y,
                            const Eigen::Ref<const Eigen::VectorXd>& c, const NewtonOptions& options) {
   switch (K) {
-    case 1: return search<1>(geo, K, y, c, options);
-    case 2: return search<2>(geo, K, y, c, options);
-    case 3: return search<3>(geo, K, y, c, options);
-    case 4: return search<4>(geo, K, y, c, options);
-    case 5: return search<5>(geo, K, y, c, options);
-    case 6: return search<6>(geo, K, y, c, options);
-    case 7: return search<7>(geo, K, y, c, options);
-    case 8: return search<8>(geo, K, y, c, options);
-    default: return search<Eigen::Dynamic>(geo, K, y, c, options);
+    case 1:
+      return search<1>(geo, K, y, c, options);
+    case 2:
+      return search<2>(geo, K, y, c, options);
+    case 3:
+      return search<3>(geo, K, y, c, options);
+    case 4:
+      return search<4>(geo, K, y, c, options);
+    case 5:
+      return search<5>(geo, K, y, c, options);
+    case 6:
+      return search<6>(geo, K, y, c, options);
+    case 7:
+      return search<7>(geo, K, y, c, options);
+    case 8:
+      return search<8>(geo, K, y, c, options);
+    default:
+      return search<Eigen::Dynamic>(geo, K, y, c, options);
   }
 }
 

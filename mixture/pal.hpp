@@ -19,9 +19,9 @@ class PalB : public MixtureModel {
     int64_t k = 2;
     // d = 64 with dropout 0.3 beat the reference's d = feature dim without dropout on Persona-K (0.893 vs 0.860
     // seen-user accuracy, 4.8x faster training; docs/pal.md "choosing the defaults").
-    int64_t dim = 64;                          ///< projection width d (0 = item feature dim)
-    std::string proj = "mlp2-gelu-dropout3";   ///< f and every g_k
-    double bound = 4.0, bound_lambda = 0.0;    ///< λ·mean(max(0, ‖a‖ − U)) on ideal points (0 = off)
+    int64_t dim = 64;                         ///< projection width d (0 = item feature dim)
+    std::string proj = "mlp2-gelu-dropout3";  ///< f and every g_k
+    double bound = 4.0, bound_lambda = 0.0;   ///< λ·mean(max(0, ‖a‖ − U)) on ideal points (0 = off)
     bool partition = false;
     double prior_var = 4.0;
   };
@@ -56,7 +56,7 @@ class PalB : public MixtureModel {
   static std::vector<PromptPrototypes> split_prototypes(const torch::Tensor& table);  // [P, K, d] → P of them
   /// The prototypes of each distinct row of `rows` (row i at rows[i]): a frozen model's from the memo.
   std::vector<std::shared_ptr<const PromptPrototypes>> prompt_prototypes(const float* const* rows,
-                                                                        const DistinctRows& d);
+                                                                         const DistinctRows& d);
   /// The shots' normalised item representations [2n, d] (a's rows, then b's) through an inference copy of f.
   std::vector<float> frozen_item_rows(const core::PairBatch& shots);
   Config config_;

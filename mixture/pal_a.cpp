@@ -1,5 +1,3 @@
-#include "mixture/pal.hpp"
-
 #include <torch/torch.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 #include "core/base/json_config.hpp"
 #include "mixture/distance_head.hpp"
 #include "mixture/model_inputs.hpp"
+#include "mixture/pal.hpp"
 #include "mixture/shot_geometries.hpp"
 
 namespace plural::mixture {
@@ -21,14 +20,14 @@ using core::PairBatch;
 PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   set_dims(dims);
   PLURAL_CHECK(config_.variant == "f(P)w" || config_.variant == "Pw" || config_.variant == "f(Pw)",
-               "pal-a: variant must be f(P)w, Pw or f(Pw), got '",
-               config_.variant, "'");
+               "pal-a: variant must be f(P)w, Pw or f(Pw), got '", config_.variant, "'");
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   const int64_t in = dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0);
   const int64_t d = config_.dim > 0 ? config_.dim : dims.item_dim;
   f_ = register_module("f", Projector(in, d, ProjectorSpec::parse(config_.proj)));
   // Unit-norm random prototypes, as the original initialises them.
-  auto P = torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});  // f(Pw), f(P)w: input space
+  auto P =
+      torch::randn({std::max<int64_t>(config_.k, 1), config_.variant == "Pw" ? d : in});  // f(Pw), f(P)w: input space
   protos_ = register_parameter("prototypes", P / P.norm(2, 1, true));
   init_users(config_.k, config_.partition, config_.prior_var);
   f_state_ = parameters_and_buffers(*f_);
@@ -37,9 +36,12 @@ PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
 }
 
 std::string PalA::config_json() const {
-  return nlohmann::json{{"k", config_.k},           {"dim", config_.dim},
-                        {"proj", config_.proj},     {"variant", config_.variant},
-                        {"use_prompt", config_.use_prompt}, {"partition", config_.partition},
+  return nlohmann::json{{"k", config_.k},
+                        {"dim", config_.dim},
+                        {"proj", config_.proj},
+                        {"variant", config_.variant},
+                        {"use_prompt", config_.use_prompt},
+                        {"partition", config_.partition},
                         {"prior_var", config_.prior_var}}
       .dump();
 }
@@ -123,7 +125,8 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   auto Ft = ideal_basis().detach().to(torch::kFloat32).contiguous();  // [K, d]
   const int64_t d = Ft.size(1);
   Eigen::Map<const RowMatF> F(Ft.data_ptr<float>(), k_, d);
-  std::vector<double> v(static_cast<size_t>(2 * n * k_)), c(static_cast<size_t>(2 * n)), gram(static_cast<size_t>(k_ * k_));
+  std::vector<double> v(static_cast<size_t>(2 * n * k_)), c(static_cast<size_t>(2 * n)),
+      gram(static_cast<size_t>(k_ * k_));
   Eigen::Map<RowMatD>(gram.data(), k_, k_) = (F * F.transpose()).cast<double>();
   auto items = both_sides(shots);
   std::shared_ptr<const FrozenProjector> f;

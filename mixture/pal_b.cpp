@@ -1,5 +1,3 @@
-#include "mixture/pal.hpp"
-
 #include <torch/torch.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
 #include "mixture/model_inputs.hpp"
+#include "mixture/pal.hpp"
 #include "mixture/row_gemm.hpp"
 #include "mixture/shot_geometries.hpp"
 
@@ -39,9 +38,12 @@ PalB::PalB(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
 }
 
 std::string PalB::config_json() const {
-  return nlohmann::json{{"k", config_.k},         {"dim", config_.dim},
-                        {"proj", config_.proj},   {"bound", config_.bound},
-                        {"bound_lambda", config_.bound_lambda}, {"partition", config_.partition},
+  return nlohmann::json{{"k", config_.k},
+                        {"dim", config_.dim},
+                        {"proj", config_.proj},
+                        {"bound", config_.bound},
+                        {"bound_lambda", config_.bound_lambda},
+                        {"partition", config_.partition},
                         {"prior_var", config_.prior_var}}
       .dump();
 }
@@ -179,7 +181,8 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
   std::vector<std::shared_ptr<const PromptPrototypes>> protos;
   std::vector<int64_t> prompt_of(static_cast<size_t>(2 * n), 0);
   if (g_) {
-    const auto pa = shots.a.prompt.to(torch::kFloat32).contiguous(), pb = shots.b.prompt.to(torch::kFloat32).contiguous();
+    const auto pa = shots.a.prompt.to(torch::kFloat32).contiguous(),
+               pb = shots.b.prompt.to(torch::kFloat32).contiguous();
     const int64_t D = dims_.prompt_dim;
     auto rows = row_pointers(pa.data_ptr<float>(), n, D);
     append_row_pointers(pb.data_ptr<float>(), n, D, rows);
@@ -187,7 +190,8 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
     protos = prompt_prototypes(rows.data(), d);
     prompt_of = std::move(d.index);
   } else {
-    protos.push_back(std::make_shared<const PromptPrototypes>(std::move(split_prototypes(fixed_protos_.unsqueeze(0))[0])));
+    protos.push_back(
+        std::make_shared<const PromptPrototypes>(std::move(split_prototypes(fixed_protos_.unsqueeze(0))[0])));
   }
   std::vector<float> e;
   if (frozen) {
@@ -200,7 +204,8 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
                  .contiguous();
     e.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
-  const int64_t P = static_cast<int64_t>(protos.size()), d = static_cast<int64_t>(e.size()) / std::max<int64_t>(2 * n, 1);
+  const int64_t P = static_cast<int64_t>(protos.size()),
+                d = static_cast<int64_t>(e.size()) / std::max<int64_t>(2 * n, 1);
   // u = G_p e per item, in double for the K-dimensional solve; M_p = G_p G_pᵀ per prompt from the memo.
   std::vector<double> u(static_cast<size_t>(2 * n * k_)), grams;
   grams.reserve(static_cast<size_t>(P * k_ * k_));

@@ -61,8 +61,8 @@ class ProjectorBankImpl : public torch::nn::Module {
  private:
   int64_t k_, in_, out_;
   ProjectorSpec spec_;
-  std::vector<torch::Tensor> w_, b_;              // per layer: [K, out, in_l], [K, out] (no bias: undefined)
-  std::vector<torch::nn::BatchNorm1d> bn_;        // per hidden layer, over K·out units (-batchnorm only)
+  std::vector<torch::Tensor> w_, b_;        // per layer: [K, out, in_l], [K, out] (no bias: undefined)
+  std::vector<torch::nn::BatchNorm1d> bn_;  // per hidden layer, over K·out units (-batchnorm only)
 };
 TORCH_MODULE(ProjectorBank);
 

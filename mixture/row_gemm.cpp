@@ -24,7 +24,7 @@ constexpr int64_t kRowChunk = 120;  // rows whose inputs stay in L2 while the pa
 // where the CPU has them.
 template <int R>
 __attribute__((target("avx2,fma"))) void panel_block(const float* const* x, int64_t t0, int64_t k, const float* panel,
-                                                      float* y, int64_t ldy) {
+                                                     float* y, int64_t ldy) {
   __m256 lo[R], hi[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
@@ -47,15 +47,20 @@ __attribute__((target("avx2,fma"))) void panel_block(const float* const* x, int6
   }
 }
 
-void panel_rows(const float* const* x, int64_t rows, int64_t t0, int64_t k, const float* panel, float* y,
-                int64_t ldy) {
+void panel_rows(const float* const* x, int64_t rows, int64_t t0, int64_t k, const float* panel, float* y, int64_t ldy) {
   switch (rows) {
-    case 1: return panel_block<1>(x, t0, k, panel, y, ldy);
-    case 2: return panel_block<2>(x, t0, k, panel, y, ldy);
-    case 3: return panel_block<3>(x, t0, k, panel, y, ldy);
-    case 4: return panel_block<4>(x, t0, k, panel, y, ldy);
-    case 5: return panel_block<5>(x, t0, k, panel, y, ldy);
-    default: return panel_block<6>(x, t0, k, panel, y, ldy);
+    case 1:
+      return panel_block<1>(x, t0, k, panel, y, ldy);
+    case 2:
+      return panel_block<2>(x, t0, k, panel, y, ldy);
+    case 3:
+      return panel_block<3>(x, t0, k, panel, y, ldy);
+    case 4:
+      return panel_block<4>(x, t0, k, panel, y, ldy);
+    case 5:
+      return panel_block<5>(x, t0, k, panel, y, ldy);
+    default:
+      return panel_block<6>(x, t0, k, panel, y, ldy);
   }
 }
 

@@ -23,8 +23,13 @@ class CosineGeometry : public ShotGeometry {
   /// u[side]: [n, K] row-major; grams: [P, K, K]; prompt[side][i]: the index of item i's prompt in [0, P).
   CosineGeometry(int64_t n, int64_t k, double tau, std::vector<double> ua, std::vector<double> ub,
                  std::vector<double> grams, std::vector<int64_t> pa, std::vector<int64_t> pb)
-      : n_(n), k_(k), p_(static_cast<int64_t>(grams.size()) / (k * k)), tau_(tau), u_{std::move(ua), std::move(ub)},
-        grams_(std::move(grams)), prompt_{std::move(pa), std::move(pb)} {}
+      : n_(n),
+        k_(k),
+        p_(static_cast<int64_t>(grams.size()) / (k * k)),
+        tau_(tau),
+        u_{std::move(ua), std::move(ub)},
+        grams_(std::move(grams)),
+        prompt_{std::move(pa), std::move(pb)} {}
   void eval(const VectorRef& w, Eigen::VectorXd& z, Eigen::MatrixXd& dz) const override {
     // Plain loops over K: this runs ~20 times per adaptation over every shot, and small dynamic Eigen
     // temporaries would allocate on each item. Scratch per thread: a prepared pool's geometry is shared.
@@ -172,8 +177,8 @@ class DistanceGeometry : public ShotGeometry {
 // mode) and the curvature of cᵀa(w) row by row.
 class IdealPointGeometry : public ShotGeometry {
  public:
-  IdealPointGeometry(int64_t n, int64_t k, std::shared_ptr<ProjectorImpl> f, torch::Tensor protos, std::vector<double> ea,
-                     std::vector<double> eb)
+  IdealPointGeometry(int64_t n, int64_t k, std::shared_ptr<ProjectorImpl> f, torch::Tensor protos,
+                     std::vector<double> ea, std::vector<double> eb)
       : n_(n), k_(k), f_(std::move(f)), protos_(std::move(protos)), e_{std::move(ea), std::move(eb)} {
     d_ = static_cast<int64_t>(e_[0].size()) / std::max<int64_t>(n_, 1);
   }
@@ -236,7 +241,7 @@ class IdealPointGeometry : public ShotGeometry {
       return;
     }
     auto v = torch::zeros({k_, d_}, opts).requires_grad_(true);
-    auto gw = torch::autograd::grad({out}, {wt}, {v}, true, true)[0];  // row j: Aᵀ v_j, linear in v
+    auto gw = torch::autograd::grad({out}, {wt}, {v}, true, true)[0];   // row j: Aᵀ v_j, linear in v
     auto At = torch::autograd::grad({gw}, {v}, {eye})[0].contiguous();  // row j: A e_j
     auto a0 = out[0].detach().contiguous();
     a = Eigen::Map<const Eigen::VectorXd>(a0.data_ptr<double>(), d_);

@@ -37,19 +37,26 @@ bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid)
 
 std::string io_cause(int err) {
   switch (err) {
-    case ENOSPC: return "disk full";
-    case EDQUOT: return "disk quota exceeded";
-    case EROFS: return "read-only file system";
+    case ENOSPC:
+      return "disk full";
+    case EDQUOT:
+      return "disk quota exceeded";
+    case EROFS:
+      return "read-only file system";
     case EACCES:
-    case EPERM: return "permission denied";
-    case ENOENT: return "no such folder";
-    default: return std::strerror(err);
+    case EPERM:
+      return "permission denied";
+    case ENOENT:
+      return "no such folder";
+    default:
+      return std::strerror(err);
   }
 }
 
 void remove_stale_temporaries(const std::string& target) {
   const std::string prefix = fs::path(target).filename().string() + ".tmp-";
-  const std::string legacy = prefix.substr(0, prefix.size() - 1);  // "<target>.tmp": what model files were staged as before this writer
+  const std::string legacy =
+      prefix.substr(0, prefix.size() - 1);  // "<target>.tmp": what model files were staged as before this writer
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(folder_of(target), ec)) {
     std::string name = e.path().filename().string();
@@ -96,7 +103,7 @@ void AtomicFile::write(const void* data, size_t n) {
 void AtomicFile::commit() {
   PLURAL_ASSERT(!committed_);
   if (fd_ < 0 && ::access(temp_.c_str(), F_OK) != 0) open_fd();  // nothing was written: an empty file
-  if (fd_ >= 0) {  // else a library wrote and closed the temporary itself
+  if (fd_ >= 0) {                                                // else a library wrote and closed the temporary itself
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) throw IoError(detail::cat(target_, ": write failed: ", io_cause(errno)));

@@ -7,8 +7,8 @@ namespace plural::core {
 
 struct DoctorReport {
   std::string torch_version, hdf5_version, eigen_version, boost_version;
-  std::string blas;        ///< the BLAS shared library mapped into this process
-  int threads = 0;         ///< LibTorch intra-op threads
+  std::string blas;  ///< the BLAS shared library mapped into this process
+  int threads = 0;   ///< LibTorch intra-op threads
   int cores = 0;
   double gemm_gflops = 0;  ///< float32 n×n×n GEMM rate
   int gemm_n = 0;

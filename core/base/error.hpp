@@ -28,15 +28,15 @@ std::string cat(const Args&... args) {
 }  // namespace plural
 
 /// User-facing check: the message names the function, what was expected and what was received.
-#define PLURAL_CHECK(cond, ...) \
-  do {                          \
+#define PLURAL_CHECK(cond, ...)                                                  \
+  do {                                                                           \
     if (!(cond)) throw ::plural::ValueError(::plural::detail::cat(__VA_ARGS__)); \
   } while (0)
 
 /// Internal invariant: a failure is a bug in plural, not in the caller's input.
-#define PLURAL_ASSERT(cond)                                                                    \
-  do {                                                                                         \
-    if (!(cond))                                                                               \
-      throw std::logic_error(::plural::detail::cat("plural internal error: ", #cond, " at ", \
-                                                   __FILE__, ":", __LINE__));                  \
+#define PLURAL_ASSERT(cond)                                                                          \
+  do {                                                                                               \
+    if (!(cond))                                                                                     \
+      throw std::logic_error(                                                                        \
+          ::plural::detail::cat("plural internal error: ", #cond, " at ", __FILE__, ":", __LINE__)); \
   } while (0)

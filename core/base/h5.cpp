@@ -21,14 +21,29 @@ Handle& Handle::operator=(Handle&& o) noexcept {
 void Handle::reset() {
   if (id_ < 0) return;
   switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: break;
+    case H5I_FILE:
+      H5Fclose(id_);
+      break;
+    case H5I_GROUP:
+      H5Gclose(id_);
+      break;
+    case H5I_DATASET:
+      H5Dclose(id_);
+      break;
+    case H5I_DATASPACE:
+      H5Sclose(id_);
+      break;
+    case H5I_DATATYPE:
+      H5Tclose(id_);
+      break;
+    case H5I_ATTR:
+      H5Aclose(id_);
+      break;
+    case H5I_GENPROP_LST:
+      H5Pclose(id_);
+      break;
+    default:
+      break;
   }
   id_ = H5I_INVALID_HID;
 }
@@ -198,8 +213,8 @@ void write_1d(hid_t loc, const std::string& name, hid_t type, const std::vector<
     hsize_t chunk = std::min<hsize_t>(n, 1 << 16);
     set_checksummed_chunks(dcpl, 1, &chunk, 4);
   }
-  Handle ds(check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                     "creating dataset", name));
+  Handle ds(
+      check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "creating dataset", name));
   if (n > 0) check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "writing", name);
 }
 
@@ -255,8 +270,8 @@ void write_strings(hid_t loc, const std::string& name, const std::vector<std::st
     hsize_t chunk = std::min<hsize_t>(n, 4096);
     H5Pset_chunk(dcpl, 1, &chunk);  // HDF5 refuses filters (and so checksums) on variable-length strings
   }
-  Handle ds(check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                     "creating dataset", name));
+  Handle ds(
+      check_id(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "creating dataset", name));
   if (n > 0) check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "writing", name);
 }
 
@@ -294,7 +309,8 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value) {
   H5Tset_size(type, std::max<size_t>(1, value.size()));
   H5Tset_cset(type, H5T_CSET_UTF8);
   Handle space(H5Screate(H5S_SCALAR));
-  Handle attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "creating attribute", name));
+  Handle attr(
+      check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "creating attribute", name));
   std::string padded = value.empty() ? std::string(1, '\0') : value;
   check(H5Awrite(attr, type, padded.data()), "writing attribute", name);
 }

@@ -21,7 +21,9 @@ Hash128 hash128(std::string_view namespace_, std::string_view text);
 uint64_t hash64(std::string_view bytes, uint64_t seed = 0);
 
 struct Hash128Hasher {
-  size_t operator()(const Hash128& h) const noexcept { return static_cast<size_t>(h.lo ^ (h.hi * 0x9e3779b97f4a7c15ULL)); }
+  size_t operator()(const Hash128& h) const noexcept {
+    return static_cast<size_t>(h.lo ^ (h.hi * 0x9e3779b97f4a7c15ULL));
+  }
 };
 
 }  // namespace plural::core

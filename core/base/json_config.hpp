@@ -1,9 +1,8 @@
 #pragma once
 // Reading model/adapter configs from JSON with strict keys: an unknown or mistyped key is an error that names it.
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -15,9 +14,9 @@ namespace plural::core {
 
 // Bounds on the sizes a config may ask for, checked before anything is allocated: K = 10⁹ would exhaust memory
 // rather than fail.
-constexpr int64_t kMaxPrototypes = 256;   ///< K of a mixture
-constexpr int64_t kMaxWidth = 16384;       ///< a projection, hidden, latent or token width
-constexpr int64_t kMaxSupport = 100000;    ///< support pairs per set
+constexpr int64_t kMaxPrototypes = 256;  ///< K of a mixture
+constexpr int64_t kMaxWidth = 16384;     ///< a projection, hidden, latent or token width
+constexpr int64_t kMaxSupport = 100000;  ///< support pairs per set
 
 class JsonConfig {
  public:
@@ -95,8 +94,8 @@ class JsonConfig {
   }
   template <typename T>
   void in_range(const char* key, T value, double lo, double hi) const {
-    PLURAL_CHECK(static_cast<double>(value) >= lo && static_cast<double>(value) <= hi,
-                 who_, ": config key '", key, "' must be in [", lo, ", ", hi, "], got ", value);
+    PLURAL_CHECK(static_cast<double>(value) >= lo && static_cast<double>(value) <= hi, who_, ": config key '", key,
+                 "' must be in [", lo, ", ", hi, "], got ", value);
   }
 
   nlohmann::json j_;

@@ -2,7 +2,6 @@
 // One JSON Lines row of a side file (item properties, graded variants): parsed, and required to be an object; errors
 // name `where` (file:line).
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "core/base/error.hpp"

@@ -17,7 +17,10 @@ float half_to_float(uint16_t h) {
       bits = sign;
     } else {  // subnormal
       exp = 127 - 15 + 1;
-      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
+      while (!(mant & 0x400u)) {
+        mant <<= 1;
+        --exp;
+      }
       bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
     }
   } else if (exp == 31) {
@@ -65,7 +68,8 @@ NpyArray read_npy(const std::string& path) {
                kind, "'");
   PLURAL_CHECK(header.find("'fortran_order': False") != std::string::npos, path,
                ": Fortran-ordered arrays are not supported (save with np.ascontiguousarray)");
-  PLURAL_CHECK(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")), path, ": .npy header has no shape");
+  PLURAL_CHECK(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")), path,
+               ": .npy header has no shape");
   NpyArray out;
   std::string dims = m[1].str();
   std::regex num("\\d+");

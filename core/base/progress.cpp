@@ -1,11 +1,10 @@
 #include "core/base/progress.hpp"
 
+#include <ATen/Parallel.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <thread>
-
-#include <ATen/Parallel.h>
 
 #include "core/base/error.hpp"
 

@@ -13,7 +13,7 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : gen_(seed) {}
   uint64_t next() { return gen_(); }
-  double uniform() { return (gen_() >> 11) * 0x1.0p-53; }  ///< [0, 1)
+  double uniform() { return (gen_() >> 11) * 0x1.0p-53; }                                     ///< [0, 1)
   size_t index(size_t n) { return static_cast<size_t>(uniform() * static_cast<double>(n)); }  ///< [0, n)
   double normal() {
     double u1 = 1.0 - uniform(), u2 = uniform();

@@ -13,7 +13,9 @@ template <typename Entry>
 class Registry {
  public:
   explicit Registry(std::string what) : what_(std::move(what)) {}
-  void add(const std::string& name, Entry entry, std::string help) { items_[name] = {std::move(entry), std::move(help)}; }
+  void add(const std::string& name, Entry entry, std::string help) {
+    items_[name] = {std::move(entry), std::move(help)};
+  }
   bool has(const std::string& name) const { return items_.count(name) > 0; }
   const Entry& get(const std::string& name) const {
     auto it = items_.find(name);

@@ -39,11 +39,13 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       dtype = info.at("dtype").get<std::string>();
       // Element by element: converting a JSON float such as 7e19 to an integer would be undefined behaviour.
       for (const auto& d : info.at("shape")) {
-        if (!d.is_number_integer()) throw IoError(detail::cat(path, ": tensor '", name, "': shape entries must be integers"));
+        if (!d.is_number_integer())
+          throw IoError(detail::cat(path, ": tensor '", name, "': shape entries must be integers"));
         shape.push_back(d.get<int64_t>());
       }
       for (const auto& o : info.at("data_offsets")) {
-        if (!o.is_number_unsigned()) throw IoError(detail::cat(path, ": tensor '", name, "': offsets must be integers >= 0"));
+        if (!o.is_number_unsigned())
+          throw IoError(detail::cat(path, ": tensor '", name, "': offsets must be integers >= 0"));
         off.push_back(o.get<uint64_t>());
       }
     } catch (const nlohmann::json::exception& e) {
@@ -53,11 +55,16 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       throw IoError(detail::cat(path, ": tensor '", name, "' lies beyond the end of the file (truncated download?)"));
     torch::ScalarType st;
     size_t elt;
-    if (dtype == "F32") st = torch::kFloat32, elt = 4;
-    else if (dtype == "F16") st = torch::kHalf, elt = 2;
-    else if (dtype == "BF16") st = torch::kBFloat16, elt = 2;
-    else if (dtype == "I64") st = torch::kInt64, elt = 8;
-    else continue;  // types we never need
+    if (dtype == "F32")
+      st = torch::kFloat32, elt = 4;
+    else if (dtype == "F16")
+      st = torch::kHalf, elt = 2;
+    else if (dtype == "BF16")
+      st = torch::kBFloat16, elt = 2;
+    else if (dtype == "I64")
+      st = torch::kInt64, elt = 8;
+    else
+      continue;        // types we never need
     uint64_t n = elt;  // bytes the shape needs; an overflow or a negative size cannot match the offsets
     bool bad = false;
     for (auto d : shape) bad |= d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n);

@@ -12,8 +12,7 @@
 namespace plural::core {
 
 LineReader::LineReader(const std::string& path) : path_(path) {
-  if (!std::filesystem::is_regular_file(path))
-    throw IoError(detail::cat(path, ": cannot open (no such file)"));
+  if (!std::filesystem::is_regular_file(path)) throw IoError(detail::cat(path, ": cannot open (no such file)"));
   gz_ = gzopen(path.c_str(), "rb");
   if (!gz_) throw IoError(detail::cat(path, ": cannot open: ", std::strerror(errno)));
   gzbuffer(static_cast<gzFile>(gz_), 1 << 17);
@@ -86,10 +85,26 @@ std::string tsv_unescape(const std::string& field) {
     char c = field[i];
     if (c == '\\' && i + 1 < field.size()) {
       char n = field[i + 1];
-      if (n == 't') { out.push_back('\t'); ++i; continue; }
-      if (n == 'n') { out.push_back('\n'); ++i; continue; }
-      if (n == 'r') { out.push_back('\r'); ++i; continue; }
-      if (n == '\\') { out.push_back('\\'); ++i; continue; }
+      if (n == 't') {
+        out.push_back('\t');
+        ++i;
+        continue;
+      }
+      if (n == 'n') {
+        out.push_back('\n');
+        ++i;
+        continue;
+      }
+      if (n == 'r') {
+        out.push_back('\r');
+        ++i;
+        continue;
+      }
+      if (n == '\\') {
+        out.push_back('\\');
+        ++i;
+        continue;
+      }
     }
     out.push_back(c);
   }
@@ -101,11 +116,20 @@ std::string tsv_escape(const std::string& field) {
   out.reserve(field.size());
   for (char c : field) {
     switch (c) {
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\\': out += "\\\\"; break;
-      default: out.push_back(c);
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

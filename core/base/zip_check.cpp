@@ -35,7 +35,8 @@ size_t find_end_record(const std::string& b, const std::string& path) {
     if (u32(b, at) == kEndSig && at + 22 + u16(b, at + 20) == b.size()) return at;
     if (at == lowest) break;
   }
-  throw IoError(detail::cat(path, ": cannot read: not a plural model or state file, or cut short (no zip directory "
+  throw IoError(detail::cat(path,
+                            ": cannot read: not a plural model or state file, or cut short (no zip directory "
                             "at its end)"));
 }
 // CRC-32 of an entry's content: stored bytes as they are, deflated ones (LibTorch compresses its code records)
@@ -71,8 +72,7 @@ void verify_zip(const std::string& b, const std::string& path) {
     if (at + 46 > end || u32(b, at) != kCentralSig) corrupt(path, "a damaged zip directory entry");
     const uint16_t method = u16(b, at + 10), name_len = u16(b, at + 28), extra_len = u16(b, at + 30),
                    comment_len = u16(b, at + 32);
-    const uint32_t crc = u32(b, at + 16), size = u32(b, at + 20), raw_size = u32(b, at + 24),
-                   local = u32(b, at + 42);
+    const uint32_t crc = u32(b, at + 16), size = u32(b, at + 20), raw_size = u32(b, at + 24), local = u32(b, at + 42);
     if (at + 46 + name_len > end) corrupt(path, "a damaged zip directory entry");
     const std::string name = b.substr(at + 46, name_len);
     at += 46 + size_t{name_len} + extra_len + comment_len;

@@ -69,8 +69,8 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
   PLURAL_CHECK(config_.user_l2 >= 0, "per-user-bt: user_l2 must be >= 0, got ", config_.user_l2);
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   set_dims(dims);
-  mlp_ = register_module(
-      "mlp", Mlp(dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), config_.embed, config_.mlp));
+  mlp_ = register_module("mlp",
+                         Mlp(dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), config_.embed, config_.mlp));
   w0_ = register_parameter("w0", torch::randn({config_.embed}) / std::sqrt(double(config_.embed)));
   delta_ = register_parameter("delta", torch::zeros({static_cast<int64_t>(dims.users.size()), config_.embed}));
 }

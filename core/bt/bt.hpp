@@ -36,9 +36,9 @@ class PerUserBT : public RewardModel, public UserPosterior {
  public:
   struct Config {
     MlpOptions mlp;
-    int64_t embed = 64;      ///< E, size of φ
+    int64_t embed = 64;  ///< E, size of φ
     bool use_prompt = true;
-    double user_l2 = 1e-3;   ///< L2 penalty on δ_u per training pair
+    double user_l2 = 1e-3;  ///< L2 penalty on δ_u per training pair
   };
   PerUserBT(const ModelDims& dims, Config config);
   std::string family() const override { return "per-user-bt"; }

@@ -5,9 +5,9 @@
 
 #include <Eigen/Dense>
 
-#include "core/bt/bt.hpp"
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
+#include "core/bt/bt.hpp"
 
 namespace plural::core {
 
@@ -57,8 +57,8 @@ class NewtonHeadAdapter : public Adapter {
       model->train(was_training);
       PLURAL_CHECK(torch::isfinite(d_t).all().item<bool>(), "newton adapter: user '", user_id,
                    "': shot features contain NaN or Inf");
-      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> D(
-          d_t.data_ptr<double>(), n, E);
+      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> D(d_t.data_ptr<double>(),
+                                                                                                 n, E);
       auto y_t = shots.label.to(torch::kFloat64).contiguous();
       auto c_t = shots.weight.to(torch::kFloat64).contiguous();
       Eigen::Map<const Eigen::VectorXd> y(y_t.data_ptr<double>(), n), c(c_t.data_ptr<double>(), n);
@@ -118,11 +118,12 @@ class NewtonHeadAdapter : public Adapter {
 };
 
 const bool registered =
-    register_adapter("bt", "population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, true) &&
-    register_adapter("per-user-bt", "newton", [](const std::string& j) { return std::make_unique<NewtonHeadAdapter>(j); },
-                     true) &&
-    register_adapter("per-user-bt", "population",
-                     [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, false);
+    register_adapter(
+        "bt", "population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, true) &&
+    register_adapter(
+        "per-user-bt", "newton", [](const std::string& j) { return std::make_unique<NewtonHeadAdapter>(j); }, true) &&
+    register_adapter(
+        "per-user-bt", "population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, false);
 }  // namespace
 
 }  // namespace plural::core

@@ -1,8 +1,8 @@
 // Per-user BT as a UserPosterior: the query scorers' view of its Gaussian head posterior.
 #include <torch/torch.h>
 
-#include "core/bt/bt.hpp"
 #include "core/base/error.hpp"
+#include "core/bt/bt.hpp"
 
 namespace plural::core {
 
@@ -15,8 +15,8 @@ std::pair<torch::Tensor, torch::Tensor> head_posterior(const PerUserBT& m, const
   m.check_state(s, "query");
   const auto& cov = state_covariance(s);
   const auto& w = s.at("w");
-  PLURAL_CHECK(w.dim() == 1 && w.size(0) == m.config().embed, "query: user state '", s.user_id, "' has a ",
-               w.numel(), "-dim head, this model's is ", m.config().embed);
+  PLURAL_CHECK(w.dim() == 1 && w.size(0) == m.config().embed, "query: user state '", s.user_id, "' has a ", w.numel(),
+               "-dim head, this model's is ", m.config().embed);
   return {w.to(torch::kFloat32), cov.to(torch::kFloat32)};
 }
 }  // namespace
@@ -33,8 +33,7 @@ LinearizedLogits PerUserBT::linearize(const UserState& state, const PreparedPool
   return {pool.diff.matmul(w), pool.diff, cov};
 }
 
-torch::Tensor PerUserBT::sample_logits(const UserState& state, const PreparedPool& prepared, int64_t m,
-                                       uint64_t seed) {
+torch::Tensor PerUserBT::sample_logits(const UserState& state, const PreparedPool& prepared, int64_t m, uint64_t seed) {
   auto [w, cov] = head_posterior(*this, state);
   const auto& pool = prepared_as<HeadPool>(prepared, family());
   auto L = torch::linalg_cholesky(cov.to(torch::kFloat64) + 1e-10 * torch::eye(cov.size(0), torch::kFloat64));

@@ -9,10 +9,14 @@ namespace plural::core {
 
 const char* split_name(Split s) {
   switch (s) {
-    case Split::train: return "train";
-    case Split::val: return "val";
-    case Split::test: return "test";
-    case Split::support: return "support";
+    case Split::train:
+      return "train";
+    case Split::val:
+      return "val";
+    case Split::test:
+      return "test";
+    case Split::support:
+      return "support";
   }
   return "?";
 }
@@ -129,8 +133,8 @@ std::string PreferenceData::summary() const {
   }
   std::ostringstream os;
   os << source << ": " << users.size() << " users (" << seen << " seen, " << users.size() - seen << " unseen), "
-     << texts.size() << " texts, " << comparisons.size() << " comparisons (train " << counts[0] << ", val "
-     << counts[1] << ", test " << counts[2] << ", support " << counts[3] << "; " << soft << " soft labels";
+     << texts.size() << " texts, " << comparisons.size() << " comparisons (train " << counts[0] << ", val " << counts[1]
+     << ", test " << counts[2] << ", support " << counts[3] << "; " << soft << " soft labels";
   if (why > 0) os << ", " << why << " with rationales";
   os << ")";
   return os.str();

@@ -17,14 +17,14 @@ Split parse_split(const std::string& name, const std::string& where);
 /// One pairwise judgement: `label` = P(a ≻ b) for `user`. A pair may use two prompts (DOVE-style).
 struct Comparison {
   int32_t user = -1;
-  int32_t prompt_a = -1;  ///< text index, -1 = no prompt
-  int32_t prompt_b = -1;  ///< text index, equal to prompt_a for the usual single-prompt pair
-  int32_t a = -1, b = -1; ///< text indices of the two items
-  float label = 1.f;      ///< P(a ≻ b) in [0, 1]; 0.5 is a tie
-  int32_t context = -1;   ///< text index of a context (criterion, scenario), -1 = none
-  float weight = 1.f;     ///< non-negative importance weight
-  float margin = 0.f;     ///< training loss sees logit − s·margin, s = the label's direction (TRL's `margin` column)
-  int32_t rationale = -1; ///< text index of why the label was given (training-time only), -1 = none
+  int32_t prompt_a = -1;   ///< text index, -1 = no prompt
+  int32_t prompt_b = -1;   ///< text index, equal to prompt_a for the usual single-prompt pair
+  int32_t a = -1, b = -1;  ///< text indices of the two items
+  float label = 1.f;       ///< P(a ≻ b) in [0, 1]; 0.5 is a tie
+  int32_t context = -1;    ///< text index of a context (criterion, scenario), -1 = none
+  float weight = 1.f;      ///< non-negative importance weight
+  float margin = 0.f;  ///< training loss sees logit − s·margin, s = the label's direction (TRL's `margin` column)
+  int32_t rationale = -1;  ///< text index of why the label was given (training-time only), -1 = none
   Split split = Split::train;
 };
 
@@ -54,7 +54,7 @@ struct PreferenceData {
   std::vector<Comparison> comparisons;
   std::string source;  ///< where it came from (a path, a generator with its seed); shown in errors and logs
 
-  int32_t user_index(const std::string& id);  ///< interns a user id (new users start as seen)
+  int32_t user_index(const std::string& id);       ///< interns a user id (new users start as seen)
   int32_t find_user(const std::string& id) const;  ///< -1 when absent
 
   /// Marks users without train comparisons as unseen. Readers call it after loading.

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/base/atomic_file.hpp"
@@ -45,9 +45,10 @@ bool check_seal(const std::string& path) {
   const size_t hex_at = sizeof kSealMagic - 1;
   if (bytes.size() <= kSealBytes ||
       bytes.compare(hex_at, 32, hash128(std::string_view(bytes).substr(kSealBytes)).hex()) != 0)
-    throw IoError(detail::cat(path, ": corrupt or truncated file (its contents do not match the checksum plural wrote "
-                                    "in its first 512 bytes; if another program changed it on purpose, overwrite "
-                                    "that header with zeros to read it unchecked: docs/data_format.md)"));
+    throw IoError(detail::cat(path,
+                              ": corrupt or truncated file (its contents do not match the checksum plural wrote "
+                              "in its first 512 bytes; if another program changed it on purpose, overwrite "
+                              "that header with zeros to read it unchecked: docs/data_format.md)"));
   return true;
 }
 }  // namespace
@@ -108,7 +109,9 @@ std::string sealed_image(const PreferenceData& data, const std::string& path) {
 }
 }  // namespace
 
-void write_h5(const PreferenceData& data, const std::string& path) { write_file_atomic(path, sealed_image(data, path)); }
+void write_h5(const PreferenceData& data, const std::string& path) {
+  write_file_atomic(path, sealed_image(data, path));
+}
 
 namespace {
 // Reads a file HDF5 can be trusted with: sealed, or inside the isolated reader.
@@ -153,13 +156,21 @@ PreferenceData read_h5_direct(const std::string& path) {
   for (auto* v : {&pa, &pb, &a, &b, &ctx})
     PLURAL_CHECK(v->size() == n, path, ": comparisons/* datasets differ in length");
   PLURAL_CHECK(label.size() == n && weight.size() == n && split.size() == n && (margin.empty() || margin.size() == n) &&
-                   (why.empty() || why.size() == n), path,
-               ": comparisons/* datasets differ in length");
+                   (why.empty() || why.size() == n),
+               path, ": comparisons/* datasets differ in length");
   data.comparisons.resize(n);
   for (size_t i = 0; i < n; ++i) {
     PLURAL_CHECK(split[i] <= 3, path, ": comparisons/split row ", i, ": unknown split code ", int(split[i]));
-    data.comparisons[i] = Comparison{user[i], pa[i], pb[i], a[i], b[i], label[i], ctx[i], weight[i],
-                                     margin.empty() ? 0.f : margin[i], why.empty() ? -1 : why[i],
+    data.comparisons[i] = Comparison{user[i],
+                                     pa[i],
+                                     pb[i],
+                                     a[i],
+                                     b[i],
+                                     label[i],
+                                     ctx[i],
+                                     weight[i],
+                                     margin.empty() ? 0.f : margin[i],
+                                     why.empty() ? -1 : why[i],
                                      static_cast<Split>(split[i])};
   }
   data.validate();
@@ -202,7 +213,8 @@ PreferenceData read_preferences(const std::string& path) {
   if (ends(".jsonl") || ends(".jsonl.gz") || ends(".json")) return read_jsonl(path);
   if (ends(".tsv") || ends(".tsv.gz")) return read_tsv(path);
   if (ends(".h5") || ends(".hdf5")) return read_h5(path);
-  throw ValueError(detail::cat(path, ": unknown data format (expected .jsonl, .jsonl.gz, .tsv, .tsv.gz, .h5 or .hdf5)"));
+  throw ValueError(
+      detail::cat(path, ": unknown data format (expected .jsonl, .jsonl.gz, .tsv, .tsv.gz, .h5 or .hdf5)"));
 }
 
 }  // namespace plural::core

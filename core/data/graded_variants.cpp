@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
@@ -23,10 +22,12 @@ GradedVariants read_graded_variants(const std::string& path, PreferenceData& dat
     for (const char* field : {"text", "variant"})
       PLURAL_CHECK(obj.contains(field) && obj[field].is_string(), where, ": field '", field,
                    "': missing or not a string");
-    PLURAL_CHECK(obj.contains("degree") && obj["degree"].is_number(), where, ": field 'degree': missing or not a number");
+    PLURAL_CHECK(obj.contains("degree") && obj["degree"].is_number(), where,
+                 ": field 'degree': missing or not a number");
     const double d = obj["degree"].get<double>();
     PLURAL_CHECK(std::isfinite(d) && d >= 1 && d == std::floor(d) && d < 1e6, where,
-                 ": field 'degree': must be a whole number >= 1 (0 is the original itself), got ", obj["degree"].dump());
+                 ": field 'degree': must be a whole number >= 1 (0 is the original itself), got ",
+                 obj["degree"].dump());
     const auto text = sanitize_utf8(obj["text"].get<std::string>());
     const auto variant = sanitize_utf8(obj["variant"].get<std::string>());
     PLURAL_CHECK(variant != text, where, ": field 'variant': the same as its original text");

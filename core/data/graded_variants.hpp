@@ -16,8 +16,8 @@ struct GradedVariants {
   int32_t levels = 0;  ///< K: degrees 0 … K−1
   /// Original text index → its variants as (degree, text index), by degree.
   std::unordered_map<int32_t, std::vector<std::pair<int32_t, int32_t>>> of;
-  int64_t variants = 0;         ///< rows read
-  int64_t unmatched_rows = 0;   ///< rows whose original is not a text of the data (left out, and counted)
+  int64_t variants = 0;        ///< rows read
+  int64_t unmatched_rows = 0;  ///< rows whose original is not a text of the data (left out, and counted)
 };
 
 /// Reads JSON Lines {"text": original, "variant": degraded text, "degree": integer >= 1} and interns each variant into

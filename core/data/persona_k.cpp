@@ -21,14 +21,15 @@ PersonaStatements read_persona_statements(const std::string& path) {
   while (reader.next(line)) {
     auto f = split_tsv(line);
     PLURAL_CHECK(f.size() == 4, path, ":", reader.line_number(), ": expected 4 columns, got ", f.size());
-    PLURAL_CHECK(f[1] == "0" || f[1] == "1", path, ":", reader.line_number(), ": column 'matches': expected 0 or 1, got '",
-                 f[1], "'");
+    PLURAL_CHECK(f[1] == "0" || f[1] == "1", path, ":", reader.line_number(),
+                 ": column 'matches': expected 0 or 1, got '", f[1], "'");
     auto it = index.find(f[0]);
     if (it == index.end()) {
       it = index.emplace(f[0], static_cast<int32_t>(out.behaviors.size())).first;
       out.behaviors.push_back(f[0]);
     }
-    out.statements.push_back({it->second, static_cast<int8_t>(f[1] == "1" ? 1 : -1), sanitize_utf8(tsv_unescape(f[3]))});
+    out.statements.push_back(
+        {it->second, static_cast<int8_t>(f[1] == "1" ? 1 : -1), sanitize_utf8(tsv_unescape(f[3]))});
   }
   PLURAL_CHECK(!out.statements.empty(), path, ": no statements");
   return out;
@@ -46,8 +47,9 @@ void PersonaKConfig::validate() const {
   PLURAL_CHECK(train_pairs >= 1 && val_pairs >= 0 && test_pairs >= 1 && support_pairs >= 1,
                "PersonaKConfig: pair counts must be positive (val may be 0)");
   PLURAL_CHECK(noise_temperature >= 0, "PersonaKConfig: noise_temperature must be >= 0");
-  PLURAL_CHECK(held_out_contexts >= 0 && held_out_contexts < prototypes, "PersonaKConfig: held_out_contexts must be in [0, ",
-               prototypes - 1, "] (some prototype must remain for seen users), got ", held_out_contexts);
+  PLURAL_CHECK(held_out_contexts >= 0 && held_out_contexts < prototypes,
+               "PersonaKConfig: held_out_contexts must be in [0, ", prototypes - 1,
+               "] (some prototype must remain for seen users), got ", held_out_contexts);
   PLURAL_CHECK(held_out_contexts == 0 || contexts, "PersonaKConfig: held_out_contexts needs contexts = true");
 }
 
@@ -86,8 +88,8 @@ PersonaK generate_persona_k(const PersonaKConfig& cfg) {
   if (!cfg.behavior_names.empty()) {
     for (const auto& name : cfg.behavior_names) {
       auto it = std::find(all.behaviors.begin(), all.behaviors.end(), name);
-      PLURAL_CHECK(it != all.behaviors.end(), "Persona-K: unknown behaviour '", name, "' (not in ",
-                   cfg.statements_path, ")");
+      PLURAL_CHECK(it != all.behaviors.end(), "Persona-K: unknown behaviour '", name, "' (not in ", cfg.statements_path,
+                   ")");
       chosen.push_back(static_cast<int32_t>(it - all.behaviors.begin()));
     }
   } else {

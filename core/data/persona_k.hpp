@@ -23,11 +23,11 @@ PersonaStatements read_persona_statements(const std::string& path);
 
 struct PersonaKConfig {
   std::string statements_path = "data/persona/statements.tsv.gz";
-  int behaviors = 12;                        ///< D, chosen at random unless behavior_names is given
-  std::vector<std::string> behavior_names;   ///< explicit behaviours (overrides `behaviors`)
-  int prototypes = 3;                        ///< K*
-  double alpha = 0.2;                        ///< Dirichlet concentration of user mixtures; 0 = exactly one prototype
-  int statements_per_behavior = 1000;        ///< statements drawn per behaviour (most files have 1,000)
+  int behaviors = 12;                       ///< D, chosen at random unless behavior_names is given
+  std::vector<std::string> behavior_names;  ///< explicit behaviours (overrides `behaviors`)
+  int prototypes = 3;                       ///< K*
+  double alpha = 0.2;                       ///< Dirichlet concentration of user mixtures; 0 = exactly one prototype
+  int statements_per_behavior = 1000;       ///< statements drawn per behaviour (most files have 1,000)
   double val_fraction = 0.1, test_fraction = 0.2;  ///< of each behaviour's statements
   int seen_users = 100, unseen_users = 40;
   int train_pairs = 300, val_pairs = 20, test_pairs = 50, support_pairs = 50;  ///< per user
@@ -49,9 +49,9 @@ struct PersonaKConfig {
 
 struct PersonaK {
   PreferenceData data;
-  std::vector<std::string> behaviors;         ///< the D chosen behaviours
-  std::vector<std::vector<int>> prototypes;   ///< [K*][D] signs
-  std::vector<std::vector<double>> weights;   ///< [users][K*] true mixture weights, data.users order
+  std::vector<std::string> behaviors;        ///< the D chosen behaviours
+  std::vector<std::vector<int>> prototypes;  ///< [K*][D] signs
+  std::vector<std::vector<double>> weights;  ///< [users][K*] true mixture weights, data.users order
   /// Ground truth per text (data.texts order): index into `behaviors` and stance ±1; -1 and 0 for the prompt.
   std::vector<int32_t> text_behavior;
   std::vector<int8_t> text_stance;

@@ -1,11 +1,10 @@
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/base/error.hpp"
-#include "core/data/readers.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/readers.hpp"
 
 namespace plural::core {
 
@@ -70,8 +69,8 @@ json parse_row(const std::string& source, size_t line_no, const std::string& lin
   try {
     return json::parse(clean, track);
   } catch (const json::out_of_range& e) {
-    throw ValueError(detail::cat(source, ":", line_no, ": field '", last_key, "': number out of range (", e.what(),
-                                 ")"));
+    throw ValueError(
+        detail::cat(source, ":", line_no, ": field '", last_key, "': number out of range (", e.what(), ")"));
   } catch (const json::exception& e) {
     throw ValueError(detail::cat(source, ":", line_no, ": malformed JSON: ", e.what()));
   }
@@ -137,8 +136,8 @@ void add_record(PreferenceData& data, const std::string& source, size_t line_no,
 }
 
 PreferenceData finish(PreferenceData data, bool unlabelled) {
-  PLURAL_CHECK(!data.comparisons.empty(), data.source, unlabelled ? ": no candidate pairs (the pool is empty)"
-                                                                  : ": no comparisons");
+  PLURAL_CHECK(!data.comparisons.empty(), data.source,
+               unlabelled ? ": no candidate pairs (the pool is empty)" : ": no comparisons");
   data.infer_seen();
   data.validate();
   return data;

@@ -4,8 +4,8 @@
 #include <map>
 
 #include "core/base/error.hpp"
-#include "core/data/readers.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/readers.hpp"
 
 namespace plural::core {
 
@@ -63,7 +63,8 @@ PreferenceData read_tsv(const std::string& path) {
     if (std::string why = opt("rationale"); !why.empty()) c.rationale = data.texts.intern(why);
     if (std::string w = opt("weight"); !w.empty()) {
       c.weight = number(w, "weight", ln);
-      PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, path, ":", ln, ": column 'weight': must be >= 0, got ", w);
+      PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0.f, path, ":", ln, ": column 'weight': must be >= 0, got ",
+                   w);
     }
     if (std::string m = opt("margin"); !m.empty()) {
       c.margin = number(m, "margin", ln);

@@ -26,8 +26,8 @@ void each_row(const std::string& path, const std::vector<std::string>& header, F
   std::string line;
   PLURAL_CHECK(reader.next(line), path, ": empty file");
   auto got = split_tsv(line);
-  PLURAL_CHECK(got == header, path, ":1: unexpected header (expected ", header.size(), " columns starting '",
-               header[0], "')");
+  PLURAL_CHECK(got == header, path, ":1: unexpected header (expected ", header.size(), " columns starting '", header[0],
+               "')");
   while (reader.next(line)) {
     if (line.empty()) continue;
     auto f = split_tsv(line);
@@ -60,7 +60,9 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
   each_row(topics, {"topic_id", "topic_file", "debate_title"},
            [&](const std::vector<std::string>& f, size_t) { title[f[0]] = f[2]; });
 
-  struct Arg { std::string prompt, text; };
+  struct Arg {
+    std::string prompt, text;
+  };
   std::unordered_map<std::string, Arg> args;  // "topic/arg_id"
   std::string arguments = find_table(cfg.dir, "arguments.tsv");
   each_row(arguments, {"topic_id", "arg_id", "stance", "text"}, [&](const std::vector<std::string>& f, size_t ln) {
@@ -77,7 +79,11 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
     if (stance == "opposite") return "The reader disagrees with the side these arguments take.";
     return "The reader has no stance on this debate.";
   };
-  struct Judgement { std::string worker, a, b; float label; std::string context; };
+  struct Judgement {
+    std::string worker, a, b;
+    float label;
+    std::string context;
+  };
   std::vector<Judgement> all;
   std::map<std::string, int> strict;
   std::string annotations = find_table(cfg.dir, "annotations.tsv");
@@ -87,12 +93,17 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
              PLURAL_CHECK(args.count(a), annotations, ":", ln, ": column 'arg1_id': unknown argument '", f[1], "'");
              PLURAL_CHECK(args.count(b), annotations, ":", ln, ": column 'arg2_id': unknown argument '", f[2], "'");
              float label;
-             if (f[4] == "a1") label = 1.f;
-             else if (f[4] == "a2") label = 0.f;
-             else if (f[4] == "equal") label = 0.5f;
-             else throw ValueError(detail::cat(annotations, ":", ln, ": column 'label': expected a1, a2 or equal, got '", f[4], "'"));
-             PLURAL_CHECK(f[5] == "same" || f[5] == "opposite" || f[5] == "none" || f[5] == "-", annotations, ":",
-                          ln, ": column 'worker_stance': expected same, opposite, none or -, got '", f[5], "'");
+             if (f[4] == "a1")
+               label = 1.f;
+             else if (f[4] == "a2")
+               label = 0.f;
+             else if (f[4] == "equal")
+               label = 0.5f;
+             else
+               throw ValueError(
+                   detail::cat(annotations, ":", ln, ": column 'label': expected a1, a2 or equal, got '", f[4], "'"));
+             PLURAL_CHECK(f[5] == "same" || f[5] == "opposite" || f[5] == "none" || f[5] == "-", annotations, ":", ln,
+                          ": column 'worker_stance': expected same, opposite, none or -, got '", f[5], "'");
              if (label != 0.5f) ++strict[f[3]];
              if (label == 0.5f && !cfg.keep_equal) return;
              all.push_back({f[3], a, b, label, stance_text(f[5])});
@@ -120,7 +131,8 @@ PreferenceData import_ukp(const UkpConfig& cfg) {
     data.users[u].seen = is_seen;
     rng.shuffle(rows);
     size_t n = rows.size();
-    size_t n_test = is_seen ? size_t(std::round(n * cfg.test_fraction)) : n - size_t(std::round(n * cfg.support_fraction));
+    size_t n_test =
+        is_seen ? size_t(std::round(n * cfg.test_fraction)) : n - size_t(std::round(n * cfg.support_fraction));
     size_t n_val = is_seen ? size_t(std::round(n * cfg.val_fraction)) : 0;
     for (size_t j = 0; j < n; ++j) {
       const auto& jd = all[rows[j]];

@@ -1,16 +1,15 @@
 #include "core/diagnostics/attribution.hpp"
 
 #include <boost/math/distributions/normal.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "core/base/error.hpp"
 #include "core/base/json_rows.hpp"
+#include "core/base/text_io.hpp"
 #include "core/diagnostics/logistic.hpp"
 #include "core/eval/stats.hpp"
-#include "core/base/text_io.hpp"
 
 namespace plural::core {
 
@@ -33,7 +32,7 @@ void read_item_properties(const std::string& path, const PreferenceData& data, I
   std::unordered_map<std::string, size_t> column;
   for (size_t j = 0; j < properties.names.size(); ++j) column[properties.names[j]] = j;
   std::vector<std::vector<std::pair<size_t, double>>> set(n_texts);  // per text: (column, value)
-  std::vector<size_t> line_of(n_texts, 0);                            // the row that gave a text its values
+  std::vector<size_t> line_of(n_texts, 0);                           // the row that gave a text its values
   LineReader reader(path);
   std::string line;
   int64_t rows = 0;
@@ -96,8 +95,8 @@ Attribution attribute_preferences(const PreferenceData& data, const ItemProperti
   config.validate();
   const size_t P = properties.names.size();
   PLURAL_CHECK(P > 0, "attribution: no properties");
-  PLURAL_CHECK(properties.values.size() == data.texts.size(), "attribution: properties for ",
-               properties.values.size(), " texts, the data has ", data.texts.size());
+  PLURAL_CHECK(properties.values.size() == data.texts.size(), "attribution: properties for ", properties.values.size(),
+               " texts, the data has ", data.texts.size());
   Attribution a;
   a.properties = properties.names;
   std::vector<size_t> rows;
@@ -110,8 +109,8 @@ Attribution attribute_preferences(const PreferenceData& data, const ItemProperti
     a.missing += !known;
   }
   a.usable = static_cast<int64_t>(rows.size());
-  PLURAL_CHECK(!rows.empty(), "attribution: no comparison has every property known for both items (",
-               a.missing, " left out)");
+  PLURAL_CHECK(!rows.empty(), "attribution: no comparison has every property known for both items (", a.missing,
+               " left out)");
   // Differences, standardized by their RMS so that effects compare across properties.
   Eigen::MatrixXd D(rows.size(), P);
   Eigen::VectorXd y(rows.size()), w(rows.size());

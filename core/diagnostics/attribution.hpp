@@ -46,14 +46,14 @@ struct AttributionConfig {
 
 struct Attribution {
   std::vector<std::string> properties;
-  std::vector<double> scale;             ///< RMS of each property's difference over the usable comparisons
+  std::vector<double> scale;  ///< RMS of each property's difference over the usable comparisons
   AttributionFit population;
   std::vector<AttributionFit> users;
-  std::vector<double> user_average, user_spread;  ///< mean and s.d. of the users' posterior means
+  std::vector<double> user_average, user_spread;        ///< mean and s.d. of the users' posterior means
   std::vector<int64_t> users_positive, users_negative;  ///< users whose interval lies above / below 0
-  int64_t usable = 0;                    ///< comparisons with every property known for both items
-  int64_t missing = 0;                   ///< comparisons left out for an unknown property value
-  std::vector<std::string> warnings;     ///< e.g. a property that never differs within a pair
+  int64_t usable = 0;                                   ///< comparisons with every property known for both items
+  int64_t missing = 0;                                  ///< comparisons left out for an unknown property value
+  std::vector<std::string> warnings;                    ///< e.g. a property that never differs within a pair
 };
 
 /// Every comparison of the data (any split; soft labels and ties as targets, weights as weights) whose items have

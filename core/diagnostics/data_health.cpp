@@ -21,7 +21,8 @@ struct PairKey {
 };
 PairKey key_of(const Comparison& c, bool* flip) {
   *flip = c.b < c.a;
-  return *flip ? PairKey{c.b, c.a, c.prompt_b, c.prompt_a, c.context} : PairKey{c.a, c.b, c.prompt_a, c.prompt_b, c.context};
+  return *flip ? PairKey{c.b, c.a, c.prompt_b, c.prompt_a, c.context}
+               : PairKey{c.a, c.b, c.prompt_a, c.prompt_b, c.context};
 }
 // +1: the key's first item preferred, -1: the second, 0: a tie.
 int direction(const Comparison& c, bool flip) {
@@ -49,7 +50,7 @@ DataHealth data_health(const PreferenceData& data) {
 
   std::vector<int64_t> per_user(data.users.size(), 0);
   std::map<std::pair<int32_t, PairKey>, std::pair<int, size_t>> first_of;  // (user, pair) -> first direction, row
-  std::map<PairKey, std::pair<std::map<int32_t, int>, int>> by_pair;      // pair -> user -> direction; directions
+  std::map<PairKey, std::pair<std::map<int32_t, int>, int>> by_pair;       // pair -> user -> direction; directions
   std::vector<double> lx;
   std::vector<int> ly;
   std::vector<int64_t> user_len_n(data.users.size(), 0), user_len_longer(data.users.size(), 0);
@@ -58,8 +59,10 @@ DataHealth data_health(const PreferenceData& data) {
     const auto& c = data.comparisons[i];
     h.by_split[static_cast<int>(c.split)]++;
     per_user[static_cast<size_t>(c.user)]++;
-    if (c.label == 0.5f) h.ties++;
-    else if (c.label > 0 && c.label < 1) h.soft_labels++;
+    if (c.label == 0.5f)
+      h.ties++;
+    else if (c.label > 0 && c.label < 1)
+      h.soft_labels++;
     if (c.prompt_a >= 0 || c.prompt_b >= 0) h.with_prompt++;
     if (c.prompt_a != c.prompt_b) h.two_prompts++;
     if (c.context >= 0) h.with_context++;

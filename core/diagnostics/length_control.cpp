@@ -1,7 +1,6 @@
 #include "core/diagnostics/length_control.hpp"
 
 #include <Eigen/Dense>
-
 #include <cmath>
 
 #include "core/base/error.hpp"
@@ -76,7 +75,8 @@ LengthControl length_control(const PreferenceData& data, const std::vector<size_
   for (size_t r = 0; r < fit_rows.size(); ++r) {
     const auto i = fit_rows[r];
     X(static_cast<Eigen::Index>(r), 0) = x[i];
-    for (Eigen::Index k = 1; k < q; ++k) X(static_cast<Eigen::Index>(r), k) = delta(static_cast<Eigen::Index>(i), k - 1);
+    for (Eigen::Index k = 1; k < q; ++k)
+      X(static_cast<Eigen::Index>(r), k) = delta(static_cast<Eigen::Index>(i), k - 1);
     Z[static_cast<Eigen::Index>(r)] = z[i];
   }
   const Eigen::MatrixXd XtX = X.transpose() * X;
@@ -141,10 +141,10 @@ LengthControl length_control(const PreferenceData& data, const std::vector<size_
                         t.share(t.longer, t.length_pairs), t.share(t.lc_longer, t.length_pairs)});
   }
   // The AlpacaEval rule: a length-controlled rate that moves by more than max(10 points, a quarter) is a warning.
-  if (all.length_pairs >= 30 &&
-      std::abs(lc.model_longer - lc.lc_longer) > std::max(0.10, 0.25 * lc.model_longer))
-    lc.warnings.push_back("the model prefers the longer item " + std::to_string(int(std::round(100 * lc.model_longer))) +
-                          "% of the time, " + std::to_string(int(std::round(100 * lc.lc_longer))) +
+  if (all.length_pairs >= 30 && std::abs(lc.model_longer - lc.lc_longer) > std::max(0.10, 0.25 * lc.model_longer))
+    lc.warnings.push_back("the model prefers the longer item " +
+                          std::to_string(int(std::round(100 * lc.model_longer))) + "% of the time, " +
+                          std::to_string(int(std::round(100 * lc.lc_longer))) +
                           "% with length controlled: its preferences lean on length");
   if (all.length_pairs >= 30 && lc.model_longer - lc.data_longer > 0.10)
     lc.warnings.push_back("the model prefers the longer item more often than the labels do (" +

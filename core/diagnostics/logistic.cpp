@@ -10,8 +10,8 @@ namespace {
 double log_sigmoid(double z) { return z >= 0 ? -std::log1p(std::exp(-z)) : z - std::log1p(std::exp(z)); }
 }  // namespace
 
-LogisticFit fit_logistic(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, const Eigen::VectorXd& w,
-                         double prior_sd, int max_iterations) {
+LogisticFit fit_logistic(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, const Eigen::VectorXd& w, double prior_sd,
+                         int max_iterations) {
   const Eigen::Index n = X.rows(), p = X.cols();
   PLURAL_CHECK(y.size() == n && (w.size() == 0 || w.size() == n), "fit_logistic: ", n, " rows, ", y.size(),
                " targets and ", w.size(), " weights");

@@ -14,10 +14,10 @@ namespace plural::core {
 
 struct StrengthConfig {
   int members = 5;
-  std::string family = "bt";    ///< any registered family; cheap ones make this seconds, not GPU-days
+  std::string family = "bt";  ///< any registered family; cheap ones make this seconds, not GPU-days
   std::string config = "{}";
   int epochs = 5;
-  uint64_t seed = 0;            ///< member m trains with seed + m (initial weights and batch order)
+  uint64_t seed = 0;  ///< member m trains with seed + m (initial weights and batch order)
   void validate() const;
 };
 

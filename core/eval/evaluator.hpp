@@ -1,24 +1,24 @@
 #pragma once
 // Evaluator: the same protocol for every family. Seen users are scored with their trained state on their test
 // pairs; unseen users are adapted from k of their support pairs (k in `shots`) and scored on their test pairs.
+#include <torch/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <torch/types.h>
-
 #include "core/dataset_view.hpp"
-#include "core/model.hpp"
 #include "core/eval/stats.hpp"
+#include "core/model.hpp"
 
 namespace plural::core {
 
 struct PairMetrics {
-  int64_t pairs = 0;   ///< all scored pairs
-  int64_t strict = 0;  ///< pairs with label != 0.5 (the ones accuracy counts)
+  int64_t pairs = 0;                            ///< all scored pairs
+  int64_t strict = 0;                           ///< pairs with label != 0.5 (the ones accuracy counts)
   double accuracy = 0, acc_lo = 0, acc_hi = 0;  ///< with its 95% Wilson interval
-  double nll = 0;      ///< mean binary cross-entropy against the (soft) label
-  double brier = 0;    ///< mean (σ(logit) - label)²
+  double nll = 0;                               ///< mean binary cross-entropy against the (soft) label
+  double brier = 0;                             ///< mean (σ(logit) - label)²
 };
 /// Metrics of logits [B] against soft labels [B].
 PairMetrics pair_metrics(const torch::Tensor& logits, const torch::Tensor& labels);
@@ -32,11 +32,11 @@ struct GridCell {
 
 struct EvalConfig {
   std::vector<int64_t> shots = {0, 1, 2, 5, 10, 20, 50};
-  std::string adapter;               ///< "" = the family's default
+  std::string adapter;  ///< "" = the family's default
   std::string adapter_options = "{}";
-  uint64_t seed = 0;                 ///< which support pairs are the first k
+  uint64_t seed = 0;  ///< which support pairs are the first k
   int bootstrap = 1000;
-  Split split = Split::test;         ///< what to score
+  Split split = Split::test;  ///< what to score
   void validate() const;
 };
 

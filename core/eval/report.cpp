@@ -11,9 +11,14 @@ json data_json(const core::PreferenceData& data) {
   size_t seen = 0;
   json splits = {{"train", 0}, {"val", 0}, {"test", 0}, {"support", 0}};
   for (const auto& u : data.users) seen += u.seen;
-  for (const auto& c : data.comparisons) splits[core::split_name(c.split)] = splits[core::split_name(c.split)].get<int64_t>() + 1;
-  return {{"source", data.source},          {"users", data.users.size()},  {"seen_users", seen},
-          {"texts", data.texts.size()},     {"comparisons", data.comparisons.size()}, {"splits", splits}};
+  for (const auto& c : data.comparisons)
+    splits[core::split_name(c.split)] = splits[core::split_name(c.split)].get<int64_t>() + 1;
+  return {{"source", data.source},
+          {"users", data.users.size()},
+          {"seen_users", seen},
+          {"texts", data.texts.size()},
+          {"comparisons", data.comparisons.size()},
+          {"splits", splits}};
 }
 
 json cell_json(const core::GridCell& c) {

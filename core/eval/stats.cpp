@@ -48,7 +48,9 @@ MeanSummary bootstrap_mean(const std::vector<double>& values, int resamples, uin
   }
   std::sort(means.begin(), means.end());
   double alpha = (1 - level) / 2;
-  auto at = [&](double q) { return means[std::min(means.size() - 1, static_cast<size_t>(q * (means.size() - 1) + 0.5))]; };
+  auto at = [&](double q) {
+    return means[std::min(means.size() - 1, static_cast<size_t>(q * (means.size() - 1) + 0.5))];
+  };
   s.lo = at(alpha);
   s.hi = at(1 - alpha);
   return s;

@@ -4,9 +4,9 @@
 
 #include <cmath>
 
+#include "core/base/error.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/encoder.hpp"
-#include "core/base/error.hpp"
 #include "embeddings/feature_cache.hpp"
 
 namespace plural::core {
@@ -29,8 +29,10 @@ torch::Tensor Personalizer::features(const std::vector<std::string>& texts) {
   bool missing = false;
   for (bool h : have) missing = missing || !h;
   if (missing) {
-    PLURAL_CHECK(!encoder_spec_.empty(), "personalizer: texts are not in the feature cache and no encoder is known "
-                 "for the model's features '", encoder_id_, "'; give Options::encoder");
+    PLURAL_CHECK(!encoder_spec_.empty(),
+                 "personalizer: texts are not in the feature cache and no encoder is known "
+                 "for the model's features '",
+                 encoder_id_, "'; give Options::encoder");
     if (!encoder_) {
       encoder_ = make_encoder(encoder_spec_);
       PLURAL_CHECK(encoder_->id() == encoder_id_, "personalizer: encoder '", encoder_spec_, "' has id '",
@@ -50,7 +52,8 @@ PairBatch Personalizer::pairs(const std::vector<TextComparison>& cs) {
   for (size_t i = 0; i < cs.size(); ++i) {
     const auto& c = cs[i];
     PLURAL_CHECK(!c.chosen.empty() && !c.rejected.empty(), "comparison ", i, ": empty chosen or rejected text");
-    PLURAL_CHECK(c.p_chosen >= 0 && c.p_chosen <= 1, "comparison ", i, ": p_chosen must be in [0, 1], got ", c.p_chosen);
+    PLURAL_CHECK(c.p_chosen >= 0 && c.p_chosen <= 1, "comparison ", i, ": p_chosen must be in [0, 1], got ",
+                 c.p_chosen);
     PLURAL_CHECK(std::isfinite(c.weight) && c.weight >= 0, "comparison ", i, ": weight must be finite and >= 0");
     PLURAL_CHECK(!prompts || !c.prompt.empty(), "comparison ", i, ": this ", model_->family(),
                  " model uses prompts; give one");

@@ -26,8 +26,8 @@ struct TextComparison {
 class Personalizer {
  public:
   struct Options {
-    std::string encoder;          ///< encoder spec for texts not in the cache ("" = inferred from the model's encoder id)
-    std::string adapter;          ///< "" = the family's default (Newton for the mixture family)
+    std::string encoder;  ///< encoder spec for texts not in the cache ("" = inferred from the model's encoder id)
+    std::string adapter;  ///< "" = the family's default (Newton for the mixture family)
     std::string adapter_options = "{}";
   };
   /// Loads `model_path`; features come from (and new texts go into) the HDF5 cache at `cache_path`.
@@ -45,7 +45,8 @@ class Personalizer {
   /// Reward of `response` to `prompt` for `user`.
   double reward(const UserState& user, const std::string& prompt, const std::string& response);
   /// Rewards of several responses to one prompt.
-  std::vector<double> rewards(const UserState& user, const std::string& prompt, const std::vector<std::string>& responses);
+  std::vector<double> rewards(const UserState& user, const std::string& prompt,
+                              const std::vector<std::string>& responses);
   /// P(user prefers a over b) for one prompt.
   double prefer(const UserState& user, const std::string& prompt, const std::string& a, const std::string& b);
   /// Rewards [B] of feature rows.

@@ -2,12 +2,12 @@
 
 // Debian's libtorch is built with Gloo; its header hides the class unless told so (torch's own build defines it).
 #define USE_C10D_GLOO
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/base/error.hpp"
 
@@ -22,12 +22,13 @@ std::string first_line(const std::string& s) {
 
 int env_int(const char* name, int lo, int hi) {
   const char* v = std::getenv(name);
-  PLURAL_CHECK(v && *v, "distributed: ", name, " is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and "
-                        "MASTER_PORT; another launcher must set them too)");
+  PLURAL_CHECK(v && *v, "distributed: ", name,
+               " is not set (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and "
+               "MASTER_PORT; another launcher must set them too)");
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
-  PLURAL_CHECK(end && *end == '\0' && x >= lo && x <= hi, "distributed: ", name, "='", v,
-               "' is not an integer in [", lo, ", ", hi, "]");
+  PLURAL_CHECK(end && *end == '\0' && x >= lo && x <= hi, "distributed: ", name, "='", v, "' is not an integer in [",
+               lo, ", ", hi, "]");
   return static_cast<int>(x);
 }
 
@@ -81,8 +82,7 @@ struct Collective::Impl {
     }
     comm_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  std::vector<std::string> gather_strings(const std::string& key, const std::string& value,
-                                          const std::string& what) {
+  std::vector<std::string> gather_strings(const std::string& key, const std::string& value, const std::string& what) {
     store->set(key + "/" + std::to_string(env.rank), std::vector<uint8_t>(value.begin(), value.end()));
     std::vector<std::string> keys;
     for (int r = 0; r < env.world_size; ++r) keys.push_back(key + "/" + std::to_string(r));
@@ -135,8 +135,8 @@ std::unique_ptr<Collective> Collective::connect(const DistEnv& env, std::chrono:
       throw IoError(impl->who() + ": cannot host the rendezvous store on port " + std::to_string(env.master_port) +
                     " (is the port in use? choose another MASTER_PORT): " + first_line(ex.what()));
     throw IoError(impl->who() + ": cannot reach the rendezvous store at " + where + " within " +
-                  std::to_string(timeout.count() / 1000) + " s (is MASTER_ADDR right, and has rank 0 started?): " +
-                  first_line(ex.what()));
+                  std::to_string(timeout.count() / 1000) +
+                  " s (is MASTER_ADDR right, and has rank 0 started?): " + first_line(ex.what()));
   }
   // torchrun's agent store holds every attempt's keys under this prefix (as torch.distributed does).
   c10::intrusive_ptr<c10d::Store> base = tcp;
@@ -167,8 +167,8 @@ std::unique_ptr<Collective> Collective::connect(const DistEnv& env, std::chrono:
         impl->store->wait({"read/" + std::to_string(r)}, std::min(timeout, std::chrono::milliseconds(5000)));
       } catch (const std::exception&) {
       }
-      throw ValueError(impl->who() + ": rank " + std::to_string(r) + " has WORLD_SIZE=" +
-                       sizes[static_cast<size_t>(r)] + ", this rank " + mine +
+      throw ValueError(impl->who() + ": rank " + std::to_string(r) +
+                       " has WORLD_SIZE=" + sizes[static_cast<size_t>(r)] + ", this rank " + mine +
                        "; every rank must be started with the same WORLD_SIZE");
     }
   try {
@@ -180,8 +180,10 @@ std::unique_ptr<Collective> Collective::connect(const DistEnv& env, std::chrono:
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", impl->store),
                                                            env.rank, env.world_size, opts);
   } catch (const std::exception& ex) {
-    throw IoError(impl->who() + ": building the Gloo process group failed (set GLOO_SOCKET_IFNAME to the network "
-                  "interface the ranks share): " + first_line(ex.what()));
+    throw IoError(impl->who() +
+                  ": building the Gloo process group failed (set GLOO_SOCKET_IFNAME to the network "
+                  "interface the ranks share): " +
+                  first_line(ex.what()));
   }
   return std::unique_ptr<Collective>(new Collective(std::move(impl)));
 }

@@ -118,8 +118,8 @@ struct AdamWConstants {
 // element bound it, so it is built for the widest vectors the CPU has (chosen at load time): a PAL-B step's update
 // (~130k floats) took 0.16 ms with SSE2.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void adamw_loop(float* p, float* m, float* v,
-                                                                            const float* grad, int64_t n,
-                                                                            const AdamWConstants c) {
+                                                                             const float* grad, int64_t n,
+                                                                             const AdamWConstants c) {
   for (int64_t i = 0; i < n; ++i) {
     const float gi = grad[i];
     const float pi = p[i] * c.decay;

@@ -39,8 +39,7 @@ const bool registered = [] {
       "DPO: -log σ(β·[(log π⁺ − log π_ref⁺) − (log π⁻ − log π_ref⁻)]); soft labels give SPCE / conservative DPO");
   // The same form; what differs is the input: each side's log-probs taken with its own prompt.
   register_policy_loss(
-      "dove", dpo,
-      "DOVE / joint preference: DPO's form on log-probs each taken with its own prompt (x⁺ ≠ x⁻ allowed)");
+      "dove", dpo, "DOVE / joint preference: DPO's form on log-probs each taken with its own prompt (x⁺ ≠ x⁻ allowed)");
   register_policy_loss(
       "ipo",
       [](const PolicyLogProbs& b, const PolicyLossOptions& o) {
@@ -118,16 +117,19 @@ PolicyLossResult policy_loss(const std::string& name, const PolicyLogProbs& batc
   batch.validate();
   options.validate();
   auto f64 = [](const torch::Tensor& t) { return t.defined() ? t.detach().to(torch::kFloat64) : t; };
-  PolicyLogProbs b{f64(batch.chosen).requires_grad_(), f64(batch.rejected).requires_grad_(), f64(batch.ref_chosen),
-                   f64(batch.ref_rejected), f64(batch.label), f64(batch.weight)};
+  PolicyLogProbs b{f64(batch.chosen).requires_grad_(),
+                   f64(batch.rejected).requires_grad_(),
+                   f64(batch.ref_chosen),
+                   f64(batch.ref_rejected),
+                   f64(batch.label),
+                   f64(batch.weight)};
   torch::AutoGradMode grad_on(true);
   auto loss = fn(b, options);
   auto grads = torch::autograd::grad({loss}, {b.chosen, b.rejected});
   return {loss.item<double>(), grads[0], grads[1]};
 }
 
-torch::Tensor soft_labels_from_scores(const torch::Tensor& score_a, const torch::Tensor& score_b,
-                                      double temperature) {
+torch::Tensor soft_labels_from_scores(const torch::Tensor& score_a, const torch::Tensor& score_b, double temperature) {
   PLURAL_CHECK(temperature > 0, "soft labels: temperature must be > 0, got ", temperature);
   PLURAL_CHECK(score_a.sizes() == score_b.sizes(), "soft labels: score_a and score_b differ in shape");
   PLURAL_CHECK(torch::isfinite(score_a).all().item<bool>() && torch::isfinite(score_b).all().item<bool>(),

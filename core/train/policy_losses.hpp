@@ -37,8 +37,8 @@ const PolicyLossFn& get_policy_loss(const std::string& name);
 std::map<std::string, std::string> policy_loss_names();
 
 struct PolicyLossResult {
-  double loss = 0;                          ///< the weighted mean over pairs
-  torch::Tensor grad_chosen, grad_rejected; ///< d loss / d log π(y⁺), d log π(y⁻), [B] float64
+  double loss = 0;                           ///< the weighted mean over pairs
+  torch::Tensor grad_chosen, grad_rejected;  ///< d loss / d log π(y⁺), d log π(y⁻), [B] float64
 };
 /// Validates, then evaluates `name` in float64 and differentiates it with respect to the policy's log-probs.
 PolicyLossResult policy_loss(const std::string& name, const PolicyLogProbs& batch, const PolicyLossOptions& options);

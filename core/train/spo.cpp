@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
+#include "core/dataset_view.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {

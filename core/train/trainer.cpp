@@ -7,20 +7,19 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
-#include "core/train/distributed.hpp"
 #include "core/base/error.hpp"
-#include "core/train/flat_adamw.hpp"
 #include "core/base/metrics_log.hpp"
 #include "core/base/progress.hpp"
 #include "core/base/random.hpp"
+#include "core/support.hpp"
+#include "core/train/distributed.hpp"
+#include "core/train/flat_adamw.hpp"
 #include "core/train/rationale.hpp"
 #include "core/train/shard_plan.hpp"
 #include "core/train/spo.hpp"
-#include "core/support.hpp"
 
 namespace plural::core {
 
@@ -193,8 +192,8 @@ class StepSource {
     for (int s = 0; s < dp_->plan->shards(); ++s) shard_orders_.push_back(dp_->plan->epoch_order(s, epoch));
   }
   struct Step {
-    torch::Tensor rows;          // this process's rows in its view
-    int64_t global_count = 0;    // rows in the whole global batch (every rank's part)
+    torch::Tensor rows;                // this process's rows in its view
+    int64_t global_count = 0;          // rows in the whole global batch (every rank's part)
     std::vector<int64_t> shard_sizes;  // one process replaying a data-parallel run: each shard's rows, in order
   };
   Step step(int64_t s) const {
@@ -303,7 +302,8 @@ DegreeHead make_degree_head(RewardModel& model, const DatasetView& view, const s
   if (cfg.spo_weight <= 0) return nullptr;
   // Every rank would need the same variant levels and the variants' features; every rank refuses alike, before any
   // collective.
-  PLURAL_CHECK(!(dp && dp->comm), "train: SPO's degree loss runs in one process only (--shards replays a "
+  PLURAL_CHECK(!(dp && dp->comm),
+               "train: SPO's degree loss runs in one process only (--shards replays a "
                "data-parallel run in one process)");
   const auto& v = view.graded_variants();
   PLURAL_CHECK(v && v->levels >= 2, view.data().source,
@@ -335,7 +335,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
   for (auto& p : model.parameters())
     if (std::none_of(user_params.begin(), user_params.end(), [&](const auto& u) { return same_tensor(u, p); }))
       shared_params.push_back(p);
-  if (dp) for (auto& p : shared_params) result.allreduce_floats += p.numel();
+  if (dp)
+    for (auto& p : shared_params) result.allreduce_floats += p.numel();
   // Created before the broadcast below so that every rank starts from rank 0's head too.
   RationaleHead rationale_head = make_rationale_head(model, view, train_rows, cfg, dp);
   DegreeHead degree_head = make_degree_head(model, view, train_rows, cfg, dp);
@@ -352,29 +353,27 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     comm->require_same("model (family, config, seen users)", model.model_id());
     // Everything that decides a collective or a weight (a --checkpoint given to rank 0 only would pair its
     // saves with the others' steps).
-    comm->require_same(
-        "train config",
-        nlohmann::json({{"loss", cfg.loss},
-                        {"margin", cfg.loss_options.margin},
-                        {"smoothing", cfg.loss_options.smoothing},
-                        {"hinge_margin", cfg.loss_options.hinge_margin},
-                        {"lr", cfg.lr},
-                        {"user_lr", cfg.user_lr},
-                        {"weight_decay", cfg.weight_decay},
-                        {"user_weight_decay", cfg.user_weight_decay},
-                        {"group_lr", cfg.group_lr},
-                        {"batch_size", cfg.batch_size},
-                        {"epochs", cfg.epochs},
-                        {"patience", cfg.patience},
-                        {"min_delta", cfg.min_delta},
-                        {"max_grad_norm", cfg.max_grad_norm},
-                        {"seed", cfg.seed},
-                        {"target_val_accuracy", cfg.target_val_accuracy},
-                        {"rationale_weight", cfg.rationale_weight},
-                        {"rationale_temperature", cfg.rationale_temperature},
-                        {"spo_weight", cfg.spo_weight},
-                        {"checkpoint", !cfg.checkpoint_path.empty()}})
-            .dump());
+    comm->require_same("train config", nlohmann::json({{"loss", cfg.loss},
+                                                       {"margin", cfg.loss_options.margin},
+                                                       {"smoothing", cfg.loss_options.smoothing},
+                                                       {"hinge_margin", cfg.loss_options.hinge_margin},
+                                                       {"lr", cfg.lr},
+                                                       {"user_lr", cfg.user_lr},
+                                                       {"weight_decay", cfg.weight_decay},
+                                                       {"user_weight_decay", cfg.user_weight_decay},
+                                                       {"group_lr", cfg.group_lr},
+                                                       {"batch_size", cfg.batch_size},
+                                                       {"epochs", cfg.epochs},
+                                                       {"patience", cfg.patience},
+                                                       {"min_delta", cfg.min_delta},
+                                                       {"max_grad_norm", cfg.max_grad_norm},
+                                                       {"seed", cfg.seed},
+                                                       {"target_val_accuracy", cfg.target_val_accuracy},
+                                                       {"rationale_weight", cfg.rationale_weight},
+                                                       {"rationale_temperature", cfg.rationale_temperature},
+                                                       {"spo_weight", cfg.spo_weight},
+                                                       {"checkpoint", !cfg.checkpoint_path.empty()}})
+                                           .dump());
     std::vector<torch::Tensor> all;
     for (auto& p : model.parameters()) all.push_back(p);
     for (auto& b : model.buffers()) all.push_back(b);
@@ -449,8 +448,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
       if (rows.size(0) > 0) {
         // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
         auto data_loss = loss_fn(train_logits(model.logits(batch), batch), batch.label, batch.weight, cfg.loss_options);
-        auto loss = comm ? data_loss * data_share + model.regularizer(batch) * reg_share
-                         : data_loss + model.regularizer(batch);
+        auto loss =
+            comm ? data_loss * data_share + model.regularizer(batch) * reg_share : data_loss + model.regularizer(batch);
         if (rationale_head) {
           auto diff = model.item_representation(batch.a) - model.item_representation(batch.b);
           // Each rank contrasts its own rows' rationales (InfoNCE does not split over ranks), weighted by its share
@@ -481,7 +480,8 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
         }
         const double step_loss = loss.item<double>();
         PLURAL_CHECK(std::isfinite(step_loss), "train: the loss became ", step_loss, " at epoch ", epoch, ", step ",
-                     s + 1, " of ", steps, " (learning rate too high? try a smaller --lr / --user-lr, or "
+                     s + 1, " of ", steps,
+                     " (learning rate too high? try a smaller --lr / --user-lr, or "
                      "--max-grad-norm); the model was not saved (a checkpoint, if any, holds the last good epoch)");
         loss.backward();
         loss_sum += step_loss * st.global_count;
@@ -556,10 +556,12 @@ TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg,
     result.history.push_back(log);
     result.epochs_run = epoch;
     if (metrics.enabled()) {
-      nlohmann::json j = {{"epoch", epoch},          {"train_loss", log.train_loss},
+      nlohmann::json j = {{"epoch", epoch},
+                          {"train_loss", log.train_loss},
                           {"val_loss", !has_val ? nlohmann::json() : nlohmann::json(vl)},
                           {"val_accuracy", !has_val ? nlohmann::json() : nlohmann::json(va)},
-                          {"seconds", secs},         {"pairs_per_second", log.pairs_per_second},
+                          {"seconds", secs},
+                          {"pairs_per_second", log.pairs_per_second},
                           {"family", model.family()}};
       if (comm) j["world_size"] = comm->world_size();
       for (const auto& [name, v] : log.diagnostics) j[name] = v;

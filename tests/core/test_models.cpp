@@ -2,18 +2,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/base/error.hpp"
+#include "core/base/random.hpp"
 #include "core/bt/bt.hpp"
 #include "core/dataset_view.hpp"
-#include "core/base/error.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/query.hpp"
-#include "core/base/random.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
-using plural::test::TempDir;
 using Catch::Contains;
+using plural::test::TempDir;
 
 namespace {
 // Items with random features; users prefer by a planted linear reward (user u: w_true + dev_u).
@@ -41,11 +41,14 @@ Planted planted(int users, int pairs_per_user, int64_t D, double user_spread, ui
       Comparison c;
       c.user = uid;
       c.a = static_cast<int32_t>(rng.index(n_items));
-      do c.b = static_cast<int32_t>(rng.index(n_items)); while (c.b == c.a);
+      do c.b = static_cast<int32_t>(rng.index(n_items));
+      while (c.b == c.a);
       double delta = (r[c.a] - r[c.b]).item<double>();
       c.label = noise > 0 ? (rng.uniform() < 1 / (1 + std::exp(-delta / noise)) ? 1.f : 0.f) : (delta > 0 ? 1.f : 0.f);
       double q = rng.uniform();
-      c.split = seen ? (q < 0.7 ? Split::train : q < 0.8 ? Split::val : Split::test)
+      c.split = seen ? (q < 0.7   ? Split::train
+                        : q < 0.8 ? Split::val
+                                  : Split::test)
                      : (k < pairs_per_user / 2 ? Split::support : Split::test);
       p.data.comparisons.push_back(c);
     }
@@ -115,7 +118,8 @@ TEST_CASE("training is bit-reproducible on one thread and checkpoints save and l
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-TEST_CASE("per-user BT: Newton adapter leaves shared weights bit-identical and beats the prior", "[core][models][adapter]") {
+TEST_CASE("per-user BT: Newton adapter leaves shared weights bit-identical and beats the prior",
+          "[core][models][adapter]") {
   auto p = planted(40, 120, 12, 1.0, 3, /*unseen=*/15);
   DatasetView view(p.data, p.features);
   torch::manual_seed(0);

@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
 #include "core/query.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"

@@ -2,15 +2,15 @@
 
 #include <catch2/catch.hpp>
 
-#include "embeddings/encoder.hpp"
 #include "core/base/error.hpp"
 #include "core/base/h5.hpp"
 #include "core/base/npy.hpp"
+#include "embeddings/encoder.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
-using plural::test::TempDir;
 using Catch::Contains;
+using plural::test::TempDir;
 
 TEST_CASE("hashed encoder: deterministic, unit norm, overlapping texts closer than unrelated ones", "[core][encoder]") {
   auto enc = make_encoder("hashed:dim=256");

@@ -7,15 +7,15 @@
 #include <chrono>
 #include <thread>
 
+#include "core/base/error.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/encoder.hpp"
-#include "core/base/error.hpp"
 #include "embeddings/feature_cache.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
-using plural::test::TempDir;
 using Catch::Contains;
+using plural::test::TempDir;
 
 namespace {
 std::vector<std::string> numbered(int n, const std::string& prefix = "text ") {
@@ -81,7 +81,8 @@ TEST_CASE("FeatureCache float16 storage and several encoders in one file", "[cor
   CHECK(cache.storage("half/enc") == Storage::float16);
 }
 
-TEST_CASE("FeatureCache errors: missing text, other encoder, dim mismatch, NaN, non-cache file", "[core][cache][errors]") {
+TEST_CASE("FeatureCache errors: missing text, other encoder, dim mismatch, NaN, non-cache file",
+          "[core][cache][errors]") {
   TempDir tmp;
   FeatureCache cache(tmp.file("c.h5"));
   {
@@ -141,7 +142,8 @@ TEST_CASE("a second concurrent writer is refused with a clear error", "[core][ca
   CHECK_THROWS_WITH(other.writer("e", 4), Contains("another process is writing"));
 }
 
-TEST_CASE("killing `plural encode` mid-write leaves the old cache readable, and a rerun resumes", "[core][cache][cli]") {
+TEST_CASE("killing `plural encode` mid-write leaves the old cache readable, and a rerun resumes",
+          "[core][cache][cli]") {
   TempDir tmp;
   auto texts_path = tmp.file("texts.txt");
   {
@@ -150,8 +152,9 @@ TEST_CASE("killing `plural encode` mid-write leaves the old cache readable, and 
   }
   auto cache_path = tmp.file("cache.h5");
   std::string cli = plural::test::cli();
-  std::vector<std::string> args = {cli, "encode", "--texts", texts_path, "--cache", cache_path, "--encoder",
-                                   "hashed:dim=64", "--commit-every", "5000", "--threads", "1", "-q"};
+  std::vector<std::string> args = {cli,         "encode",        "--texts",        texts_path, "--cache",   cache_path,
+                                   "--encoder", "hashed:dim=64", "--commit-every", "5000",     "--threads", "1",
+                                   "-q"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -12,8 +12,8 @@
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
-using plural::test::TempDir;
 using Catch::Contains;
+using plural::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -32,12 +32,13 @@ TEST_CASE("WordPiece tokenizes like BERT uncased", "[core][encoder][minilm]") {
   CHECK(wp.tokenize("unaffable") == V{"una", "##ffa", "##ble"});
   CHECK(wp.tokenize("Café déjà vu") == V{"cafe", "de", "##ja", "vu"});  // accents stripped
   CHECK(wp.tokenize("  tabs\tand\nnewlines ") == V{"tab", "##s", "and", "new", "##lines"});
-  CHECK(wp.tokenize("我爱") == V{"我", "[UNK]"});                        // CJK split per character
-  CHECK(wp.tokenize("bell\x07" "char") == V{"bell", "##cha", "##r"});    // control characters dropped
+  CHECK(wp.tokenize("我爱") == V{"我", "[UNK]"});  // CJK split per character
+  CHECK(wp.tokenize("bell\x07"
+                    "char") == V{"bell", "##cha", "##r"});  // control characters dropped
   CHECK(wp.tokenize("") == V{});
-  CHECK(wp.tokenize(std::string(150, 'a')) == V{"[UNK]"});            // words over 100 characters
+  CHECK(wp.tokenize(std::string(150, 'a')) == V{"[UNK]"});  // words over 100 characters
   auto ids = wp.encode("hello world", 256);
-  CHECK(ids == std::vector<int64_t>{101, 7592, 2088, 102});            // [CLS] hello world [SEP]
+  CHECK(ids == std::vector<int64_t>{101, 7592, 2088, 102});  // [CLS] hello world [SEP]
   std::string long_text;
   for (int i = 0; i < 400; ++i) long_text += "word ";
   CHECK(wp.encode(long_text, 256).size() == 256);
@@ -48,8 +49,9 @@ TEST_CASE("MiniLM: unit-norm embeddings, paraphrases close and unrelated texts f
   auto& enc = shared_encoder();
   CHECK(enc.dim() == 384);
   CHECK(enc.id().rfind("all-MiniLM-L6-v2:", 0) == 0);
-  auto e = enc.encode({"A man is playing a guitar.", "Someone is strumming a guitar.", "The stock market fell sharply today.",
-                       "I think people should be kind to each other.", "Being nice to others matters to me."});
+  auto e = enc.encode({"A man is playing a guitar.", "Someone is strumming a guitar.",
+                       "The stock market fell sharply today.", "I think people should be kind to each other.",
+                       "Being nice to others matters to me."});
   CHECK(e.norm(2, 1).sub(1).abs().max().item<float>() < 1e-5);
   auto cos = [&](int i, int j) { return torch::dot(e[i], e[j]).item<double>(); };
   CHECK(cos(0, 1) > 0.6);
@@ -89,9 +91,8 @@ TEST_CASE("MiniLM weight errors name the file and what is wrong", "[core][encode
     cfg.replace(pos, 25, "\"intermediate_size\": 1024");
     plural::test::write_text((dir / "config.json").string(), cfg);
   }
-  CHECK_THROWS_WITH(MiniLmEncoder(dir.string()),
-                    Contains("encoder.layer.0.intermediate.dense.weight") && Contains("[1536, 384]") &&
-                        Contains("[1024, 384]"));
+  CHECK_THROWS_WITH(MiniLmEncoder(dir.string()), Contains("encoder.layer.0.intermediate.dense.weight") &&
+                                                     Contains("[1536, 384]") && Contains("[1024, 384]"));
 }
 
 TEST_CASE("TorchScript encoder runs a scripted module made here", "[core][encoder][torchscript]") {

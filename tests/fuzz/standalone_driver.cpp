@@ -25,10 +25,18 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> x, const std::vector<std::vecto
   const int edits = 1 + static_cast<int>(rng() % 4);
   for (int e = 0; e < edits; ++e) {
     switch (rng() % 6) {
-      case 0: if (!x.empty()) x[pick(x.size())] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-      case 1: if (!x.empty()) x[pick(x.size())] = static_cast<uint8_t>(rng()); break;
-      case 2: x.resize(pick(x.size() + 1)); break;
-      case 3: x.insert(x.begin() + static_cast<long>(pick(x.size() + 1)), static_cast<uint8_t>(rng())); break;
+      case 0:
+        if (!x.empty()) x[pick(x.size())] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        break;
+      case 1:
+        if (!x.empty()) x[pick(x.size())] = static_cast<uint8_t>(rng());
+        break;
+      case 2:
+        x.resize(pick(x.size() + 1));
+        break;
+      case 3:
+        x.insert(x.begin() + static_cast<long>(pick(x.size() + 1)), static_cast<uint8_t>(rng()));
+        break;
       case 4: {  // a run of one interesting byte
         static const uint8_t vals[] = {0x00, 0xff, 0x7f, 0x80, '"', '\\', '\n', '\t', '{', '9'};
         size_t at = pick(x.size() + 1), n = 1 + pick(8);
@@ -53,8 +61,14 @@ int main(int argc, char** argv) {
   std::vector<std::vector<uint8_t>> corpus;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("-runs=", 0) == 0) { runs = std::atol(a.c_str() + 6); continue; }
-    if (a.rfind("-seed=", 0) == 0) { seed = std::strtoull(a.c_str() + 6, nullptr, 10); continue; }
+    if (a.rfind("-runs=", 0) == 0) {
+      runs = std::atol(a.c_str() + 6);
+      continue;
+    }
+    if (a.rfind("-seed=", 0) == 0) {
+      seed = std::strtoull(a.c_str() + 6, nullptr, 10);
+      continue;
+    }
     if (a.rfind("-", 0) == 0) continue;  // libFuzzer flags we do not implement
     std::filesystem::path p(a);
     if (std::filesystem::is_directory(p)) {

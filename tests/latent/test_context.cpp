@@ -2,18 +2,18 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/base/random.hpp"
+#include "core/dataset_view.hpp"
 #include "core/train/trainer.hpp"
 #include "latent/context_model.hpp"
 #include "tests/gradcheck.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
+using Catch::Contains;
 using plural::embeddings::ContextConditioned;
 using plural::embeddings::marginal_preference;
-using Catch::Contains;
 
 namespace {
 // Reversal data: items score s(c)·vᵀx, with s = +1 under context "+" and −1 under "−"; pairs without a context
@@ -152,18 +152,19 @@ TEST_CASE("context model: bad input", "[embeddings][context][errors]") {
   batch.a.context = torch::zeros({2, 5});
   CHECK_THROWS_WITH(model->logits(batch), Contains("context features must be [2, 8]"));
   auto* cm = dynamic_cast<ContextConditioned*>(model.get());
-  CHECK_THROWS_WITH(marginal_preference(*cm, view.batch(std::vector<size_t>{0}), torch::zeros({2, 8}),
-                                        torch::tensor({0.7f, 0.7f})),
-                    Contains("sum to 1"));
+  CHECK_THROWS_WITH(
+      marginal_preference(*cm, view.batch(std::vector<size_t>{0}), torch::zeros({2, 8}), torch::tensor({0.7f, 0.7f})),
+      Contains("sum to 1"));
   // Items without a context (undefined tensors) use the null context rather than failing.
   auto plain = view.batch(std::vector<size_t>{0, 1});
   plain.a.context = plain.b.context = plain.a.has_context = plain.b.has_context = torch::Tensor();
   CHECK(model->logits(plain).size(0) == 2);
 }
 
-TEST_CASE("context model: a user of unknown context is a posterior over the training contexts, and query asks "
-          "where the contexts disagree",
-          "[embeddings][context][query]") {
+TEST_CASE(
+    "context model: a user of unknown context is a posterior over the training contexts, and query asks "
+    "where the contexts disagree",
+    "[embeddings][context][query]") {
   auto r = reversal_data(5);
   DatasetView view(r.data, r.features);
   torch::manual_seed(0);

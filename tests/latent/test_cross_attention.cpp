@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
+#include "core/dataset_view.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/query.hpp"
 #include "core/support.hpp"
@@ -13,10 +13,10 @@
 #include "tests/persona_fixture.hpp"
 
 using namespace plural::core;
+using Catch::Contains;
 using plural::embeddings::interpolate_users;
 using plural::embeddings::UserCrossAttention;
 using plural::embeddings::with_strength;
-using Catch::Contains;
 
 namespace {
 TrainConfig quick(int epochs) {
@@ -87,8 +87,8 @@ TEST_CASE("cross-attn: lambda 0 is the population model, padding changes nothing
   auto ma = ca->encode(alone), mp = ca->encode(padded);
   CHECK(torch::allclose(ma[0], mp[0].slice(0, 0, 5), 1e-5, 1e-6));
   auto idx = torch::zeros({items.size()}, torch::kInt64), all = torch::ones({items.size()}, torch::kBool);
-  CHECK(torch::allclose(ca->score(items, ma, alone.mask, idx, all), ca->score(items, mp, padded.mask, idx, all),
-                        1e-5, 1e-6));
+  CHECK(torch::allclose(ca->score(items, ma, alone.mask, idx, all), ca->score(items, mp, padded.mask, idx, all), 1e-5,
+                        1e-6));
   // Interpolation: α = 1 is u1, α = 0 is u2, in between differs from both.
   CHECK(torch::allclose(model->reward(items, interpolate_users(u1, u2, 1.0)), model->reward(items, u1), 1e-5, 1e-6));
   CHECK(torch::allclose(model->reward(items, interpolate_users(u1, u2, 0.0)), model->reward(items, u2), 1e-5, 1e-6));

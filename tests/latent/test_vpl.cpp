@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
-#include "core/eval/evaluator.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/query.hpp"
 #include "core/support.hpp"
 #include "core/train/trainer.hpp"

@@ -1,8 +1,7 @@
 // The Newton search on its own: for K ≤ 8 it runs on fixed-size Eigen types, above on dynamic ones. Both must
 // stop at the optimum of the log-posterior and return the inverse of its Fisher matrix plus the prior precision.
-#include <catch2/catch.hpp>
-
 #include <Eigen/Dense>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 
@@ -40,7 +39,8 @@ Problem random_problem(int64_t n, int64_t K, bool distance, uint64_t seed) {
   Eigen::MatrixXd F(K, d), E(2 * n, d);
   for (int64_t i = 0; i < F.size(); ++i) F.data()[i] = normal(gen);
   for (int64_t i = 0; i < E.size(); ++i) E.data()[i] = normal(gen);
-  std::vector<double> v(static_cast<size_t>(2 * n * K)), c(static_cast<size_t>(2 * n)), gram(static_cast<size_t>(K * K));
+  std::vector<double> v(static_cast<size_t>(2 * n * K)), c(static_cast<size_t>(2 * n)),
+      gram(static_cast<size_t>(K * K));
   for (int64_t r = 0; r < 2 * n; ++r) {
     c[static_cast<size_t>(r)] = E.row(r).squaredNorm();
     for (int64_t k = 0; k < K; ++k) v[static_cast<size_t>(r * K + k)] = E.row(r).dot(F.row(k));
@@ -56,7 +56,8 @@ double objective(const Problem& p, const Eigen::VectorXd& th, double var) {
   Eigen::MatrixXd dz;
   p.geo->eval(w, z, dz);
   double f = 0.5 * th.squaredNorm() / var;
-  for (int64_t i = 0; i < z.size(); ++i) f += p.c[i] * (std::log1p(std::exp(-std::abs(z[i]))) + std::max(z[i], 0.0) - p.y[i] * z[i]);
+  for (int64_t i = 0; i < z.size(); ++i)
+    f += p.c[i] * (std::log1p(std::exp(-std::abs(z[i]))) + std::max(z[i], 0.0) - p.y[i] * z[i]);
   return f;
 }
 

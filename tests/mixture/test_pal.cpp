@@ -4,10 +4,10 @@
 #include <chrono>
 #include <sstream>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
-#include "core/eval/evaluator.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/train/trainer.hpp"
 #include "mixture/pal.hpp"
 #include "mixture/row_gemm.hpp"
@@ -46,7 +46,8 @@ TEST_CASE("projector spec strings and parameter counts match the reference", "[m
   CHECK_THROWS_WITH(Projector(4, 8, ProjectorSpec::parse("mlp1-gelu-dropout0-residual")), Contains("-residual"));
 }
 
-TEST_CASE("a projector bank computes each projector's forward, gradients and dropout as they would alone", "[mixture]") {
+TEST_CASE("a projector bank computes each projector's forward, gradients and dropout as they would alone",
+          "[mixture]") {
   for (std::string spec : {"mlp2-gelu-dropout3", "mlp1-relu-dropout0-residual", "mlp0-linear-dropout0-nobias",
                            "mlp2-gelu-dropout0-batchnorm"}) {
     INFO(spec);
@@ -128,26 +129,27 @@ TEST_CASE("packed weights add X·Wᵀ as a double-precision product would, rows 
     for (int64_t k : {1, 5, 384})
       for (int64_t n : {1, 7, 8, 15, 16, 17, 64, 70})
         for (bool triangle : {false, true}) {  // a lower-triangular Wᵀ: panels start at their first nonzero row
-        INFO("rows " << rows << " k " << k << " n " << n << " triangle " << triangle);
-        auto x = torch::randn({rows, k + 3}), wt = torch::randn({k, n}), y0 = torch::randn({rows, n});
-        if (triangle) wt = wt.tril().contiguous();
-        std::vector<const float*> row(static_cast<size_t>(rows));
-        for (int64_t r = 0; r < rows; ++r) row[static_cast<size_t>(r)] = x.data_ptr<float>() + (rows - 1 - r) * (k + 3) + 2;
-        auto xr = x.flip(0).narrow(1, 2, k).to(torch::kFloat64);
-        auto want = y0.to(torch::kFloat64) + xr.matmul(wt.to(torch::kFloat64));
-        for (auto layout : layouts) {
-          auto y = y0.clone();
-          plural::mixture::PackedWeights w(wt.data_ptr<float>(), k, n, layout);
-          CHECK((w.k() == k && w.n() == n));
-          w.add_rows_times(row.data(), rows, y.data_ptr<float>());
-          CHECK((y.to(torch::kFloat64) - want).abs().max().item<double>() < 1e-4 * std::sqrt(double(k)));
+          INFO("rows " << rows << " k " << k << " n " << n << " triangle " << triangle);
+          auto x = torch::randn({rows, k + 3}), wt = torch::randn({k, n}), y0 = torch::randn({rows, n});
+          if (triangle) wt = wt.tril().contiguous();
+          std::vector<const float*> row(static_cast<size_t>(rows));
+          for (int64_t r = 0; r < rows; ++r)
+            row[static_cast<size_t>(r)] = x.data_ptr<float>() + (rows - 1 - r) * (k + 3) + 2;
+          auto xr = x.flip(0).narrow(1, 2, k).to(torch::kFloat64);
+          auto want = y0.to(torch::kFloat64) + xr.matmul(wt.to(torch::kFloat64));
+          for (auto layout : layouts) {
+            auto y = y0.clone();
+            plural::mixture::PackedWeights w(wt.data_ptr<float>(), k, n, layout);
+            CHECK((w.k() == k && w.n() == n));
+            w.add_rows_times(row.data(), rows, y.data_ptr<float>());
+            CHECK((y.to(torch::kFloat64) - want).abs().max().item<double>() < 1e-4 * std::sqrt(double(k)));
+          }
         }
-      }
 }
 
 TEST_CASE("a frozen projector with a split input: the q-part per distinct q, then each row's f([x; q])", "[mixture]") {
-  for (std::string spec : {"mlp2-gelu-dropout3", "mlp3-relu-dropout0-batchnorm", "mlp0-linear-dropout0",
-                           "mlp1-gelu-dropout0-nobias"}) {
+  for (std::string spec :
+       {"mlp2-gelu-dropout3", "mlp3-relu-dropout0-batchnorm", "mlp0-linear-dropout0", "mlp1-gelu-dropout0-nobias"}) {
     INFO(spec);
     torch::manual_seed(8);
     Projector p(20, 12, ProjectorSpec::parse(spec));
@@ -332,7 +334,8 @@ TEST_CASE("mixture geometry derivatives agree with finite differences of the mod
   }
 }
 
-TEST_CASE("a frozen PAL model remembers its shared parts: the same rewards, refreshed when a weight changes", "[mixture]") {
+TEST_CASE("a frozen PAL model remembers its shared parts: the same rewards, refreshed when a weight changes",
+          "[mixture]") {
   // Frozen (eval, no autograd): PAL-A remembers f(P) and each prompt's share of f's first layer, PAL-B each
   // prompt's g_k. The reference is the same model in eval mode with autograd on, which computes everything.
   auto f = persona(3, 2);
@@ -416,7 +419,8 @@ TEST_CASE("PAL-B on Persona-K: beats BT, recovers the planted prototypes, adapts
   CHECK(agreement > 0.9);
 }
 
-TEST_CASE("Newton adapter: fast, leaves shared weights bit-identical, agrees with the AdamW procedure", "[mixture][adapter]") {
+TEST_CASE("Newton adapter: fast, leaves shared weights bit-identical, agrees with the AdamW procedure",
+          "[mixture][adapter]") {
   auto f = persona(7, 2);
   DatasetView view(f.pk.data, f.features);
   torch::manual_seed(0);
@@ -483,9 +487,10 @@ TEST_CASE("Newton adapter converges quadratically: a handful of iterations reach
   torch::manual_seed(0);
   for (std::string variant : {"pal-b", "f(P)w", "f(Pw)"}) {
     std::string family = variant == "pal-b" ? "pal-b" : "pal-a";
-    auto pal = make_model(family, view.dims(),
-                          family == "pal-b" ? R"({"k": 8, "proj": "mlp1-gelu-dropout0"})"
-                                            : R"({"k": 8, "proj": "mlp1-gelu-dropout0", "variant": ")" + variant + "\"}");
+    auto pal =
+        make_model(family, view.dims(),
+                   family == "pal-b" ? R"({"k": 8, "proj": "mlp1-gelu-dropout0"})"
+                                     : R"({"k": 8, "proj": "mlp1-gelu-dropout0", "variant": ")" + variant + "\"}");
     train(*pal, view, quick(5));
     auto exact = make_adapter(family, "newton", R"({"max_iter": 500, "tol": 1e-10})");
     auto few = make_adapter(family, "newton", R"({"max_iter": 12})");

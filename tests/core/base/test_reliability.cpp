@@ -1,9 +1,8 @@
 // Nothing lost, nothing crashed (docs/reliability.md): the atomic writer, output ≠ input, strict configs and
 // readers, checksummed model and state files, finite training.
-#include <torch/torch.h>
-
 #include <signal.h>
 #include <sys/wait.h>
+#include <torch/torch.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -13,26 +12,26 @@
 #include <fstream>
 
 #include "core/base/atomic_file.hpp"
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
-#include "embeddings/feature_cache.hpp"
 #include "core/base/file_roles.hpp"
 #include "core/base/h5.hpp"
 #include "core/base/isolated.hpp"
 #include "core/base/json_config.hpp"
-#include "core/model.hpp"
 #include "core/base/random.hpp"
-#include "core/data/readers.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
+#include "core/model.hpp"
 #include "core/train/trainer.hpp"
+#include "embeddings/feature_cache.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
+using Catch::Contains;
 using plural::IoError;
 using plural::ValueError;
 using plural::test::TempDir;
 using plural::test::write_text;
-using Catch::Contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,7 +42,8 @@ std::string read_all(const std::string& path) {
 
 size_t temporaries_in(const fs::path& dir) {
   size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find(".tmp-") != std::string::npos;
+  for (const auto& e : fs::directory_iterator(dir))
+    n += e.path().filename().string().find(".tmp-") != std::string::npos;
   return n;
 }
 
@@ -73,7 +73,8 @@ Tiny tiny_data() {
       Comparison c;
       c.user = uid;
       c.a = static_cast<int32_t>(rng.index(40));
-      do c.b = static_cast<int32_t>(rng.index(40)); while (c.b == c.a);
+      do c.b = static_cast<int32_t>(rng.index(40));
+      while (c.b == c.a);
       c.label = (r[c.a] - r[c.b]).item<double>() > 0 ? 1.f : 0.f;
       c.split = k < 45 ? Split::train : Split::val;
       t.data.comparisons.push_back(c);
@@ -352,14 +353,24 @@ TEST_CASE("An untrusted parser runs in a child: its crash, hang or error is an e
         std::string("bytes\0back", 10));
   CHECK_THROWS_MATCHES(run_isolated([]() -> std::string { throw ValueError("bad row 3"); }, milliseconds(5000), "x"),
                        ValueError, Catch::Message("bad row 3"));
-  CHECK_THROWS_MATCHES(run_isolated([]() -> std::string { throw IoError("disk"); }, milliseconds(5000), "x"),
-                       IoError, Catch::Message("disk"));
-  CHECK_THROWS_WITH(run_isolated([]() -> std::string { ::raise(SIGSEGV); return ""; }, milliseconds(5000), "f.h5"),
+  CHECK_THROWS_MATCHES(run_isolated([]() -> std::string { throw IoError("disk"); }, milliseconds(5000), "x"), IoError,
+                       Catch::Message("disk"));
+  CHECK_THROWS_WITH(run_isolated(
+                        []() -> std::string {
+                          ::raise(SIGSEGV);
+                          return "";
+                        },
+                        milliseconds(5000), "f.h5"),
                     Contains("f.h5: the reader crashed (signal 11)"));
-  CHECK_THROWS_WITH(run_isolated([]() -> std::string { ::sleep(30); return ""; }, milliseconds(300), "f.h5"),
+  CHECK_THROWS_WITH(run_isolated(
+                        []() -> std::string {
+                          ::sleep(30);
+                          return "";
+                        },
+                        milliseconds(300), "f.h5"),
                     Contains("f.h5: the reader did not finish"));
   // An unsealed file on which HDF5 itself segfaults (found by the fuzzer): a clean error.
-  CHECK_THROWS_WITH(read_preferences(plural::test::source_dir() +
-                                     "/tests/fuzz/corpus/h5_data/crash-unsealed-global-heap-segv.h5"),
-                    Contains("the reader crashed"));
+  CHECK_THROWS_WITH(
+      read_preferences(plural::test::source_dir() + "/tests/fuzz/corpus/h5_data/crash-unsealed-global-heap-segv.h5"),
+      Contains("the reader crashed"));
 }

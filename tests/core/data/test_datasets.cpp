@@ -4,13 +4,13 @@
 #include <numeric>
 #include <set>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
-#include "core/eval/evaluator.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/data/ukp.hpp"
+#include "core/dataset_view.hpp"
+#include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
 #include "core/train/trainer.hpp"
-#include "core/data/ukp.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
@@ -132,8 +132,7 @@ TEST_CASE("UKPConvArg1 import: real workers, strict judgements, unseen workers h
   CHECK_THROWS_WITH(import_ukp(c), Contains("missing topics.tsv"));
 }
 
-TEST_CASE("UKPConvArg1 import: the worker's stance as a context, true or flipped, rows aligned",
-          "[core][data][ukp]") {
+TEST_CASE("UKPConvArg1 import: the worker's stance as a context, true or flipped, rows aligned", "[core][data][ukp]") {
   UkpConfig c;
   c.dir = plural::test::source_dir() + "/data/ukpconvarg1";
   c.stance_context = "true";

@@ -3,25 +3,26 @@
 
 #include "core/base/error.hpp"
 #include "core/base/h5.hpp"
-#include "core/data/readers.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/readers.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
+using Catch::Contains;
 using plural::test::TempDir;
 using plural::test::write_text;
-using Catch::Contains;
 
 TEST_CASE("JSONL reader accepts both schemas, soft labels, two prompts, contexts, weights and splits", "[core][data]") {
   TempDir tmp;
   auto path = tmp.file("d.jsonl");
-  write_text(path,
-             R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})"
-             "\n\n"
-             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "margin": -0.5, "split": "val"})"
-             "\n"
-             R"({"user": 7, "a": "good", "b": "x", "label": 1, "context": "c", "rationale": "clearer", "split": "support"})"
-             "\n");
+  write_text(
+      path,
+      R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})"
+      "\n\n"
+      R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "margin": -0.5, "split": "val"})"
+      "\n"
+      R"({"user": 7, "a": "good", "b": "x", "label": 1, "context": "c", "rationale": "clearer", "split": "support"})"
+      "\n");
   auto d = read_jsonl(path);
   REQUIRE(d.comparisons.size() == 3);
   REQUIRE(d.users.size() == 2);
@@ -56,7 +57,9 @@ TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]
   TempDir tmp;
   auto path = tmp.file("bad.jsonl");
   auto expect = [&](const std::string& body, const std::string& what) {
-    write_text(path, R"({"user": "u", "chosen": "a", "rejected": "b"})" "\n" + body + "\n");
+    write_text(path, R"({"user": "u", "chosen": "a", "rejected": "b"})"
+                     "\n" +
+                         body + "\n");
     CHECK_THROWS_WITH(read_jsonl(path), Contains(path + ":2") && Contains(what));
   };
   SECTION("malformed JSON") { expect(R"({"user": "u", "chosen": )", "malformed JSON"); }
@@ -64,15 +67,26 @@ TEST_CASE("JSONL reader errors name file, line and field", "[core][data][errors]
   SECTION("no pair at all") { expect(R"({"user": "u", "prompt": "p"})", "either 'chosen' and 'rejected'"); }
   SECTION("missing user") { expect(R"({"chosen": "a", "rejected": "b"})", "field 'user': missing"); }
   SECTION("label outside [0,1]") { expect(R"({"user": "u", "a": "x", "b": "y", "label": 1.5})", "field 'label'"); }
-  SECTION("label of the wrong type") { expect(R"({"user": "u", "a": "x", "b": "y", "label": "yes"})", "expected a number"); }
-  SECTION("negative weight") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "weight": -1})", "field 'weight'"); }
-  SECTION("margin of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "margin": "big"})", "field 'margin'"); }
+  SECTION("label of the wrong type") {
+    expect(R"({"user": "u", "a": "x", "b": "y", "label": "yes"})", "expected a number");
+  }
+  SECTION("negative weight") {
+    expect(R"({"user": "u", "chosen": "a", "rejected": "b", "weight": -1})", "field 'weight'");
+  }
+  SECTION("margin of the wrong type") {
+    expect(R"({"user": "u", "chosen": "a", "rejected": "b", "margin": "big"})", "field 'margin'");
+  }
   SECTION("an empty rationale is none") {
-    write_text(path, R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": ""})" "\n");
+    write_text(path, R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": ""})"
+                     "\n");
     CHECK_FALSE(read_jsonl(path).has_rationales());
   }
-  SECTION("rationale of the wrong type") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": 2})", "field 'rationale'"); }
-  SECTION("unknown split") { expect(R"({"user": "u", "chosen": "a", "rejected": "b", "split": "dev2"})", "field 'split'"); }
+  SECTION("rationale of the wrong type") {
+    expect(R"({"user": "u", "chosen": "a", "rejected": "b", "rationale": 2})", "field 'rationale'");
+  }
+  SECTION("unknown split") {
+    expect(R"({"user": "u", "chosen": "a", "rejected": "b", "split": "dev2"})", "field 'split'");
+  }
   SECTION("not an object") { expect(R"([1, 2])", "expected a JSON object"); }
   SECTION("text of the wrong type") { expect(R"({"user": "u", "chosen": 3, "rejected": "b"})", "field 'chosen'"); }
 }
@@ -87,8 +101,9 @@ TEST_CASE("JSONL reader: empty and missing files", "[core][data][errors]") {
 TEST_CASE("TSV reader with escapes, and its errors", "[core][data]") {
   TempDir tmp;
   auto path = tmp.file("d.tsv");
-  write_text(path, "user\tprompt\ta\tb\tlabel\tsplit\trationale\nu1\tp\tline\\none\ttab\\there\t0.7\ttrain\tshorter\n"
-                   "u2\tp\tx\ty\t0\ttest\t\n");
+  write_text(path,
+             "user\tprompt\ta\tb\tlabel\tsplit\trationale\nu1\tp\tline\\none\ttab\\there\t0.7\ttrain\tshorter\n"
+             "u2\tp\tx\ty\t0\ttest\t\n");
   auto d = read_tsv(path);
   REQUIRE(d.comparisons.size() == 2);
   CHECK(d.texts[d.comparisons[0].rationale] == "shorter");
@@ -111,11 +126,12 @@ TEST_CASE("TSV reader with escapes, and its errors", "[core][data]") {
 TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
   TempDir tmp;
   auto src = tmp.file("d.jsonl");
-  write_text(src,
-             R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "context": "ctx", "margin": 1.5})"
-             "\n"
-             R"({"user": "ü2", "chosen": "x", "rejected": "z", "split": "test", "rationale": "z is off topic"})"
-             "\n");
+  write_text(
+      src,
+      R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.25, "weight": 2, "context": "ctx", "margin": 1.5})"
+      "\n"
+      R"({"user": "ü2", "chosen": "x", "rejected": "z", "split": "test", "rationale": "z is off topic"})"
+      "\n");
   auto d = read_jsonl(src);
   d.users[0].group = 3;
   write_h5(d, tmp.file("d.h5"));
@@ -145,7 +161,8 @@ TEST_CASE("HDF5 layout round trip keeps every field", "[core][data]") {
 TEST_CASE("HDF5 reader refuses truncated files, foreign files and bad indices", "[core][data][errors]") {
   TempDir tmp;
   auto src = tmp.file("d.jsonl");
-  write_text(src, R"({"user": "u1", "chosen": "x", "rejected": "y"})" "\n");
+  write_text(src, R"({"user": "u1", "chosen": "x", "rejected": "y"})"
+                  "\n");
   auto d = read_jsonl(src);
   auto good = tmp.file("d.h5");
   write_h5(d, good);
@@ -219,6 +236,6 @@ TEST_CASE("PAL's label convention: y = -1 (left preferred) reads as label 1 with
     CHECK(preferred == "good");
   }
   plural::test::write_text(tmp.file("bad.jsonl"), "{\"user\": \"u\", \"left\": \"a\", \"right\": \"b\", \"y\": 0}\n");
-  CHECK_THROWS_WITH(plural::core::read_jsonl(tmp.file("bad.jsonl")), Catch::Contains("field 'y'") &&
-                                                                        Catch::Contains("-1 (left preferred)"));
+  CHECK_THROWS_WITH(plural::core::read_jsonl(tmp.file("bad.jsonl")),
+                    Catch::Contains("field 'y'") && Catch::Contains("-1 (left preferred)"));
 }

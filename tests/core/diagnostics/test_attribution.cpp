@@ -5,12 +5,12 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "core/base/error.hpp"
+#include "core/base/random.hpp"
 #include "core/diagnostics/attribution.hpp"
 #include "core/diagnostics/ches.hpp"
-#include "core/base/error.hpp"
 #include "core/diagnostics/length_control.hpp"
 #include "core/diagnostics/logistic.hpp"
-#include "core/base/random.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
@@ -53,7 +53,8 @@ TEST_CASE("attribution recovers planted per-user effects with calibrated interva
   Rng rng(11);
   // Items: random lengths and a binary "polite" property from a file.
   std::vector<std::string> items;
-  for (int i = 0; i < 200; ++i) items.push_back(std::string(5 + rng.index(300), 'a' + char(i % 26)) + std::to_string(i));
+  for (int i = 0; i < 200; ++i)
+    items.push_back(std::string(5 + rng.index(300), 'a' + char(i % 26)) + std::to_string(i));
   std::vector<double> polite(items.size());
   for (auto& p : polite) p = rng.uniform() < 0.5 ? 1.0 : 0.0;
   TempDir tmp;
@@ -130,15 +131,17 @@ TEST_CASE("attribution: missing values, constant properties and bad property fil
   d.infer_seen();
   TempDir tmp;
   auto path = tmp.file("p.jsonl");
-  write_text(path, "{\"text\": \"item 0\", \"score\": 1, \"flat\": 2}\n{\"text\": \"other item 0\", \"score\": 0, \"flat\": 2}\n");
+  write_text(
+      path,
+      "{\"text\": \"item 0\", \"score\": 1, \"flat\": 2}\n{\"text\": \"other item 0\", \"score\": 0, \"flat\": 2}\n");
   auto p = length_property(d);
   read_item_properties(path, d, p);
   auto a = attribute_preferences(d, p);
-  CHECK(a.usable == 1);      // only pair 0 has both items' scores
+  CHECK(a.usable == 1);  // only pair 0 has both items' scores
   CHECK(a.missing == 11);
   CHECK(a.warnings.size() == 1);
   CHECK_THAT(a.warnings[0], Contains("'flat' never differs"));
-  CHECK(a.users.empty());    // 1 usable pair < min_pairs
+  CHECK(a.users.empty());  // 1 usable pair < min_pairs
   auto expect = [&](const std::string& body, const std::string& what) {
     write_text(path, body);
     auto q = length_property(d);
@@ -148,7 +151,8 @@ TEST_CASE("attribution: missing values, constant properties and bad property fil
   expect("{\"score\": 1}\n", ":1: field 'text'");
   expect("{\"text\": \"item 0\", \"log_length\": 3}\n", "field 'log_length' is already a property");
   expect("not json\n", ":1: malformed JSON");
-  expect("{\"text\": \"item 0\", \"score\": 1}\n{\"text\": \"item 0\", \"score\": 2}\n", ":2: field 'text': the same text as line 1");
+  expect("{\"text\": \"item 0\", \"score\": 1}\n{\"text\": \"item 0\", \"score\": 2}\n",
+         ":2: field 'text': the same text as line 1");
   expect("\n", "no property rows");
   CHECK_THROWS_AS(read_item_properties(tmp.file("absent.jsonl"), d, p), plural::IoError);
 }
@@ -247,10 +251,10 @@ TEST_CASE("token CHES from cached token sums equals the per-pair form", "[attrib
     c.user = u, c.a = a, c.b = b, c.label = label;
     d.comparisons.push_back(c);
   };
-  pair(x, y, 1.f);    // x preferred
-  pair(x, y, 0.f);    // y preferred
-  pair(x, y, 0.5f);   // a tie: NaN
-  pair(x, z, 1.f);    // z has no tokens: NaN
+  pair(x, y, 1.f);   // x preferred
+  pair(x, y, 0.f);   // y preferred
+  pair(x, y, 0.5f);  // a tie: NaN
+  pair(x, z, 1.f);   // z has no tokens: NaN
   auto states_x = torch::tensor({{1.0, 0.0}, {1.0, 2.0}}), states_y = torch::tensor({{3.0, 1.0}});
   auto row = [](const torch::Tensor& s) { return torch::cat({s.sum(0), torch::tensor({double(s.size(0))})}); };
   auto sums = torch::stack({row(states_x), row(states_y), torch::zeros({3}, torch::kFloat64)});

@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "core/dataset_view.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/diagnostics/data_health.hpp"
-#include "core/dataset_view.hpp"
 
 using namespace plural::core;
 
@@ -27,12 +27,12 @@ TEST_CASE("data_health counts duplicates, contradictions, disputes and length bi
   PreferenceData d;
   d.source = "built";
   add(d, "u1", "x", "yy", 1);
-  add(d, "u1", "yy", "x", 0);    // the same judgement, sides swapped: a duplicate
-  add(d, "u1", "x", "yy", 0);    // contradicts u1's first
-  add(d, "u1", "x", "x", 1);     // a self-pair
-  add(d, "u2", "x", "yy", 0);    // another user, the other way: the pair is disputed
+  add(d, "u1", "yy", "x", 0);                  // the same judgement, sides swapped: a duplicate
+  add(d, "u1", "x", "yy", 0);                  // contradicts u1's first
+  add(d, "u1", "x", "x", 1);                   // a self-pair
+  add(d, "u2", "x", "yy", 0);                  // another user, the other way: the pair is disputed
   add(d, "u2", "x", "zzz", 0.5f, Split::val);  // a tie
-  add(d, "u3", "p", "q", 0.7f);  // soft, same length
+  add(d, "u3", "p", "q", 0.7f);                // soft, same length
   // Length bias: u4 always prefers the longer of two items, 40 times.
   for (int i = 0; i < 40; ++i)
     add(d, "u4", "short " + std::to_string(i), "a much longer answer number " + std::to_string(i), i % 2 ? 0.f : 0.f);
@@ -80,10 +80,10 @@ TEST_CASE("data_health on a clean, unbiased dataset warns of nothing", "[doctor]
 TEST_CASE("pooled CHES: <h+, h-> - |h+|^2 with the preferred side first, NaN for ties", "[doctor][ches]") {
   PreferenceData d;
   d.source = "ches";
-  add(d, "u", "p", "q", 1.f);    // p preferred
-  add(d, "u", "p", "q", 0.f);    // q preferred
-  add(d, "u", "p", "p2", 1.f);   // p2 has p's features: CHES 0, the largest possible here
-  add(d, "u", "p", "q", 0.5f);   // a tie
+  add(d, "u", "p", "q", 1.f);   // p preferred
+  add(d, "u", "p", "q", 0.f);   // q preferred
+  add(d, "u", "p", "p2", 1.f);  // p2 has p's features: CHES 0, the largest possible here
+  add(d, "u", "p", "q", 0.5f);  // a tie
   d.infer_seen();
   // Texts in order p, q, p2: p = (1, 0), q = (0.6, 0.8), p2 = (1, 0).
   auto features = torch::tensor({1.0f, 0.0f, 0.6f, 0.8f, 1.0f, 0.0f}).view({3, 2});

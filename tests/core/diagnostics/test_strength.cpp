@@ -39,8 +39,10 @@ TEST_CASE("ensemble strength flags injected flips and relabelling repairs them",
     if (data.comparisons[i].split != Split::train) continue;
     REQUIRE(std::isfinite(s.mean[i]));
     CHECK(s.spread[i] >= 0);
-    if (injected[i]) flipped_mean += s.mean[i];
-    else clean_mean += s.mean[i], ++clean_n;
+    if (injected[i])
+      flipped_mean += s.mean[i];
+    else
+      clean_mean += s.mean[i], ++clean_n;
     if (s.mean[i] < 0) ++flagged, hit += injected[i];
   }
   flipped_mean /= flips;
@@ -78,11 +80,14 @@ TEST_CASE("ensemble strength flags injected flips and relabelling repairs them",
   for (size_t i = 0; i < data.comparisons.size(); ++i) {
     if (data.comparisons[i].split != Split::train || !(s.mean[i] < 0)) continue;
     bool changed = capped.comparisons[i].label != data.comparisons[i].label;
-    if (changed) max_changed = std::max(max_changed, s.mean[i]);
-    else min_unchanged = std::min(min_unchanged, s.mean[i]);
+    if (changed)
+      max_changed = std::max(max_changed, s.mean[i]);
+    else
+      min_unchanged = std::min(min_unchanged, s.mean[i]);
   }
   CHECK(max_changed <= min_unchanged);  // every changed pair is more negative than every unchanged negative one
-  // Adaptive margins: labels stay, every scored train pair gets scale·μ; with a flip, the strength towards the new label.
+  // Adaptive margins: labels stay, every scored train pair gets scale·μ; with a flip, the strength towards the new
+  // label.
   auto margins = data;
   CHECK(relabel_with_strength(margins, s, "margin", 1.0, 0.5) == 0);
   auto flip_margins = data;

@@ -3,18 +3,18 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/dataset_view.hpp"
-#include "embeddings/encode.hpp"
 #include "core/base/error.hpp"
-#include "embeddings/feature_cache.hpp"
-#include "core/session/personalizer.hpp"
 #include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
+#include "core/session/personalizer.hpp"
 #include "core/train/trainer.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/feature_cache.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
-using plural::test::TempDir;
 using Catch::Contains;
+using plural::test::TempDir;
 
 namespace {
 // A PAL-B model trained briefly on the tiny file's hashed features, saved with its encoder id.
@@ -96,6 +96,5 @@ TEST_CASE("few-shot API: bad input gives clear errors", "[api][errors]") {
   Personalizer::Options o;
   o.encoder = "hashed:dim=32";
   Personalizer wrong(tmp.file("pal-b.pt"), tmp.file("cache.h5"), o);
-  CHECK_THROWS_WITH(wrong.reward(wrong.seen_user("u1"), "Pick one", "an entirely new text"),
-                    Contains("trained on"));
+  CHECK_THROWS_WITH(wrong.reward(wrong.seen_user("u1"), "Pick one", "an entirely new text"), Contains("trained on"));
 }

@@ -21,8 +21,9 @@ TEST_CASE("flat AdamW gives LibTorch's AdamW to float rounding, skipped and repl
   // step count falls behind and that group goes tensor by tensor, as LibTorch does.
   FlatAdamW flat({{{ours[0], ours[1], ours[2]}, 3e-3, 1e-2}, {{ours[3], ours[4]}, 3e-2, 0.0}});
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<torch::Tensor>{ref[0], ref[1], ref[2]},
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-3).weight_decay(1e-2)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{ref[0], ref[1], ref[2]},
+      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-3).weight_decay(1e-2)));
   groups.emplace_back(std::vector<torch::Tensor>{ref[3], ref[4]},
                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(3e-2).weight_decay(0.0)));
   torch::optim::AdamW adamw(groups, torch::optim::AdamWOptions(1e-3));

@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "core/base/error.hpp"
-#include "core/train/losses.hpp"
 #include "core/model.hpp"
+#include "core/train/losses.hpp"
 #include "core/train/trainer.hpp"
 
 using namespace plural::core;
@@ -30,7 +30,8 @@ TEST_CASE("losses match hand-computed values", "[core][losses]") {
   o.smoothing = 0.1;
   CHECK(loss("label-smoothing", {1.5f}, {1.f}, {}, o) == Approx(sp(1.5) - 0.9 * 1.5).epsilon(1e-6));
   o.margin = 0.5;
-  CHECK(loss("margin", {1.0f, 1.0f}, {1.f, 0.f}, {}, o) == Approx((sp(-(1.0 - 0.5)) + sp(-(-1.0 - 0.5))) / 2).epsilon(1e-6));
+  CHECK(loss("margin", {1.0f, 1.0f}, {1.f, 0.f}, {}, o) ==
+        Approx((sp(-(1.0 - 0.5)) + sp(-(-1.0 - 0.5))) / 2).epsilon(1e-6));
   o.hinge_margin = 1.0;
   CHECK(loss("hinge", {0.25f, 3.f, -0.5f}, {1.f, 1.f, 0.f}, {}, o) == Approx((0.75 + 0 + 0.5) / 3).epsilon(1e-6));
   // thurstone: -log Φ(z); Φ(0) = 0.5

@@ -19,10 +19,10 @@ PolicyLogProbs one_pair() { return {t({-10}), t({-12}), t({-11}), t({-11}), {}, 
 }  // namespace
 
 TEST_CASE("policy losses: values computed by hand", "[policy-loss]") {
-  PolicyLossOptions o;  // β = 0.1, τ = 0.1, α = 0.1, λ = 0.5
-  CHECK(policy_loss("dpo", one_pair(), o).loss == Approx(softplus(-0.2)));    // −log σ(0.1 · 2)
+  PolicyLossOptions o;                                                      // β = 0.1, τ = 0.1, α = 0.1, λ = 0.5
+  CHECK(policy_loss("dpo", one_pair(), o).loss == Approx(softplus(-0.2)));  // −log σ(0.1 · 2)
   CHECK(policy_loss("dove", one_pair(), o).loss == Approx(softplus(-0.2)));
-  CHECK(policy_loss("ipo", one_pair(), o).loss == Approx(9.0));                // (2 − 0.5/0.1)²
+  CHECK(policy_loss("ipo", one_pair(), o).loss == Approx(9.0));  // (2 − 0.5/0.1)²
   // CPL with the reference: S⁺ = 0.1·1, S⁻ = 0.1·(−1); −log σ(0.1 + 0.5·0.1).
   CHECK(policy_loss("cpl", one_pair(), o).loss == Approx(softplus(-0.15)));
   // Reference-free CPL (the original): S⁺ = −1, S⁻ = −1.2; −log σ(−1 + 0.6).
@@ -45,8 +45,8 @@ TEST_CASE("policy losses: values computed by hand", "[policy-loss]") {
 }
 
 TEST_CASE("policy losses: gradients match finite differences", "[policy-loss]") {
-  PolicyLogProbs b{t({-10, -30, -5}), t({-12, -25, -5.5}), t({-11, -29, -6}), t({-11, -26, -5}), t({1, 0.3, 0.5}),
-                   t({1, 2, 0.5})};
+  PolicyLogProbs b{t({-10, -30, -5}), t({-12, -25, -5.5}), t({-11, -29, -6}),
+                   t({-11, -26, -5}), t({1, 0.3, 0.5}),    t({1, 2, 0.5})};
   PolicyLossOptions o;
   o.beta = 0.7, o.tau = 0.4, o.alpha = 0.3, o.lambda = 0.8;
   for (const auto& [name, help] : policy_loss_names()) {

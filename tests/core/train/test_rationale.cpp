@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/dataset_view.hpp"
 #include "core/train/rationale.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
@@ -14,9 +14,7 @@ using namespace plural::core;
 using Catch::Contains;
 
 namespace {
-torch::Tensor f64(std::vector<double> v, int64_t cols) {
-  return torch::tensor(v, torch::kFloat64).view({-1, cols});
-}
+torch::Tensor f64(std::vector<double> v, int64_t cols) { return torch::tensor(v, torch::kFloat64).view({-1, cols}); }
 }  // namespace
 
 TEST_CASE("rationale loss matches a hand-computed value", "[core][rationale]") {

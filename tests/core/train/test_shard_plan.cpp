@@ -1,11 +1,10 @@
 // ShardPlan: every train comparison in exactly one shard, users whole, shards balanced, seeded and replayable.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <set>
 
-#include "core/train/shard_plan.hpp"
 #include "core/base/error.hpp"
+#include "core/train/shard_plan.hpp"
 
 using namespace plural::core;
 

@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/dataset_view.hpp"
 #include "core/base/error.hpp"
 #include "core/data/graded_variants.hpp"
 #include "core/data/readers.hpp"
+#include "core/dataset_view.hpp"
 #include "core/train/spo.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
@@ -59,10 +59,13 @@ PreferenceData small_data(const TempDir& tmp) {
   auto path = tmp.file("d.jsonl");
   std::string rows;
   for (int i = 0; i < 20; ++i) {
-    rows += R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})" "\n";
-    rows += R"({"user": "u2", "prompt": "p", "chosen": "fine", "rejected": "meh"})" "\n";
+    rows += R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})"
+            "\n";
+    rows += R"({"user": "u2", "prompt": "p", "chosen": "fine", "rejected": "meh"})"
+            "\n";
   }
-  rows += R"({"user": "u1", "prompt": "p", "a": "good", "b": "bad", "label": 0.5})" "\n";  // a tie: no samples
+  rows += R"({"user": "u1", "prompt": "p", "a": "good", "b": "bad", "label": 0.5})"
+          "\n";  // a tie: no samples
   write_text(path, rows);
   return read_jsonl(path);
 }
@@ -73,10 +76,14 @@ TEST_CASE("graded variants: reading, their samples and training with the degree 
   auto data = small_data(tmp);
   const auto texts_before = data.texts.size();
   auto vpath = tmp.file("v.jsonl");
-  write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 1})" "\n"
-                    R"({"text": "good", "variant": "go", "degree": 2})" "\n"
-                    R"({"text": "bad", "variant": "ba", "degree": 1})" "\n"
-                    R"({"text": "elsewhere", "variant": "else", "degree": 1})" "\n");
+  write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 1})"
+                    "\n"
+                    R"({"text": "good", "variant": "go", "degree": 2})"
+                    "\n"
+                    R"({"text": "bad", "variant": "ba", "degree": 1})"
+                    "\n"
+                    R"({"text": "elsewhere", "variant": "else", "degree": 1})"
+                    "\n");
   auto v = read_graded_variants(vpath, data);
   CHECK(v.levels == 3);
   CHECK(v.variants == 4);
@@ -113,15 +120,20 @@ TEST_CASE("graded variants: reading, their samples and training with the degree 
     auto plain = make_model("bt", view.dims(), R"({"hidden": [16]})");
     DatasetView without(data, features);
     CHECK_THROWS_WITH(train(*plain, without, tc), Contains("no graded variants (give --variants)"));
-    write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 1})" "\n"
-                      R"({"text": "good", "variant": "gooo", "degree": 1})" "\n");
-    CHECK_THROWS_WITH(read_graded_variants(vpath, data), Contains(vpath + ":2: field 'degree'") &&
-                                                              Contains("already has a degree-1 variant (line 1)"));
-    write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 0.5})" "\n");
+    write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 1})"
+                      "\n"
+                      R"({"text": "good", "variant": "gooo", "degree": 1})"
+                      "\n");
+    CHECK_THROWS_WITH(read_graded_variants(vpath, data),
+                      Contains(vpath + ":2: field 'degree'") && Contains("already has a degree-1 variant (line 1)"));
+    write_text(vpath, R"({"text": "good", "variant": "goo", "degree": 0.5})"
+                      "\n");
     CHECK_THROWS_WITH(read_graded_variants(vpath, data), Contains(vpath + ":1: field 'degree'"));
-    write_text(vpath, R"({"text": "good", "variant": "good", "degree": 1})" "\n");
+    write_text(vpath, R"({"text": "good", "variant": "good", "degree": 1})"
+                      "\n");
     CHECK_THROWS_WITH(read_graded_variants(vpath, data), Contains("the same as its original"));
-    write_text(vpath, R"({"text": "good", "degree": 1})" "\n");
+    write_text(vpath, R"({"text": "good", "degree": 1})"
+                      "\n");
     CHECK_THROWS_WITH(read_graded_variants(vpath, data), Contains(vpath + ":1: field 'variant'"));
     write_text(vpath, "\n");
     CHECK_THROWS_WITH(read_graded_variants(vpath, data), Contains("no variant rows"));
