@@ -14,6 +14,7 @@
 #include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
 #include "core/base/text_io.hpp"
+#include "core/eval/stats.hpp"
 #include "core/diagnostics/attribution.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/diagnostics/length_control.hpp"
@@ -176,33 +177,6 @@ void print_length_control(const json& s) {
   }
 }
 
-namespace {
-// Spearman's rank correlation over the pairs where both scores exist (average ranks for ties are not needed: the
-// scores are continuous).
-double spearman(const std::vector<double>& x, const std::vector<double>& y) {
-  std::vector<size_t> keep;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-    if (!std::isnan(x[i]) && !std::isnan(y[i])) keep.push_back(i);
-  if (keep.size() < 3) return std::nan("");
-  auto ranks = [&](const std::vector<double>& v) {
-    std::vector<size_t> order(keep.size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[keep[a]] < v[keep[b]]; });
-    std::vector<double> r(keep.size());
-    for (size_t k = 0; k < order.size(); ++k) r[order[k]] = double(k);
-    return r;
-  };
-  auto rx = ranks(x), ry = ranks(y);
-  const double n = double(keep.size()), mean = (n - 1) / 2;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (size_t k = 0; k < keep.size(); ++k) {
-    sxy += (rx[k] - mean) * (ry[k] - mean);
-    sxx += (rx[k] - mean) * (rx[k] - mean);
-    syy += (ry[k] - mean) * (ry[k] - mean);
-  }
-  return sxy / std::sqrt(sxx * syy);
-}
-}  // namespace
 
 json ches_summary(const core::PreferenceData& data, const std::vector<double>& scores, const std::string& missing) {
   std::vector<std::pair<double, size_t>> scored;
@@ -246,8 +220,8 @@ json token_ches_section(const core::PreferenceData& data, core::FeatureCache& ca
   json out = ches_summary(data, per_token, "strict comparisons whose two responses both have tokens");
   if (out.contains("missing")) return out;
   out["states"] = sums.id();
-  out["spearman_raw_vs_per_token"] = spearman(raw, per_token);
-  const double r = spearman(pooled, per_token);
+  out["spearman_raw_vs_per_token"] = core::spearman(raw, per_token);
+  const double r = core::spearman(pooled, per_token);
   if (!std::isnan(r)) out["spearman_with_pooled"] = r;
   return out;
 }

@@ -9,30 +9,13 @@
 
 #include "core/eval/evaluator.hpp"
 #include "core/eval/report.hpp"
+#include "core/eval/stats.hpp"
 #include "mixture/mixture_model.hpp"
 
 namespace plural::bench {
 
 using namespace plural::core;
 using nlohmann::json;
-
-double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
-  std::map<std::pair<int64_t, int64_t>, double> nij;
-  std::map<int64_t, double> ai, bj;
-  for (size_t i = 0; i < a.size(); ++i) {
-    nij[{a[i], b[i]}] += 1;
-    ai[a[i]] += 1;
-    bj[b[i]] += 1;
-  }
-  auto c2 = [](double n) { return n * (n - 1) / 2; };
-  double index = 0, sa = 0, sb = 0;
-  for (const auto& [key, n] : nij) index += c2(n);
-  for (const auto& [key, n] : ai) sa += c2(n);
-  for (const auto& [key, n] : bj) sb += c2(n);
-  double expected = sa * sb / std::max(c2(static_cast<double>(a.size())), 1.0);
-  double max_index = 0.5 * (sa + sb);
-  return max_index == expected ? 1.0 : (index - expected) / (max_index - expected);
-}
 
 namespace {
 

@@ -20,7 +20,4 @@ struct AccuracyBench {
 nlohmann::json accuracy_table(const std::string& title, const core::PreferenceData& data, int k,
                               const AccuracyBench& bench, const BenchSetup& setup);
 
-/// Adjusted Rand index of two labelings of the same items.
-double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
-
 }  // namespace plural::bench

@@ -4,6 +4,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include "core/base/error.hpp"
@@ -54,6 +55,58 @@ MeanSummary bootstrap_mean(const std::vector<double>& values, int resamples, uin
   s.lo = at(alpha);
   s.hi = at(1 - alpha);
   return s;
+}
+
+namespace {
+// 0-based ranks of v over `keep`, ties sharing their average rank.
+std::vector<double> average_ranks(const std::vector<double>& v, const std::vector<size_t>& keep) {
+  std::vector<size_t> order(keep.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[keep[a]] < v[keep[b]]; });
+  std::vector<double> r(keep.size());
+  for (size_t lo = 0; lo < order.size();) {
+    size_t hi = lo;
+    while (hi + 1 < order.size() && v[keep[order[hi + 1]]] == v[keep[order[lo]]]) ++hi;
+    for (size_t k = lo; k <= hi; ++k) r[order[k]] = 0.5 * double(lo + hi);
+    lo = hi + 1;
+  }
+  return r;
+}
+}  // namespace
+
+double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+    if (!std::isnan(x[i]) && !std::isnan(y[i])) keep.push_back(i);
+  if (keep.size() < 3) return std::nan("");
+  auto rx = average_ranks(x, keep), ry = average_ranks(y, keep);
+  const double mean = (double(keep.size()) - 1) / 2;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t k = 0; k < keep.size(); ++k) {
+    sxy += (rx[k] - mean) * (ry[k] - mean);
+    sxx += (rx[k] - mean) * (rx[k] - mean);
+    syy += (ry[k] - mean) * (ry[k] - mean);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : std::nan("");
+}
+
+double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  PLURAL_CHECK(a.size() == b.size(), "adjusted_rand_index: labelings of ", a.size(), " and ", b.size(), " items");
+  std::map<std::pair<int64_t, int64_t>, double> nij;
+  std::map<int64_t, double> ai, bj;
+  for (size_t i = 0; i < a.size(); ++i) {
+    nij[{a[i], b[i]}] += 1;
+    ai[a[i]] += 1;
+    bj[b[i]] += 1;
+  }
+  auto c2 = [](double n) { return n * (n - 1) / 2; };
+  double index = 0, sa = 0, sb = 0;
+  for (const auto& [key, n] : nij) index += c2(n);
+  for (const auto& [key, n] : ai) sa += c2(n);
+  for (const auto& [key, n] : bj) sb += c2(n);
+  double expected = sa * sb / std::max(c2(static_cast<double>(a.size())), 1.0);
+  double max_index = 0.5 * (sa + sb);
+  return max_index == expected ? 1.0 : (index - expected) / (max_index - expected);
 }
 
 }  // namespace plural::core

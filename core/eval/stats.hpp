@@ -1,5 +1,5 @@
 #pragma once
-// Confidence intervals for the Evaluator (Boost.Math quantiles; no torch).
+// Confidence intervals for the Evaluator and the statistics benchmarks report (Boost.Math quantiles; no torch).
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -18,6 +18,14 @@ struct MeanSummary {
 /// Mean with a seeded percentile-bootstrap interval over the values (e.g. users).
 MeanSummary bootstrap_mean(const std::vector<double>& values, int resamples = 1000, uint64_t seed = 0,
                            double level = 0.95);
+
+/// Spearman's rank correlation over the positions where both x and y are not NaN (tied values share their average
+/// rank); NaN when fewer than 3 such positions remain or a side is constant.
+double spearman(const std::vector<double>& x, const std::vector<double>& y);
+
+/// Adjusted Rand index of two labelings of the same items (Hubert & Arabie 1985): 1 for the same partition up to
+/// renaming, about 0 for independent ones; 1 when both are a single cluster.
+double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 
 /// Two-sided normal quantile z such that P(|Z| < z) = level.
 double normal_two_sided(double level);

@@ -199,13 +199,20 @@ TEST_CASE("an old saved model file still loads (format version 1 golden file)", 
   auto path = plural::test::source_dir() + "/tests/data/bt_v1.pt";
   auto m = load_model(path);
   CHECK(m->family() == "bt");
-  ItemBatch items;
-  items.x = torch::ones({1, m->dims().item_dim});
+  REQUIRE(m->dims().item_dim == 16);
   REQUIRE(m->dims().prompt_dim == 16);
-  items.prompt = torch::ones({1, 16});
-  torch::NoGradGuard ng;
-  auto r = m->reward(items, m->prior_state());
-  CHECK(std::isfinite(r.item<double>()));
+  // Rewards pinned by hand: the file's four tensors read with torch.jit.load in Python and the GELU MLP on [x; p]
+  // evaluated in float64 (tests/data/README.md). A loader that misplaces, transposes or drops a tensor fails here.
+  auto reward = [&](torch::Tensor x, torch::Tensor p) {
+    ItemBatch items;
+    items.x = x.reshape({1, 16});
+    items.prompt = p.reshape({1, 16});
+    torch::NoGradGuard ng;
+    return m->reward(items, m->prior_state()).item<double>();
+  };
+  CHECK(reward(torch::ones({16}), torch::ones({16})) == Approx(0.143463981).margin(1e-5));
+  CHECK(reward(torch::linspace(-1, 1, 16), torch::linspace(1, -1, 16)) == Approx(-0.018210732).margin(1e-5));
+  CHECK(reward(torch::zeros({16}), torch::zeros({16})) == Approx(0.017627316).margin(1e-5));
 }
 
 TEST_CASE("random query scorer: deterministic per seed and user, rejects an empty pool", "[core][query]") {

@@ -10,6 +10,7 @@
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
 #include "tests/persona_fixture.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -41,12 +42,9 @@ TEST_CASE("query scorers rank an informative pair above an uninformative one, fo
           "[query]") {
   auto f = persona(4);
   DatasetView view(f.pk.data, f.features);
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = 15;
-  t.lr = 3e-3;
+  auto t = plural::test::quick(15);
+  t.patience = 5;
   t.user_lr = 5e-2;
-  t.batch_size = 256;
   for (std::string family : {"pal-b", "vpl", "per-user-bt"}) {
     torch::manual_seed(0);
     auto config = family == "vpl" ? R"({"hidden": 64, "latent": 8})" : family == "pal-b" ? R"({"k": 2})" : "{}";

@@ -9,6 +9,7 @@
 #include "latent/context_model.hpp"
 #include "tests/gradcheck.hpp"
 #include "tests/helpers.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -57,15 +58,7 @@ ReversalData reversal_data(uint64_t seed) {
   return r;
 }
 
-TrainConfig quick() {
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = 40;
-  t.patience = 10;
-  t.lr = 3e-3;
-  t.batch_size = 256;
-  return t;
-}
+TrainConfig quick() { return plural::test::quick(40); }
 
 double accuracy(const torch::Tensor& z, const torch::Tensor& label) {
   return ((z > 0) == (label > 0.5)).to(torch::kFloat64).mean().item<double>();

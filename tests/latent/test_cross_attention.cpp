@@ -11,6 +11,7 @@
 #include "latent/cross_attention.hpp"
 #include "tests/gradcheck.hpp"
 #include "tests/persona_fixture.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -20,11 +21,7 @@ using plural::embeddings::with_strength;
 
 namespace {
 TrainConfig quick(int epochs) {
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = epochs;
-  t.patience = 10;
-  t.lr = 3e-3;
+  auto t = plural::test::quick(epochs);
   t.batch_size = 512;
   return t;
 }

@@ -13,6 +13,7 @@
 #include "latent/vpl.hpp"
 #include "tests/helpers.hpp"
 #include "tests/persona_fixture.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using namespace plural::latent;
@@ -115,12 +116,7 @@ TEST_CASE("VPL on Persona-K: personalises seen users, adapts unseen ones in one 
           "[latent][vpl]") {
   auto f = persona(5, 2);
   DatasetView view(f.pk.data, f.features);
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = 25;
-  t.patience = 10;
-  t.lr = 3e-3;
-  t.batch_size = 256;
+  auto t = plural::test::quick(25);
   torch::manual_seed(0);
   auto bt = make_model("bt", view.dims(), R"({"hidden": []})");
   train(*bt, view, t);

@@ -13,6 +13,7 @@
 #include "mixture/row_gemm.hpp"
 #include "tests/helpers.hpp"
 #include "tests/persona_fixture.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using namespace plural::mixture;
@@ -23,11 +24,7 @@ using plural::test::persona_fixture;
 plural::test::PersonaFixture persona(uint64_t seed, int k_star) { return persona_fixture(seed, k_star); }
 
 TrainConfig quick(int epochs) {
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = epochs;
-  t.patience = 10;
-  t.lr = 3e-3;
+  auto t = plural::test::quick(epochs);
   t.user_lr = 5e-2;
   return t;
 }

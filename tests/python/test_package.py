@@ -53,8 +53,11 @@ def test_tensors_and_numpy_arrays_cross_without_copies():
     assert items.x.data_ptr() == x.data_ptr()
     a = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
     assert plural.ItemBatch(a).x.data_ptr() == a.ctypes.data  # the numpy buffer itself
-    pairs = plural.PairBatch(plural.ItemBatch(a), plural.ItemBatch(a), label=np.ones(4, np.float32))
-    assert pairs.label.data_ptr() == pairs.label.numpy().ctypes.data and len(pairs) == 4
+    label = np.ones(4, np.float32)
+    pairs = plural.PairBatch(plural.ItemBatch(a), plural.ItemBatch(a), label=label)
+    assert pairs.label.data_ptr() == label.ctypes.data and len(pairs) == 4  # the caller's array, not a copy
+    label[0] = 0.25
+    assert pairs.label[0].item() == 0.25
 
 
 def test_other_inputs_are_converted_or_refused_clearly():
@@ -105,7 +108,7 @@ def test_heavy_calls_release_the_gil(persona2):
 
 
 def test_threads_are_set_and_settable():
-    assert torch.get_num_threads() >= 1
+    assert plural.set_threads(2) == 2 and torch.get_num_threads() == 2
     assert plural.set_threads(1) == 1 and torch.get_num_threads() == 1
     plural.set_threads(0)
     assert torch.get_num_threads() == len(os.sched_getaffinity(0))

@@ -181,24 +181,3 @@ TEST_CASE("UKPConvArg1 import: the worker's stance as a context, true or flipped
   c.stance_context = "";
   CHECK_THROWS_WITH(import_ukp(c), Contains("annotations.tsv:2: column 'worker_stance'"));
 }
-
-TEST_CASE("Wilson interval and bootstrap summary", "[core][stats]") {
-  // Reference: Wilson 95% for 80/100 is [0.7112, 0.8666] (e.g. statsmodels proportion_confint method='wilson').
-  auto [lo, hi] = wilson_interval(80, 100);
-  CHECK(lo == Approx(0.7112).margin(1e-4));
-  CHECK(hi == Approx(0.8666).margin(1e-4));
-  auto [l0, h0] = wilson_interval(0, 10);
-  CHECK(l0 == 0.0);
-  CHECK(h0 == Approx(0.2775).margin(1e-4));
-  std::vector<double> v;
-  for (int i = 0; i < 100; ++i) v.push_back(i / 100.0);
-  auto s = bootstrap_mean(v, 2000, 1);
-  CHECK(s.mean == Approx(0.495));
-  CHECK(s.lo < s.mean);
-  CHECK(s.hi > s.mean);
-  CHECK(s.hi - s.lo == Approx(2 * 1.96 * 0.2901 / 10).epsilon(0.15));  // ≈ normal-theory width
-  CHECK(s.worst_decile == Approx(0.045));
-  auto again = bootstrap_mean(v, 2000, 1);
-  CHECK(again.lo == s.lo);
-  CHECK_THROWS_AS(wilson_interval(11, 10), plural::ValueError);
-}

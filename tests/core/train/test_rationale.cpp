@@ -9,6 +9,7 @@
 #include "core/train/rationale.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
+#include "tests/quick_train.hpp"
 
 using namespace plural::core;
 using Catch::Contains;
@@ -116,11 +117,8 @@ RationaleData rationale_data(bool rationales) {
   return r;
 }
 TrainConfig quick(double rationale_weight) {
-  TrainConfig t;
-  t.progress = false;
-  t.epochs = 15;
+  auto t = plural::test::quick(15);
   t.patience = 0;
-  t.lr = 3e-3;
   t.user_lr = 5e-2;
   t.batch_size = 128;
   t.rationale_weight = rationale_weight;
