@@ -1,6 +1,7 @@
 // plural train / eval / score / adapt
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "core/dataset_view.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/eval/report.hpp"
+#include "core/family.hpp"
 #include "core/train/distributed.hpp"
 #include "core/train/shard_plan.hpp"
 #include "core/train/train_defaults.hpp"
@@ -102,6 +104,28 @@ std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, 
   return rows;
 }
 
+namespace {
+// Every family with its --config keys, from the records the families declare them in (core/family.hpp).
+std::string families_help() {
+  std::string out = "Families and their --config keys (type, default, range):\n";
+  for (const auto& name : family_names()) {
+    const auto& f = family_record(name);
+    out += "  " + name + ": " + f.help + "\n";
+    for (const auto& field : f.config) {
+      out += "      " + field.name + " (" + field.type + ", " + field.default_value.dump();
+      auto number = [&](double v) {
+        if (!std::isfinite(v)) return std::string(v < 0 ? "-inf" : "inf");
+        return field.type.find("int") != std::string::npos ? std::to_string(static_cast<long long>(v))
+                                                            : nlohmann::json(v).dump();
+      };
+      if (std::isfinite(field.lo) || std::isfinite(field.hi)) out += ", " + number(field.lo) + ".." + number(field.hi);
+      out += ")  " + field.help + "\n";
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr, variants;
@@ -123,6 +147,7 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--config", o->config, "model hyperparameters as JSON, e.g. '{\"hidden\": [256]}'")
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
+  cmd->footer(families_help());
   auto& t = o->train;
   cmd->add_option("--loss", t.loss, "bt, soft-bce, label-smoothing, margin, hinge, thurstone, ipo")
       ->capture_default_str();

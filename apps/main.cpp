@@ -8,11 +8,13 @@
 #include "apps/commands.hpp"
 #include "apps/usage.hpp"
 #include "core/base/error.hpp"
+#include "core/session/builtin_families.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"plural: pluralistic and personalized preference models on frozen features"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "plural 0.1.0");
+  plural::core::register_builtin_families();
   plural::apps::Common common;
   plural::apps::add_import(app, common);
   plural::apps::add_encode(app, common);

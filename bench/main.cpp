@@ -7,12 +7,14 @@
 #include "apps/usage.hpp"
 #include "bench/cmd_bench.hpp"
 #include "core/base/error.hpp"
+#include "core/session/builtin_families.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"plural-bench: benchmarks of plural's families, adapters and query scorers (tables or --json)"};
   app.name("plural-bench");
   app.require_subcommand(1);
   app.set_version_flag("--version", "plural-bench 0.1.0");
+  plural::core::register_builtin_families();
   plural::apps::Common common;
   plural::bench::add_bench_commands(app, common);
   if (std::string bad = plural::apps::unknown_word(app, argc, argv); !bad.empty()) {

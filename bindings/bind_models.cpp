@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "core/family.hpp"
 #include "core/base/error.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/eval/evaluator.hpp"
@@ -309,6 +310,24 @@ void bind_reward_model(py::module_& m) {
       py::arg("path"), "(model, encoder_id) from a saved model file");
   m.def("save_model", &save_model, py::arg("model"), py::arg("path"), py::arg("encoder_id") = "");
   m.def("model_families", &model_families);
+  m.def(
+      "family_config",
+      [](const std::string& family) {
+        auto loads = py::module_::import("json").attr("loads");
+        py::list out;
+        for (const auto& f : family_record(family).config) {
+          py::dict d;
+          d["name"] = f.name;
+          d["type"] = f.type;
+          d["default"] = loads(f.default_value.dump());
+          d["min"] = f.lo;
+          d["max"] = f.hi;
+          d["help"] = f.help;
+          out.append(d);
+        }
+        return out;
+      },
+      py::arg("family"), "The family's config keys as dicts: name, type, default, min, max, help (declared once in C++)");
   m.def("adapter_names", &adapter_names, py::arg("family"));
   m.def("require_model_family", &require_model_family, py::arg("family"));
 }
@@ -485,7 +504,7 @@ void bind_training(py::module_& m) {
   m.def(
       "marginal_preference",
       [](RewardModel& model, const PairBatch& batch, py::object contexts, py::object probs) {
-        auto* cm = dynamic_cast<plural::embeddings::ContextConditioned*>(&model);
+        auto* cm = dynamic_cast<plural::latent::ContextConditioned*>(&model);
         PLURAL_CHECK(cm, "marginal_preference: expected a context model, got '", model.family(), "'");
         check_pairs(model, batch, "marginal_preference");
         auto c = tensor_arg(contexts, "marginal_preference", "contexts"),
@@ -494,7 +513,7 @@ void bind_training(py::module_& m) {
         torch::NoGradGuard ng;
         bool was = model.is_training();
         model.eval();
-        auto out = plural::embeddings::marginal_preference(*cm, batch, c, p);
+        auto out = plural::latent::marginal_preference(*cm, batch, c, p);
         model.train(was);
         return out;
       },

@@ -43,9 +43,9 @@ PairBatch empty_shots() {
 }  // namespace
 
 void bind_users(py::module_& m) {
-  m.def("with_strength", &plural::embeddings::with_strength, py::arg("state"), py::arg("strength"),
+  m.def("with_strength", &plural::latent::with_strength, py::arg("state"), py::arg("strength"),
         "A cross-attn user's state with the personal term scaled by λ in [0, 1] (0 = the population model)");
-  m.def("interpolate_users", &plural::embeddings::interpolate_users, py::arg("u1"), py::arg("u2"), py::arg("alpha"),
+  m.def("interpolate_users", &plural::latent::interpolate_users, py::arg("u1"), py::arg("u2"), py::arg("alpha"),
         "The cross-attn user between two others: attention outputs mixed α·a(u1) + (1 − α)·a(u2)");
   py::class_<Adapter>(m, "Adapter", "Turns a new user's few comparisons into a UserState; never changes the model")
       .def_property_readonly("name", &Adapter::name)

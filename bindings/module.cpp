@@ -5,6 +5,7 @@
 
 #include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
+#include "core/session/builtin_families.hpp"
 
 namespace plural::bindings {
 
@@ -29,6 +30,7 @@ PYBIND11_MODULE(_core, m) {
   using namespace plural::bindings;
   // Returning a tensor before torch's own module is initialised crashes the interpreter.
   py::module_::import("torch");
+  plural::core::register_builtin_families();
   m.doc() = "plural: pluralistic and personalized preference modeling (C++ core)";
   // ValueError comes for free (plural::ValueError is a std::invalid_argument); I/O problems are OSError.
   py::register_exception<plural::IoError>(m, "IoError", PyExc_OSError);

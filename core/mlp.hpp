@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/base/config_schema.hpp"
+
 namespace plural::core {
 
 struct MlpOptions {
@@ -15,6 +17,17 @@ struct MlpOptions {
   double dropout = 0.0;
   void validate(const char* who) const;
 };
+
+/// Declares an MLP's hidden widths, activation and dropout as fields of a config that holds it at `mlp`.
+template <class Config>
+void mlp_fields(ConfigSchema<Config>& schema, MlpOptions Config::*mlp) {
+  schema
+      .field("hidden", [mlp](Config& c) -> std::vector<int64_t>& { return (c.*mlp).hidden; }, "hidden layer widths",
+             1, kMaxWidth)
+      .field("activation", [mlp](Config& c) -> std::string& { return (c.*mlp).activation; },
+             "gelu | relu | leaky_relu | tanh | silu")
+      .field("dropout", [mlp](Config& c) -> double& { return (c.*mlp).dropout; }, "dropout after each hidden layer");
+}
 
 class MlpImpl : public torch::nn::Module {
  public:

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "core/base/isolated.hpp"
 #include "core/base/registry.hpp"
 #include "core/base/zip_check.hpp"
+#include "core/family.hpp"
 
 namespace plural::core {
 
@@ -307,63 +309,6 @@ UserState new_user_state(const RewardModel& model, const PairBatch& shots, const
   return s;
 }
 
-// ---- registries ---------------------------------------------------------------------------------------------
-
-namespace {
-Registry<ModelFactory>& models() {
-  static Registry<ModelFactory> r("model family");
-  return r;
-}
-struct AdapterEntry {
-  AdapterFactory factory;
-  bool is_default;
-};
-std::map<std::string, std::map<std::string, AdapterEntry>>& adapters() {
-  static std::map<std::string, std::map<std::string, AdapterEntry>> r;
-  return r;
-}
-}  // namespace
-
-bool register_model(const std::string& family, ModelFactory factory, const std::string& help) {
-  models().add(family, std::move(factory), help);
-  return true;
-}
-
-bool register_adapter(const std::string& family, const std::string& name, AdapterFactory factory, bool is_default) {
-  adapters()[family][name] = {std::move(factory), is_default};
-  return true;
-}
-
-std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDims& dims,
-                                        const std::string& config_json) {
-  const auto& factory = models().get(family);
-  PLURAL_CHECK(dims.item_dim > 0, "make_model(", family, "): item_dim must be > 0, got ", dims.item_dim);
-  return factory(dims, config_json.empty() ? "{}" : config_json);
-}
-
-std::unique_ptr<Adapter> make_adapter(const std::string& family, const std::string& name,
-                                      const std::string& options_json) {
-  auto fam = adapters().find(family);
-  PLURAL_CHECK(fam != adapters().end(), "no adapter registered for model family '", family, "'");
-  for (const auto& kv : fam->second)
-    if ((name.empty() && kv.second.is_default) || kv.first == name) return kv.second.factory(options_json);
-  std::string names;
-  for (const auto& kv : fam->second) names += (names.empty() ? "" : ", ") + kv.first;
-  throw ValueError(detail::cat("model family '", family, "' has no adapter '", name, "' (known: ", names, ")"));
-}
-
-std::map<std::string, std::string> model_families() { return models().help(); }
-
-void require_model_family(const std::string& family) { models().get(family); }
-
-std::vector<std::string> adapter_names(const std::string& family) {
-  std::vector<std::string> out;
-  auto fam = adapters().find(family);
-  if (fam != adapters().end())
-    for (const auto& kv : fam->second) out.push_back(kv.first);
-  return out;
-}
-
 // ---- model files ------------------------------------------------------------------------------------------------
 
 void save_model(const RewardModel& model, const std::string& path, const std::string& encoder_id) {
@@ -398,8 +343,12 @@ std::shared_ptr<RewardModel> load_model(const std::string& path, std::string* en
   PLURAL_CHECK(v >= 1 && v <= kModelFormatVersion, path, ": model format_version ", v,
                " is newer than this plural understands (", kModelFormatVersion, ")");
   std::string family = read_string(ar, "family", path);
-  PLURAL_CHECK(models().has(family), path, ": model family '", family,
-               "' is not known to this build (known: ", models().known(), ")");
+  const auto known = family_names();
+  if (std::find(known.begin(), known.end(), family) == known.end()) {
+    std::string names;
+    for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
+    PLURAL_CHECK(false, path, ": model family '", family, "' is not known to this build (known: ", names, ")");
+  }
   const std::string config = read_string(ar, "config", path), dims_json = read_string(ar, "dims", path);
   const std::string enc = read_string(ar, "encoder_id", path);
   c10::IValue meta, stored;

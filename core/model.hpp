@@ -166,11 +166,9 @@ class QueryScorer {
   torch::Tensor score(RewardModel& model, const UserState& state, const PairBatch& candidates) const;
 };
 
-// ---- registries: a family registers itself by name from its own .cpp --------------------------------------
+// ---- families by name: each family's record (core/family.hpp) declares its factory and adapters -------------
 using ModelFactory = std::function<std::shared_ptr<RewardModel>(const ModelDims&, const std::string& config_json)>;
 using AdapterFactory = std::function<std::unique_ptr<Adapter>(const std::string& options_json)>;
-bool register_model(const std::string& family, ModelFactory factory, const std::string& help);
-bool register_adapter(const std::string& family, const std::string& name, AdapterFactory factory, bool is_default);
 /// Builds a model; config_json overrides the family's defaults ("{}" = defaults). Unknown keys are errors.
 std::shared_ptr<RewardModel> make_model(const std::string& family, const ModelDims& dims,
                                         const std::string& config_json = "{}");

@@ -195,11 +195,10 @@ class AmortizedAdapter : public Adapter {
 };
 }  // namespace
 
-bool register_amortized_adapter(const std::string& family, AmortizedEncode encode) {
-  return register_adapter(
-      family, "amortized",
-      [family, encode](const std::string& json) { return std::make_unique<AmortizedAdapter>(family, encode, json); },
-      true);
+AdapterRecord amortized_adapter(const std::string& family, AmortizedEncode encode) {
+  return {"amortized",
+          [family, encode](const std::string& json) { return std::make_unique<AmortizedAdapter>(family, encode, json); },
+          true};
 }
 
 }  // namespace plural::core

@@ -12,6 +12,7 @@
 
 #include "core/base/random.hpp"
 #include "core/dataset_view.hpp"
+#include "core/family.hpp"
 #include "core/model.hpp"
 
 namespace plural::core {
@@ -66,8 +67,8 @@ void check_shot_features(const RewardModel& model, const PairBatch& shots, const
 
 /// The "amortized" adapter of a family whose new user is one forward pass over their pairs: checks the shots
 /// (model family, feature width, NaN), gives the prior state for no shots, and runs `encode` in eval mode without
-/// grad — never a gradient step, never a shared weight changed. Registered as the family's default adapter.
+/// grad — never a gradient step, never a shared weight changed. The family's default adapter.
 using AmortizedEncode = std::function<UserState(RewardModel& model, const SupportSet& set, const UserState& fresh)>;
-bool register_amortized_adapter(const std::string& family, AmortizedEncode encode);
+AdapterRecord amortized_adapter(const std::string& family, AmortizedEncode encode);
 
 }  // namespace plural::core

@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
-#include "core/base/json_config.hpp"
 #include "core/dataset_view.hpp"
 #include "core/support.hpp"
+#include "latent/families.hpp"
 
-namespace plural::embeddings {
+namespace plural::latent {
 
 using core::ItemBatch;
 using core::PairBatch;
@@ -64,12 +64,23 @@ ContextConditioned::ContextConditioned(const core::ModelDims& dims, Config confi
   register_module("film", film_maps_);
 }
 
-std::string ContextConditioned::config_json() const {
-  return nlohmann::json{{"conditioning", config_.conditioning}, {"hidden", config_.mlp.hidden},
-                        {"activation", config_.mlp.activation}, {"dropout", config_.mlp.dropout},
-                        {"use_prompt", config_.use_prompt},     {"null_fraction", config_.null_fraction}}
-      .dump();
+namespace {
+const core::ConfigSchema<ContextConditioned::Config>& context_schema() {
+  using C = ContextConditioned::Config;
+  static const auto schema = [] {
+    core::ConfigSchema<C> s("context");
+    s.field("conditioning", &C::conditioning,
+            "film: the MLP's hidden layers scaled and shifted by linear maps of c; concat: one MLP over [x; p; c]");
+    core::mlp_fields(s, &C::mlp);
+    s.field("use_prompt", &C::use_prompt, "prompt features enter the MLP")
+        .field("null_fraction", &C::null_fraction, "share of training pairs whose context is the null context");
+    return s;
+  }();
+  return schema;
 }
+}  // namespace
+
+std::string ContextConditioned::config_json() const { return context_schema().write(config_); }
 
 torch::Tensor ContextConditioned::base_input(const ItemBatch& items) const {
   PLURAL_CHECK(items.x.defined() && items.x.dim() == 2, "context: item features must be 2-D [B, D]");
@@ -267,28 +278,17 @@ torch::Tensor marginal_preference(ContextConditioned& model, const PairBatch& pa
   return out;
 }
 
-namespace {
-const bool registered = [] {
-  core::register_model(
-      "context",
-      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-        ContextConditioned::Config c;
-        core::JsonConfig r(json, "context");
-        r.get("conditioning", c.conditioning);
-        r.get("hidden", c.mlp.hidden, 1, core::kMaxWidth);
-        r.get("activation", c.mlp.activation);
-        r.get("dropout", c.mlp.dropout);
-        r.get("use_prompt", c.use_prompt);
-        r.get("null_fraction", c.null_fraction);
-        r.finish();
-        return std::make_shared<ContextConditioned>(dims, c);
-      },
-      "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context");
-  core::register_adapter(
-      "context", "context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); },
-      true);
-  return true;
-}();
-}  // namespace
+core::FamilyRecord context_family() {
+  core::FamilyRecord f;
+  f.name = "context";
+  f.help = "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context";
+  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+    return std::make_shared<ContextConditioned>(dims, context_schema().read(json));
+  };
+  f.config = context_schema().fields();
+  f.adapters = {{"context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); },
+                 true}};
+  return f;
+}
 
-}  // namespace plural::embeddings
+}  // namespace plural::latent

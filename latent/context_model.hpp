@@ -13,7 +13,7 @@
 #include "core/model.hpp"
 #include "core/query.hpp"
 
-namespace plural::embeddings {
+namespace plural::latent {
 
 class ContextConditioned : public core::RewardModel, public core::HypothesisPosterior {
  public:
@@ -77,4 +77,4 @@ class ContextConditioned : public core::RewardModel, public core::HypothesisPost
 torch::Tensor marginal_preference(ContextConditioned& model, const core::PairBatch& pairs,
                                   const torch::Tensor& contexts, const torch::Tensor& probs);
 
-}  // namespace plural::embeddings
+}  // namespace plural::latent

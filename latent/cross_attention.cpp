@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
-#include "core/base/json_config.hpp"
 #include "core/dataset_view.hpp"
+#include "latent/families.hpp"
 
-namespace plural::embeddings {
+namespace plural::latent {
 
 using core::ItemBatch;
 using core::PairBatch;
@@ -55,19 +55,27 @@ UserCrossAttention::UserCrossAttention(const core::ModelDims& dims, Config c) : 
   seen_mask_ = register_buffer("seen_mask", torch::zeros({U, config_.seen_context}, torch::kBool));
 }
 
-std::string UserCrossAttention::config_json() const {
-  const auto& c = config_;
-  return nlohmann::json{{"token", c.token},
-                        {"hidden", c.hidden},
-                        {"self_attention", c.self_attention},
-                        {"branch_dropout", c.branch_dropout},
-                        {"context_min", c.context_min},
-                        {"context_max", c.context_max},
-                        {"seen_context", c.seen_context},
-                        {"use_prompt", c.use_prompt},
-                        {"dropout", c.dropout}}
-      .dump();
+namespace {
+const core::ConfigSchema<UserCrossAttention::Config>& cross_attention_schema() {
+  using C = UserCrossAttention::Config;
+  static const auto schema = [] {
+    core::ConfigSchema<C> s("cross-attn");
+    s.field("token", &C::token, "m, the width of pair tokens and attention", 1, core::kMaxWidth)
+        .field("hidden", &C::hidden, "MLP width", 1, core::kMaxWidth)
+        .field("self_attention", &C::self_attention, "self-attention layers over a user's tokens", 0, 64)
+        .field("branch_dropout", &C::branch_dropout, "training: share of target pairs without the personal term")
+        .field("context_min", &C::context_min, "fewest support pairs per training episode", 1, core::kMaxSupport)
+        .field("context_max", &C::context_max, "most support pairs per training episode", 1, core::kMaxSupport)
+        .field("seen_context", &C::seen_context, "train pairs kept as a seen user's tokens", 1, core::kMaxSupport)
+        .field("use_prompt", &C::use_prompt, "prompt features enter the tokens and the reward")
+        .field("dropout", &C::dropout, "dropout in the MLPs");
+    return s;
+  }();
+  return schema;
 }
+}  // namespace
+
+std::string UserCrossAttention::config_json() const { return cross_attention_schema().write(config_); }
 
 torch::Tensor UserCrossAttention::input(const ItemBatch& items) const {
   PLURAL_CHECK(items.x.defined() && items.x.dim() == 2 && items.x.size(1) == dims_.item_dim,
@@ -321,33 +329,24 @@ UserState interpolate_users(const UserState& u1, const UserState& u2, double alp
   return out;
 }
 
-namespace {
-const bool registered = [] {
-  core::register_model(
-      "cross-attn",
-      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-        UserCrossAttention::Config c;
-        core::JsonConfig r(json, "cross-attn");
-        r.get("token", c.token, 1, core::kMaxWidth);
-        r.get("hidden", c.hidden, 1, core::kMaxWidth);
-        r.get("self_attention", c.self_attention, 0, 64);
-        r.get("branch_dropout", c.branch_dropout);
-        r.get("context_min", c.context_min, 1, core::kMaxSupport);
-        r.get("context_max", c.context_max, 1, core::kMaxSupport);
-        r.get("seen_context", c.seen_context, 1, core::kMaxSupport);
-        r.get("use_prompt", c.use_prompt);
-        r.get("dropout", c.dropout);
-        r.finish();
-        return std::make_shared<UserCrossAttention>(dims, c);
-      },
-      "PPD-style: the item attends over the user's pair tokens; r = w0·h + λ·g([h; a; h*a]), amortized adaptation");
+core::FamilyRecord cross_attention_family() {
+  core::FamilyRecord f;
+  f.name = "cross-attn";
+  f.help = "PPD-style: the item attends over the user's pair tokens; r = w0·h + λ·g([h; a; h*a]), amortized adaptation";
+  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+    return std::make_shared<UserCrossAttention>(dims, cross_attention_schema().read(json));
+  };
+  f.config = cross_attention_schema().fields();
   // A new user's comparisons → their tokens, one forward pass.
-  core::register_amortized_adapter("cross-attn",
-                                   [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
-                                     return static_cast<UserCrossAttention&>(m).adapt_from(set, s);
-                                   });
-  return true;
-}();
-}  // namespace
+  f.adapters = {core::amortized_adapter("cross-attn",
+                                        [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
+                                          return static_cast<UserCrossAttention&>(m).adapt_from(set, s);
+                                        })};
+  // Episodic like VPL (a support set per user in every batch); its personal branch starts to matter after the
+  // population term has settled, so stopping is patient.
+  f.training.lr = 1e-3;
+  f.training.patience = 15;
+  return f;
+}
 
-}  // namespace plural::embeddings
+}  // namespace plural::latent

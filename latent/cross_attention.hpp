@@ -16,7 +16,7 @@
 #include "core/query.hpp"
 #include "core/support.hpp"
 
-namespace plural::embeddings {
+namespace plural::latent {
 
 class UserCrossAttention : public core::RewardModel, public core::HypothesisPosterior {
  public:
@@ -87,4 +87,4 @@ core::UserState with_strength(const core::UserState& state, double lambda);
 /// from the same cross-attn model; the result scores with u1's λ.
 core::UserState interpolate_users(const core::UserState& u1, const core::UserState& u2, double alpha);
 
-}  // namespace plural::embeddings
+}  // namespace plural::latent

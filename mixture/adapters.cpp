@@ -12,6 +12,7 @@
 #include "core/base/hash.hpp"
 #include "core/base/json_config.hpp"
 #include "core/base/random.hpp"
+#include "mixture/families.hpp"
 #include "mixture/mixture_model.hpp"
 #include "mixture/newton_search.hpp"
 
@@ -134,16 +135,12 @@ class AdamWAdapter : public core::Adapter {
   uint64_t seed_ = 0;
 };
 
-const bool registered = [] {
-  for (const char* family : {"pal-a", "pal-b", "lore"}) {
-    core::register_adapter(
-        family, "newton", [](const std::string& j) { return std::make_unique<NewtonAdapter>(j); }, true);
-    core::register_adapter(
-        family, "adamw", [](const std::string& j) { return std::make_unique<AdamWAdapter>(j); }, false);
-  }
-  return true;
-}();
 
 }  // namespace
+
+std::vector<core::AdapterRecord> mixture_adapters() {
+  return {{"newton", [](const std::string& j) { return std::make_unique<NewtonAdapter>(j); }, true},
+          {"adamw", [](const std::string& j) { return std::make_unique<AdamWAdapter>(j); }, false}};
+}
 
 }  // namespace plural::mixture

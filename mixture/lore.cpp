@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
-#include "core/base/json_config.hpp"
+#include "mixture/families.hpp"
 #include "mixture/model_inputs.hpp"
 #include "mixture/pal.hpp"
 #include "mixture/shot_geometries.hpp"
@@ -24,9 +24,21 @@ LoRe::LoRe(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   init_users(config_.k, false, config_.prior_var);
 }
 
-std::string LoRe::config_json() const {
-  return nlohmann::json{{"k", config_.k}, {"use_prompt", config_.use_prompt}, {"prior_var", config_.prior_var}}.dump();
+namespace {
+const core::ConfigSchema<LoRe::Config>& lore_schema() {
+  using C = LoRe::Config;
+  static const auto schema = [] {
+    core::ConfigSchema<C> s("lore");
+    s.field("k", &C::k, "K, the rank of the shared basis V", 1, core::kMaxPrototypes)
+        .field("use_prompt", &C::use_prompt, "φ(x) = [x; prompt] when the data has prompts")
+        .field("prior_var", &C::prior_var, "variance of the Gaussian prior on a user's K logits");
+    return s;
+  }();
+  return schema;
 }
+}  // namespace
+
+std::string LoRe::config_json() const { return lore_schema().write(config_); }
 
 torch::Tensor LoRe::phi(const ItemBatch& items) const {
   check_items(items, dims_, config_.use_prompt, "lore");
@@ -45,22 +57,22 @@ std::unique_ptr<ShotGeometry> LoRe::geometry(const PairBatch& shots) {
   return linear_geometry(shots.size(), k_, to_doubles(diff));
 }
 
-namespace {
-const bool registered = [] {
-  core::register_model(
-      "lore",
-      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-        LoRe::Config c;
-        core::JsonConfig r(json, "lore");
-        r.get("k", c.k, 1, core::kMaxPrototypes);
-        r.get("use_prompt", c.use_prompt);
-        r.get("prior_var", c.prior_var);
-        r.finish();
-        return std::make_shared<LoRe>(dims, c);
-      },
-      "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights");
-  return true;
-}();
-}  // namespace
+core::FamilyRecord lore_family() {
+  core::FamilyRecord f;
+  f.name = "lore";
+  f.help = "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights";
+  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+    return std::make_shared<LoRe>(dims, lore_schema().read(json));
+  };
+  f.config = lore_schema().fields();
+  f.adapters = mixture_adapters();
+  f.has_k = true;
+  // Linear in the features: cheap epochs, needs larger steps and more of them to converge.
+  f.training.lr = 3e-2;
+  f.training.user_lr = 1e-1;
+  f.training.epochs = 200;
+  f.training.patience = 20;
+  return f;
+}
 
 }  // namespace plural::mixture

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
-#include "core/base/json_config.hpp"
 #include "mixture/distance_head.hpp"
+#include "mixture/families.hpp"
 #include "mixture/model_inputs.hpp"
 #include "mixture/pal.hpp"
 #include "mixture/shot_geometries.hpp"
@@ -35,16 +35,25 @@ PalA::PalA(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   basis_state_.push_back(protos_);
 }
 
-std::string PalA::config_json() const {
-  return nlohmann::json{{"k", config_.k},
-                        {"dim", config_.dim},
-                        {"proj", config_.proj},
-                        {"variant", config_.variant},
-                        {"use_prompt", config_.use_prompt},
-                        {"partition", config_.partition},
-                        {"prior_var", config_.prior_var}}
-      .dump();
+namespace {
+const core::ConfigSchema<PalA::Config>& pal_a_schema() {
+  using C = PalA::Config;
+  static const auto schema = [] {
+    core::ConfigSchema<C> s("pal-a");
+    s.field("k", &C::k, "K, the number of prototypes", 1, core::kMaxPrototypes)
+        .field("dim", &C::dim, "projection width d (0 = the item feature dimension)", 0, core::kMaxWidth)
+        .field("proj", &C::proj, "projector f: mlp2-gelu-dropout0 (two layers), linear, identity, ...")
+        .field("variant", &C::variant, "ideal point: f(P)w (default), Pw (in the projected space) or f(Pw)")
+        .field("use_prompt", &C::use_prompt, "item = [x; prompt], as the original's prompt ⊕ response")
+        .field("partition", &C::partition, "initialise users as a hard partition over the prototypes")
+        .field("prior_var", &C::prior_var, "variance of the Gaussian prior on a user's K logits");
+    return s;
+  }();
+  return schema;
 }
+}  // namespace
+
+std::string PalA::config_json() const { return pal_a_schema().write(config_); }
 
 torch::Tensor PalA::embed(const ItemBatch& items) {
   check_items(items, dims_, config_.use_prompt, "pal-a");
@@ -145,26 +154,22 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
   return distance_geometry(n, k_, v, c, std::move(gram));
 }
 
-namespace {
-const bool registered = [] {
-  core::register_model(
-      "pal-a",
-      [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-        PalA::Config c;
-        core::JsonConfig r(json, "pal-a");
-        r.get("k", c.k, 1, core::kMaxPrototypes);
-        r.get("dim", c.dim, 0, core::kMaxWidth);
-        r.get("proj", c.proj);
-        r.get("variant", c.variant);
-        r.get("use_prompt", c.use_prompt);
-        r.get("partition", c.partition);
-        r.get("prior_var", c.prior_var);
-        r.finish();
-        return std::make_shared<PalA>(dims, c);
-      },
-      "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter");
-  return true;
-}();
-}  // namespace
+core::FamilyRecord pal_a_family() {
+  core::FamilyRecord f;
+  f.name = "pal-a";
+  f.help = "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter";
+  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
+    return std::make_shared<PalA>(dims, pal_a_schema().read(json));
+  };
+  f.config = pal_a_schema().fields();
+  f.adapters = mixture_adapters();
+  f.has_k = true;
+  // PAL-A's users collapse onto one ideal point at batch 1024 (unseen accuracy flat in the shots, seen 0.807); at
+  // 256 with these rates it personalises (seen 0.848, unseen 0.834 -> 0.861 from 0 to 50 shots).
+  f.training.batch_size = 256;
+  f.training.lr = 1e-3;
+  f.training.user_lr = 1e-2;
+  return f;
+}
 
 }  // namespace plural::mixture

@@ -31,8 +31,9 @@ def _cell_dict(c: _core.GridCell) -> dict:
 class Model:
     """A reward model of one family ("bt", "per-user-bt", "pal-a", "pal-b", "lore", "vpl", ...).
 
-    Keyword arguments are the family's hyperparameters (e.g. k=3, dim=64); numbers that are not finite or do not fit
-    64 bits are a ValueError here, unknown names and values out of the family's range a ValueError at fit.
+    Keyword arguments are the family's hyperparameters (e.g. k=3, dim=64), as the family declares them in C++
+    (``plural.family_config(family)`` lists name, type, default, range and help). Unknown names, and numbers that
+    are not finite or do not fit 64 bits, are a ValueError here; values out of the family's range one at fit.
     """
 
     def __init__(self, family: str = "pal-b", **config):
@@ -42,6 +43,11 @@ class Model:
         # Checked now, as JSON: json.dumps writes NaN as invalid JSON, fails on numpy scalars, and an int beyond
         # 64 bits would reach the C++ side wrapped around (k=10**30 read as -9223372036854775808).
         self.config = json_options(config, "Model")
+        known = {f["name"] for f in _core.family_config(family)}
+        unknown = sorted(set(self.config) - known)
+        if unknown:
+            raise ValueError(f"Model: {family} has no config key {', '.join(map(repr, unknown))} "
+                             f"(its keys: {', '.join(sorted(known))})")
         self.core_: Optional[_core.RewardModel] = None
         self.features_: Optional[FeatureStore] = None
         self.history_: List[dict] = []

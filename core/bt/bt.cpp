@@ -21,13 +21,25 @@ torch::Tensor model_input(const ItemBatch& items, const ModelDims& dims, bool us
   return torch::cat({items.x, items.prompt}, 1);
 }
 
-nlohmann::json mlp_json(const MlpOptions& m) {
-  return {{"hidden", m.hidden}, {"activation", m.activation}, {"dropout", m.dropout}};
+const ConfigSchema<BradleyTerry::Config>& bt_schema() {
+  static const auto schema = [] {
+    ConfigSchema<BradleyTerry::Config> s("bt");
+    mlp_fields(s, &BradleyTerry::Config::mlp);
+    s.field("use_prompt", &BradleyTerry::Config::use_prompt, "concatenate prompt features when the data has them");
+    return s;
+  }();
+  return schema;
 }
-void read_mlp(JsonConfig& c, MlpOptions& m) {
-  c.get("hidden", m.hidden, 1, kMaxWidth);
-  c.get("activation", m.activation);
-  c.get("dropout", m.dropout);
+const ConfigSchema<PerUserBT::Config>& per_user_bt_schema() {
+  static const auto schema = [] {
+    ConfigSchema<PerUserBT::Config> s("per-user-bt");
+    mlp_fields(s, &PerUserBT::Config::mlp);
+    s.field("embed", &PerUserBT::Config::embed, "E, the width of the user head φ(x, p) (> 0)", 0, kMaxWidth)
+        .field("use_prompt", &PerUserBT::Config::use_prompt, "concatenate prompt features when the data has them")
+        .field("user_l2", &PerUserBT::Config::user_l2, "L2 penalty on a user's head deviation, per training pair");
+    return s;
+  }();
+  return schema;
 }
 }  // namespace
 
@@ -40,11 +52,7 @@ BradleyTerry::BradleyTerry(const ModelDims& dims, Config config) : config_(std::
   mlp_ = register_module("mlp", Mlp(dims.item_dim + (config_.use_prompt ? dims.prompt_dim : 0), 1, config_.mlp));
 }
 
-std::string BradleyTerry::config_json() const {
-  nlohmann::json j = mlp_json(config_.mlp);
-  j["use_prompt"] = config_.use_prompt;
-  return j.dump();
-}
+std::string BradleyTerry::config_json() const { return bt_schema().write(config_); }
 
 torch::Tensor BradleyTerry::forward(const ItemBatch& items) {
   return mlp_->forward(model_input(items, dims_, config_.use_prompt, "bt")).squeeze(1);
@@ -75,13 +83,7 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
   delta_ = register_parameter("delta", torch::zeros({static_cast<int64_t>(dims.users.size()), config_.embed}));
 }
 
-std::string PerUserBT::config_json() const {
-  nlohmann::json j = mlp_json(config_.mlp);
-  j["embed"] = config_.embed;
-  j["use_prompt"] = config_.use_prompt;
-  j["user_l2"] = config_.user_l2;
-  return j.dump();
-}
+std::string PerUserBT::config_json() const { return per_user_bt_schema().write(config_); }
 
 torch::Tensor PerUserBT::embed(const ItemBatch& items) {
   return mlp_->forward(model_input(items, dims_, config_.use_prompt, "per-user-bt"));
@@ -136,28 +138,28 @@ std::pair<torch::Tensor, torch::Tensor> PerUserBT::head_prior() const {
   return {(w0_ + mean).detach().clone(), var.detach().clone()};
 }
 
-namespace {
-std::shared_ptr<RewardModel> make_bt(const ModelDims& dims, const std::string& json) {
-  BradleyTerry::Config c;
-  JsonConfig r(json, "bt");
-  read_mlp(r, c.mlp);
-  r.get("use_prompt", c.use_prompt);
-  r.finish();
-  return std::make_shared<BradleyTerry>(dims, c);
+FamilyRecord bt_family() {
+  FamilyRecord f;
+  f.name = "bt";
+  f.help = "population Bradley-Terry: r(x, p) = MLP([x; p])";
+  f.make = [](const ModelDims& dims, const std::string& json) -> std::shared_ptr<RewardModel> {
+    return std::make_shared<BradleyTerry>(dims, bt_schema().read(json));
+  };
+  f.config = bt_schema().fields();
+  f.adapters = bt_adapters();
+  return f;
 }
-std::shared_ptr<RewardModel> make_per_user_bt(const ModelDims& dims, const std::string& json) {
-  PerUserBT::Config c;
-  JsonConfig r(json, "per-user-bt");
-  read_mlp(r, c.mlp);
-  r.get("embed", c.embed, 0, kMaxWidth);
-  r.get("use_prompt", c.use_prompt);
-  r.get("user_l2", c.user_l2);
-  r.finish();
-  return std::make_shared<PerUserBT>(dims, c);
+
+FamilyRecord per_user_bt_family() {
+  FamilyRecord f;
+  f.name = "per-user-bt";
+  f.help = "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior";
+  f.make = [](const ModelDims& dims, const std::string& json) -> std::shared_ptr<RewardModel> {
+    return std::make_shared<PerUserBT>(dims, per_user_bt_schema().read(json));
+  };
+  f.config = per_user_bt_schema().fields();
+  f.adapters = per_user_bt_adapters();
+  return f;
 }
-const bool registered = register_model("bt", make_bt, "population Bradley-Terry: r(x, p) = MLP([x; p])") &&
-                        register_model("per-user-bt", make_per_user_bt,
-                                       "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior");
-}  // namespace
 
 }  // namespace plural::core

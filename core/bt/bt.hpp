@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/mlp.hpp"
+#include "core/family.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
 
@@ -68,5 +69,11 @@ class PerUserBT : public RewardModel, public UserPosterior {
   Mlp mlp_{nullptr};
   torch::Tensor w0_, delta_;
 };
+
+/// The families' records (core/family.hpp) and their adapters (bt_adapters.cpp).
+FamilyRecord bt_family();
+FamilyRecord per_user_bt_family();
+std::vector<AdapterRecord> bt_adapters();
+std::vector<AdapterRecord> per_user_bt_adapters();
 
 }  // namespace plural::core

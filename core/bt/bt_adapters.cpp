@@ -117,13 +117,15 @@ class NewtonHeadAdapter : public Adapter {
   double tol_ = 1e-7;
 };
 
-const bool registered =
-    register_adapter(
-        "bt", "population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, true) &&
-    register_adapter(
-        "per-user-bt", "newton", [](const std::string& j) { return std::make_unique<NewtonHeadAdapter>(j); }, true) &&
-    register_adapter(
-        "per-user-bt", "population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, false);
 }  // namespace
+
+std::vector<AdapterRecord> bt_adapters() {
+  return {{"population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, true}};
+}
+
+std::vector<AdapterRecord> per_user_bt_adapters() {
+  return {{"newton", [](const std::string& j) { return std::make_unique<NewtonHeadAdapter>(j); }, true},
+          {"population", [](const std::string&) { return std::make_unique<PopulationAdapter>(); }, false}};
+}
 
 }  // namespace plural::core

@@ -8,6 +8,7 @@
 #include "embeddings/encode.hpp"
 #include "embeddings/encoder.hpp"
 #include "embeddings/feature_cache.hpp"
+#include "core/session/builtin_families.hpp"
 
 namespace plural::core {
 
@@ -15,6 +16,7 @@ Personalizer::Personalizer(const std::string& model_path, const std::string& cac
     : Personalizer(model_path, cache_path, Options{}) {}
 
 Personalizer::Personalizer(const std::string& model_path, const std::string& cache_path, Options o) {
+  register_builtin_families();
   model_ = load_model(model_path, &encoder_id_);
   model_->eval();
   cache_ = std::make_unique<FeatureCache>(cache_path);

@@ -13,8 +13,8 @@
 
 using namespace plural::core;
 using Catch::Contains;
-using plural::embeddings::ContextConditioned;
-using plural::embeddings::marginal_preference;
+using plural::latent::ContextConditioned;
+using plural::latent::marginal_preference;
 
 namespace {
 // Reversal data: items score s(c)·vᵀx, with s = +1 under context "+" and −1 under "−"; pairs without a context

@@ -15,9 +15,9 @@
 
 using namespace plural::core;
 using Catch::Contains;
-using plural::embeddings::interpolate_users;
-using plural::embeddings::UserCrossAttention;
-using plural::embeddings::with_strength;
+using plural::latent::interpolate_users;
+using plural::latent::UserCrossAttention;
+using plural::latent::with_strength;
 
 namespace {
 TrainConfig quick(int epochs) {

@@ -256,3 +256,18 @@ def test_vpl_adapts_from_shots_and_falls_back_to_the_prior(vpl, persona2):
     assert prior.shots == 0 and torch.equal(prior["mu"], vpl.model.prior_state()["mu"])
     assert vpl.user_embeddings().shape == (len(vpl.users), 8)
     assert math.isfinite(vpl.history_[-1]["val_loss"]) and "kl" in vpl.history_[-1]
+
+
+def test_family_config_is_declared_once_and_checked_at_construction():
+    fields = {f["name"]: f for f in plural.family_config("pal-b")}
+    assert fields["k"]["type"] == "int" and fields["k"]["default"] == 2
+    assert fields["k"]["min"] == 1 and fields["k"]["max"] == 256 and fields["k"]["help"]
+    dims = plural.ModelDims()
+    dims.item_dim, dims.prompt_dim, dims.context_dim = 8, 8, 8
+    for family in plural.model_families():
+        written = plural.make_model(family, dims, {}).config
+        # What a model writes into its file is exactly its declared fields, at their defaults.
+        assert set(written) == {f["name"] for f in plural.family_config(family)}, family
+        assert written == {f["name"]: f["default"] for f in plural.family_config(family)}, family
+    with pytest.raises(ValueError, match=r"pal-b has no config key 'kk' \(its keys: .*\bk\b"):
+        plural.Model("pal-b", kk=3)

@@ -92,8 +92,8 @@ def test_model_config_is_checked_by_name():
         plural.Model("pal-b", k=object())
     with pytest.raises(TypeError, match=r"Model: family must be a string, got bytes"):
         plural.Model(b"pal-b")
-    m = plural.Model("pal-b", k=np.int64(3), hidden=np.array([8, 4]))
-    assert m.config == {"k": 3, "hidden": [8, 4]} and type(m.config["k"]) is int
+    m = plural.Model("per-user-bt", embed=np.int64(3), hidden=np.array([8, 4]))
+    assert m.config == {"embed": 3, "hidden": [8, 4]} and type(m.config["embed"]) is int
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,49 @@
+#pragma once
+// One record per model family: its factory, its config fields (declared once, core/base/config_schema.hpp), its
+// adapters and its training defaults. A family builds its record in its own folder; register_builtin_families()
+// (core/session/builtin_families.hpp) registers every record by explicit calls, so a static link keeps them all.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/base/config_schema.hpp"
+#include "core/model.hpp"
+
+namespace plural::core {
+
+/// What `plural train` and `plural.Model.fit` use unless told otherwise. Batches of 1024: on 2 cores every family
+/// trains 2-4x faster than at 256 with the same held-out accuracy, and the original PAL's batch of 4 is ~100x slower
+/// per pair (bench/RESULTS.md, "choosing the defaults"). A family changes what its training needs, with the reason.
+struct TrainingDefaults {
+  int64_t batch_size = 1024;
+  double lr = 3e-3;
+  double user_lr = 3e-2;
+  int patience = 10;
+  int epochs = 60;
+};
+
+struct AdapterRecord {
+  std::string name;
+  AdapterFactory make;
+  bool is_default = false;
+};
+
+struct FamilyRecord {
+  std::string name;
+  std::string help;
+  ModelFactory make;
+  std::vector<ConfigField> config;  ///< every key its config JSON may hold
+  std::vector<AdapterRecord> adapters;
+  TrainingDefaults training;
+  bool has_k = false;  ///< the family has K prototypes / basis vectors: `--k` sets its "k"
+};
+
+/// Adds a family (a second record of the same name replaces the first).
+void register_family(FamilyRecord record);
+/// The record of `family`; ValueError listing the known families otherwise.
+const FamilyRecord& family_record(const std::string& family);
+/// Every registered family, by name.
+std::vector<std::string> family_names();
+
+}  // namespace plural::core

@@ -1,0 +1,15 @@
+#pragma once
+// The mixture families' records (core/family.hpp): PAL-A, PAL-B and LoRe, sharing the Newton and AdamW adapters.
+#include <vector>
+
+#include "core/family.hpp"
+
+namespace plural::mixture {
+
+core::FamilyRecord pal_a_family();
+core::FamilyRecord pal_b_family();
+core::FamilyRecord lore_family();
+/// Newton on the user's K simplex logits with a Laplace covariance (default), and the original's AdamW steps.
+std::vector<core::AdapterRecord> mixture_adapters();
+
+}  // namespace plural::mixture
