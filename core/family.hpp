@@ -39,6 +39,21 @@ struct FamilyRecord {
   bool has_k = false;  ///< the family has K prototypes / basis vectors: `--k` sets its "k"
 };
 
+/// The record of a family whose factory builds `Model` from `schema`'s reading of the config JSON and whose config
+/// fields are the schema's; the family adds its adapters and training defaults. `schema` must outlive the record
+/// (a function-local static).
+template <class Model>
+FamilyRecord schema_family(std::string name, std::string help, const ConfigSchema<typename Model::Config>& schema) {
+  FamilyRecord f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.make = [&schema](const ModelDims& dims, const std::string& json) -> std::shared_ptr<RewardModel> {
+    return std::make_shared<Model>(dims, schema.read(json));
+  };
+  f.config = schema.fields();
+  return f;
+}
+
 /// Adds a family (a second record of the same name replaces the first).
 void register_family(FamilyRecord record);
 /// The record of `family`; ValueError listing the known families otherwise.

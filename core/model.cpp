@@ -245,6 +245,20 @@ UserState RewardModel::seen_state(int64_t row) const {
 
 UserState RewardModel::prior_state() const { return make_state("", 0); }
 
+std::string embedding_kind_name(UserEmbedding::Kind kind) {
+  switch (kind) {
+    case UserEmbedding::Kind::mixture_weights:
+      return "mixture_weights";
+    case UserEmbedding::Kind::latent_mean:
+      return "latent_mean";
+    case UserEmbedding::Kind::head:
+      return "head";
+    case UserEmbedding::Kind::none:
+      break;
+  }
+  return "none";
+}
+
 int64_t RewardModel::user_row(const std::string& id) const {
   auto it = user_rows_.find(id);
   return it == user_rows_.end() ? -1 : it->second;

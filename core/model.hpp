@@ -58,6 +58,15 @@ struct UserState {
   static UserState load(const std::string& path);
 };
 
+/// A user's learned vector, typed, so tools read it without knowing a family's state keys.
+struct UserEmbedding {
+  enum class Kind { none, mixture_weights, latent_mean, head };
+  Kind kind = Kind::none;  ///< none: the family has no per-user vector (a population model)
+  torch::Tensor values;    ///< [d]: simplex weights (PAL, LoRe), the latent mean (VPL), the personal head (per-user BT)
+};
+/// "mixture_weights", "latent_mean", "head" or "none".
+std::string embedding_kind_name(UserEmbedding::Kind kind);
+
 /// Sizes of the inputs a model is built for.
 struct ModelDims {
   int64_t item_dim = 0;
@@ -108,6 +117,8 @@ class RewardModel : public torch::nn::Module {
   virtual UserState seen_state(int64_t row) const;
   /// The state of a user with no data (the population view).
   virtual UserState prior_state() const;
+  /// The user's learned vector in `state` (Kind::none for families without one).
+  virtual UserEmbedding user_embedding(const UserState& state) const { return {}; }
 
   const ModelDims& dims() const { return dims_; }
   int64_t user_row(const std::string& id) const;  ///< -1 when not a seen user

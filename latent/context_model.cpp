@@ -278,14 +278,23 @@ torch::Tensor marginal_preference(ContextConditioned& model, const PairBatch& pa
   return out;
 }
 
+torch::Tensor marginal_preference(core::RewardModel& model, const PairBatch& pairs, const torch::Tensor& contexts,
+                                  const torch::Tensor& probs) {
+  auto* context_model = dynamic_cast<ContextConditioned*>(&model);
+  PLURAL_CHECK(context_model, "marginal_preference: expected a context model, got '", model.family(), "'");
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  auto out = marginal_preference(*context_model, pairs, contexts, probs);
+  model.train(was_training);
+  return out;
+}
+
 core::FamilyRecord context_family() {
-  core::FamilyRecord f;
-  f.name = "context";
-  f.help = "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<ContextConditioned>(dims, context_schema().read(json));
-  };
-  f.config = context_schema().fields();
+  auto f = core::schema_family<ContextConditioned>(
+      "context",
+      "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context",
+      context_schema());
   f.adapters = {{"context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); },
                  true}};
   return f;

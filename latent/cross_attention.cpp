@@ -330,13 +330,10 @@ UserState interpolate_users(const UserState& u1, const UserState& u2, double alp
 }
 
 core::FamilyRecord cross_attention_family() {
-  core::FamilyRecord f;
-  f.name = "cross-attn";
-  f.help = "PPD-style: the item attends over the user's pair tokens; r = w0·h + λ·g([h; a; h*a]), amortized adaptation";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<UserCrossAttention>(dims, cross_attention_schema().read(json));
-  };
-  f.config = cross_attention_schema().fields();
+  auto f = core::schema_family<UserCrossAttention>(
+      "cross-attn",
+      "PPD-style: the item attends over the user's pair tokens; r = w0·h + λ·g([h; a; h*a]), amortized adaptation",
+      cross_attention_schema());
   // A new user's comparisons → their tokens, one forward pass.
   f.adapters = {core::amortized_adapter("cross-attn",
                                         [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {

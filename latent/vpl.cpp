@@ -267,6 +267,10 @@ UserState Vpl::seen_state(int64_t row) const {
   return make_user(base.user_id, -1, seen_mu_[row], seen_logvar_[row]);
 }
 
+core::UserEmbedding Vpl::user_embedding(const UserState& state) const {
+  return {core::UserEmbedding::Kind::latent_mean, state.at("mu")};
+}
+
 UserState Vpl::prior_state() const {
   return make_user("", 0, torch::zeros({config_.latent}), torch::zeros({config_.latent}));
 }
@@ -339,13 +343,10 @@ torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPoo
 }
 
 core::FamilyRecord vpl_family() {
-  core::FamilyRecord f;
-  f.name = "vpl";
-  f.help = "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<Vpl>(dims, vpl_schema().read(json));
-  };
-  f.config = vpl_schema().fields();
+  auto f = core::schema_family<Vpl>(
+      "vpl",
+      "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO",
+      vpl_schema());
   // A new user's comparisons → q(z | pairs) in one forward pass of the set encoder.
   f.adapters = {core::amortized_adapter("vpl", [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
     auto& model = static_cast<Vpl&>(m);

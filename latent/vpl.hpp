@@ -77,6 +77,8 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   std::vector<std::pair<std::string, double>> diagnostics(const core::DatasetView& view) override;
   core::UserState seen_state(int64_t row) const override;
   core::UserState prior_state() const override;
+  /// The posterior mean of z.
+  core::UserEmbedding user_embedding(const core::UserState& state) const override;
   /// The state of a user from their posterior.
   core::UserState make_user(const std::string& user_id, int64_t shots, const torch::Tensor& mu,
                             const torch::Tensor& logvar) const;

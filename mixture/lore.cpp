@@ -58,13 +58,10 @@ std::unique_ptr<ShotGeometry> LoRe::geometry(const PairBatch& shots) {
 }
 
 core::FamilyRecord lore_family() {
-  core::FamilyRecord f;
-  f.name = "lore";
-  f.help = "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<LoRe>(dims, lore_schema().read(json));
-  };
-  f.config = lore_schema().fields();
+  auto f = core::schema_family<LoRe>(
+      "lore",
+      "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights",
+      lore_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;
   // Linear in the features: cheap epochs, needs larger steps and more of them to converge.

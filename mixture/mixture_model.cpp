@@ -99,6 +99,10 @@ UserState MixtureModel::seen_state(int64_t row) const {
   return s;
 }
 
+core::UserEmbedding MixtureModel::user_embedding(const UserState& state) const {
+  return {core::UserEmbedding::Kind::mixture_weights, torch::softmax(state.at("theta"), 0)};
+}
+
 UserState MixtureModel::prior_state() const {
   UserState s = RewardModel::prior_state();
   s.tensors["theta"] = torch::zeros({k_});

@@ -68,6 +68,8 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
   core::UserState seen_state(int64_t row) const override;
   core::UserState prior_state() const override;
+  /// softmax(θ): the user's weights on the K prototypes.
+  core::UserEmbedding user_embedding(const core::UserState& state) const override;
   /// A pool's preparation is its geometry (one frozen forward); a user's Laplace posterior N(θ, cov) then needs
   /// only K-dimensional arithmetic per candidate (core/query.hpp).
   std::shared_ptr<const core::PreparedPool> prepare(const core::PairBatch& candidates) override;

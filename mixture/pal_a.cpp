@@ -155,13 +155,10 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
 }
 
 core::FamilyRecord pal_a_family() {
-  core::FamilyRecord f;
-  f.name = "pal-a";
-  f.help = "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<PalA>(dims, pal_a_schema().read(json));
-  };
-  f.config = pal_a_schema().fields();
+  auto f = core::schema_family<PalA>(
+      "pal-a",
+      "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter",
+      pal_a_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;
   // PAL-A's users collapse onto one ideal point at batch 1024 (unseen accuracy flat in the shots, seen 0.807); at

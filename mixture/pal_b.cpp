@@ -234,13 +234,10 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
 }
 
 core::FamilyRecord pal_b_family() {
-  core::FamilyRecord f;
-  f.name = "pal-b";
-  f.help = "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance";
-  f.make = [](const core::ModelDims& dims, const std::string& json) -> std::shared_ptr<core::RewardModel> {
-    return std::make_shared<PalB>(dims, pal_b_schema().read(json));
-  };
-  f.config = pal_b_schema().fields();
+  auto f = core::schema_family<PalB>(
+      "pal-b",
+      "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance",
+      pal_b_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;
   // Users' mixtures break symmetry after a plateau of ~10-25 epochs in which the validation loss rises: with

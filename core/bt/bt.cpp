@@ -122,6 +122,10 @@ UserState PerUserBT::seen_state(int64_t row) const {
   return s;
 }
 
+UserEmbedding PerUserBT::user_embedding(const UserState& state) const {
+  return {UserEmbedding::Kind::head, state.at("w")};
+}
+
 UserState PerUserBT::prior_state() const {
   UserState s = RewardModel::prior_state();
   auto [mean, var] = head_prior();
@@ -139,25 +143,16 @@ std::pair<torch::Tensor, torch::Tensor> PerUserBT::head_prior() const {
 }
 
 FamilyRecord bt_family() {
-  FamilyRecord f;
-  f.name = "bt";
-  f.help = "population Bradley-Terry: r(x, p) = MLP([x; p])";
-  f.make = [](const ModelDims& dims, const std::string& json) -> std::shared_ptr<RewardModel> {
-    return std::make_shared<BradleyTerry>(dims, bt_schema().read(json));
-  };
-  f.config = bt_schema().fields();
+  auto f = schema_family<BradleyTerry>("bt", "population Bradley-Terry: r(x, p) = MLP([x; p])", bt_schema());
   f.adapters = bt_adapters();
   return f;
 }
 
 FamilyRecord per_user_bt_family() {
-  FamilyRecord f;
-  f.name = "per-user-bt";
-  f.help = "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior";
-  f.make = [](const ModelDims& dims, const std::string& json) -> std::shared_ptr<RewardModel> {
-    return std::make_shared<PerUserBT>(dims, per_user_bt_schema().read(json));
-  };
-  f.config = per_user_bt_schema().fields();
+  auto f = schema_family<PerUserBT>(
+      "per-user-bt",
+      "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior",
+      per_user_bt_schema());
   f.adapters = per_user_bt_adapters();
   return f;
 }

@@ -50,6 +50,8 @@ class PerUserBT : public RewardModel, public UserPosterior {
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
   UserState seen_state(int64_t row) const override;
   UserState prior_state() const override;
+  /// The personal head w.
+  UserEmbedding user_embedding(const UserState& state) const override;
 
   /// φ(x, p): [B, E].
   torch::Tensor embed(const ItemBatch& items);
