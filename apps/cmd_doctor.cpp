@@ -19,6 +19,7 @@
 #include "core/train/losses.hpp"
 #include "embeddings/encoder.hpp"
 #include "embeddings/feature_cache.hpp"
+#include "embeddings/feature_source.hpp"
 
 namespace plural::apps {
 
@@ -67,13 +68,14 @@ void print_data_health(const DataOpts& o) {
     length_control = {{"missing", o.model.empty() ? "a trained model and its features: give --model and --cache"
                                                   : "features: give --cache (and --encoder) with --model"}};
   } else {
-    core::FeatureCache cache(o.cache);
-    core::DatasetView view(data, cached_features(cache, o.encoder, "", data.texts.all()));
+    auto cache = std::make_shared<core::FeatureCache>(o.cache);
+    core::FeatureSource features(cache, o.encoder, "");
+    core::DatasetView view(data, features.features(data.texts.all()));
     strength = strength_section(view, o.members);
     const auto pooled =
         core::pooled_ches(view);  // its quantiles and most alike pairs; the token form is ranked against it
     ches = ches_summary(data, pooled, "strict comparisons (every pair is a tie)");
-    if (o.token_ches) token_ches = token_ches_section(data, cache, o.encoder, pooled);
+    if (o.token_ches) token_ches = token_ches_section(data, *cache, o.encoder, pooled);
     length_control = o.model.empty() ? nlohmann::json{{"missing", "a trained model: give --model"}}
                                      : length_control_section(o.model, view, o.properties);
   }

@@ -25,27 +25,21 @@
 #include "core/train/train_defaults.hpp"
 #include "core/train/trainer.hpp"
 #include "embeddings/encode.hpp"
+#include "core/session/personalizer.hpp"
+#include "core/train/fit.hpp"
 #include "embeddings/encoder.hpp"
+#include "embeddings/feature_source.hpp"
 
 namespace plural::apps {
 
 using namespace plural::core;
 using nlohmann::json;
 
-torch::Tensor cached_features(FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
-                              const std::vector<std::string>& texts, std::string* used_id) {
-  if (encoder_spec.empty()) {
-    if (used_id) *used_id = encoder_id;
-    return cache.lookup(encoder_id, texts);
-  }
-  auto enc = make_encoder(encoder_spec);
-  PLURAL_CHECK(encoder_id.empty() || enc->id() == encoder_id, "--encoder '", encoder_spec, "' has id '", enc->id(),
-               "', but the model needs '", encoder_id, "' (the features it was trained on)");
-  EncodeOptions opts;
-  opts.progress = false;
-  encode_into_cache(cache, *enc, texts, opts);
-  if (used_id) *used_id = enc->id();
-  return cache.lookup(enc->id(), texts);
+Personalizer::Options cli_session_options(const std::string& encoder_spec) {
+  Personalizer::Options o;
+  o.encoder = encoder_spec;
+  o.infer_encoder = false;  // the CLI encodes only with an --encoder the user names
+  return o;
 }
 
 namespace {
@@ -89,20 +83,6 @@ std::string data_identity(const PreferenceData& data) {
          " comparisons, hash " + buf;
 }
 }  // namespace
-
-std::vector<size_t> user_answers(const PreferenceData& data, std::string& user, const std::string& path,
-                                 const char* cmd) {
-  if (user.empty()) {
-    PLURAL_CHECK(data.users.size() == 1, cmd, ": ", path, " has ", data.users.size(), " users; choose one with --user");
-    user = data.users[0].id;
-  }
-  int32_t u = data.find_user(user);
-  PLURAL_CHECK(u >= 0, cmd, ": unknown user id '", user, "' in ", path);
-  std::vector<size_t> rows;
-  for (size_t i = 0; i < data.comparisons.size(); ++i)
-    if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
-  return rows;
-}
 
 namespace {
 // Every family with its --config keys, from the records the families declare them in (core/family.hpp).
@@ -226,20 +206,21 @@ void add_train(CLI::App& app, Common& common) {
     if (variants && variants->unmatched_rows > 0 && !o->json_out)
       std::fprintf(stderr, "note: %lld of %lld variant rows name a text that is not in %s; left out\n",
                    (long long)variants->unmatched_rows, (long long)variants->variants, o->data.c_str());
-    FeatureCache cache(o->cache);
+    auto cache = std::make_shared<FeatureCache>(o->cache);
     std::string encoder_id;
     std::shared_ptr<RewardModel> model;
     TrainResult r;
     int rank = 0;
     o->train.progress = !o->quiet && !o->json_out;
     if (!env.distributed() && o->shards == 1) {
-      auto features = cached_features(cache, o->encoder, "", data.texts.all(), &encoder_id);
-      DatasetView view(data, features);
+      FeatureSource features(cache, o->encoder, "");
+      encoder_id = features.encoder_id();
+      DatasetView view(data, features.features(data.texts.all()));
       view.set_graded_variants(variants);
-      torch::manual_seed(o->train.seed);  // initial weights
-      model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;
-      r = train(*model, view, o->train);
+      auto fitted = fit_family(o->model, view, o->config, o->train);
+      model = fitted.model;
+      r = fitted.result;
     } else {
       std::unique_ptr<Collective> comm;
       if (env.distributed()) {
@@ -254,18 +235,18 @@ void add_train(CLI::App& app, Common& common) {
       if (comm) {
         local = plan.shard_data(data, rank, &dp.full_row);
         comm->require_same("data", data_identity(data));
-        comm->require_same("feature cache", cache_identity(cache, encoder_id, data));
+        comm->require_same("feature cache", cache_identity(*cache, encoder_id, data));
       }
       const PreferenceData& mine = comm ? local : data;
-      DatasetView view(mine, cache.lookup(encoder_id, mine.texts.all()));
+      DatasetView view(mine, cache->lookup(encoder_id, mine.texts.all()));
       view.use_layout_of(data);
       if (!comm)
         view.set_graded_variants(variants);  // a rank's shard has its own text table (the trainer refuses SPO there)
-      torch::manual_seed(o->train.seed);
-      model = make_model(o->model, view.dims(), o->config);
       o->train.encoder_id = encoder_id;
       if (rank != 0) o->train.progress = false;
-      r = train(*model, view, o->train, &dp);
+      auto fitted = fit_family(o->model, view, o->config, o->train, &dp);
+      model = fitted.model;
+      r = fitted.result;
     }
     if (rank != 0) return;  // rank 0 saves and reports
     save_model(*model, o->out, encoder_id);
@@ -321,11 +302,10 @@ void add_eval(CLI::App& app, Common& common) {
     EvalConfig cfg;
     cfg.shots = parse_int_list(o->shots, "--shots");  // before any slow work
     set_threads(common.threads);
-    std::string encoder_id;
-    auto model = load_model(o->model, &encoder_id);
+    Personalizer session(o->model, o->cache, cli_session_options(o->encoder));
+    auto model = session.shared_model();
     auto data = read_preferences(o->data);
-    FeatureCache cache(o->cache);
-    DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
+    auto view = session.view(data);
     cfg.adapter = o->adapter;
     cfg.adapter_options = o->adapter_options;
     cfg.seed = o->seed;
@@ -365,8 +345,8 @@ void add_score(CLI::App& app, Common& common) {
     PLURAL_CHECK(o->user.empty() || o->state.empty(), "score: give --user or --state, not both");
     require_distinct_files({{"--cache", o->cache}},
                            {{"--model", o->model}, {"--texts", o->texts_file}, {"--state", o->state}});
-    std::string encoder_id;
-    auto model = load_model(o->model, &encoder_id);
+    Personalizer session(o->model, o->cache, cli_session_options(o->encoder));
+    const auto& model = session.model();
     std::vector<std::string> texts = o->texts;
     if (!o->texts_file.empty()) {
       LineReader r(o->texts_file);
@@ -374,37 +354,15 @@ void add_score(CLI::App& app, Common& common) {
       while (r.next(line)) texts.push_back(sanitize_utf8(tsv_unescape(line)));
     }
     PLURAL_CHECK(!texts.empty(), "score: no texts (use --text or --texts)");
-    PLURAL_CHECK(model->dims().prompt_dim == 0 || !o->prompt.empty(), "score: this ", model->family(),
+    PLURAL_CHECK(model.dims().prompt_dim == 0 || !o->prompt.empty(), "score: this ", model.family(),
                  " model uses prompts; give --prompt");
-    FeatureCache cache(o->cache);
-    PLURAL_CHECK(o->context.empty() || model->dims().context_dim > 0, "score: this ", model->family(),
+    PLURAL_CHECK(o->context.empty() || model.dims().context_dim > 0, "score: this ", model.family(),
                  " model was not trained with contexts; --context has no effect on it");
-    std::vector<std::string> all = texts;
-    const auto n = static_cast<int64_t>(texts.size());
-    if (!o->prompt.empty()) all.push_back(o->prompt);
-    if (!o->context.empty()) all.push_back(o->context);
-    auto f = cached_features(cache, o->encoder, encoder_id, all);
-    ItemBatch items;
-    items.x = f.slice(0, 0, n);
-    if (model->dims().prompt_dim > 0) items.prompt = f[n].unsqueeze(0).expand({n, -1});
-    if (!o->context.empty()) {
-      items.context = f[-1].unsqueeze(0).expand({n, -1});
-      items.has_context = torch::ones({n}, torch::kBool);
-    }
-    UserState state;
-    if (!o->state.empty()) {
-      state = UserState::load(o->state);
-    } else if (!o->user.empty()) {
-      int64_t row = model->user_row(o->user);
-      PLURAL_CHECK(row >= 0, "score: unknown user id '", o->user, "': not a seen user of this model (",
-                   model->dims().users.size(), " seen users); adapt new users with `plural adapt`");
-      state = model->seen_state(row);
-    } else {
-      state = model->prior_state();
-    }
-    torch::NoGradGuard ng;
-    model->eval();
-    auto r = model->reward(items, state);
+    UserSource who;
+    who.state_path = o->state;
+    who.user_id = o->user;
+    UserState state = session.user(who);
+    auto r = session.rewards(state, session.items(o->prompt, texts, o->context));
     if (o->json_out) {
       json j = {{"user", state.user_id}, {"rewards", json::array()}};
       for (size_t i = 0; i < texts.size(); ++i)
@@ -437,27 +395,27 @@ void add_adapt(CLI::App& app, Common& common) {
   cmd->callback([o, &common] {
     require_distinct_files({{"--out", o->out}, {"--cache", o->cache}}, {{"--model", o->model}, {"--data", o->data}});
     set_threads(common.threads);
-    std::string encoder_id;
-    auto model = load_model(o->model, &encoder_id);
+    auto options = cli_session_options(o->encoder);
+    options.adapter = o->adapter;
+    options.adapter_options = o->adapter_options;
+    Personalizer session(o->model, o->cache, options);
     auto data = read_preferences(o->data);
-    auto rows = user_answers(data, o->user, o->data, "adapt");
-    FeatureCache cache(o->cache);
-    DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
-    auto adapter = make_adapter(model->family(), o->adapter, o->adapter_options);
-    PairBatch shots = rows.empty() ? PairBatch{} : view.batch(rows);
+    auto rows = user_answer_rows(data, o->user, o->data, "adapt");
+    PairBatch shots = rows.empty() ? PairBatch{} : session.view(data).batch(rows);
+    const auto& adapter = session.adapter();
     auto t0 = std::chrono::steady_clock::now();
-    UserState s = adapter->adapt(*model, shots, o->user);
+    UserState s = session.adapt(o->user, shots);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     s.save(o->out);
     if (o->json_out) {
-      json j = {{"user", o->user},    {"shots", rows.size()}, {"adapter", adapter->name()},
+      json j = {{"user", o->user},    {"shots", rows.size()}, {"adapter", adapter.name()},
                 {"milliseconds", ms}, {"family", s.family},   {"model_id", s.model_id},
                 {"out", o->out}};
       std::cout << j.dump() << "\n";
       return;
     }
     std::printf("adapted user '%s' from %zu comparisons with '%s' in %.3f ms; saved %s\n", o->user.c_str(), rows.size(),
-                adapter->name().c_str(), ms, o->out.c_str());
+                adapter.name().c_str(), ms, o->out.c_str());
   });
 }
 

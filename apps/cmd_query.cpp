@@ -15,7 +15,7 @@
 #include "core/data/readers.hpp"
 #include "core/dataset_view.hpp"
 #include "core/query.hpp"
-#include "embeddings/encode.hpp"
+#include "core/session/personalizer.hpp"
 
 namespace plural::apps {
 
@@ -61,38 +61,30 @@ void add_query(CLI::App& app, Common& common) {
     core::require_distinct_files(
         {{"--cache", o->cache}},
         {{"--model", o->model}, {"--candidates", o->candidates}, {"--answers", o->answers}, {"--state", o->state}});
-    std::string encoder_id;
-    auto model = load_model(o->model, &encoder_id);
-    auto scorer = make_query_scorer(o->scorer, o->seed);
-    FeatureCache cache(o->cache);
+    make_query_scorer(o->scorer, o->seed);  // an unknown scorer fails before any slow work
+    Personalizer session(o->model, o->cache, cli_session_options(o->encoder));
+    const auto& model = session.model();
 
     // The user: a saved state, their answers so far (adapted here), a seen user, or nobody yet (the prior).
-    UserState state;
     std::set<std::pair<std::string, std::string>> answered;  // unordered text pairs already asked
-    if (!o->state.empty()) {
-      state = UserState::load(o->state);
-    } else if (!o->answers.empty()) {
-      auto data = read_preferences(o->answers);
-      auto rows = user_answers(data, o->user, o->answers, "query");
-      DatasetView view(data, cached_features(cache, o->encoder, encoder_id, data.texts.all()));
-      view.bind(*model);
-      for (size_t i : rows) {
-        const auto& c = data.comparisons[i];
-        answered.insert(std::minmax(data.texts[c.a], data.texts[c.b]));
+    PreferenceData answers;
+    UserSource who;
+    who.state_path = o->state;
+    who.user_id = o->user;
+    who.who = "query";
+    if (!o->answers.empty()) {
+      answers = read_preferences(o->answers);
+      who.answers = &answers;
+      who.answers_path = o->answers;
+      std::string user = o->user;
+      for (size_t i : user_answer_rows(answers, user, o->answers, "query")) {
+        const auto& c = answers.comparisons[i];
+        answered.insert(std::minmax(answers.texts[c.a], answers.texts[c.b]));
       }
-      state = make_adapter(model->family())->adapt(*model, rows.empty() ? PairBatch{} : view.batch(rows), o->user);
-    } else if (!o->user.empty()) {
-      int64_t row = model->user_row(o->user);
-      PLURAL_CHECK(row >= 0, "query: unknown user id '", o->user, "': not a seen user of this model; give their ",
-                   "answers with --answers");
-      state = model->seen_state(row);
-    } else {
-      state = model->prior_state();
     }
+    UserState state = session.user(who);
 
     auto pool_data = read_candidates(o->candidates);
-    DatasetView pool_view(pool_data, cached_features(cache, o->encoder, encoder_id, pool_data.texts.all()));
-    pool_view.bind(*model);
     std::vector<size_t> rows;
     size_t excluded = 0;
     for (size_t i = 0; i < pool_data.comparisons.size(); ++i) {
@@ -105,35 +97,24 @@ void add_query(CLI::App& app, Common& common) {
     }
     PLURAL_CHECK(!rows.empty(), "query: every candidate in ", o->candidates,
                  " has been answered already (use --keep-answered to rank them anyway)");
+    auto pool_view = session.view(pool_data);
+    pool_view.bind(model);
     auto pool = pool_view.batch(rows);
-    pool.user = torch::full({pool.size()}, -1, torch::kInt64);
-
-    torch::NoGradGuard ng;
-    model->eval();
-    auto t0 = std::chrono::steady_clock::now();
-    auto prepared = prepare_pool(*model, pool);  // the user-independent part: reusable for every user
-    auto t1 = std::chrono::steady_clock::now();
-    torch::Tensor scores;
-    {
-      torch::AutoGradMode grad(true);  // linearizing scorers may differentiate the logits in the user vector
-      scores = scorer->score(*model, state, prepared);
-    }
-    auto t2 = std::chrono::steady_clock::now();
-    double prep_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    double ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    auto p = torch::sigmoid(model->logits_for(pool, state));
-    auto order = std::get<1>(scores.sort(0, true));
-    const int64_t n = std::min<int64_t>(o->n, pool.size());
+    auto ranking = session.query(state, pool, o->scorer, o->n, o->seed);
+    const auto& scores = ranking.scores;
+    const auto& p = ranking.p_a;
+    const double prep_ms = ranking.prepare_ms, ms = ranking.score_ms;
+    const int64_t n = static_cast<int64_t>(ranking.order.size());
 
     auto text = [&](int32_t t) { return t < 0 ? std::string() : pool_data.texts[t]; };
     if (o->json_out) {
-      json j = {{"model", model->model_id()}, {"scorer", scorer->name()},
+      json j = {{"model", model.model_id()}, {"scorer", ranking.scorer},
                 {"user", state.user_id},      {"shots", state.shots},
                 {"candidates", pool.size()},  {"excluded_answered", excluded},
                 {"prepare_ms", prep_ms},      {"score_ms", ms},
                 {"pairs", json::array()}};
       for (int64_t r = 0; r < n; ++r) {
-        auto i = order[r].item<int64_t>();
+        auto i = ranking.order[r];
         const auto& c = pool_data.comparisons[rows[i]];
         j["pairs"].push_back({{"candidate", rows[i] + 1},
                               {"score", scores[i].item<double>()},
@@ -146,12 +127,12 @@ void add_query(CLI::App& app, Common& common) {
       return;
     }
     std::printf("%s scores for user '%s' (%lld answers): %lld candidates, prepared in %.2f ms, scored in %.2f ms%s\n",
-                scorer->name().c_str(), state.user_id.c_str(),
+                ranking.scorer.c_str(), state.user_id.c_str(),
                 static_cast<long long>(std::max<int64_t>(state.shots, 0)), static_cast<long long>(pool.size()), prep_ms,
                 ms, excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
     std::printf("%4s %6s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "P(a>b)", "a", "b");
     for (int64_t r = 0; r < n; ++r) {
-      auto i = order[r].item<int64_t>();
+      auto i = ranking.order[r];
       const auto& c = pool_data.comparisons[rows[i]];
       std::printf("%4lld %6zu %10.4g %6.3f  %-40s  %-40s\n", static_cast<long long>(r + 1), rows[i] + 1,
                   scores[i].item<double>(), p[i].item<double>(), clip(text(c.a), 40).c_str(),

@@ -9,6 +9,7 @@
 
 #include "apps/cli_options.hpp"
 #include "core/data/data.hpp"
+#include "core/session/personalizer.hpp"
 #include "embeddings/feature_cache.hpp"
 
 namespace plural::apps {
@@ -24,14 +25,7 @@ void add_adapt(CLI::App& app, Common& common);
 void add_doctor(CLI::App& app, Common& common);
 void add_query(CLI::App& app, Common& common);
 
-/// Features of `texts` from the cache. With an encoder spec, texts the cache lacks are encoded first; its id must
-/// be the model's when a model is given (encoder_id non-empty). *used_id receives the id the features belong to.
-torch::Tensor cached_features(core::FeatureCache& cache, const std::string& encoder_spec, const std::string& encoder_id,
-                              const std::vector<std::string>& texts, std::string* used_id = nullptr);
-
-/// A user's answered comparisons in `data` (all but her test split), for `cmd` adapting her. `user` empty picks the
-/// file's only user and is set to her id; errors name `path`.
-std::vector<size_t> user_answers(const core::PreferenceData& data, std::string& user, const std::string& path,
-                                 const char* cmd);
+/// Session options for a verb's --encoder: texts the cache lacks are encoded only with an encoder the user named.
+core::Personalizer::Options cli_session_options(const std::string& encoder_spec);
 
 }  // namespace plural::apps

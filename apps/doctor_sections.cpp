@@ -205,21 +205,20 @@ json ches_summary(const core::PreferenceData& data, const std::vector<double>& s
 
 json token_ches_section(const core::PreferenceData& data, core::FeatureCache& cache, const std::string& encoder_spec,
                         const std::vector<double>& pooled) {
-  auto enc = core::make_encoder(encoder_spec);
-  if (!dynamic_cast<core::MiniLmEncoder*>(enc.get()))
+  auto sums = core::make_token_sums_encoder(encoder_spec);
+  if (!sums)
     return {{"missing",
              "token states: --token-ches needs a MiniLM-family encoder (--encoder minilm); for a policy "
              "LM's own states use plural._core.token_ches"}};
-  core::MiniLmTokenSums sums(std::shared_ptr<core::MiniLmEncoder>(static_cast<core::MiniLmEncoder*>(enc.release())));
   core::EncodeOptions opts;
   opts.progress = false;
-  core::encode_into_cache(cache, sums, data.texts.all(), opts);
-  auto table = cache.lookup(sums.id(), data.texts.all());
+  core::encode_into_cache(cache, *sums, data.texts.all(), opts);
+  auto table = cache.lookup(sums->id(), data.texts.all());
   auto raw = core::token_ches_from_sums(data, table, false);
   auto per_token = core::token_ches_from_sums(data, table, true);
   json out = ches_summary(data, per_token, "strict comparisons whose two responses both have tokens");
   if (out.contains("missing")) return out;
-  out["states"] = sums.id();
+  out["states"] = sums->id();
   out["spearman_raw_vs_per_token"] = core::spearman(raw, per_token);
   const double r = core::spearman(pooled, per_token);
   if (!std::isnan(r)) out["spearman_with_pooled"] = r;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
+#include "core/train/fit.hpp"
 #include "core/train/train_defaults.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/feature_cache.hpp"
@@ -43,14 +44,13 @@ PersonaBenchData persona_bench_data(int k_star, const BenchSetup& setup, int sup
 Trained train_family(const std::string& family, int k, DatasetView& view, const BenchSetup& setup,
                      const std::string& model_config, const std::string& loss,
                      const std::function<void(TrainConfig&)>& adjust) {
-  TrainConfig tc = default_train_config(family);
-  if (setup.epochs > 0) tc.epochs = setup.epochs;
-  if (!loss.empty()) tc.loss = loss;
-  tc.seed = setup.seed;
-  tc.progress = false;
-  if (adjust) adjust(tc);
-  torch::manual_seed(setup.seed);
-  Trained t;
+  TrainConfig tc = fit_config(family, [&](TrainConfig& t) {
+    if (setup.epochs > 0) t.epochs = setup.epochs;
+    if (!loss.empty()) t.loss = loss;
+    t.seed = setup.seed;
+    t.progress = false;
+    if (adjust) adjust(t);
+  });
   std::string config = default_model_config(family, k);
   if (!model_config.empty()) {
     auto merged = nlohmann::json::parse(config);
@@ -64,9 +64,8 @@ Trained train_family(const std::string& family, int k, DatasetView& view, const 
     merged.update(extra);
     config = merged.dump();
   }
-  t.model = make_model(family, view.dims(), config);
-  t.result = train(*t.model, view, tc);
-  return t;
+  auto fitted = fit_family(family, view, config, tc);
+  return Trained{fitted.model, fitted.result};
 }
 
 double seen_test_accuracy(RewardModel& model, const DatasetView& view) {

@@ -39,7 +39,8 @@ void bind_features(py::module_& m) {
   m.def("encoder_spec_for", &encoder_spec_for, py::arg("encoder_id"),
         "The spec that rebuilds the encoder behind a feature id ('' when the id alone cannot say)");
 
-  py::class_<FeatureCache>(m, "FeatureCache",
+  // Shared: a Personalizer built in Python reads through the same open cache as the FeatureStore that holds it.
+  py::class_<FeatureCache, std::shared_ptr<FeatureCache>>(m, "FeatureCache",
                            "One HDF5 file of frozen-encoder features, content-addressed per (encoder, text); every "
                            "write is an atomic transaction")
       .def(py::init<std::string>(), py::arg("path"))

@@ -7,6 +7,7 @@
 #include "core/diagnostics/ches.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/model.hpp"
+#include "core/train/fit.hpp"
 #include "core/train/losses.hpp"
 #include "core/train/policy_losses.hpp"
 #include "core/train/spo.hpp"
@@ -107,6 +108,14 @@ UserState seen_state_by(const RewardModel& model, const py::object& user) {
                " is not a seen user (0 .. ", model.dims().users.size(), ")");
   return model.seen_state(r);
 }
+
+}  // namespace
+
+py::tuple embedding_tuple(const UserEmbedding& e) {
+  return py::make_tuple(embedding_kind_name(e.kind), e.values.defined() ? py::cast(e.values) : py::none());
+}
+
+namespace {
 
 py::dict epoch_dict(const EpochLog& e) {
   py::dict d;
@@ -256,6 +265,15 @@ void bind_reward_model(py::module_& m) {
            "The trained state of a seen user (id or row); None gives the prior state")
       .def("prior_state", &RewardModel::prior_state)
       .def(
+          "user_embedding",
+          [](const RewardModel& r, const UserState& s) {
+            r.check_state(s, "user_embedding");
+            return embedding_tuple(r.user_embedding(s));
+          },
+          py::arg("state"),
+          "(kind, vector) of a user's learned vector: 'mixture_weights' (PAL, LoRe), 'latent_mean' (VPL), 'head' "
+          "(per-user BT), or ('none', None) for families without one")
+      .def(
           "check_state", [](const RewardModel& r, const UserState& s) { r.check_state(s, "check_state"); },
           py::arg("state"))
       .def("parameters", [](RewardModel& r) { return r.parameters(); })
@@ -393,6 +411,18 @@ void bind_training(py::module_& m) {
       },
       py::arg("model"), py::arg("view"), py::arg("config"),
       "Trains in place on the seen users' train pairs; restores the best validation epoch");
+  m.def(
+      "fit_family",
+      [](const std::string& family, DatasetView& view, const py::object& config, const TrainConfig& cfg) {
+        cfg.validate();
+        std::string json = config.is_none() ? "{}" : json_dumps(config);
+        py::gil_scoped_release release;
+        auto fitted = fit_family(family, view, json, cfg);
+        return std::make_pair(fitted.model, fitted.result);
+      },
+      py::arg("family"), py::arg("view"), py::arg("config"), py::arg("train_config"),
+      "(model, TrainResult): builds the family (initial weights from train_config.seed) and trains it; the one "
+      "fit the CLI, the benchmarks and plural.Model share");
   m.def("default_train_config", &default_train_config, py::arg("family"),
         "The TrainConfig a family trains best with (measured, bench/RESULTS.md)");
   m.def(
@@ -504,18 +534,11 @@ void bind_training(py::module_& m) {
   m.def(
       "marginal_preference",
       [](RewardModel& model, const PairBatch& batch, py::object contexts, py::object probs) {
-        auto* cm = dynamic_cast<plural::latent::ContextConditioned*>(&model);
-        PLURAL_CHECK(cm, "marginal_preference: expected a context model, got '", model.family(), "'");
         check_pairs(model, batch, "marginal_preference");
         auto c = tensor_arg(contexts, "marginal_preference", "contexts"),
              p = tensor_arg(probs, "marginal_preference", "probs");
         py::gil_scoped_release release;
-        torch::NoGradGuard ng;
-        bool was = model.is_training();
-        model.eval();
-        auto out = plural::latent::marginal_preference(*cm, batch, c, p);
-        model.train(was);
-        return out;
+        return plural::latent::marginal_preference(model, batch, c, p);
       },
       py::arg("model"), py::arg("batch"), py::arg("contexts"), py::arg("probs"),
       "Σ_c p(c) σ(r(a, c) − r(b, c)) per pair for a context model: contexts [C, Dc], probs [C] summing to 1");

@@ -6,6 +6,8 @@
 #include "core/base/error.hpp"
 #include "core/query.hpp"
 #include "core/session/personalizer.hpp"
+#include "embeddings/feature_cache.hpp"
+#include "embeddings/feature_source.hpp"
 #include "latent/cross_attention.hpp"
 
 namespace plural::bindings {
@@ -128,8 +130,44 @@ void bind_users(py::module_& m) {
            }),
            py::arg("model_path"), py::arg("cache_path"), py::arg("encoder") = "", py::arg("adapter") = "",
            py::arg("adapter_options") = py::none())
+      .def(py::init([](std::shared_ptr<RewardModel> model, std::shared_ptr<FeatureCache> cache,
+                       const std::string& encoder_id, const std::string& adapter, const py::object& adapter_options) {
+             PLURAL_CHECK(model && cache, "Personalizer: give a model and a FeatureCache");
+             Personalizer::Options o;
+             o.infer_encoder = false;  // texts come through the caller's FeatureStore; this one reads rows only
+             o.adapter = adapter;
+             o.adapter_options = adapter_options.is_none() ? "{}" : json_dumps(adapter_options);
+             return std::make_unique<Personalizer>(std::move(model), FeatureSource(std::move(cache), "", encoder_id),
+                                                   o);
+           }),
+           py::arg("model"), py::arg("cache"), py::arg("encoder_id"), py::arg("adapter") = "",
+           py::arg("adapter_options") = py::none(), "A model in memory whose features are cached under encoder_id")
       .def("adapt", py::overload_cast<const std::string&, const std::vector<TextComparison>&>(&Personalizer::adapt),
            py::arg("user_id"), py::arg("comparisons"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "adapt_rows",
+          [](Personalizer& p, const std::string& user_id, const std::optional<PairBatch>& shots,
+             const std::string& adapter, const py::object& adapter_options) {
+            PairBatch s = shots ? *shots : empty_shots();
+            check_shots(p.model(), s, "adapt");
+            std::string options = adapter_options.is_none() ? "{}" : json_dumps(adapter_options);
+            py::gil_scoped_release release;
+            return p.adapt(user_id, s, adapter, options);
+          },
+          py::arg("user_id"), py::arg("shots"), py::arg("adapter") = "", py::arg("adapter_options") = py::none(),
+          "A user's state from feature rows (an empty PairBatch gives the prior), with the session's adapter or another")
+      .def("rewards_rows", py::overload_cast<const UserState&, const ItemBatch&>(&Personalizer::rewards),
+           py::arg("user"), py::arg("items"), py::call_guard<py::gil_scoped_release>(),
+           "Rewards [B] of feature rows, in eval mode without grad")
+      .def(
+          "preferences",
+          [](Personalizer& p, const UserState& user, const PairBatch& pairs) {
+            check_shots(p.model(), pairs, "preferences");
+            p.model().check_state(user, "preferences");
+            py::gil_scoped_release release;
+            return p.preferences(user, pairs);
+          },
+          py::arg("user"), py::arg("pairs"), "P(user prefers a over b) [B] for pairs of feature rows")
       .def("seen_user", &Personalizer::seen_user, py::arg("user_id"))
       .def("reward", &Personalizer::reward, py::arg("user"), py::arg("prompt"), py::arg("response"),
            py::call_guard<py::gil_scoped_release>())
@@ -139,10 +177,38 @@ void bind_users(py::module_& m) {
            py::arg("user"), py::arg("prompt"), py::arg("responses"), py::call_guard<py::gil_scoped_release>())
       .def("prefer", &Personalizer::prefer, py::arg("user"), py::arg("prompt"), py::arg("a"), py::arg("b"),
            py::call_guard<py::gil_scoped_release>(), "P(user prefers a over b)")
+      .def(
+          "user_embedding",
+          [](const Personalizer& p, const UserState& s) {
+            return embedding_tuple(p.user_embedding(s));
+          },
+          py::arg("user"), "(kind, vector): the user's mixture weights, latent mean or head; ('none', None) without one")
+      .def(
+          "query",
+          [](Personalizer& p, const UserState& user, const PairBatch& candidates, const std::string& scorer, int64_t n,
+             uint64_t seed) {
+            PLURAL_CHECK(n >= 0, "query: n must be >= 0, got ", n);
+            check_shots(p.model(), candidates, "query");
+            QueryRanking r;
+            {
+              py::gil_scoped_release release;
+              r = p.query(user, candidates, scorer, n, seed);
+            }
+            py::dict out;
+            out["scorer"] = r.scorer;
+            out["order"] = r.order;
+            out["scores"] = r.scores;
+            out["p_a"] = r.p_a;
+            out["prepare_ms"] = r.prepare_ms;
+            out["score_ms"] = r.score_ms;
+            return out;
+          },
+          py::arg("user"), py::arg("candidates"), py::arg("scorer") = "bald", py::arg("n") = 5, py::arg("seed") = 0,
+          "The n candidate pairs (a PairBatch, e.g. from pairs()) most worth asking the user next: a dict with "
+          "order (best first), scores, p_a and timings")
       .def("features", &Personalizer::features, py::arg("texts"), py::call_guard<py::gil_scoped_release>())
       .def("pairs", &Personalizer::pairs, py::arg("comparisons"))
-      .def_property_readonly(
-          "model", [](Personalizer& p) { return std::dynamic_pointer_cast<RewardModel>(p.model().shared_from_this()); })
+      .def_property_readonly("model", &Personalizer::shared_model)
       .def_property_readonly("encoder_id", &Personalizer::encoder_id);
 }
 

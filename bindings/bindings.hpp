@@ -5,6 +5,10 @@
 
 #include <string>
 
+namespace plural::core {
+struct UserEmbedding;
+}
+
 namespace plural::bindings {
 
 namespace py = pybind11;
@@ -21,5 +25,8 @@ torch::Tensor tensor_arg(const py::handle& obj, const char* fn, const char* fiel
 /// A JSON string as a Python object (dict/list/...), and back; model configs cross as dicts.
 py::object json_loads(const std::string& text);
 std::string json_dumps(const py::handle& obj);
+
+/// A user's typed embedding as Python sees it: (kind, tensor), or ("none", None) for families without one.
+py::tuple embedding_tuple(const core::UserEmbedding& e);
 
 }  // namespace plural::bindings

@@ -27,6 +27,13 @@ struct BertWeights {
   std::vector<Layer> layer;
 };
 
+std::unique_ptr<Encoder> make_token_sums_encoder(const std::string& spec) {
+  std::shared_ptr<Encoder> encoder = make_encoder(spec);
+  auto minilm = std::dynamic_pointer_cast<MiniLmEncoder>(encoder);
+  if (!minilm) return nullptr;
+  return std::make_unique<MiniLmTokenSums>(std::move(minilm));
+}
+
 std::string default_minilm_dir() {
   const char* env = std::getenv("PLURAL_MODELS");
   return std::string(env && *env ? env : "models") + "/all-MiniLM-L6-v2";

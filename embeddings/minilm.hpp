@@ -65,6 +65,9 @@ class MiniLmTokenSums : public Encoder {
   std::shared_ptr<MiniLmEncoder> base_;
 };
 
+/// The token-sums encoder of the encoder `spec` names, or null when that encoder is not a MiniLM.
+std::unique_ptr<Encoder> make_token_sums_encoder(const std::string& spec);
+
 /// Where `make models` puts all-MiniLM-L6-v2: $PLURAL_MODELS/all-MiniLM-L6-v2, else ./models/all-MiniLM-L6-v2.
 std::string default_minilm_dir();
 

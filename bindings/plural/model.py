@@ -1,5 +1,9 @@
 """Model: any plural reward-model family behind one scikit-learn-shaped estimator.
 
+A thin layer over the C++ session (core/session/personalizer.hpp, here ``model.session``): fitting goes through
+``_core.fit_family`` (the same fit as ``plural train``), adapting, rewards, preferences, queries and user vectors
+through the session. Texts become feature rows through the FeatureStore, which serializes access to its cache file.
+
     model = plural.Model("pal-b", k=3).fit(data, store)
     model.evaluate(data)                                   # seen/unseen x shots grid
     me = model.adapt([(prompt, chosen, rejected), ...])    # a new user's UserState; shared weights untouched
@@ -50,6 +54,7 @@ class Model:
                              f"(its keys: {', '.join(sorted(known))})")
         self.core_: Optional[_core.RewardModel] = None
         self.features_: Optional[FeatureStore] = None
+        self.session_: Optional[_core.Personalizer] = None
         self.history_: List[dict] = []
         self.result_: Optional[_core.TrainResult] = None
 
@@ -72,10 +77,8 @@ class Model:
         view = features.view(data)
         if graded_variants is not None:
             view.set_graded_variants(graded_variants)
-        torch.manual_seed(seed)  # initial weights
-        self.core_ = _core.make_model(self.family, view.dims(), self.config)
+        self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg)
         self.features_ = features
-        self.result_ = _core.train(self.core_, view, cfg)
         self.history_ = self.result_.history
         return self
 
@@ -84,6 +87,15 @@ class Model:
         if self.core_ is None:
             raise RuntimeError(f"this {self.family} Model is not fitted yet: call fit() or plural.load()")
         return self.core_
+
+    @property
+    def session(self) -> _core.Personalizer:
+        """The C++ session over this model; it reads feature rows the FeatureStore has cached."""
+        model = self.model
+        if self.session_ is None or self.session_.model is not model:
+            store = self._features()
+            self.session_ = _core.Personalizer(model, store.cache, store.encoder_id)
+        return self.session_
 
     @property
     def users(self) -> List[str]:
@@ -140,8 +152,7 @@ class Model:
         """
         user_id = as_text(user_id, "adapt: user_id")
         options = _json(json_options(adapter_options, "adapt"), "adapt") if adapter_options else None
-        a = _core.make_adapter(self.family, as_text(adapter, "adapt: adapter"), options)
-        return a.adapt(self.model, self.pairs(comparisons), user_id)
+        return self.session.adapt_rows(user_id, self.pairs(comparisons), as_text(adapter, "adapt: adapter"), options)
 
     def user_embeddings(self) -> np.ndarray:
         """Each seen user's learned vector, in row order: simplex weights softmax(theta) for PAL/LoRe, the latent
@@ -149,12 +160,10 @@ class Model:
         states = [self.model.seen_state(r) for r in range(len(self.users))]
         if not states:
             return np.zeros((0, 0), dtype=np.float32)
-        if "theta" in states[0].tensors:
-            return torch.stack([torch.softmax(s["theta"], 0) for s in states]).numpy()
-        for name in ("mu", "w"):
-            if name in states[0].tensors:
-                return torch.stack([s[name] for s in states]).numpy()
-        raise ValueError(f"user_embeddings: a {self.family} model has no per-user vector")
+        vectors = [self.session.user_embedding(s) for s in states]
+        if vectors[0][0] == "none":
+            raise ValueError(f"user_embeddings: a {self.family} model has no per-user vector")
+        return torch.stack([v for _, v in vectors]).numpy()
 
     # ---- scoring ---------------------------------------------------------------------------------------------
     def items(self, responses: Sequence[str], prompt: Optional[str] = None) -> _core.ItemBatch:
@@ -176,10 +185,7 @@ class Model:
         responses: a list of texts, or one text (a str, which gives one reward; bytes are refused)."""
         if isinstance(responses, str):
             responses = [responses]
-        with torch.no_grad():
-            self.model.eval()
-            r = self.model.reward(self.items(responses, prompt), self.state(user))
-        return r.numpy()
+        return self.session.rewards_rows(self.state(user), self.items(responses, prompt)).numpy()
 
     def prefer(self, a: str, b: str, user: User = None, prompt: Optional[str] = None) -> float:
         """P(user prefers response a to response b)."""
@@ -191,7 +197,7 @@ class Model:
         batch = self.pairs(comparisons, unlabelled=True)
         if batch is None:
             return np.zeros(0, dtype=np.float32)
-        return torch.sigmoid(_core.score_pairs(self.model, batch, self.state(user))).numpy()
+        return self.session.preferences(self.state(user), batch).numpy()
 
     def score(self, comparisons, user: User = None) -> float:
         """Accuracy on labelled comparisons for one user (pairs with label 0.5 are not counted)."""
@@ -223,21 +229,23 @@ class Model:
         candidates: (prompt, a, b) tuples, dicts {"prompt", "a", "b"}, PreferenceData, or a QueryPool prepared
         with prepare(). Returns dicts with the candidate's index and score (and its texts when known).
         """
-        n = as_number(n, "query: n", integer=True)
-        scorer = _core.make_query_scorer(as_text(scorer, "query: scorer"), as_number(seed, "query: seed", integer=True))
+        n = max(0, as_number(n, "query: n", integer=True))
+        scorer = as_text(scorer, "query: scorer")
+        seed = as_number(seed, "query: seed", integer=True)
         texts = None
-        if isinstance(candidates, _core.QueryPool):
-            pool = candidates
+        if isinstance(candidates, _core.QueryPool):  # prepared once, reused across users: score it here
+            scores = _core.make_query_scorer(scorer, seed).score(self.model, self.state(user), candidates)
+            order = torch.argsort(scores, descending=True)[:n].tolist()
         else:
+            _core.make_query_scorer(scorer, seed)  # an unknown scorer fails before any encoding
             if not isinstance(candidates, _core.PreferenceData):
                 records = as_list(candidates, "candidates",
                                   "a QueryPool, PreferenceData or list of (prompt, a, b) tuples or dicts")
                 candidates = preferences([_candidate(c, i) for i, c in enumerate(records)], unlabelled=True,
                                          source="candidates")
             texts = candidates
-            pool = self.prepare(candidates)
-        scores = scorer.score(self.model, self.state(user), pool)
-        order = torch.argsort(scores, descending=True)[: max(0, n)].tolist()
+            ranking = self.session.query(self.state(user), self.pairs(candidates, unlabelled=True), scorer, n, seed)
+            scores, order = ranking["scores"], ranking["order"]
         out = []
         cols = texts.columns() if texts is not None else None
         for i in order:

@@ -7,7 +7,7 @@
 
 #include "core/base/error.hpp"
 #include "core/train/train_defaults.hpp"
-#include "core/train/trainer.hpp"
+#include "core/train/fit.hpp"
 
 namespace plural::core {
 
@@ -26,14 +26,13 @@ PairStrength ensemble_strength(DatasetView& view, const StrengthConfig& config) 
     for (auto r : view.rows(split, true)) rows.push_back(r);
   std::vector<std::vector<float>> logits;  // [members][rows]
   for (int m = 0; m < config.members; ++m) {
-    TrainConfig tc = default_train_config(config.family);
-    tc.epochs = config.epochs;
-    tc.patience = 0;
-    tc.seed = config.seed + static_cast<uint64_t>(m);
-    tc.progress = false;
-    torch::manual_seed(tc.seed);
-    auto model = make_model(config.family, view.dims(), config.config);
-    train(*model, view, tc);
+    TrainConfig tc = fit_config(config.family, [&](TrainConfig& t) {
+      t.epochs = config.epochs;
+      t.patience = 0;
+      t.seed = config.seed + static_cast<uint64_t>(m);
+      t.progress = false;
+    });
+    auto model = fit_family(config.family, view, config.config, tc).model;
     torch::NoGradGuard ng;
     model->eval();
     std::vector<float> z(rows.size());

@@ -2,50 +2,68 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "core/base/error.hpp"
-#include "embeddings/encode.hpp"
-#include "embeddings/encoder.hpp"
-#include "embeddings/feature_cache.hpp"
+#include "core/data/data.hpp"
+#include "core/dataset_view.hpp"
+#include "core/family.hpp"
+#include "core/query.hpp"
 #include "core/session/builtin_families.hpp"
+#include "core/train/fit.hpp"
+#include "embeddings/feature_cache.hpp"
 
 namespace plural::core {
+
+namespace {
+Personalizer open_session(const std::string& model_path, const std::string& cache_path, Personalizer::Options o) {
+  register_builtin_families();
+  std::string encoder_id;
+  auto model = load_model(model_path, &encoder_id);
+  model->eval();
+  FeatureSource features(std::make_shared<FeatureCache>(cache_path), o.encoder, encoder_id, o.infer_encoder);
+  return Personalizer(std::move(model), std::move(features), std::move(o));
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
 
 Personalizer::Personalizer(const std::string& model_path, const std::string& cache_path)
     : Personalizer(model_path, cache_path, Options{}) {}
 
-Personalizer::Personalizer(const std::string& model_path, const std::string& cache_path, Options o) {
+Personalizer::Personalizer(const std::string& model_path, const std::string& cache_path, Options o)
+    : Personalizer(open_session(model_path, cache_path, std::move(o))) {}
+
+Personalizer::Personalizer(std::shared_ptr<RewardModel> model, FeatureSource features, Options o)
+    : model_(std::move(model)), features_(std::move(features)) {
   register_builtin_families();
-  model_ = load_model(model_path, &encoder_id_);
-  model_->eval();
-  cache_ = std::make_unique<FeatureCache>(cache_path);
-  encoder_spec_ = o.encoder.empty() ? encoder_spec_for(encoder_id_) : o.encoder;
+  PLURAL_CHECK(model_, "Personalizer: no model");
   adapter_ = make_adapter(model_->family(), o.adapter, o.adapter_options);
 }
 
 Personalizer::~Personalizer() = default;
+Personalizer::Personalizer(Personalizer&&) noexcept = default;
 
-torch::Tensor Personalizer::features(const std::vector<std::string>& texts) {
-  auto have = cache_->contains(encoder_id_, texts);
-  bool missing = false;
-  for (bool h : have) missing = missing || !h;
-  if (missing) {
-    PLURAL_CHECK(!encoder_spec_.empty(),
-                 "personalizer: texts are not in the feature cache and no encoder is known "
-                 "for the model's features '",
-                 encoder_id_, "'; give Options::encoder");
-    if (!encoder_) {
-      encoder_ = make_encoder(encoder_spec_);
-      PLURAL_CHECK(encoder_->id() == encoder_id_, "personalizer: encoder '", encoder_spec_, "' has id '",
-                   encoder_->id(), "', but the model was trained on '", encoder_id_, "'");
-    }
-    EncodeOptions eo;
-    eo.progress = false;
-    encode_into_cache(*cache_, *encoder_, texts, eo);
-  }
-  return cache_->lookup(encoder_id_, texts);
+Personalizer Personalizer::fit(const std::string& family, const PreferenceData& data, FeatureSource features,
+                               const std::string& config_json, const TrainConfig& train, TrainResult* result,
+                               Options options) {
+  register_builtin_families();
+  require_model_family(family);  // before encoding anything
+  DatasetView view(data, features.features(data.texts.all()));
+  TrainConfig tc = train;
+  tc.encoder_id = features.encoder_id();
+  auto fitted = fit_family(family, view, config_json, tc);
+  if (result) *result = fitted.result;
+  fitted.model->eval();
+  return Personalizer(fitted.model, std::move(features), std::move(options));
 }
+
+torch::Tensor Personalizer::features(const std::vector<std::string>& texts) { return features_.features(texts); }
+
+DatasetView Personalizer::view(const PreferenceData& data) { return DatasetView(data, features(data.texts.all())); }
 
 PairBatch Personalizer::pairs(const std::vector<TextComparison>& cs) {
   const bool prompts = model_->dims().prompt_dim > 0;
@@ -86,6 +104,12 @@ UserState Personalizer::adapt(const std::string& user_id, const PairBatch& shots
   return adapter_->adapt(*model_, shots, user_id);
 }
 
+UserState Personalizer::adapt(const std::string& user_id, const PairBatch& shots, const std::string& adapter,
+                              const std::string& adapter_options) {
+  if (adapter.empty() && adapter_options == "{}") return adapt(user_id, shots);
+  return make_adapter(model_->family(), adapter, adapter_options)->adapt(*model_, shots, user_id);
+}
+
 UserState Personalizer::seen_user(const std::string& user_id) const {
   int64_t row = model_->user_row(user_id);
   PLURAL_CHECK(row >= 0, "unknown user id '", user_id, "': not one of the model's ", model_->dims().users.size(),
@@ -93,21 +117,47 @@ UserState Personalizer::seen_user(const std::string& user_id) const {
   return model_->seen_state(row);
 }
 
-ItemBatch Personalizer::items(const std::string& prompt, const std::vector<std::string>& responses) {
+UserState Personalizer::user(UserSource source) {
+  if (!source.state_path.empty()) return UserState::load(source.state_path);
+  if (source.answers) {
+    const auto& data = *source.answers;
+    auto rows = user_answer_rows(data, source.user_id, source.answers_path, source.who);
+    if (rows.empty()) return adapt(source.user_id, PairBatch{});
+    return adapt(source.user_id, view(data).batch(rows));
+  }
+  if (!source.user_id.empty()) return seen_user(source.user_id);
+  return model_->prior_state();
+}
+
+UserEmbedding Personalizer::user_embedding(const UserState& user) const {
+  model_->check_state(user, "user_embedding");
+  return model_->user_embedding(user);
+}
+
+ItemBatch Personalizer::items(const std::string& prompt, const std::vector<std::string>& responses,
+                               const std::string& context) {
   const bool prompts = model_->dims().prompt_dim > 0;
   PLURAL_CHECK(!prompts || !prompt.empty(), "this ", model_->family(), " model uses prompts; give one");
+  PLURAL_CHECK(context.empty() || model_->dims().context_dim > 0, "this ", model_->family(),
+               " model was not trained with contexts; a context has no effect on it");
   std::vector<std::string> texts = responses;
   if (prompts) texts.push_back(prompt);
+  if (!context.empty()) texts.push_back(context);
   auto f = features(texts);
   ItemBatch it;
   const int64_t n = static_cast<int64_t>(responses.size());
   it.x = f.slice(0, 0, n);
   if (prompts) it.prompt = f[n].unsqueeze(0).expand({n, -1}).contiguous();
+  if (!context.empty()) {
+    it.context = f[-1].unsqueeze(0).expand({n, -1}).contiguous();
+    it.has_context = torch::ones({n}, torch::kBool);
+  }
   return it;
 }
 
 torch::Tensor Personalizer::rewards(const UserState& user, const ItemBatch& items) {
   torch::NoGradGuard ng;
+  model_->eval();
   return model_->reward(items, user);
 }
 
@@ -122,11 +172,53 @@ double Personalizer::reward(const UserState& user, const std::string& prompt, co
   return rewards(user, prompt, {response})[0];
 }
 
+torch::Tensor Personalizer::preferences(const UserState& user, const PairBatch& pairs) {
+  torch::NoGradGuard ng;
+  model_->eval();
+  return torch::sigmoid(model_->logits_for(pairs, user));
+}
+
 double Personalizer::prefer(const UserState& user, const std::string& prompt, const std::string& a,
                             const std::string& b) {
-  PairBatch pb = pairs({TextComparison{prompt, a, b}});
+  return preferences(user, pairs({TextComparison{prompt, a, b}}))[0].item<double>();
+}
+
+QueryRanking Personalizer::query(const UserState& user, const PairBatch& candidates, const std::string& scorer_name,
+                                 int64_t n, uint64_t seed) {
+  auto scorer = make_query_scorer(scorer_name, seed);
+  PairBatch pool = candidates;
+  if (pool.label.defined()) pool.user = torch::full({pool.size()}, -1, torch::kInt64);
   torch::NoGradGuard ng;
-  return torch::sigmoid(model_->logits_for(pb, user))[0].item<double>();
+  model_->eval();
+  QueryRanking out;
+  out.scorer = scorer->name();
+  auto t0 = std::chrono::steady_clock::now();
+  auto prepared = prepare_pool(*model_, pool);  // the user-independent part: reusable for every user
+  out.prepare_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  {
+    torch::AutoGradMode grad(true);  // linearizing scorers may differentiate the logits in the user vector
+    out.scores = scorer->score(*model_, user, prepared);
+  }
+  out.score_ms = ms_since(t0);
+  out.p_a = torch::sigmoid(model_->logits_for(pool, user));
+  auto order = std::get<1>(out.scores.sort(0, true)).slice(0, 0, std::min<int64_t>(n, pool.size())).contiguous();
+  out.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
+  return out;
+}
+
+std::vector<size_t> user_answer_rows(const PreferenceData& data, std::string& user, const std::string& path,
+                                     const char* who) {
+  if (user.empty()) {
+    PLURAL_CHECK(data.users.size() == 1, who, ": ", path, " has ", data.users.size(), " users; choose one with --user");
+    user = data.users[0].id;
+  }
+  int32_t u = data.find_user(user);
+  PLURAL_CHECK(u >= 0, who, ": unknown user id '", user, "' in ", path);
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < data.comparisons.size(); ++i)
+    if (data.comparisons[i].user == u && data.comparisons[i].split != Split::test) rows.push_back(i);
+  return rows;
 }
 
 }  // namespace plural::core

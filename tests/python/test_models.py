@@ -232,12 +232,16 @@ def test_query_prefers_an_informative_pair(pal_b, persona2):
         plural.make_query_scorer("bald").score(other, other.prior_state(), pool)
 
 
-def test_personalizer_is_the_same_model_on_texts(pal_b, persona2, tmp_path):
+def _reopened(model, persona2, tmp_path):
+    """The model saved and opened again as a Personalizer on the same cache; the data and its first prompt."""
     pk, store = persona2
-    pal_b.save(tmp_path / "p.pt")
-    p = plural.Personalizer(str(tmp_path / "p.pt"), store.cache.path)
+    model.save(tmp_path / "p.pt")
     d = pk.data
-    prompt = d.texts[d.columns()["prompt_a"][0]]
+    return plural.Personalizer(str(tmp_path / "p.pt"), store.cache.path), d, d.texts[d.columns()["prompt_a"][0]]
+
+
+def test_personalizer_is_the_same_model_on_texts(pal_b, persona2, tmp_path):
+    p, d, prompt = _reopened(pal_b, persona2, tmp_path)
     comps = [plural.TextComparison(prompt, d.texts[1], d.texts[2]), plural.TextComparison(prompt, d.texts[3], d.texts[4])]
     state = p.adapt("me", comps)
     ours = pal_b.adapt([(prompt, d.texts[1], d.texts[2]), (prompt, d.texts[3], d.texts[4])], user_id="me")
@@ -271,3 +275,30 @@ def test_family_config_is_declared_once_and_checked_at_construction():
         assert written == {f["name"]: f["default"] for f in plural.family_config(family)}, family
     with pytest.raises(ValueError, match=r"pal-b has no config key 'kk' \(its keys: .*\bk\b"):
         plural.Model("pal-b", kk=3)
+
+
+def test_user_embeddings_are_typed_by_the_family(pal_b, vpl):
+    kind, w = pal_b.model.user_embedding(pal_b.model.seen_state(0))
+    assert kind == "mixture_weights"
+    torch.testing.assert_close(w, torch.softmax(pal_b.model.seen_state(0)["theta"], 0))
+    assert pal_b.user_embeddings()[0] == pytest.approx(w.numpy())
+    kind, mu = vpl.model.user_embedding(vpl.model.seen_state(0))
+    assert kind == "latent_mean" and torch.equal(mu, vpl.model.seen_state(0)["mu"])
+    with pytest.raises(ValueError, match="is from a 'pal-b' model"):
+        vpl.model.user_embedding(pal_b.model.seen_state(0))
+
+
+def test_personalizer_ranks_query_pairs_like_the_model(pal_b, persona2, tmp_path):
+    p, d, prompt = _reopened(pal_b, persona2, tmp_path)
+    candidates = [(prompt, d.texts[i], d.texts[i + 1]) for i in range(1, 9, 2)]
+    pool = p.pairs([plural.TextComparison(*c) for c in candidates])
+    me = p.adapt("me", [plural.TextComparison(prompt, d.texts[1], d.texts[2])])
+    r = p.query(me, pool, "bald", n=3)
+    assert r["scorer"] == "bald" and len(r["order"]) == 3
+    s = r["scores"]
+    assert all(s[a] >= s[b] for a, b in zip(r["order"], r["order"][1:]))
+    ours = pal_b.query(candidates, user=me, scorer="bald", n=3)
+    assert [x["index"] for x in ours] == r["order"]
+    assert [x["score"] for x in ours] == pytest.approx([float(s[i]) for i in r["order"]], rel=1e-5)
+    kind, w = p.user_embedding(me)
+    assert kind == "mixture_weights" and float(w.sum()) == pytest.approx(1.0, abs=1e-6)

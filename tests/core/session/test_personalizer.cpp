@@ -7,6 +7,7 @@
 #include "core/data/readers.hpp"
 #include "core/dataset_view.hpp"
 #include "core/session/personalizer.hpp"
+#include "embeddings/feature_source.hpp"
 #include "core/train/trainer.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/feature_cache.hpp"
@@ -95,6 +96,68 @@ TEST_CASE("few-shot API: bad input gives clear errors", "[api][errors]") {
   // A wrong encoder for the model's features.
   Personalizer::Options o;
   o.encoder = "hashed:dim=32";
-  Personalizer wrong(tmp.file("pal-b.pt"), tmp.file("cache.h5"), o);
-  CHECK_THROWS_WITH(wrong.reward(wrong.seen_user("u1"), "Pick one", "an entirely new text"), Contains("trained on"));
+  CHECK_THROWS_WITH(Personalizer(tmp.file("pal-b.pt"), tmp.file("cache.h5"), o), Contains("trained on"));
+  // Without an encoder, a text the cache lacks is an error naming it (the CLI's mode: encode only when told to).
+  Personalizer::Options cached_only;
+  cached_only.infer_encoder = false;
+  Personalizer strict(tmp.file("pal-b.pt"), tmp.file("cache.h5"), cached_only);
+  CHECK_THROWS_WITH(strict.reward(strict.seen_user("u1"), "Pick one", "a text nobody encoded"),
+                    Contains("a text nobody encoded"));
+}
+
+TEST_CASE("session: fit with the family's defaults, resolve users, typed embeddings, ranked queries", "[api]") {
+  TempDir tmp;
+  auto data = read_preferences(plural::test::source_dir() + "/tests/data/tiny.jsonl");
+  auto cache = std::make_shared<FeatureCache>(tmp.file("cache.h5"));
+  TrainConfig tc;
+  tc.progress = false;
+  tc.epochs = 2;
+  tc.seed = 7;
+  TrainResult result;
+  auto fit = [&] {
+    return Personalizer::fit("pal-b", data, FeatureSource(cache, "hashed:dim=64", ""), R"({"k": 2})", tc, &result);
+  };
+  Personalizer p = fit();
+  CHECK(result.epochs_run == 2);
+  CHECK(p.encoder_id().rfind("hashed-ngram-v1:dim=64", 0) == 0);
+  // The same seed gives the same model: a fit is reproducible from any front end.
+  Personalizer q = fit();
+  auto r1 = p.rewards(p.seen_user("u1"), "Pick one", {"a kind answer"});
+  CHECK(r1[0] == q.rewards(q.seen_user("u1"), "Pick one", {"a kind answer"})[0]);
+
+  // Users: a seen id, a saved state, answers adapted now, or the prior.
+  UserSource seen;
+  seen.user_id = "u1";
+  CHECK(torch::equal(p.user(seen).at("theta"), p.seen_user("u1").at("theta")));
+  p.seen_user("u1").save(tmp.file("u1.state"));
+  UserSource saved;
+  saved.state_path = tmp.file("u1.state");
+  CHECK(torch::equal(p.user(saved).at("theta"), p.seen_user("u1").at("theta")));
+  CHECK(p.user(UserSource{}).shots == 0);
+  UserSource answers;
+  answers.answers = &data;
+  answers.user_id = "u1";
+  auto rows = user_answer_rows(data, answers.user_id, "tiny.jsonl", "test");
+  UserState adapted = p.user(answers);
+  CHECK(adapted.shots == static_cast<int64_t>(rows.size()));
+  CHECK(torch::equal(adapted.at("theta"), p.adapt("u1", p.view(data).batch(rows)).at("theta")));
+
+  // PAL-B's embedding is the user's weights on the prototypes: softmax(theta), on the simplex.
+  auto e = p.user_embedding(p.seen_user("u1"));
+  CHECK(e.kind == UserEmbedding::Kind::mixture_weights);
+  CHECK(torch::allclose(e.values, torch::softmax(p.seen_user("u1").at("theta"), 0)));
+  CHECK(e.values.sum().item<double>() == Approx(1.0).margin(1e-6));
+  Personalizer bt(trained_model(tmp, "bt"), tmp.file("cache.h5"));
+  CHECK(bt.user_embedding(bt.model().prior_state()).kind == UserEmbedding::Kind::none);
+  CHECK_THROWS_WITH(p.user_embedding(bt.model().prior_state()), Contains("is from a 'bt' model"));
+
+  // Queries: the n best candidates, best first, with P(a) from the user's own logits.
+  auto pool = p.view(data).batch(std::vector<size_t>{0, 1, 2, 3});
+  auto ranking = p.query(adapted, pool, "bald", 3);
+  REQUIRE(ranking.order.size() == 3);
+  CHECK(ranking.scorer == "bald");
+  for (size_t i = 1; i < ranking.order.size(); ++i)
+    CHECK(ranking.scores[ranking.order[i - 1]].item<double>() >= ranking.scores[ranking.order[i]].item<double>());
+  CHECK(torch::allclose(ranking.p_a, torch::sigmoid(p.model().logits_for(pool, adapted))));
+  CHECK_THROWS_WITH(p.query(adapted, pool, "entropy", 3), Contains("unknown query scorer 'entropy'"));
 }

@@ -1,0 +1,52 @@
+#include "embeddings/feature_source.hpp"
+
+#include <torch/torch.h>
+
+#include "core/base/error.hpp"
+#include "embeddings/encode.hpp"
+#include "embeddings/encoder.hpp"
+#include "embeddings/feature_cache.hpp"
+
+namespace plural::core {
+
+FeatureSource::FeatureSource(std::shared_ptr<FeatureCache> cache, const std::string& encoder_spec,
+                             const std::string& encoder_id, bool infer_encoder)
+    : cache_(std::move(cache)), spec_(encoder_spec), encoder_id_(encoder_id) {
+  if (!spec_.empty()) {
+    encoder_ = make_encoder(spec_);
+    PLURAL_CHECK(encoder_id_.empty() || encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '",
+                 encoder_->id(), "', but the model needs '", encoder_id_, "' (the features it was trained on)");
+    encoder_id_ = encoder_->id();
+  } else if (infer_encoder) {
+    spec_ = encoder_spec_for(encoder_id_);  // "" when the features came from outside (precomputed rows)
+  }
+  PLURAL_CHECK(!encoder_id_.empty(), "features: give an encoder spec, or the id of features already in the cache");
+}
+
+FeatureSource::~FeatureSource() = default;
+FeatureSource::FeatureSource(FeatureSource&&) noexcept = default;
+FeatureSource& FeatureSource::operator=(FeatureSource&&) noexcept = default;
+
+Encoder& FeatureSource::encoder() {
+  if (!encoder_) {
+    encoder_ = make_encoder(spec_);
+    PLURAL_CHECK(encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '", encoder_->id(),
+                 "', but the model needs '", encoder_id_, "' (the features it was trained on)");
+  }
+  return *encoder_;
+}
+
+torch::Tensor FeatureSource::features(const std::vector<std::string>& texts) {
+  if (!spec_.empty()) {
+    bool missing = false;
+    for (bool have : cache_->contains(encoder_id_, texts)) missing = missing || !have;
+    if (missing) {
+      EncodeOptions options;
+      options.progress = false;
+      encode_into_cache(*cache_, encoder(), texts, options);
+    }
+  }
+  return cache_->lookup(encoder_id_, texts);  // without an encoder, a missing text is an error naming it
+}
+
+}  // namespace plural::core

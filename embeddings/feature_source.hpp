@@ -1,0 +1,39 @@
+#pragma once
+// Texts -> feature rows through the shared cache: what is cached is read, what is missing is encoded and cached
+// first. The one place the CLI, the session and the tools turn texts into features (Python's FeatureStore mirrors
+// it with a lock per file).
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace plural::core {
+
+class Encoder;
+class FeatureCache;
+
+class FeatureSource {
+ public:
+  /// `encoder_spec` names the encoder for missing texts; it is built now and must give `encoder_id` when one is
+  /// given (the features a model was trained on). An empty spec with `infer_encoder` uses the encoder that id comes
+  /// from, built on first need; an empty spec without it reads only what is cached under `encoder_id`.
+  FeatureSource(std::shared_ptr<FeatureCache> cache, const std::string& encoder_spec, const std::string& encoder_id,
+                bool infer_encoder = false);
+  ~FeatureSource();
+  FeatureSource(FeatureSource&&) noexcept;
+  FeatureSource& operator=(FeatureSource&&) noexcept;
+
+  /// Rows [n, D] of `texts`, encoding and caching the missing ones first.
+  torch::Tensor features(const std::vector<std::string>& texts);
+  const std::string& encoder_id() const { return encoder_id_; }
+  FeatureCache& cache() { return *cache_; }
+
+ private:
+  Encoder& encoder();
+  std::shared_ptr<FeatureCache> cache_;
+  std::unique_ptr<Encoder> encoder_;
+  std::string spec_, encoder_id_;
+};
+
+}  // namespace plural::core
