@@ -1,13 +1,8 @@
 // plural: the command-line tool. Every failure is one clear line on stderr and a non-zero exit: 2 for a usage error or
 // bad input (the command line, a file's contents), 1 for everything else (I/O, a corrupt file, the machine). The
 // README lists them.
-#include <c10/util/Exception.h>
-
-#include <iostream>
-
 #include "apps/commands.hpp"
 #include "apps/usage.hpp"
-#include "core/base/error.hpp"
 #include "core/session/builtin_families.hpp"
 
 int main(int argc, char** argv) {
@@ -25,29 +20,5 @@ int main(int argc, char** argv) {
   plural::apps::add_adapt(app, common);
   plural::apps::add_query(app, common);
   plural::apps::add_doctor(app, common);
-  if (std::string bad = plural::apps::unknown_word(app, argc, argv); !bad.empty()) {
-    std::cerr << "plural: error: " << bad << "\n";
-    return 2;
-  }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help, --version
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "plural: error: " << e.what() << " (see 'plural --help')\n";
-    return 2;
-  } catch (const plural::ValueError& e) {
-    std::cerr << "plural: error: " << e.what() << "\n";
-    return 2;
-  } catch (const plural::IoError& e) {
-    std::cerr << "plural: error: " << e.what() << "\n";
-    return 1;
-  } catch (const c10::Error& e) {
-    std::cerr << "plural: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "plural: error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return plural::apps::run_cli(app, "plural", argc, argv);
 }

@@ -1,7 +1,12 @@
 #include "apps/usage.hpp"
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
 #include <cctype>
+#include <iostream>
+
+#include "core/base/error.hpp"
 
 namespace plural::apps {
 
@@ -115,6 +120,30 @@ std::string unknown_word(const CLI::App& app, int argc, char** argv) {
              command_path(*cur) + " --help'";
   }
   return "";
+}
+
+int run_cli(CLI::App& app, const char* tool, int argc, char** argv) {
+  auto fail = [tool](int code, const std::string& what) {
+    std::cerr << tool << ": error: " << what << "\n";
+    return code;
+  };
+  if (std::string bad = unknown_word(app, argc, argv); !bad.empty()) return fail(2, bad);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(2, std::string(e.what()) + " (see '" + tool + " --help')");
+  } catch (const plural::ValueError& e) {
+    return fail(2, e.what());
+  } catch (const plural::IoError& e) {
+    return fail(1, e.what());
+  } catch (const c10::Error& e) {
+    return fail(1, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+  return 0;
 }
 
 }  // namespace plural::apps

@@ -3,28 +3,15 @@
 #include <torch/torch.h>
 
 #include <cstdio>
-#include <map>
 
 #include "core/base/error.hpp"
+#include "core/data/subsets.hpp"
 #include "core/eval/stats.hpp"
 
 namespace plural::bench {
 
 using namespace plural::core;
 using nlohmann::json;
-
-namespace {
-// The data with each seen user's train comparisons cut to the first `n` (val, test and unseen users unchanged;
-// bench train-speed's first_train_pairs instead keeps only the first n train comparisons overall).
-PreferenceData train_pairs_per_user(const PreferenceData& data, int64_t n) {
-  PreferenceData out = data;
-  out.comparisons.clear();
-  std::map<int32_t, int64_t> kept;
-  for (const auto& c : data.comparisons)
-    if (c.split != Split::train || kept[c.user]++ < n) out.comparisons.push_back(c);
-  return out;
-}
-}  // namespace
 
 json rationale_bench(const RationaleBench& bench, const BenchSetup& setup) {
   PLURAL_CHECK(!bench.train_pairs.empty() && !bench.weights.empty(), "bench rationale: nothing to run");

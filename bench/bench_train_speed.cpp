@@ -13,6 +13,7 @@
 #include "core/base/h5.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
+#include "core/data/subsets.hpp"
 #include "core/train/train_defaults.hpp"
 #include "mixture/projector.hpp"
 
@@ -22,15 +23,6 @@ using namespace plural::core;
 using nlohmann::json;
 
 namespace {
-
-// The first `n` train comparisons of seen users (all users kept, so user rows match the full data).
-PreferenceData first_train_pairs(const PreferenceData& data, int64_t n) {
-  PreferenceData out = data;
-  out.comparisons.clear();
-  for (const auto& c : data.comparisons)
-    if (c.split == Split::train && static_cast<int64_t>(out.comparisons.size()) < n) out.comparisons.push_back(c);
-  return out;
-}
 
 // What the Python reference reads: plural's data layout (docs/data_format.md) and the feature table beside it.
 void export_for_python(const std::string& data_path, const std::string& features_path, const PreferenceData& data,
