@@ -9,6 +9,8 @@ namespace plural::mixture {
 core::FamilyRecord pal_a_family();
 core::FamilyRecord pal_b_family();
 core::FamilyRecord lore_family();
+/// Every family of this folder: a new one is added here (core/session registers each folder's list).
+std::vector<core::FamilyRecord> families();
 /// Newton on the user's K simplex logits with a Laplace covariance (default), and the original's AdamW steps.
 std::vector<core::AdapterRecord> mixture_adapters();
 

@@ -149,12 +149,13 @@ FamilyRecord bt_family() {
 }
 
 FamilyRecord per_user_bt_family() {
-  auto f = schema_family<PerUserBT>(
-      "per-user-bt",
-      "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior",
-      per_user_bt_schema());
+  auto f = schema_family<PerUserBT>("per-user-bt",
+                                    "per-user BT: r_u = (w0 + δ_u)·φ(x, p), Newton adapter with Laplace posterior",
+                                    per_user_bt_schema());
   f.adapters = per_user_bt_adapters();
   return f;
 }
+
+std::vector<FamilyRecord> bt_families() { return {bt_family(), per_user_bt_family()}; }
 
 }  // namespace plural::core

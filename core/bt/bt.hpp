@@ -3,8 +3,8 @@
 // embedding plus a per-user linear head, adapted to new users by Newton with an empirical-Bayes prior).
 #include <string>
 
-#include "core/mlp.hpp"
 #include "core/family.hpp"
+#include "core/mlp.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
 
@@ -75,6 +75,8 @@ class PerUserBT : public RewardModel, public UserPosterior {
 /// The families' records (core/family.hpp) and their adapters (bt_adapters.cpp).
 FamilyRecord bt_family();
 FamilyRecord per_user_bt_family();
+/// Both BT families (core/session registers each family folder's list).
+std::vector<FamilyRecord> bt_families();
 std::vector<AdapterRecord> bt_adapters();
 std::vector<AdapterRecord> per_user_bt_adapters();
 

@@ -12,10 +12,8 @@ namespace plural::core {
 void register_builtin_families() {
   static std::once_flag once;
   std::call_once(once, [] {
-    for (auto make : {bt_family, per_user_bt_family, mixture::pal_a_family, mixture::pal_b_family,
-                      mixture::lore_family, latent::vpl_family, latent::context_family,
-                      latent::cross_attention_family})
-      register_family(make());
+    for (auto folder : {bt_families, mixture::families, latent::families})
+      for (auto& record : folder()) register_family(std::move(record));
   });
 }
 
