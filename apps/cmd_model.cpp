@@ -20,13 +20,13 @@
 #include "core/eval/evaluator.hpp"
 #include "core/eval/report.hpp"
 #include "core/family.hpp"
+#include "core/session/personalizer.hpp"
 #include "core/train/distributed.hpp"
+#include "core/train/fit.hpp"
 #include "core/train/shard_plan.hpp"
 #include "core/train/train_defaults.hpp"
 #include "core/train/trainer.hpp"
 #include "embeddings/encode.hpp"
-#include "core/session/personalizer.hpp"
-#include "core/train/fit.hpp"
 #include "embeddings/encoder.hpp"
 #include "embeddings/feature_source.hpp"
 
@@ -96,7 +96,7 @@ std::string families_help() {
       auto number = [&](double v) {
         if (!std::isfinite(v)) return std::string(v < 0 ? "-inf" : "inf");
         return field.type.find("int") != std::string::npos ? std::to_string(static_cast<long long>(v))
-                                                            : nlohmann::json(v).dump();
+                                                           : nlohmann::json(v).dump();
       };
       if (std::isfinite(field.lo) || std::isfinite(field.hi)) out += ", " + number(field.lo) + ".." + number(field.hi);
       out += ")  " + field.help + "\n";

@@ -108,11 +108,10 @@ void add_query(CLI::App& app, Common& common) {
 
     auto text = [&](int32_t t) { return t < 0 ? std::string() : pool_data.texts[t]; };
     if (o->json_out) {
-      json j = {{"model", model.model_id()}, {"scorer", ranking.scorer},
-                {"user", state.user_id},      {"shots", state.shots},
-                {"candidates", pool.size()},  {"excluded_answered", excluded},
-                {"prepare_ms", prep_ms},      {"score_ms", ms},
-                {"pairs", json::array()}};
+      json j = {
+          {"model", model.model_id()}, {"scorer", ranking.scorer},      {"user", state.user_id}, {"shots", state.shots},
+          {"candidates", pool.size()}, {"excluded_answered", excluded}, {"prepare_ms", prep_ms}, {"score_ms", ms},
+          {"pairs", json::array()}};
       for (int64_t r = 0; r < n; ++r) {
         auto i = ranking.order[r];
         const auto& c = pool_data.comparisons[rows[i]];

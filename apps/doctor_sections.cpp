@@ -14,10 +14,10 @@
 #include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
 #include "core/base/text_io.hpp"
-#include "core/eval/stats.hpp"
 #include "core/diagnostics/attribution.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/diagnostics/length_control.hpp"
+#include "core/eval/stats.hpp"
 #include "core/model.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/minilm.hpp"
@@ -176,7 +176,6 @@ void print_length_control(const json& s) {
                 100 * num(u["model_longer"]), 100 * num(u["lc_longer"]), (long long)u["rows"].get<int64_t>());
   }
 }
-
 
 json ches_summary(const core::PreferenceData& data, const std::vector<double>& scores, const std::string& missing) {
   std::vector<std::pair<double, size_t>> scored;

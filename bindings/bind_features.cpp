@@ -40,9 +40,10 @@ void bind_features(py::module_& m) {
         "The spec that rebuilds the encoder behind a feature id ('' when the id alone cannot say)");
 
   // Shared: a Personalizer built in Python reads through the same open cache as the FeatureStore that holds it.
-  py::class_<FeatureCache, std::shared_ptr<FeatureCache>>(m, "FeatureCache",
-                           "One HDF5 file of frozen-encoder features, content-addressed per (encoder, text); every "
-                           "write is an atomic transaction")
+  py::class_<FeatureCache, std::shared_ptr<FeatureCache>>(
+      m, "FeatureCache",
+      "One HDF5 file of frozen-encoder features, content-addressed per (encoder, text); every "
+      "write is an atomic transaction")
       .def(py::init<std::string>(), py::arg("path"))
       .def_property_readonly("path", &FeatureCache::path)
       .def("encoders", &FeatureCache::encoders)

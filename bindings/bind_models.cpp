@@ -2,10 +2,10 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "core/family.hpp"
 #include "core/base/error.hpp"
 #include "core/diagnostics/ches.hpp"
 #include "core/eval/evaluator.hpp"
+#include "core/family.hpp"
 #include "core/model.hpp"
 #include "core/train/fit.hpp"
 #include "core/train/losses.hpp"
@@ -345,7 +345,8 @@ void bind_reward_model(py::module_& m) {
         }
         return out;
       },
-      py::arg("family"), "The family's config keys as dicts: name, type, default, min, max, help (declared once in C++)");
+      py::arg("family"),
+      "The family's config keys as dicts: name, type, default, min, max, help (declared once in C++)");
   m.def("adapter_names", &adapter_names, py::arg("family"));
   m.def("require_model_family", &require_model_family, py::arg("family"));
 }

@@ -155,7 +155,8 @@ void bind_users(py::module_& m) {
             return p.adapt(user_id, s, adapter, options);
           },
           py::arg("user_id"), py::arg("shots"), py::arg("adapter") = "", py::arg("adapter_options") = py::none(),
-          "A user's state from feature rows (an empty PairBatch gives the prior), with the session's adapter or another")
+          "A user's state from feature rows (an empty PairBatch gives the prior), with the session's adapter or "
+          "another")
       .def("rewards_rows", py::overload_cast<const UserState&, const ItemBatch&>(&Personalizer::rewards),
            py::arg("user"), py::arg("items"), py::call_guard<py::gil_scoped_release>(),
            "Rewards [B] of feature rows, in eval mode without grad")
@@ -179,10 +180,9 @@ void bind_users(py::module_& m) {
            py::call_guard<py::gil_scoped_release>(), "P(user prefers a over b)")
       .def(
           "user_embedding",
-          [](const Personalizer& p, const UserState& s) {
-            return embedding_tuple(p.user_embedding(s));
-          },
-          py::arg("user"), "(kind, vector): the user's mixture weights, latent mean or head; ('none', None) without one")
+          [](const Personalizer& p, const UserState& s) { return embedding_tuple(p.user_embedding(s)); },
+          py::arg("user"),
+          "(kind, vector): the user's mixture weights, latent mean or head; ('none', None) without one")
       .def(
           "query",
           [](Personalizer& p, const UserState& user, const PairBatch& candidates, const std::string& scorer, int64_t n,

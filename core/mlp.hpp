@@ -22,11 +22,14 @@ struct MlpOptions {
 template <class Config>
 void mlp_fields(ConfigSchema<Config>& schema, MlpOptions Config::*mlp) {
   schema
-      .field("hidden", [mlp](Config& c) -> std::vector<int64_t>& { return (c.*mlp).hidden; }, "hidden layer widths",
-             1, kMaxWidth)
-      .field("activation", [mlp](Config& c) -> std::string& { return (c.*mlp).activation; },
-             "gelu | relu | leaky_relu | tanh | silu")
-      .field("dropout", [mlp](Config& c) -> double& { return (c.*mlp).dropout; }, "dropout after each hidden layer");
+      .field(
+          "hidden", [mlp](Config& c) -> std::vector<int64_t>& { return (c.*mlp).hidden; }, "hidden layer widths", 1,
+          kMaxWidth)
+      .field(
+          "activation", [mlp](Config& c) -> std::string& { return (c.*mlp).activation; },
+          "gelu | relu | leaky_relu | tanh | silu")
+      .field(
+          "dropout", [mlp](Config& c) -> double& { return (c.*mlp).dropout; }, "dropout after each hidden layer");
 }
 
 class MlpImpl : public torch::nn::Module {

@@ -196,9 +196,10 @@ class AmortizedAdapter : public Adapter {
 }  // namespace
 
 AdapterRecord amortized_adapter(const std::string& family, AmortizedEncode encode) {
-  return {"amortized",
-          [family, encode](const std::string& json) { return std::make_unique<AmortizedAdapter>(family, encode, json); },
-          true};
+  return {
+      "amortized",
+      [family, encode](const std::string& json) { return std::make_unique<AmortizedAdapter>(family, encode, json); },
+      true};
 }
 
 }  // namespace plural::core

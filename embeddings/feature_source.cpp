@@ -14,8 +14,8 @@ FeatureSource::FeatureSource(std::shared_ptr<FeatureCache> cache, const std::str
     : cache_(std::move(cache)), spec_(encoder_spec), encoder_id_(encoder_id) {
   if (!spec_.empty()) {
     encoder_ = make_encoder(spec_);
-    PLURAL_CHECK(encoder_id_.empty() || encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '",
-                 encoder_->id(), "', but the model needs '", encoder_id_, "' (the features it was trained on)");
+    PLURAL_CHECK(encoder_id_.empty() || encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '", encoder_->id(),
+                 "', but the model needs '", encoder_id_, "' (the features it was trained on)");
     encoder_id_ = encoder_->id();
   } else if (infer_encoder) {
     spec_ = encoder_spec_for(encoder_id_);  // "" when the features came from outside (precomputed rows)

@@ -295,8 +295,8 @@ core::FamilyRecord context_family() {
       "context",
       "context-conditioned RM: r(x, p, c) with a context embedding c (FiLM or concat), a learned null context",
       context_schema());
-  f.adapters = {{"context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); },
-                 true}};
+  f.adapters = {
+      {"context-posterior", [](const std::string&) { return std::make_unique<ContextPosteriorAdapter>(); }, true}};
   return f;
 }
 

@@ -77,7 +77,7 @@ class ContextConditioned : public core::RewardModel, public core::HypothesisPost
 torch::Tensor marginal_preference(ContextConditioned& model, const core::PairBatch& pairs,
                                   const torch::Tensor& contexts, const torch::Tensor& probs);
 /// The same for any model, in eval mode without grad: a ValueError unless it is a context model.
-torch::Tensor marginal_preference(core::RewardModel& model, const core::PairBatch& pairs,
-                                  const torch::Tensor& contexts, const torch::Tensor& probs);
+torch::Tensor marginal_preference(core::RewardModel& model, const core::PairBatch& pairs, const torch::Tensor& contexts,
+                                  const torch::Tensor& probs);
 
 }  // namespace plural::latent

@@ -335,10 +335,10 @@ core::FamilyRecord cross_attention_family() {
       "PPD-style: the item attends over the user's pair tokens; r = w0·h + λ·g([h; a; h*a]), amortized adaptation",
       cross_attention_schema());
   // A new user's comparisons → their tokens, one forward pass.
-  f.adapters = {core::amortized_adapter("cross-attn",
-                                        [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
-                                          return static_cast<UserCrossAttention&>(m).adapt_from(set, s);
-                                        })};
+  f.adapters = {
+      core::amortized_adapter("cross-attn", [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
+        return static_cast<UserCrossAttention&>(m).adapt_from(set, s);
+      })};
   // Episodic like VPL (a support set per user in every batch); its personal branch starts to matter after the
   // population term has settled, so stopping is patient.
   f.training.lr = 1e-3;

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
-#include "latent/families.hpp"
 #include "core/dataset_view.hpp"
 #include "core/train/trainer.hpp"
+#include "latent/families.hpp"
 
 namespace plural::latent {
 
@@ -89,7 +89,8 @@ const core::ConfigSchema<Vpl::Config>& vpl_schema() {
         .field("dropout", &C::dropout, "dropout in the MLPs")
         .field("decoder", &C::decoder, "bilinear: r = b(x) + h(x)ᵀz (default); mlp: r = MLP([x; z]) (the reference)")
         .field("logvar_init", &C::logvar_init, "initial bias of the log σ² head")
-        .field("pair_input", &C::pair_input, "concat: [chosen; rejected] (the reference); difference: chosen − rejected")
+        .field("pair_input", &C::pair_input,
+               "concat: [chosen; rejected] (the reference); difference: chosen − rejected")
         .field("set_norm", &C::set_norm, "batch-normalise each set's pooled summary across the batch's sets");
     return s;
   }();
@@ -344,15 +345,15 @@ torch::Tensor Vpl::sample_logits(const UserState& state, const core::PreparedPoo
 
 core::FamilyRecord vpl_family() {
   auto f = core::schema_family<Vpl>(
-      "vpl",
-      "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO",
+      "vpl", "VPL: Gaussian user latent from a set encoder over the user's pairs, reward MLP([x; z]), ELBO",
       vpl_schema());
   // A new user's comparisons → q(z | pairs) in one forward pass of the set encoder.
-  f.adapters = {core::amortized_adapter("vpl", [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
-    auto& model = static_cast<Vpl&>(m);
-    auto [mu, lv] = model.encode(set);
-    return model.make_user(s.user_id, s.shots, mu[0], lv[0]);
-  })};
+  f.adapters = {
+      core::amortized_adapter("vpl", [](core::RewardModel& m, const core::SupportSet& set, const UserState& s) {
+        auto& model = static_cast<Vpl&>(m);
+        auto [mu, lv] = model.encode(set);
+        return model.make_user(s.user_id, s.shots, mu[0], lv[0]);
+      })};
   // Each step encodes one support set per user in the batch: batches of 1024 halve the epoch time of 512. The latent
   // starts to matter only after ~15 epochs (docs/vpl.md), so stopping is patient.
   f.training.lr = 1e-3;

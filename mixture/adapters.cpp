@@ -135,7 +135,6 @@ class AdamWAdapter : public core::Adapter {
   uint64_t seed_ = 0;
 };
 
-
 }  // namespace
 
 std::vector<core::AdapterRecord> mixture_adapters() {

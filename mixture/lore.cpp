@@ -58,10 +58,8 @@ std::unique_ptr<ShotGeometry> LoRe::geometry(const PairBatch& shots) {
 }
 
 core::FamilyRecord lore_family() {
-  auto f = core::schema_family<LoRe>(
-      "lore",
-      "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights",
-      lore_schema());
+  auto f = core::schema_family<LoRe>("lore", "LoRe: φ(x)ᵀ V w with a shared low-rank basis and simplex user weights",
+                                     lore_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;
   // Linear in the features: cheap epochs, needs larger steps and more of them to converge.

@@ -155,10 +155,8 @@ std::unique_ptr<ShotGeometry> PalA::geometry(const PairBatch& shots) {
 }
 
 core::FamilyRecord pal_a_family() {
-  auto f = core::schema_family<PalA>(
-      "pal-a",
-      "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter",
-      pal_a_schema());
+  auto f = core::schema_family<PalA>("pal-a", "PAL-A: −‖f(x) − Σ_k w_k f(p_k)‖ (ideal point); Newton adapter",
+                                     pal_a_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;
   // PAL-A's users collapse onto one ideal point at batch 1024 (unseen accuracy flat in the shots, seen 0.807); at

@@ -235,8 +235,7 @@ std::unique_ptr<ShotGeometry> PalB::geometry(const PairBatch& shots) {
 
 core::FamilyRecord pal_b_family() {
   auto f = core::schema_family<PalB>(
-      "pal-b",
-      "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance",
+      "pal-b", "PAL-B: τ·cos(f(x), Σ_k w_k g_k(prompt)); Newton adapter on K logits with Laplace covariance",
       pal_b_schema());
   f.adapters = mixture_adapters();
   f.has_k = true;

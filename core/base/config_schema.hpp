@@ -49,13 +49,13 @@ class ConfigSchema {
   ConfigSchema& field(const char* name, T Config::*member, const char* help,
                       double lo = -std::numeric_limits<double>::infinity(),
                       double hi = std::numeric_limits<double>::infinity()) {
-    return field(name, [member](Config& c) -> T& { return c.*member; }, help, lo, hi);
+    return field(
+        name, [member](Config& c) -> T& { return c.*member; }, help, lo, hi);
   }
   /// Declares a field reached by `get` (a lambda returning a reference into the config, so nested structs work).
   /// Numbers, and each number of a list, must lie in [lo, hi].
   template <class Get>
-  ConfigSchema& field(const char* name, Get get, const char* help,
-                      double lo = -std::numeric_limits<double>::infinity(),
+  ConfigSchema& field(const char* name, Get get, const char* help, double lo = -std::numeric_limits<double>::infinity(),
                       double hi = std::numeric_limits<double>::infinity()) {
     using T = std::decay_t<decltype(get(std::declval<Config&>()))>;
     const bool bounded = std::isfinite(lo) || std::isfinite(hi);

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "core/base/error.hpp"
-#include "core/train/train_defaults.hpp"
 #include "core/train/fit.hpp"
+#include "core/train/train_defaults.hpp"
 
 namespace plural::core {
 

@@ -135,7 +135,7 @@ UserEmbedding Personalizer::user_embedding(const UserState& user) const {
 }
 
 ItemBatch Personalizer::items(const std::string& prompt, const std::vector<std::string>& responses,
-                               const std::string& context) {
+                              const std::string& context) {
   const bool prompts = model_->dims().prompt_dim > 0;
   PLURAL_CHECK(!prompts || !prompt.empty(), "this ", model_->family(), " model uses prompts; give one");
   PLURAL_CHECK(context.empty() || model_->dims().context_dim > 0, "this ", model_->family(),

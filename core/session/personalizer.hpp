@@ -31,8 +31,8 @@ struct TextComparison {
 struct UserSource {
   std::string state_path;
   const PreferenceData* answers = nullptr;
-  std::string answers_path;  ///< for messages
-  std::string user_id;       ///< which user of `answers` (default: its only one), or a seen user's id
+  std::string answers_path;     ///< for messages
+  std::string user_id;          ///< which user of `answers` (default: its only one), or a seen user's id
   const char* who = "answers";  ///< the caller, for messages about `answers`
 };
 

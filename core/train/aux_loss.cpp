@@ -39,7 +39,10 @@ int64_t representation_width(RewardModel& model, const DatasetView& view, const 
 class RationaleLoss : public AuxLoss {
  public:
   RationaleLoss(RationaleHead head, const TrainConfig& cfg)
-      : head_(std::move(head)), loss_(cfg.loss), weight_(cfg.rationale_weight), temperature_(cfg.rationale_temperature) {}
+      : head_(std::move(head)),
+        loss_(cfg.loss),
+        weight_(cfg.rationale_weight),
+        temperature_(cfg.rationale_temperature) {}
   std::string name() const override { return "rationale_loss"; }
   double weight() const override { return weight_; }
   std::vector<torch::Tensor> parameters() override { return head_->parameters(); }

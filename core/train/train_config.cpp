@@ -11,10 +11,14 @@ const ConfigSchema<TrainConfig>& train_config_schema() {
     using C = TrainConfig;
     ConfigSchema<C> s("train");
     s.field("loss", &C::loss, "the preference loss (bt, margin, label-smoothing, hinge, ipo, ...)")
-        .field("margin", [](C& c) -> double& { return c.loss_options.margin; }, "the margin loss's margin")
-        .field("smoothing", [](C& c) -> double& { return c.loss_options.smoothing; }, "label smoothing's epsilon")
-        .field("hinge_margin", [](C& c) -> double& { return c.loss_options.hinge_margin; }, "the hinge loss's margin")
-        .field("ipo_tau", [](C& c) -> double& { return c.loss_options.ipo_tau; }, "IPO's tau")
+        .field(
+            "margin", [](C& c) -> double& { return c.loss_options.margin; }, "the margin loss's margin")
+        .field(
+            "smoothing", [](C& c) -> double& { return c.loss_options.smoothing; }, "label smoothing's epsilon")
+        .field(
+            "hinge_margin", [](C& c) -> double& { return c.loss_options.hinge_margin; }, "the hinge loss's margin")
+        .field(
+            "ipo_tau", [](C& c) -> double& { return c.loss_options.ipo_tau; }, "IPO's tau")
         .field("lr", &C::lr, "learning rate of the shared parameters", 0, kMaxLearningRate)
         .exclusive_min()
         .field("user_lr", &C::user_lr, "learning rate of the per-user parameters", 0, kMaxLearningRate)

@@ -7,7 +7,8 @@
 
 namespace plural::core {
 
-/// The TrainConfig a family trains best with on the bundled benchmarks: its record's TrainingDefaults (core/family.hpp).
+/// The TrainConfig a family trains best with on the bundled benchmarks: its record's TrainingDefaults
+/// (core/family.hpp).
 TrainConfig default_train_config(const std::string& family);
 /// The model config (JSON) a family is benchmarked with for `k` prototypes / latent size (k <= 0: its default).
 std::string default_model_config(const std::string& family, int k);

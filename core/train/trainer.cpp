@@ -242,8 +242,8 @@ double Trainer::train_step(const StepRows& st, int epoch, int64_t s) {
   double weighted = 0;
   if (has_rows) {
     // logits before regularizer: a family's regularizer may read what its forward pass just computed (VPL's KL).
-    auto data_loss = (*loss_fn_)(train_logits(model_.logits(batch), batch), batch.label, batch.weight,
-                                 cfg_.loss_options);
+    auto data_loss =
+        (*loss_fn_)(train_logits(model_.logits(batch), batch), batch.label, batch.weight, cfg_.loss_options);
     auto loss = shares.combine(data_loss, model_.regularizer(batch));
     const AuxStep aux_step{batch, st, shares.data, sync_->comm() != nullptr};
     for (auto& a : aux_) loss = loss + a->step_loss(model_, view_, aux_step) * a->weight();

@@ -108,8 +108,7 @@ TEST_CASE("ensemble strength flags injected flips and relabelling repairs them",
   CHECK_THROWS_AS(ensemble_strength(view, sc), plural::ValueError);
 }
 
-TEST_CASE("ensemble strength of two members: mean, spread and probability describe the same two logits",
-          "[strength]") {
+TEST_CASE("ensemble strength of two members: mean, spread and probability describe the same two logits", "[strength]") {
   torch::set_num_threads(1);
   auto f = plural::test::persona_fixture(7, 2, 12, 2, 60, 80);
   DatasetView view(f.pk.data, f.features);

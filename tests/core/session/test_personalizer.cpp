@@ -7,10 +7,10 @@
 #include "core/data/readers.hpp"
 #include "core/dataset_view.hpp"
 #include "core/session/personalizer.hpp"
-#include "embeddings/feature_source.hpp"
 #include "core/train/trainer.hpp"
 #include "embeddings/encode.hpp"
 #include "embeddings/feature_cache.hpp"
+#include "embeddings/feature_source.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;

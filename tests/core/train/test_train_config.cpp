@@ -38,11 +38,13 @@ TEST_CASE("the fields that decide the weights are declared once and all reach th
   c.group_lr["scale"] = 0.5;
   c.metrics_path = "rank-specific.jsonl";
   auto j = train_config_schema().to_json(c);
+  // clang-format off
   for (const char* key : {"loss", "margin", "smoothing", "hinge_margin", "ipo_tau", "lr", "user_lr", "weight_decay",
                           "user_weight_decay", "group_lr", "batch_size", "epochs", "patience", "min_delta",
                           "max_grad_norm", "seed", "target_val_accuracy", "rationale_weight", "rationale_temperature",
                           "spo_weight"})
     CHECK(j.contains(key));
+  // clang-format on
   CHECK(j["ipo_tau"] == 0.25);
   CHECK(j["group_lr"]["scale"] == 0.5);
   CHECK(!j.contains("metrics_path"));  // where a rank reports may differ between ranks
