@@ -213,14 +213,10 @@ void add_train(CLI::App& app, Common& common) {
     int rank = 0;
     o->train.progress = !o->quiet && !o->json_out;
     if (!env.distributed() && o->shards == 1) {
-      FeatureSource features(cache, o->encoder, "");
-      encoder_id = features.encoder_id();
-      DatasetView view(data, features.features(data.texts.all()));
-      view.set_graded_variants(variants);
-      o->train.encoder_id = encoder_id;
-      auto fitted = fit_family(o->model, view, o->config, o->train);
-      model = fitted.model;
-      r = fitted.result;
+      auto session = Personalizer::fit(o->model, data, FeatureSource(cache, o->encoder, ""), o->config, o->train, &r,
+                                       cli_session_options(o->encoder), variants);
+      model = session.shared_model();
+      encoder_id = session.encoder_id();
     } else {
       std::unique_ptr<Collective> comm;
       if (env.distributed()) {

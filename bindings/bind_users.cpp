@@ -208,6 +208,7 @@ void bind_users(py::module_& m) {
           "order (best first), scores, p_a and timings")
       .def("features", &Personalizer::features, py::arg("texts"), py::call_guard<py::gil_scoped_release>())
       .def("pairs", &Personalizer::pairs, py::arg("comparisons"))
+      .def("save", &Personalizer::save, py::arg("path"), "The model file, with the id of the features it reads")
       .def_property_readonly("model", &Personalizer::shared_model)
       .def_property_readonly("encoder_id", &Personalizer::encoder_id);
 }

@@ -264,7 +264,7 @@ class Model:
 
     # ---- persistence -----------------------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        self.model.save(str(path), self._features().encoder_id)
+        self.session.save(str(path))
 
     def _features(self) -> FeatureStore:
         if self.features_ is None:

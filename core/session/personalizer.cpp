@@ -49,10 +49,11 @@ Personalizer::Personalizer(Personalizer&&) noexcept = default;
 
 Personalizer Personalizer::fit(const std::string& family, const PreferenceData& data, FeatureSource features,
                                const std::string& config_json, const TrainConfig& train, TrainResult* result,
-                               Options options) {
+                               Options options, std::shared_ptr<const GradedVariants> variants) {
   register_builtin_families();
   require_model_family(family);  // before encoding anything
   DatasetView view(data, features.features(data.texts.all()));
+  view.set_graded_variants(std::move(variants));
   TrainConfig tc = train;
   tc.encoder_id = features.encoder_id();
   auto fitted = fit_family(family, view, config_json, tc);
@@ -60,6 +61,8 @@ Personalizer Personalizer::fit(const std::string& family, const PreferenceData& 
   fitted.model->eval();
   return Personalizer(fitted.model, std::move(features), std::move(options));
 }
+
+void Personalizer::save(const std::string& path) const { save_model(*model_, path, encoder_id()); }
 
 torch::Tensor Personalizer::features(const std::vector<std::string>& texts) { return features_.features(texts); }
 

@@ -16,6 +16,7 @@
 namespace plural::core {
 
 struct PreferenceData;
+struct GradedVariants;
 class DatasetView;
 
 /// One answered comparison as texts: the user preferred `chosen` over `rejected` (or, with `p_chosen` < 1, did so
@@ -63,10 +64,13 @@ class Personalizer {
   ~Personalizer();
   Personalizer(Personalizer&&) noexcept;
 
-  /// Fits `family` from `config_json` with `train` (start from fit_config(family)) on `data`'s seen users.
+  /// Fits `family` from `config_json` with `train` (start from fit_config(family)) on `data`'s seen users;
+  /// `variants` are SPO's graded variants of its texts (for train.spo_weight > 0).
   static Personalizer fit(const std::string& family, const PreferenceData& data, FeatureSource features,
                           const std::string& config_json, const TrainConfig& train, TrainResult* result = nullptr,
-                          Options options = {});
+                          Options options = {}, std::shared_ptr<const GradedVariants> variants = nullptr);
+  /// Saves the model with the id of the features it reads (what load and a Personalizer from a path need).
+  void save(const std::string& path) const;
 
   /// A new user's comparisons -> their state. An empty list gives the model's prior state.
   UserState adapt(const std::string& user_id, const std::vector<TextComparison>& comparisons);
