@@ -16,6 +16,7 @@
 #include "core/base/text_io.hpp"
 #include "core/data/graded_variants.hpp"
 #include "core/data/readers.hpp"
+#include "core/data/subsets.hpp"
 #include "core/dataset_view.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/eval/report.hpp"
@@ -110,7 +111,7 @@ void add_train(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr, variants;
     TrainConfig train;
-    bool quiet = false, json_out = false;
+    bool quiet = false, json_out = false, no_val = false;
     int shards = 1;
     double dist_timeout = 300;
   };
@@ -166,6 +167,9 @@ void add_train(CLI::App& app, Common& common) {
                   "seconds before a silent or missing rank turns into an error (data-parallel runs)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--no-val", o->no_val,
+                "data without val comparisons: train on all of them for the given epochs (default: hold out about "
+                "10% of each seen user's train pairs for early stopping)");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
@@ -198,6 +202,14 @@ void add_train(CLI::App& app, Common& common) {
                  "torchrun (WORLD_SIZE=", env.world_size, ") leave it out");
     int threads = set_threads(common.threads > 0 || !env.distributed() ? common.threads : threads_per_local_rank());
     auto data = read_preferences(o->data);
+    // The same draw on every rank (seeded per user), so data-parallel ranks agree on the split.
+    const int64_t carved = o->no_val ? 0 : carve_validation(data, o->train.seed);
+    o->train.val_carved = carved;
+    if (carved > 0 && !o->json_out)
+      std::fprintf(stderr,
+                   "note: %s has no val comparisons: %lld of the seen users' train comparisons (about 10%% of each "
+                   "user's, none from users with fewer than 5) are held out for early stopping; --no-val keeps them\n",
+                   o->data.c_str(), static_cast<long long>(carved));
     PLURAL_CHECK(o->variants.empty() || o->train.spo_weight > 0, "--variants: give --spo-weight > 0 to use them");
     std::shared_ptr<const GradedVariants> variants;  // read before encoding, so the cache gets the variants too
     if (!o->variants.empty()) variants = std::make_shared<GradedVariants>(read_graded_variants(o->variants, data));
@@ -251,8 +263,10 @@ void add_train(CLI::App& app, Common& common) {
                 {"model_id", model->model_id()},
                 {"epochs", r.epochs_run},
                 {"best_epoch", r.best_epoch},
-                {"best_val_loss", r.best_val_loss},
-                {"best_val_accuracy", r.best_val_accuracy},
+                {"val_pairs", r.val_pairs},
+                {"val_carved", carved},
+                {"best_val_loss", r.val_pairs > 0 ? json(r.best_val_loss) : json(nullptr)},
+                {"best_val_accuracy", r.val_pairs > 0 ? json(r.best_val_accuracy) : json(nullptr)},
                 {"seconds", r.seconds},
                 {"pairs_per_second", r.pairs_per_second},
                 {"train_pairs", r.train_pairs},
@@ -264,11 +278,13 @@ void add_train(CLI::App& app, Common& common) {
                 {"allreduce_floats", r.allreduce_floats}};
       std::cout << j.dump() << "\n";
     } else {
-      std::printf(
-          "%s: %lld train pairs, %d epochs (best %d, val loss %.4f, val acc %.3f), %.1f s, %.0f pairs/s "
-          "on %d threads\nsaved %s\n",
-          o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, r.best_epoch, r.best_val_loss,
-          r.best_val_accuracy, r.seconds, r.pairs_per_second, threads, o->out.c_str());
+      char val[96] = "no validation pairs: the last epoch is kept";  // never a made-up validation figure
+      if (r.val_pairs > 0)
+        std::snprintf(val, sizeof val, "best %d, val loss %.4f, val acc %.3f", r.best_epoch, r.best_val_loss,
+                      r.best_val_accuracy);
+      std::printf("%s: %lld train pairs, %d epochs (%s), %.1f s, %.0f pairs/s on %d threads\nsaved %s\n",
+                  o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, val, r.seconds,
+                  r.pairs_per_second, threads, o->out.c_str());
     }
   });
 }

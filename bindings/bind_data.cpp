@@ -9,6 +9,7 @@
 #include "core/data/data.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
+#include "core/data/subsets.hpp"
 #include "core/data/ukp.hpp"
 #include "core/diagnostics/attribution.hpp"
 
@@ -173,6 +174,19 @@ void bind_data(py::module_& m) {
   m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");
   m.def("read_tsv", &read_tsv, py::arg("path"));
   m.def("read_h5", &read_h5, py::arg("path"));
+  m.def("has_validation", &has_validation, py::arg("data"), "True when some seen user has val comparisons");
+  m.def(
+      "with_validation",
+      [](const PreferenceData& data, uint64_t seed, double fraction, int64_t min_train) {
+        PLURAL_CHECK(fraction > 0 && fraction < 1, "with_validation: fraction must be in (0, 1), got ", fraction);
+        PLURAL_CHECK(min_train >= 2, "with_validation: min_train must be >= 2, got ", min_train);
+        PreferenceData out = data;
+        int64_t carved = carve_validation(out, seed, fraction, min_train);
+        return py::make_tuple(std::move(out), carved);
+      },
+      py::arg("data"), py::arg("seed") = 0, py::arg("fraction") = 0.1, py::arg("min_train") = 5,
+      "(a copy of data, n): without val comparisons, about `fraction` of each seen user's train pairs (none from "
+      "users with fewer than min_train) become val, drawn with seed; n = how many (0: data had a val split)");
   m.def("write_h5", &write_h5, py::arg("data"), py::arg("path"), "Atomic: a failed write leaves the old file");
 
   py::class_<PersonaKConfig>(m, "PersonaKConfig", "Synthetic pluralistic users over persona statements")

@@ -384,6 +384,7 @@ void bind_training(py::module_& m) {
       .def_readwrite("metrics_path", &TrainConfig::metrics_path)
       .def_readwrite("checkpoint_path", &TrainConfig::checkpoint_path)
       .def_readwrite("encoder_id", &TrainConfig::encoder_id)
+      .def_readwrite("val_carved", &TrainConfig::val_carved)
       .def("validate", &TrainConfig::validate);
 
   py::class_<TrainResult>(m, "TrainResult")

@@ -56,12 +56,18 @@ class Model:
         self.features_: Optional[FeatureStore] = None
         self.session_: Optional[_core.Personalizer] = None
         self.history_: List[dict] = []
+        self.val_carved_ = 0  # train pairs fit() held out for validation (data without a val split)
         self.result_: Optional[_core.TrainResult] = None
 
     # ---- training and evaluation ---------------------------------------------------------------------------
     def fit(self, data: _core.PreferenceData, features: FeatureStore, *, seed: int = 0, verbose: bool = False,
-            graded_variants: Optional[_core.GradedVariants] = None, **train_options) -> "Model":
+            graded_variants: Optional[_core.GradedVariants] = None, val: str = "auto",
+            **train_options) -> "Model":
         """Trains on the seen users' train pairs (early stopping on their val pairs).
+
+        val: "auto" holds out about 10 % of each seen user's train pairs (none from users with fewer than 5) when the
+        data has no val comparisons, as `plural train` does (``self.val_carved_`` says how many); "none" trains on
+        all of them for the given epochs.
 
         train_options are TrainConfig fields (epochs, lr, user_lr, batch_size, patience, loss, rationale_weight,
         spo_weight, ...); the rest come from the family's measured defaults (plural.default_train_config).
@@ -69,10 +75,16 @@ class Model:
         """
         _check_data(data, "fit")
         _check_store(features, "fit")
+        if val not in ("auto", "none"):
+            raise ValueError(f"fit: val must be 'auto' or 'none', got {val!r}")
         cfg = _core.default_train_config(self.family)
         set_fields(cfg, train_options, "fit", "TrainConfig")
         set_field(cfg, "seed", seed, "fit: seed")
         set_field(cfg, "progress", verbose, "fit: verbose")
+        self.val_carved_ = 0
+        if val == "auto" and not _core.has_validation(data):
+            data, self.val_carved_ = _core.with_validation(data, cfg.seed)
+            cfg.val_carved = self.val_carved_
         cfg.encoder_id = features.encoder_id
         view = features.view(data)
         if graded_variants is not None:

@@ -42,6 +42,7 @@ struct TrainConfig {
   std::string metrics_path;     ///< JSONL, one object per epoch (empty = none)
   std::string checkpoint_path;  ///< the best model so far (empty = none)
   std::string encoder_id;       ///< recorded in checkpoints
+  int64_t val_carved = 0;       ///< val pairs held out of the train pairs (carve_validation): metrics
   void validate() const;
 };
 

@@ -34,8 +34,9 @@ bool ProgressObserver::epoch_done(const EpochLog& log) {
   return false;
 }
 
-MetricsObserver::MetricsObserver(const std::string& path, std::string family, int world_size)
-    : log_(path), family_(std::move(family)), world_size_(world_size) {}
+MetricsObserver::MetricsObserver(const std::string& path, std::string family, int world_size, int64_t val_pairs,
+                                 int64_t val_carved)
+    : log_(path), family_(std::move(family)), world_size_(world_size), val_pairs_(val_pairs), val_carved_(val_carved) {}
 
 bool MetricsObserver::epoch_done(const EpochLog& log) {
   if (!log_.enabled()) return false;
@@ -46,7 +47,9 @@ bool MetricsObserver::epoch_done(const EpochLog& log) {
                       {"val_accuracy", or_null(log.val_accuracy)},
                       {"seconds", log.seconds},
                       {"pairs_per_second", log.pairs_per_second},
-                      {"family", family_}};
+                      {"family", family_},
+                      {"val_pairs", val_pairs_},
+                      {"val_carved", val_carved_}};
   if (world_size_ > 0) j["world_size"] = world_size_;
   for (const auto& [name, v] : log.diagnostics) j[name] = v;
   log_.append(j.dump());

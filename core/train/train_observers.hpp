@@ -42,13 +42,16 @@ class ProgressObserver : public TrainObserver {
 /// One JSON object per epoch (`TrainConfig::metrics_path`).
 class MetricsObserver : public TrainObserver {
  public:
-  MetricsObserver(const std::string& path, std::string family, int world_size);
+  /// Each line also says where validation came from: `val_pairs` in all, `val_carved` of them held out of the train
+  /// pairs because the data had no val split.
+  MetricsObserver(const std::string& path, std::string family, int world_size, int64_t val_pairs, int64_t val_carved);
   bool epoch_done(const EpochLog& log) override;
 
  private:
   MetricsLog log_;
   std::string family_;
   int world_size_;  // 0: not data-parallel
+  int64_t val_pairs_, val_carved_;
 };
 
 /// Keeps the weights of the epoch with the best validation loss, writes them as the checkpoint, and stops after

@@ -209,7 +209,8 @@ void Trainer::prepare() {
   const bool lead = sync_->lead();
   progress_ = std::make_unique<ProgressObserver>(cfg_.progress && lead);
   metrics_ = std::make_unique<MetricsObserver>(lead ? cfg_.metrics_path : "", model_.family(),
-                                               sync_->comm() ? sync_->comm()->world_size() : 0);
+                                               sync_->comm() ? sync_->comm()->world_size() : 0, result_.val_pairs,
+                                               cfg_.val_carved);
   best_ = std::make_unique<BestEpoch>(model_, cfg_, has_val_, lead, result_);
   observers_ = {progress_.get(), metrics_.get(), best_.get()};
 }

@@ -31,6 +31,16 @@ expect 2 "unknown user id 'nobody'" "$cli" score --model "$tmp/m.pt" --cache "$t
 expect 1 "cannot read" "$cli" eval --data "$tmp/ok.jsonl" --cache "$tmp/c.h5" --model "$tmp/ok.jsonl"
 echo "not hdf5" > "$tmp/junk.h5"
 expect 1 "$tmp/junk.h5" "$cli" eval --data "$tmp/junk.h5" --cache "$tmp/c.h5" --model "$tmp/m.pt"
+# No val split: about 10 % of a user's train pairs are held out (and said so); --no-val trains on all and never
+# prints a made-up validation figure.
+for i in 0 1 2 3 4 5 6 7 8 9; do printf '{"user": "u", "chosen": "good %s", "rejected": "bad %s"}\n' $i $i; done \
+  > "$tmp/noval.jsonl"
+expect 0 "1 of the seen users' train comparisons" "$cli" train --data "$tmp/noval.jsonl" --cache "$tmp/c.h5" \
+  --encoder hashed:dim=32 --model bt -o "$tmp/nv.pt" --epochs 2 -q
+expect 0 "no validation pairs" "$cli" train --data "$tmp/noval.jsonl" --cache "$tmp/c.h5" --encoder hashed:dim=32 \
+  --model bt -o "$tmp/nv.pt" --epochs 2 -q --no-val
+expect 0 '"val_carved":1' "$cli" train --data "$tmp/noval.jsonl" --cache "$tmp/c.h5" --encoder hashed:dim=32 \
+  --model bt -o "$tmp/nv.pt" --epochs 2 --json
 # Benchmarks: bad options are refused before any work; a tiny run gives one valid JSON object.
 statements=$(cd "$(dirname "$0")/../.." && pwd)/data/persona/statements.tsv.gz
 expect 2 "unknown model family 'pal-z'" "$bench" persona --models bt,pal-z --cache "$tmp/b.h5"

@@ -1,5 +1,6 @@
 """Model families through the bindings: PAL-B against a plain-torch reference, gradients, parameter counts, the
 adapters' promises, bad input, persistence, query scoring."""
+import json
 import math
 
 import numpy as np
@@ -302,3 +303,19 @@ def test_personalizer_ranks_query_pairs_like_the_model(pal_b, persona2, tmp_path
     assert [x["score"] for x in ours] == pytest.approx([float(s[i]) for i in r["order"]], rel=1e-5)
     kind, w = p.user_embedding(me)
     assert kind == "mixture_weights" and float(w.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_fit_holds_out_validation_when_the_data_has_none(tmp_path):
+    records = [{"user": u, "chosen": f"good {u} {i}", "rejected": f"bad {u} {i}"} for u in ("a", "b") for i in range(20)]
+    data = plural.preferences(records)
+    assert not plural._core.has_validation(data)
+    store = plural.FeatureStore(str(tmp_path / "c.h5"), encoder="hashed:dim=32")
+    m = plural.Model("bt").fit(data, store, epochs=2, metrics_path=str(tmp_path / "m.jsonl"))
+    assert m.val_carved_ == 4 and m.result_.val_pairs == 4  # 2 of each user's 20
+    first = json.loads(open(tmp_path / "m.jsonl").readline())
+    assert first["val_carved"] == 4 and first["val_pairs"] == 4 and first["val_loss"] is not None
+    assert not plural._core.has_validation(data)  # the caller's data is not changed
+    m = plural.Model("bt").fit(data, store, epochs=2, val="none")
+    assert m.val_carved_ == 0 and m.result_.val_pairs == 0 and m.result_.train_pairs == 40
+    with pytest.raises(ValueError, match="val must be"):
+        plural.Model("bt").fit(data, store, val="some")

@@ -47,3 +47,49 @@ TEST_CASE("first_train_pairs keeps the file's first n train pairs and nothing el
   CHECK(first_train_pairs(d, 0).comparisons.empty());
   CHECK(first_train_pairs(d, 3).users.size() == 2);
 }
+
+TEST_CASE("carve_validation holds out about a tenth of each seen user's train pairs, seeded, never a lone pair",
+          "[data]") {
+  PreferenceData d;
+  d.users = {User{"many"}, User{"few"}, User{"unseen"}};
+  d.users[2].seen = false;
+  auto add = [&](int32_t user, int n) {
+    for (int i = 0; i < n; ++i) {
+      Comparison c;
+      c.user = user;
+      c.a = static_cast<int32_t>(d.comparisons.size());
+      d.comparisons.push_back(c);
+    }
+  };
+  add(0, 40), add(1, 4), add(2, 20);
+  auto carved = d;
+  CHECK(!has_validation(d));
+  CHECK(carve_validation(carved, 7) == 4);  // 10 % of 40; "few" has fewer than 5, the unseen user is not trained
+  std::vector<int> val(3, 0);
+  for (const auto& c : carved.comparisons)
+    if (c.split == Split::val) ++val[static_cast<size_t>(c.user)];
+  CHECK(val == std::vector<int>{4, 0, 0});
+  CHECK(has_validation(carved));
+  CHECK(carve_validation(carved, 7) == 0);  // data with a val split is left as it is
+  auto again = d;
+  carve_validation(again, 7);
+  auto other = d;
+  carve_validation(other, 8);
+  auto val_rows = [](const PreferenceData& x) {
+    std::vector<int32_t> out;
+    for (const auto& c : x.comparisons)
+      if (c.split == Split::val) out.push_back(c.a);
+    return out;
+  };
+  CHECK(val_rows(again) == val_rows(carved));  // the same seed, the same pairs
+  CHECK(val_rows(other) != val_rows(carved));
+  // Five pairs: one held out, four left to train on.
+  PreferenceData five;
+  five.users = {User{"five"}};
+  for (int i = 0; i < 5; ++i) {
+    Comparison c;
+    c.user = 0;
+    five.comparisons.push_back(c);
+  }
+  CHECK(carve_validation(five, 0) == 1);
+}
