@@ -13,10 +13,7 @@ FeatureSource::FeatureSource(std::shared_ptr<FeatureCache> cache, const std::str
                              const std::string& encoder_id, bool infer_encoder)
     : cache_(std::move(cache)), spec_(encoder_spec), encoder_id_(encoder_id) {
   if (!spec_.empty()) {
-    encoder_ = make_encoder(spec_);
-    PLURAL_CHECK(encoder_id_.empty() || encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '", encoder_->id(),
-                 "', but the model needs '", encoder_id_, "' (the features it was trained on)");
-    encoder_id_ = encoder_->id();
+    encoder();  // a named encoder is built and checked now, and gives the id when none was given
   } else if (infer_encoder) {
     spec_ = encoder_spec_for(encoder_id_);  // "" when the features came from outside (precomputed rows)
   }
@@ -30,14 +27,15 @@ FeatureSource& FeatureSource::operator=(FeatureSource&&) noexcept = default;
 Encoder& FeatureSource::encoder() {
   if (!encoder_) {
     encoder_ = make_encoder(spec_);
-    PLURAL_CHECK(encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '", encoder_->id(),
+    PLURAL_CHECK(encoder_id_.empty() || encoder_->id() == encoder_id_, "encoder '", spec_, "' has id '", encoder_->id(),
                  "', but the model needs '", encoder_id_, "' (the features it was trained on)");
+    encoder_id_ = encoder_->id();
   }
   return *encoder_;
 }
 
 torch::Tensor FeatureSource::features(const std::vector<std::string>& texts) {
-  if (!spec_.empty()) {
+  if (!spec_.empty()) {  // asked first so that a call whose texts are all cached never builds the encoder
     bool missing = false;
     for (bool have : cache_->contains(encoder_id_, texts)) missing = missing || !have;
     if (missing) {

@@ -81,7 +81,7 @@ class Personalizer {
                   const std::string& adapter_options);
   /// The trained state of a user the model was trained on (ValueError for an unknown id).
   UserState seen_user(const std::string& user_id) const;
-  /// The state `source` names (a saved state is checked to belong to this model).
+  /// The state `source` names (a saved state from another model is refused when it is scored: every family checks).
   UserState user(UserSource source);
   /// The user's learned vector, typed (mixture weights, latent mean, personal head; Kind::none without one).
   UserEmbedding user_embedding(const UserState& user) const;
