@@ -491,7 +491,10 @@ void bind_training(py::module_& m) {
       .def_readonly("acc_lo", &PairMetrics::acc_lo)
       .def_readonly("acc_hi", &PairMetrics::acc_hi)
       .def_readonly("nll", &PairMetrics::nll)
-      .def_readonly("brier", &PairMetrics::brier);
+      .def_readonly("nll_lo", &PairMetrics::nll_lo)
+      .def_readonly("nll_hi", &PairMetrics::nll_hi)
+      .def_readonly("brier", &PairMetrics::brier)
+      .def_readonly("ece", &PairMetrics::ece);
   py::class_<MeanSummary>(m, "MeanSummary")
       .def_readonly("n", &MeanSummary::n)
       .def_readonly("mean", &MeanSummary::mean)

@@ -129,7 +129,10 @@ class PairMetrics:
     acc_lo: float
     accuracy: float
     brier: float
+    ece: float
     nll: float
+    nll_hi: float
+    nll_lo: float
     pairs: int
     strict: int
 

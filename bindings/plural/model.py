@@ -27,7 +27,7 @@ User = Union[None, str, _core.UserState]
 def _cell_dict(c: _core.GridCell) -> dict:
     return {"users": c.users, "shots": None if c.shots < 0 else c.shots, "pairs": c.pairs.pairs,
             "accuracy": c.pairs.accuracy, "accuracy_ci95": (c.pairs.acc_lo, c.pairs.acc_hi), "nll": c.pairs.nll,
-            "brier": c.pairs.brier, "n_users": c.per_user.n, "user_accuracy_mean": c.per_user.mean,
+            "nll_ci95": (c.pairs.nll_lo, c.pairs.nll_hi), "brier": c.pairs.brier, "ece": c.pairs.ece, "n_users": c.per_user.n, "user_accuracy_mean": c.per_user.mean,
             "user_accuracy_ci95": (c.per_user.lo, c.per_user.hi),
             "user_accuracy_worst_decile": c.per_user.worst_decile}
 

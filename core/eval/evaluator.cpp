@@ -25,9 +25,25 @@ PairMetrics pair_metrics(const torch::Tensor& logits, const torch::Tensor& label
   double correct = ((z > 0) == (y > 0.5)).logical_and(strict).sum().item<double>();
   m.accuracy = m.strict > 0 ? correct / m.strict : std::nan("");
   std::tie(m.acc_lo, m.acc_hi) = wilson_interval(correct, static_cast<double>(m.strict));
-  m.nll = (torch::nn::functional::softplus(z) - y * z).mean().item<double>();
-  m.brier = (torch::sigmoid(z) - y).pow(2).mean().item<double>();
+  auto nll = torch::nn::functional::softplus(z) - y * z;
+  m.nll = nll.mean().item<double>();
+  double half = m.pairs > 1 ? 1.96 * nll.std().item<double>() / std::sqrt(static_cast<double>(m.pairs)) : 0.0;
+  m.nll_lo = m.nll - half;
+  m.nll_hi = m.nll + half;
+  auto p = torch::sigmoid(z);
+  m.brier = (p - y).pow(2).mean().item<double>();
+  m.ece = expected_calibration_error(p, y);
   return m;
+}
+
+double expected_calibration_error(const torch::Tensor& p, const torch::Tensor& y, int64_t bins) {
+  const int64_t n = p.size(0);
+  if (n == 0) return std::nan("");
+  auto bin = (p.to(torch::kFloat64) * static_cast<double>(bins)).floor().clamp(0, bins - 1).to(torch::kInt64);
+  auto count = torch::zeros({bins}, torch::kFloat64).index_add_(0, bin, torch::ones({n}, torch::kFloat64));
+  auto sum_p = torch::zeros({bins}, torch::kFloat64).index_add_(0, bin, p.to(torch::kFloat64));
+  auto sum_y = torch::zeros({bins}, torch::kFloat64).index_add_(0, bin, y.to(torch::kFloat64));
+  return ((sum_p - sum_y).abs().sum() / static_cast<double>(n)).item<double>();
 }
 
 torch::Tensor score_pairs(RewardModel& model, const PairBatch& batch, const UserState* state) {

@@ -18,8 +18,14 @@ struct PairMetrics {
   int64_t strict = 0;                           ///< pairs with label != 0.5 (the ones accuracy counts)
   double accuracy = 0, acc_lo = 0, acc_hi = 0;  ///< with its 95% Wilson interval
   double nll = 0;                               ///< mean binary cross-entropy against the (soft) label
+  double nll_lo = 0, nll_hi = 0;                ///< its 95% normal interval over pairs
   double brier = 0;                             ///< mean (σ(logit) - label)²
+  /// Expected calibration error: 10 equal-width bins of P(a ≻ b) = σ(logit), Σ (bin share) · |mean P − mean label|.
+  /// Binned on P(a ≻ b) itself (not max(P, 1 − P)), so a pair and its mirror land in mirrored bins.
+  double ece = 0;
 };
+/// The ECE of probabilities p [B] against soft labels y [B] over `bins` equal-width bins of [0, 1].
+double expected_calibration_error(const torch::Tensor& p, const torch::Tensor& y, int64_t bins = 10);
 /// Metrics of logits [B] against soft labels [B].
 PairMetrics pair_metrics(const torch::Tensor& logits, const torch::Tensor& labels);
 
