@@ -12,6 +12,8 @@
 #include "core/base/npy.hpp"
 #include "core/base/progress.hpp"
 #include "core/base/text_io.hpp"
+#include "core/base/atomic_file.hpp"
+#include "core/data/ideal_points.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
 #include "core/data/ukp.hpp"
@@ -31,6 +33,66 @@ void print_written(const PreferenceData& data, const std::string& out, bool json
   } else {
     std::cout << data.summary() << "\nwrote " << out << "\n";
   }
+}
+// `plural import ideal-points`: the data, the items' features as .npy and their texts, and the encoder spec that
+// reads them back (precomputed:...), so the output trains like any real import with numeric item features.
+void add_import_ideal_points(CLI::App* import) {
+  struct Opts {
+    IdealPointsConfig gen;
+    std::string out, features_out, texts_out;
+    bool json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = import->add_subcommand(
+      "ideal-points", "Generate low-dimensional ideal-point users, a stand-in for real crowds (docs/ideal_points.md)");
+  cmd->add_option("-o,--out", o->out, "output .h5")->required();
+  cmd->add_option("--features-out", o->features_out, "items' features .npy (default: <out>.features.npy)");
+  cmd->add_option("--texts-out", o->texts_out, "items' texts, one per line (default: <out>.texts.txt)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  auto& g = o->gen;
+  cmd->add_option("--dim", g.dim, "item space dimension")->capture_default_str();
+  cmd->add_option("--items", g.items)->capture_default_str();
+  cmd->add_option("--k,--prototypes", g.prototypes, "K*: mixture centres of the ideal points")->capture_default_str();
+  cmd->add_option("--centre-spread", g.centre_spread)->capture_default_str();
+  cmd->add_option("--user-spread", g.user_spread, "individual deviation around the centre")->capture_default_str();
+  cmd->add_option("--quality", g.quality, "std of the item quality everybody shares")->capture_default_str();
+  cmd->add_option("--temperature", g.temperature, "logistic answer noise")->capture_default_str();
+  cmd->add_option("--lapse", g.lapse, "share of answers given at random")->capture_default_str();
+  cmd->add_option("--seen-users", g.seen_users)->capture_default_str();
+  cmd->add_option("--unseen-users", g.unseen_users)->capture_default_str();
+  cmd->add_option("--min-train-pairs", g.min_train_pairs, "per seen user")->capture_default_str();
+  cmd->add_option("--max-train-pairs", g.max_train_pairs, "per seen user")->capture_default_str();
+  cmd->add_option("--test-pairs", g.test_pairs, "per user")->capture_default_str();
+  cmd->add_option("--support-pairs", g.support_pairs, "per unseen user")->capture_default_str();
+  cmd->add_option("--one-hot", g.one_hot, "append each item's one-hot to its coordinates")->capture_default_str();
+  cmd->add_option("--seed", g.seed)->capture_default_str();
+  cmd->callback([o] {
+    auto stem = o->out.size() > 3 && o->out.substr(o->out.size() - 3) == ".h5" ? o->out.substr(0, o->out.size() - 3)
+                                                                                : o->out;
+    if (o->features_out.empty()) o->features_out = stem + ".features.npy";
+    if (o->texts_out.empty()) o->texts_out = stem + ".texts.txt";
+    require_distinct_files({{"--out", o->out}, {"--features-out", o->features_out}, {"--texts-out", o->texts_out}},
+                           {});
+    auto ip = generate_ideal_points(o->gen);
+    std::string texts;
+    for (const auto& t : ip.data.texts.all()) texts += tsv_escape(t) + "\n";
+    write_npy(o->features_out, ip.features.data(), static_cast<int64_t>(ip.data.texts.size()), ip.feature_dim);
+    write_file_atomic(o->texts_out, texts);
+    write_h5(ip.data, o->out);
+    const std::string spec = "precomputed:features=" + o->features_out + ",texts=" + o->texts_out + ",name=ideal-points";
+    if (o->json_out) {
+      auto j = data_json(ip.data);
+      j["out"] = o->out;
+      j["features"] = o->features_out;
+      j["texts"] = o->texts_out;
+      j["feature_dim"] = ip.feature_dim;
+      j["encoder"] = spec;
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::cout << ip.data.summary() << "\nwrote " << o->out << ", " << o->features_out << " and " << o->texts_out
+              << "\nencoder: " << spec << "\n";
+  });
 }
 }  // namespace
 
@@ -95,6 +157,8 @@ void add_import(CLI::App& app, Common&) {
     for (const auto& b : p.behaviors) std::cout << " " << b;
     std::cout << "\nwrote " << *pk_out << "\n";
   });
+
+  add_import_ideal_points(cmd);
 
   auto uk = std::make_shared<UkpConfig>();
   auto uk_out = std::make_shared<std::string>();
