@@ -107,13 +107,83 @@ std::string families_help() {
 }
 }  // namespace
 
+namespace {
+struct AutoTrainArgs {
+  std::string data, cache, encoder, out;
+  uint64_t seed = 0;
+  int epochs = 0;  ///< 0: each family's default
+  double budget_minutes = 0;
+  bool quiet = false, json_out = false, no_val = false;
+};
+
+json auto_row_json(const AutoRow& r) {
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
+  json j = {{"name", r.candidate.name()}, {"family", r.candidate.family}, {"k", r.candidate.k}};
+  if (!r.skipped.empty()) {
+    j["skipped"] = r.skipped;
+    return j;
+  }
+  j.update({{"val_accuracy", num(r.val_accuracy)},
+            {"val_nll", num(r.val_nll)},
+            {"val_users", r.val_users},
+            {"epochs", r.epochs},
+            {"seconds", r.seconds}});
+  return j;
+}
+
+// plural train --model auto: every candidate with its defaults, the lowest validation NLL saved.
+void train_auto(const AutoTrainArgs& a) {
+  auto data = read_preferences(a.data);
+  const int64_t carved = a.no_val ? 0 : carve_validation(data, a.seed);
+  if (carved > 0 && !a.json_out)
+    std::fprintf(stderr, "note: %s has no val comparisons: %lld train comparisons are held out to select the model\n",
+                 a.data.c_str(), static_cast<long long>(carved));
+  AutoOptions ao;
+  ao.budget_minutes = a.budget_minutes;
+  ao.adjust = [&](TrainConfig& t) {
+    t.seed = a.seed;
+    t.progress = false;
+    t.val_carved = carved;
+    if (a.epochs > 0) t.epochs = a.epochs;
+  };
+  const bool lines = !a.quiet && !a.json_out;
+  if (lines) std::fprintf(stderr, "%-14s %8s %8s %6s %8s\n", "candidate", "val acc", "val nll", "epochs", "seconds");
+  ao.on_row = [lines](const AutoRow& r) {
+    if (!lines) return;
+    if (!r.skipped.empty())
+      std::fprintf(stderr, "%-14s skipped: %s\n", r.candidate.name().c_str(), r.skipped.c_str());
+    else
+      std::fprintf(stderr, "%-14s %8.3f %8.4f %6d %8.1f\n", r.candidate.name().c_str(), r.val_accuracy, r.val_nll,
+                   r.epochs, r.seconds);
+  };
+  AutoResult table;
+  auto cache = std::make_shared<FeatureCache>(a.cache);
+  auto session =
+      Personalizer::fit_auto(data, FeatureSource(cache, a.encoder, ""), ao, &table, cli_session_options(a.encoder));
+  session.save(a.out);
+  const auto& win = table.rows[static_cast<size_t>(table.winner)];
+  if (a.json_out) {
+    json rows = json::array();
+    for (const auto& r : table.rows) rows.push_back(auto_row_json(r));
+    std::cout << json{{"model", "auto"},       {"winner", win.candidate.name()}, {"family", win.candidate.family},
+                      {"k", win.candidate.k},  {"val_nll", win.val_nll},         {"val_accuracy", win.val_accuracy},
+                      {"val_carved", carved},  {"candidates", rows},             {"out", a.out}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  std::printf("auto: %s has the lowest validation NLL (%.4f per user, val acc %.3f) of %zu candidates\nsaved %s\n",
+              win.candidate.name().c_str(), win.val_nll, win.val_accuracy, table.rows.size(), a.out.c_str());
+}
+}  // namespace
+
 void add_train(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr, variants;
     TrainConfig train;
     bool quiet = false, json_out = false, no_val = false;
     int shards = 1;
-    double dist_timeout = 300;
+    double dist_timeout = 300, budget_minutes = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("train",
@@ -123,8 +193,13 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_option("--cache", o->cache, "feature cache .h5 (missing texts are encoded first)")->required();
   cmd->add_option("--encoder", o->encoder, "encoder spec")->capture_default_str();
   // --family is the name every other verb's --model (a file) does not clash with; --model stays for train only.
-  cmd->add_option("--family,--model", o->model, "model family (bt, per-user-bt, ...); --model is the older name")
+  cmd->add_option("--family,--model", o->model,
+                  "model family (bt, per-user-bt, ...), or auto: fit the candidates with their defaults and keep the "
+                  "lowest validation NLL; --model is the older name")
       ->capture_default_str();
+  cmd->add_option("--budget-minutes", o->budget_minutes,
+                  "with auto: start no new candidate after this many minutes (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--config", o->config, "model hyperparameters as JSON, e.g. '{\"hidden\": [256]}'")
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "where to save the trained model")->required();
@@ -173,6 +248,18 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
+    if (o->model == "auto") {
+      for (const char* opt : {"--config", "--loss", "--lr", "--user-lr", "--group-lr", "--batch-size", "--patience",
+                              "--variants", "--shards", "--checkpoint", "--metrics", "--rationale-weight"})
+        PLURAL_CHECK(cmd->count(opt) == 0, opt, " does not apply to --model auto (each candidate uses its defaults)");
+      PLURAL_CHECK(!dist_env_from_environment().distributed(), "--model auto runs in one process, not under torchrun");
+      require_distinct_files({{"--out", o->out}, {"--cache", o->cache}}, {{"--data", o->data}});
+      set_threads(common.threads);
+      train_auto({o->data, o->cache, o->encoder, o->out, o->train.seed, cmd->count("--epochs") ? o->train.epochs : 0,
+                  o->budget_minutes, o->quiet, o->json_out, o->no_val});
+      return;
+    }
+    PLURAL_CHECK(cmd->count("--budget-minutes") == 0, "--budget-minutes applies to --model auto only");
     require_model_family(o->model);  // before any slow work
     require_distinct_files({{"--out", o->out},
                             {"--checkpoint", o->train.checkpoint_path},

@@ -62,6 +62,23 @@ Personalizer Personalizer::fit(const std::string& family, const PreferenceData& 
   return Personalizer(fitted.model, std::move(features), std::move(options));
 }
 
+Personalizer Personalizer::fit_auto(const PreferenceData& data, FeatureSource features, const AutoOptions& auto_options,
+                                    AutoResult* table, Options options) {
+  register_builtin_families();
+  DatasetView view(data, features.features(data.texts.all()));
+  AutoOptions ao = auto_options;
+  const std::string encoder_id = features.encoder_id();
+  ao.adjust = [&](TrainConfig& t) {
+    if (auto_options.adjust) auto_options.adjust(t);
+    t.encoder_id = encoder_id;
+  };
+  auto result = core::fit_auto(view, ao);
+  auto model = result.fitted.model;
+  model->eval();
+  if (table) *table = std::move(result);
+  return Personalizer(model, std::move(features), std::move(options));
+}
+
 void Personalizer::save(const std::string& path) const { save_model(*model_, path, encoder_id()); }
 
 torch::Tensor Personalizer::features(const std::vector<std::string>& texts) { return features_.features(texts); }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/model.hpp"
+#include "core/session/auto_select.hpp"
 #include "core/train/trainer.hpp"
 #include "embeddings/feature_source.hpp"
 
@@ -69,6 +70,10 @@ class Personalizer {
   static Personalizer fit(const std::string& family, const PreferenceData& data, FeatureSource features,
                           const std::string& config_json, const TrainConfig& train, TrainResult* result = nullptr,
                           Options options = {}, std::shared_ptr<const GradedVariants> variants = nullptr);
+  /// `--model auto`: fits every candidate of `options` on `data` and keeps the one with the lowest validation NLL
+  /// (core/session/auto_select.hpp); `table` gets every candidate's row.
+  static Personalizer fit_auto(const PreferenceData& data, FeatureSource features, const AutoOptions& auto_options,
+                               AutoResult* table = nullptr, Options options = {});
   /// Saves the model with the id of the features it reads (what load and a Personalizer from a path need).
   void save(const std::string& path) const;
 

@@ -232,5 +232,28 @@ json_ok model_id "$cli" train --family bt --data "$tmp/j.h5" --cache "$tmp/j-cac
   --epochs 1 --json
 json_ok milliseconds "$cli" adapt --model "$tmp/j.pt" --data "$tmp/ok.jsonl" --cache "$tmp/j-cache.h5" -o "$tmp/j.state" \
   --json
+# The ideal-point generator writes data, features and texts that train through the encoder spec it prints;
+# --model auto trains the candidates that apply, skips the rest with a reason, and refuses what it cannot select on.
+json_ok encoder "$cli" import ideal-points -o "$tmp/ip.h5" --items 6 --seen-users 12 --unseen-users 3 --json
+ip_enc="precomputed:features=$tmp/ip.features.npy,texts=$tmp/ip.texts.txt,name=ideal-points"
+"$cli" train --model auto --data "$tmp/ip.h5" --cache "$tmp/ip-cache.h5" --encoder "$ip_enc" -o "$tmp/auto.pt" \
+  --epochs 2 --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+rows = {r["name"]: r for r in j["candidates"]}
+assert len(rows) == 16, rows.keys()
+assert "skipped" in rows["pal-b K=8"] or "val_nll" in rows["pal-b K=8"], rows
+trained = [r for r in rows.values() if "val_nll" in r]
+assert j["val_nll"] == min(r["val_nll"] for r in trained), j
+assert j["val_carved"] > 0, j
+' || { echo "FAIL: train --model auto --json"; fail=1; }
+"$cli" score --model "$tmp/auto.pt" --cache "$tmp/ip-cache.h5" --encoder "$ip_enc" --texts "$tmp/ip.texts.txt" \
+  > /dev/null 2>&1 || { echo "FAIL: score with the auto-selected model"; fail=1; }
+expect 2 "--lr does not apply to --model auto" "$cli" train --model auto --data "$tmp/ip.h5" --cache "$tmp/ip-cache.h5" \
+  --encoder "$ip_enc" -o "$tmp/auto2.pt" --lr 0.1
+expect 2 "--budget-minutes applies to --model auto only" "$cli" train --model bt --data "$tmp/ip.h5" \
+  --cache "$tmp/ip-cache.h5" --encoder "$ip_enc" -o "$tmp/auto2.pt" --budget-minutes 1
+expect 2 "no seen user has val comparisons" "$cli" train --model auto --data "$tmp/ip.h5" --cache "$tmp/ip-cache.h5" \
+  --encoder "$ip_enc" -o "$tmp/auto2.pt" --no-val
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
