@@ -7,6 +7,7 @@
 #include "core/eval/evaluator.hpp"
 #include "core/family.hpp"
 #include "core/model.hpp"
+#include "core/session/auto_select.hpp"
 #include "core/train/fit.hpp"
 #include "core/train/losses.hpp"
 #include "core/train/policy_losses.hpp"
@@ -425,6 +426,51 @@ void bind_training(py::module_& m) {
       py::arg("family"), py::arg("view"), py::arg("config"), py::arg("train_config"),
       "(model, TrainResult): builds the family (initial weights from train_config.seed) and trains it; the one "
       "fit the CLI, the benchmarks and plural.Model share");
+  m.def(
+      "fit_auto",
+      [](DatasetView& view, const std::vector<std::pair<std::string, int>>& candidates, double budget_minutes,
+         uint64_t seed, int epochs, int64_t val_carved) {
+        AutoOptions o;
+        if (!candidates.empty()) {
+          o.candidates.clear();
+          for (const auto& [family, k] : candidates) o.candidates.push_back({family, k});
+        }
+        PLURAL_CHECK(budget_minutes >= 0, "budget_minutes must be >= 0, got ", budget_minutes);
+        o.budget_minutes = budget_minutes;
+        o.adjust = [=](TrainConfig& t) {
+          t.seed = seed;
+          t.progress = false;
+          t.val_carved = val_carved;
+          if (epochs > 0) t.epochs = epochs;
+        };
+        AutoResult r;
+        {
+          py::gil_scoped_release release;
+          r = fit_auto(view, o);
+        }
+        py::list rows;
+        for (const auto& row : r.rows) {
+          py::dict d;
+          d["name"] = row.candidate.name();
+          d["family"] = row.candidate.family;
+          d["k"] = row.candidate.k;
+          if (!row.skipped.empty()) {
+            d["skipped"] = row.skipped;
+          } else {
+            d["val_accuracy"] = row.val_accuracy;
+            d["val_nll"] = row.val_nll;
+            d["val_users"] = row.val_users;
+            d["epochs"] = row.epochs;
+            d["seconds"] = row.seconds;
+          }
+          rows.append(d);
+        }
+        return py::make_tuple(r.fitted.model, r.fitted.result, rows, r.winner);
+      },
+      py::arg("view"), py::arg("candidates") = std::vector<std::pair<std::string, int>>{},
+      py::arg("budget_minutes") = 0.0, py::arg("seed") = 0, py::arg("epochs") = 0, py::arg("val_carved") = 0,
+      "(model, TrainResult, rows, winner): plural train --model auto - every candidate (family, k) with its "
+      "defaults, the lowest per-user validation NLL kept; [] = the default candidates");
   m.def("default_train_config", &default_train_config, py::arg("family"),
         "The TrainConfig a family trains best with (measured, bench/RESULTS.md)");
   m.def(

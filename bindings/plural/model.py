@@ -42,6 +42,10 @@ class Model:
 
     def __init__(self, family: str = "pal-b", **config):
         family = as_text(family, "Model: family")
+        self.auto_: Optional[dict] = None
+        if family == "auto":
+            self._init_auto(**config)
+            return
         _core.require_model_family(family)
         self.family = family
         # Checked now, as JSON: json.dumps writes NaN as invalid JSON, fails on numpy scalars, and an int beyond
@@ -58,6 +62,29 @@ class Model:
         self.history_: List[dict] = []
         self.val_carved_ = 0  # train pairs fit() held out for validation (data without a val split)
         self.result_: Optional[_core.TrainResult] = None
+
+    def _init_auto(self, budget_minutes: float = 0.0, candidates: Optional[Sequence] = None):
+        """Model("auto"): fit() trains every candidate and keeps the lowest validation NLL, as
+        ``plural train --model auto`` does; afterwards ``family`` and ``config`` are the winner's and ``auto_`` holds
+        the table (``auto_["candidates"]``, each with val_accuracy, val_nll, seconds, or the reason it was skipped).
+        candidates: (family, k) pairs, k = 0 for the family's default; None = the default list."""
+        self.family, self.config = "auto", {}
+        self.budget_minutes_ = as_number(budget_minutes, "Model: budget_minutes")
+        self.candidates_ = []
+        for i, c in enumerate(as_list(candidates or [], "Model: candidates", "a list of (family, k) pairs")):
+            family, k = (c, 0) if isinstance(c, str) else tuple(c)
+            _core.require_model_family(as_text(family, f"Model: candidates[{i}]"))
+            self.candidates_.append((family, as_number(k, f"Model: candidates[{i}] k", integer=True)))
+        self.auto_ = {"candidates": []}
+        self.core_, self.features_, self.session_, self.result_ = None, None, None, None
+        self.history_, self.val_carved_ = [], 0
+
+    def _fit_auto(self, view, cfg) -> None:
+        self.core_, self.result_, rows, winner = _core.fit_auto(
+            view, self.candidates_, self.budget_minutes_, cfg.seed, cfg.epochs if self._epochs_given else 0,
+            cfg.val_carved)
+        self.auto_ = {"candidates": rows, "winner": rows[winner]["name"]}
+        self.family, self.config = self.core_.family, self.core_.config
 
     # ---- training and evaluation ---------------------------------------------------------------------------
     def fit(self, data: _core.PreferenceData, features: FeatureStore, *, seed: int = 0, verbose: bool = False,
@@ -77,7 +104,12 @@ class Model:
         _check_store(features, "fit")
         if val not in ("auto", "none"):
             raise ValueError(f"fit: val must be 'auto' or 'none', got {val!r}")
-        cfg = _core.default_train_config(self.family)
+        auto = self.auto_ is not None
+        if auto and set(train_options) - {"epochs"}:
+            raise ValueError(f"fit: Model('auto') trains each candidate with its defaults; only epochs may be given, "
+                             f"not {', '.join(sorted(set(train_options) - {'epochs'}))}")
+        self._epochs_given = "epochs" in train_options
+        cfg = _core.default_train_config("bt" if auto else self.family)
         set_fields(cfg, train_options, "fit", "TrainConfig")
         set_field(cfg, "seed", seed, "fit: seed")
         set_field(cfg, "progress", verbose, "fit: verbose")
@@ -89,7 +121,10 @@ class Model:
         view = features.view(data)
         if graded_variants is not None:
             view.set_graded_variants(graded_variants)
-        self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg)
+        if auto:
+            self._fit_auto(view, cfg)
+        else:
+            self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg)
         self.features_ = features
         self.history_ = self.result_.history
         return self

@@ -319,3 +319,21 @@ def test_fit_holds_out_validation_when_the_data_has_none(tmp_path):
     assert m.val_carved_ == 0 and m.result_.val_pairs == 0 and m.result_.train_pairs == 40
     with pytest.raises(ValueError, match="val must be"):
         plural.Model("bt").fit(data, store, val="some")
+
+
+def test_auto_model_keeps_the_lowest_validation_nll(persona2, tmp_path):
+    pk, store = persona2
+    m = plural.Model("auto", candidates=["bt", ("pal-b", 2), ("pal-b", 500)]).fit(pk.data, store, epochs=3)
+    rows = m.auto_["candidates"]
+    assert [r["name"] for r in rows] == ["bt", "pal-b K=2", "pal-b K=500"]
+    assert "skipped" in rows[2] and "500" in rows[2]["skipped"]
+    trained = [r for r in rows if "val_nll" in r]
+    best = min(trained, key=lambda r: r["val_nll"])
+    assert m.auto_["winner"] == best["name"] and m.family == best["family"]
+    m.save(str(tmp_path / "auto.pt"))
+    again = plural.load(str(tmp_path / "auto.pt"), store)
+    assert again.family == m.family
+    with pytest.raises(ValueError, match="only epochs"):
+        plural.Model("auto").fit(pk.data, store, lr=0.1)
+    with pytest.raises(ValueError, match="unknown model family"):
+        plural.Model("auto", candidates=["nope"])
