@@ -13,6 +13,7 @@
 #include "bench/bench_persona_c.hpp"
 #include "bench/bench_query.hpp"
 #include "bench/bench_rationale.hpp"
+#include "bench/bench_real.hpp"
 #include "bench/bench_strength.hpp"
 #include "bench/bench_train_speed.hpp"
 #include "core/base/error.hpp"
@@ -408,9 +409,42 @@ void add_active(CLI::App& bench, Common& common) {
       },
       [](ActiveOpts& o) { return active_bench(o.bench, o.setup); });
 }
+struct RealOpts {
+  BenchSetup setup;
+  RealBench bench;
+  std::vector<std::string> data, encoders;
+  std::string models = "bt,per-user-bt,lore,pal-a,pal-b,vpl", shots = "0,1,2,5,10";
+  bool no_auto = false;
+};
+
+void add_real(CLI::App& bench, Common& common) {
+  add_verb<RealOpts>(
+      bench, common, "real",
+      "Any preference files: every family and --model auto's pick, seen and unseen@shots, accuracy, NLL, ECE",
+      [](CLI::App* cmd, RealOpts& o) {
+        cmd->remove_option(cmd->get_option("--encoder"));  // one per --data here
+        cmd->add_option("--data", o.data, "preference file (repeat for several datasets)")->required();
+        cmd->add_option("--encoder", o.encoders, "its encoder spec (once for all, or once per --data)")->required();
+        cmd->add_option("--models", o.models, "families in the table")->capture_default_str();
+        cmd->add_option("--shots", o.shots, "unseen users' shots")->capture_default_str();
+        cmd->add_flag("--no-auto", o.no_auto, "leave out --model auto's selection");
+      },
+      [](RealOpts& o) {
+        PLURAL_CHECK(o.encoders.size() == 1 || o.encoders.size() == o.data.size(), "--encoder: give one for all or ",
+                     o.data.size(), " (one per --data), got ", o.encoders.size());
+        for (size_t i = 0; i < o.data.size(); ++i)
+          o.bench.datasets.push_back({o.data[i], o.encoders[o.encoders.size() == 1 ? 0 : i]});
+        o.bench.models = family_list(o.models);
+        o.bench.shots = parse_int_list(o.shots, "--shots");
+        for (auto s : o.bench.shots) PLURAL_CHECK(s >= 0, "--shots: must be >= 0, got ", s);
+        o.bench.run_auto = !o.no_auto;
+      },
+      [](RealOpts& o) { return real_bench(o.bench, o.setup); });
+}
 }  // namespace
 
 void add_bench_commands(CLI::App& bench, Common& common) {
+  add_real(bench, common);
   add_persona(bench, common);
   add_ukp(bench, common);
   add_strength(bench, common);
