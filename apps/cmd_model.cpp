@@ -181,7 +181,7 @@ void add_train(CLI::App& app, Common& common) {
   struct Opts {
     std::string data, cache, encoder = "minilm", model = "bt", config = "{}", out, group_lr, variants;
     TrainConfig train;
-    bool quiet = false, json_out = false, no_val = false;
+    bool quiet = false, json_out = false, no_val = false, no_tune_prior = false;
     int shards = 1;
     double dist_timeout = 300, budget_minutes = 0;
   };
@@ -245,9 +245,12 @@ void add_train(CLI::App& app, Common& common) {
   cmd->add_flag("--no-val", o->no_val,
                 "data without val comparisons: train on all of them for the given epochs (default: hold out about "
                 "10% of each seen user's train pairs for early stopping)");
+  cmd->add_flag("--no-tune-prior", o->no_tune_prior,
+                "keep the family's prior for new users instead of choosing it on the validation pairs after training");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
+    o->train.tune_prior = !o->no_tune_prior;
     if (o->model == "auto") {
       for (const char* opt : {"--config", "--loss", "--lr", "--user-lr", "--group-lr", "--batch-size", "--patience",
                               "--variants", "--shards", "--checkpoint", "--metrics", "--rationale-weight"})
@@ -363,15 +366,26 @@ void add_train(CLI::App& app, Common& common) {
                 {"steps", r.steps},
                 {"comm_seconds", r.comm_seconds},
                 {"allreduce_floats", r.allreduce_floats}};
+      if (r.prior.tuned)
+        j["prior"] = {{"variance", r.prior.variance},
+                      {"val_nll_trained", r.prior.val_nll_trained},
+                      {"val_nll_adapted", r.prior.val_nll_adapted},
+                      {"seen_refit", r.prior.seen_refit},
+                      {"users", r.prior.users}};
       std::cout << j.dump() << "\n";
     } else {
       char val[96] = "no validation pairs: the last epoch is kept";  // never a made-up validation figure
       if (r.val_pairs > 0)
         std::snprintf(val, sizeof val, "best %d, val loss %.4f, val acc %.3f", r.best_epoch, r.best_val_loss,
                       r.best_val_accuracy);
-      std::printf("%s: %lld train pairs, %d epochs (%s), %.1f s, %.0f pairs/s on %d threads\nsaved %s\n",
-                  o->model.c_str(), static_cast<long long>(r.train_pairs), r.epochs_run, val, r.seconds,
-                  r.pairs_per_second, threads, o->out.c_str());
+      std::printf("%s: %lld train pairs, %d epochs (%s), %.1f s, %.0f pairs/s on %d threads\n", o->model.c_str(),
+                  static_cast<long long>(r.train_pairs), r.epochs_run, val, r.seconds, r.pairs_per_second, threads);
+      if (r.prior.tuned)
+        std::printf("prior variance %.4g chosen on %lld users' val pairs (val NLL of posteriors %.4f, of trained seen "
+                    "states %.4f: %s)\n",
+                    r.prior.variance, static_cast<long long>(r.prior.users), r.prior.val_nll_adapted,
+                    r.prior.val_nll_trained, r.prior.seen_refit ? "seen users refit" : "seen states kept");
+      std::printf("saved %s\n", o->out.c_str());
     }
   });
 }

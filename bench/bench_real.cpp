@@ -63,7 +63,8 @@ void print_metric(const char* what, const std::vector<Row>& rows, const std::vec
       char buf[32];
       double h = half ? half(c->pairs) : 0;
       if (half)
-        std::snprintf(buf, sizeof buf, "%.3f±%.3f%s", value(c->pairs), h, mark && misses_calibration(*c, ref) ? "*" : "");
+        std::snprintf(buf, sizeof buf, "%.3f±%.3f%s", value(c->pairs), h,
+                      mark && misses_calibration(*c, ref) ? "*" : "");
       else
         std::snprintf(buf, sizeof buf, "%.3f", value(c->pairs));
       std::printf(" %-13s", buf);
@@ -123,12 +124,15 @@ json one_dataset(const RealDataset& d, const RealBench& bench, BenchSetup setup)
   if (!setup.json) {
     std::printf("%s (%s)\n  %s; %lld train pairs held out for validation\n", d.data.c_str(), encoder_id.c_str(),
                 data.summary().c_str(), static_cast<long long>(carved));
-    print_metric("accuracy", rows, bench.shots, [](const PairMetrics& m) { return m.accuracy; },
-                 [](const PairMetrics& m) { return (m.acc_hi - m.acc_lo) / 2; }, false);
-    print_metric("NLL", rows, bench.shots, [](const PairMetrics& m) { return m.nll; },
-                 [](const PairMetrics& m) { return (m.nll_hi - m.nll_lo) / 2; }, true);
+    print_metric(
+        "accuracy", rows, bench.shots, [](const PairMetrics& m) { return m.accuracy; },
+        [](const PairMetrics& m) { return (m.acc_hi - m.acc_lo) / 2; }, false);
+    print_metric(
+        "NLL", rows, bench.shots, [](const PairMetrics& m) { return m.nll; },
+        [](const PairMetrics& m) { return (m.nll_hi - m.nll_lo) / 2; }, true);
     std::printf("  * NLL above population BT's where the accuracy is at least BT's (the calibration goal of #29)\n");
-    print_metric("ECE", rows, bench.shots, [](const PairMetrics& m) { return m.ece; }, nullptr, false);
+    print_metric(
+        "ECE", rows, bench.shots, [](const PairMetrics& m) { return m.ece; }, nullptr, false);
     std::printf("\n");
   }
   return out;

@@ -124,6 +124,9 @@ class RewardModel : public torch::nn::Module {
   int64_t user_row(const std::string& id) const;  ///< -1 when not a seen user
   /// Stable fingerprint: family + config + dims (+ the seen-user list). UserStates carry it.
   std::string model_id() const;
+  /// After a change that config_json() shows (training's prior tuning): model_id() and the weights id are
+  /// computed afresh. Not thread-safe; only fit calls it, before the model is shared.
+  void forget_model_id() { id_cache_ = std::make_shared<IdCache>(); }
   /// Fingerprint of the exact weights, set when the model is saved or loaded ("" until then, and after train()
   /// starts changing them). A state adapted on one training run is refused by a retrained model of the same config.
   std::string weights_id() const;
@@ -139,7 +142,7 @@ class RewardModel : public torch::nn::Module {
 
  private:
   // model_id() hashes the config and every seen-user id; scoring checks it on each call, so it is computed once
-  // (config and dims never change after construction).
+  // (config and dims do not change after construction, except through forget_model_id()).
   struct IdCache {
     std::once_flag once;
     std::string id;

@@ -38,7 +38,11 @@ const core::ConfigSchema<LoRe::Config>& lore_schema() {
 }
 }  // namespace
 
-std::string LoRe::config_json() const { return lore_schema().write(config_); }
+std::string LoRe::config_json() const {
+  auto c = config_;
+  c.prior_var = prior_var();  // as tuned after training
+  return lore_schema().write(c);
+}
 
 torch::Tensor LoRe::phi(const ItemBatch& items) const {
   check_items(items, dims_, config_.use_prompt, "lore");

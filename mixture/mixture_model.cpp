@@ -103,6 +103,11 @@ core::UserEmbedding MixtureModel::user_embedding(const UserState& state) const {
   return {core::UserEmbedding::Kind::mixture_weights, torch::softmax(state.at("theta"), 0)};
 }
 
+void MixtureModel::set_seen_state(int64_t row, const UserState& adapted) {
+  torch::NoGradGuard no_grad;
+  theta_[row].copy_(adapted.at("theta"));
+}
+
 UserState MixtureModel::prior_state() const {
   UserState s = RewardModel::prior_state();
   s.tensors["theta"] = torch::zeros({k_});

@@ -7,6 +7,7 @@
 
 #include "core/model.hpp"
 #include "core/query.hpp"
+#include "core/tunable_prior.hpp"
 
 namespace plural::mixture {
 
@@ -40,7 +41,7 @@ std::vector<double> to_doubles(const torch::Tensor& t);
 /// Both sides of a batch as one item batch [a; b] (features, prompts and contexts where given).
 core::ItemBatch both_sides(const core::PairBatch& batch);
 
-class MixtureModel : public core::RewardModel, public core::UserPosterior {
+class MixtureModel : public core::RewardModel, public core::UserPosterior, public core::TunablePrior {
  public:
   int64_t K() const { return k_; }
   /// Simplex weights [B, K] of seen-user rows (-1 = the prior user, θ = 0, uniform weights). In partition mode
@@ -78,6 +79,12 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior {
                               uint64_t seed) override;
   const torch::Tensor& theta() const { return theta_; }
   double prior_var() const { return prior_var_; }
+  /// Variances of the Gaussian prior on θ from 1/16 (the users stay near uniform weights) to 64.
+  std::vector<double> prior_grid() const override { return {1.0 / 16, 0.25, 1, 4, 16, 64}; }
+  double prior_variance() const override { return prior_var_; }
+  void set_prior_variance(double v) override { prior_var_ = v; }
+  /// θ_row = the adapted θ.
+  void set_seen_state(int64_t row, const core::UserState& adapted) override;
 
  protected:
   /// Registers θ [users, K] ~ N(0, I) (as the original does).

@@ -53,7 +53,11 @@ const core::ConfigSchema<PalA::Config>& pal_a_schema() {
 }
 }  // namespace
 
-std::string PalA::config_json() const { return pal_a_schema().write(config_); }
+std::string PalA::config_json() const {
+  auto c = config_;
+  c.prior_var = prior_var();  // as tuned after training
+  return pal_a_schema().write(c);
+}
 
 torch::Tensor PalA::embed(const ItemBatch& items) {
   check_items(items, dims_, config_.use_prompt, "pal-a");

@@ -55,7 +55,11 @@ const core::ConfigSchema<PalB::Config>& pal_b_schema() {
 }
 }  // namespace
 
-std::string PalB::config_json() const { return pal_b_schema().write(config_); }
+std::string PalB::config_json() const {
+  auto c = config_;
+  c.prior_var = prior_var();  // as tuned after training
+  return pal_b_schema().write(c);
+}
 
 double PalB::tau() const { return std::min(std::exp(log_scale_.item<double>()), 100.0); }
 

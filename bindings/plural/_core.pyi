@@ -327,6 +327,7 @@ class TrainResult:
     epochs_run: int
     history: List[Dict[str, float]]
     pairs_per_second: float
+    prior: Optional[Dict[str, Any]]
     seconds: float
     target_reached_seconds: float
     train_pairs: int

@@ -36,7 +36,14 @@ const ConfigSchema<PerUserBT::Config>& per_user_bt_schema() {
     mlp_fields(s, &PerUserBT::Config::mlp);
     s.field("embed", &PerUserBT::Config::embed, "E, the width of the user head φ(x, p) (> 0)", 0, kMaxWidth)
         .field("use_prompt", &PerUserBT::Config::use_prompt, "concatenate prompt features when the data has them")
-        .field("user_l2", &PerUserBT::Config::user_l2, "L2 penalty on a user's head deviation, per training pair");
+        .field("user_l2", &PerUserBT::Config::user_l2, "L2 penalty on a user's head deviation, per training pair")
+        .field("prior_var", &PerUserBT::Config::prior_var,
+               "scale of a new user's head prior over prior_diag (0 = the seen heads' moments; training tunes it on "
+               "validation)",
+               0, 1e12)
+        .field("prior_mean", &PerUserBT::Config::prior_mean, "the head prior's mean (set by training's prior tuning)")
+        .field("prior_diag", &PerUserBT::Config::prior_diag,
+               "the head prior's per-dimension variances before scaling (set by training's prior tuning)");
     return s;
   }();
   return schema;
@@ -75,6 +82,12 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
   config_.mlp.validate("per-user-bt");
   PLURAL_CHECK(config_.embed > 0, "per-user-bt: embed must be > 0, got ", config_.embed);
   PLURAL_CHECK(config_.user_l2 >= 0, "per-user-bt: user_l2 must be >= 0, got ", config_.user_l2);
+  const size_t E = static_cast<size_t>(config_.embed);
+  PLURAL_CHECK(config_.prior_mean.empty() == config_.prior_diag.empty() &&
+                   (config_.prior_mean.empty() || (config_.prior_mean.size() == E && config_.prior_diag.size() == E)),
+               "per-user-bt: prior_mean and prior_diag must both be empty or both have embed = ", E, " numbers");
+  for (double v : config_.prior_diag)
+    PLURAL_CHECK(std::isfinite(v) && v > 0, "per-user-bt: prior_diag must be finite and > 0, got ", v);
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   set_dims(dims);
   mlp_ = register_module("mlp",
@@ -100,6 +113,16 @@ torch::Tensor PerUserBT::reward_seen(const ItemBatch& items, const torch::Tensor
 torch::Tensor PerUserBT::reward(const ItemBatch& items, const UserState& state) {
   check_state(state, "per-user-bt.reward");
   return torch::mv(embed(items), state.at("w"));
+}
+
+torch::Tensor PerUserBT::logits_for(const PairBatch& batch, const UserState& state) {
+  check_state(state, "per-user-bt.logits_for");
+  auto d = embed(batch.a) - embed(batch.b);
+  auto z = torch::mv(d, state.at("w"));
+  auto cov = state.tensors.find("cov");
+  if (cov == state.tensors.end()) return z;
+  auto var = (torch::mm(d, cov->second.to(d.dtype())) * d).sum(1).clamp_min(0);
+  return z / torch::sqrt(1 + (M_PI / 8) * var);
 }
 
 torch::Tensor PerUserBT::regularizer(const PairBatch& batch) {
@@ -136,10 +159,39 @@ UserState PerUserBT::prior_state() const {
 
 std::pair<torch::Tensor, torch::Tensor> PerUserBT::head_prior() const {
   torch::NoGradGuard no_grad;
+  if (config_.prior_var > 0 && !config_.prior_diag.empty()) {
+    auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+    auto mean = torch::tensor(config_.prior_mean, opts).to(torch::kFloat32);
+    auto diag = torch::tensor(config_.prior_diag, opts).to(torch::kFloat32) * config_.prior_var;
+    return {mean, diag};
+  }
   if (delta_.size(0) < 2) return {w0_.detach().clone(), torch::ones({config_.embed})};
   auto mean = delta_.mean(0);
   auto var = delta_.var(0, /*unbiased=*/true).clamp_min(1e-4);
   return {(w0_ + mean).detach().clone(), var.detach().clone()};
+}
+
+void PerUserBT::begin_tuning() {
+  torch::NoGradGuard no_grad;
+  auto mean = delta_.size(0) > 0 ? w0_ + delta_.mean(0) : w0_.clone();
+  const double energy = std::max(mean.pow(2).mean().item<double>(), 1e-8);
+  auto var = delta_.size(0) >= 2 ? delta_.var(0, /*unbiased=*/true) : torch::full({config_.embed}, energy);
+  var = var.clamp_min(1e-4 * energy).to(torch::kFloat64).contiguous();
+  auto m = mean.to(torch::kFloat64).contiguous();
+  config_.prior_mean.assign(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+  config_.prior_diag.assign(var.data_ptr<double>(), var.data_ptr<double>() + var.numel());
+  config_.prior_var = 1;
+}
+
+std::vector<double> PerUserBT::prior_grid() const {
+  std::vector<double> grid;
+  for (int e = -3; e <= 4; ++e) grid.push_back(std::pow(4.0, e));
+  return grid;
+}
+
+void PerUserBT::set_seen_state(int64_t row, const UserState& adapted) {
+  torch::NoGradGuard no_grad;
+  delta_[row].copy_(adapted.at("w") - w0_);
 }
 
 FamilyRecord bt_family() {

@@ -7,6 +7,7 @@
 #include "core/mlp.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
+#include "core/tunable_prior.hpp"
 
 namespace plural::core {
 
@@ -33,19 +34,27 @@ class BradleyTerry : public RewardModel {
 
 /// r_u(x, p) = (w0 + δ_u) · φ(x, p) with φ a shared MLP. Family "per-user-bt".
 /// UserState tensors: "w" [E] (the user's head), "cov" [E, E] (Laplace covariance of w, adapted users).
-class PerUserBT : public RewardModel, public UserPosterior {
+class PerUserBT : public RewardModel, public UserPosterior, public TunablePrior {
  public:
   struct Config {
     MlpOptions mlp;
     int64_t embed = 64;  ///< E, size of φ
     bool use_prompt = true;
     double user_l2 = 1e-3;  ///< L2 penalty on δ_u per training pair
+    /// > 0 with prior_mean and prior_diag: a new user's head prior is N(prior_mean, prior_var · diag(prior_diag)),
+    /// the seen heads' moments when training ended, scaled on validation (prior tuning); 0: the seen heads' current
+    /// moments, unscaled (models saved before the tuning).
+    double prior_var = 0;
+    std::vector<double> prior_mean, prior_diag;
   };
   PerUserBT(const ModelDims& dims, Config config);
   std::string family() const override { return "per-user-bt"; }
   std::string config_json() const override;
   torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const ItemBatch& items, const UserState& state) override;
+  /// For a state with a posterior ("cov"), the posterior predictive: MacKay's probit approximation
+  /// wᵀd / √(1 + π/8 · dᵀ cov d), d = φ(a) − φ(b). A user known from one answer is not as sure as her mean head.
+  torch::Tensor logits_for(const PairBatch& batch, const UserState& state) override;
   torch::Tensor regularizer(const PairBatch& batch) override;
   std::map<std::string, std::vector<torch::Tensor>> param_groups() override;
   UserState seen_state(int64_t row) const override;
@@ -58,6 +67,15 @@ class PerUserBT : public RewardModel, public UserPosterior {
   torch::Tensor item_representation(const ItemBatch& items) override { return embed(items); }
   /// Empirical-Bayes prior over user heads from the seen users: mean [E] and per-dimension variance [E].
   std::pair<torch::Tensor, torch::Tensor> head_prior() const;
+  /// Fixes the seen heads' mean and per-dimension variances (floored at 1e-4 of the head's energy per dimension)
+  /// as the prior's shape.
+  void begin_tuning() override;
+  /// Scales of that shape from 1/64 to 256.
+  std::vector<double> prior_grid() const override;
+  double prior_variance() const override { return config_.prior_var; }
+  void set_prior_variance(double v) override { config_.prior_var = v; }
+  /// δ_row = the adapted head − w0.
+  void set_seen_state(int64_t row, const UserState& adapted) override;
   const Config& config() const { return config_; }
 
   /// The logit wᵀ(φ(a) − φ(b)) is linear in the head w: a pool's preparation is φ(a) − φ(b), and the Laplace

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/family.hpp"
+#include "core/train/prior_tuning.hpp"
 #include "core/train/train_defaults.hpp"
 
 namespace plural::core {
@@ -20,6 +21,7 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
   Fitted f;
   f.model = make_model(family, view.dims(), config_json);
   f.result = train(*f.model, view, train_config, dp);
+  if (train_config.tune_prior && !dp) f.result.prior = tune_prior(*f.model, view);
   return f;
 }
 

@@ -36,7 +36,10 @@ const ConfigSchema<TrainConfig>& train_config_schema() {
         .field("rationale_weight", &C::rationale_weight, "weight of the rationale loss", 0, 1e6)
         .field("rationale_temperature", &C::rationale_temperature, "the rationale loss's temperature", 0, 1e3)
         .exclusive_min()
-        .field("spo_weight", &C::spo_weight, "weight of SPO's preference-degree loss", 0, 1e6);
+        .field("spo_weight", &C::spo_weight, "weight of SPO's preference-degree loss", 0, 1e6)
+        .field("tune_prior", &C::tune_prior,
+               "choose a new user's prior on the validation pairs and refit seen users' states when that predicts "
+               "better (per-user BT, PAL, LoRe)");
     return s;
   }();
   return schema;

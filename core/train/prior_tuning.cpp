@@ -1,0 +1,122 @@
+#include "core/train/prior_tuning.hpp"
+
+#include <torch/torch.h>
+
+#include <limits>
+#include <map>
+
+#include "core/tunable_prior.hpp"
+
+namespace plural::core {
+
+namespace {
+struct SeenUser {
+  int64_t row = -1;
+  std::string id;
+  PairBatch train, val;
+};
+
+double mean_nll(RewardModel& model, const PairBatch& b, const UserState* state) {
+  auto z = (state ? model.logits_for(b, *state) : model.logits(b)).to(torch::kFloat64);
+  auto y = b.label.to(torch::kFloat64);
+  return (torch::nn::functional::softplus(z) - y * z).mean().item<double>();
+}
+
+// The prior's few-shot criterion: each held-out pair predicted from the user's other held-out pairs (none of which
+// the shared weights were trained on), NLL averaged per user, then over users with at least 2 val pairs. Posteriors
+// from the train pairs would flatter a wide prior: the shared weights have fit those very pairs.
+double leave_one_out_nll(RewardModel& model, const Adapter& adapter, const std::vector<const SeenUser*>& users) {
+  double sum = 0;
+  int64_t counted = 0;
+  for (const auto* u : users) {
+    const int64_t n = u->val.size();
+    if (n < 2) continue;
+    double user = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      auto keep = torch::cat({torch::arange(0, i), torch::arange(i + 1, n)});
+      auto st = adapter.adapt(model, u->val.select(keep), u->id);
+      user += mean_nll(model, u->val.select(torch::tensor({i})), &st);
+    }
+    sum += user / static_cast<double>(n);
+    ++counted;
+  }
+  return counted ? sum / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
+}
+
+// Every seen user the model knows with train pairs; `val` is empty for those without val pairs.
+std::vector<SeenUser> seen_users(RewardModel& model, DatasetView& view) {
+  const auto& data = view.data();
+  std::map<int32_t, std::vector<size_t>> train, val;
+  for (size_t i : view.rows(Split::train, true)) train[data.comparisons[i].user].push_back(i);
+  for (size_t i : view.rows(Split::val, true)) val[data.comparisons[i].user].push_back(i);
+  std::vector<SeenUser> out;
+  for (const auto& [u, rows] : train) {
+    const int64_t row = model.user_row(data.users[u].id);
+    if (row < 0) continue;
+    auto v = val.find(u);
+    out.push_back({row, data.users[u].id, view.batch(rows), v == val.end() ? PairBatch{} : view.batch(v->second)});
+  }
+  return out;
+}
+}  // namespace
+
+PriorTuning tune_prior(RewardModel& model, DatasetView& view) {
+  PriorTuning out;
+  auto* tp = dynamic_cast<TunablePrior*>(&model);
+  if (!tp) return out;
+  view.bind(model);
+  auto all = seen_users(model, view);
+  std::vector<const SeenUser*> users;  // the ones with val pairs: what the prior is chosen on
+  for (const auto& u : all)
+    if (u.val.label.defined()) users.push_back(&u);
+  if (users.empty()) return out;
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  auto adapter = make_adapter(model.family(), "", "{}");
+  tp->begin_tuning();
+  double trained = 0;
+  for (const auto* u : users) trained += mean_nll(model, u->val, nullptr);
+  const double n = static_cast<double>(users.size());
+  double best = std::numeric_limits<double>::infinity(), best_var = tp->prior_variance();
+  for (double v : tp->prior_grid()) {
+    tp->set_prior_variance(v);
+    double many = 0;
+    for (const auto* u : users) {
+      auto st = adapter->adapt(model, u->train, u->id);
+      many += mean_nll(model, u->val, &st);
+    }
+    const double loo = leave_one_out_nll(model, *adapter, users);
+    const double nll = std::isfinite(loo) ? 0.5 * (loo + many / n) : many / n;
+    if (nll < best) {
+      best = nll;
+      best_var = v;
+    }
+  }
+  tp->set_prior_variance(best_var);
+  // The seen users' posterior means from all their train pairs, on their val pairs, scored as seen states are
+  // (a trained state has no covariance to moderate its predictions with).
+  double adapted = 0;
+  for (const auto* u : users) {
+    auto st = adapter->adapt(model, u->train, u->id);
+    st.tensors.erase("cov");
+    adapted += mean_nll(model, u->val, &st);
+  }
+  out.tuned = true;
+  out.variance = best_var;
+  out.val_nll_trained = trained / n;
+  out.val_nll_adapted = adapted / n;
+  out.loo_nll = best;
+  out.users = static_cast<int64_t>(users.size());
+  out.seen_refit = out.val_nll_adapted < out.val_nll_trained;
+  if (out.seen_refit) {  // every seen user, also those too few pairs to give any to validation
+    std::vector<std::pair<int64_t, UserState>> states;
+    for (const auto& u : all) states.emplace_back(u.row, adapter->adapt(model, u.train, u.id));
+    for (const auto& [row, st] : states) tp->set_seen_state(row, st);  // after all: a prior may read seen states
+  }
+  model.forget_model_id();  // the config now holds the tuned prior
+  model.train(was_training);
+  return out;
+}
+
+}  // namespace plural::core
