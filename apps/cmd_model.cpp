@@ -116,21 +116,6 @@ struct AutoTrainArgs {
   bool quiet = false, json_out = false, no_val = false;
 };
 
-json auto_row_json(const AutoRow& r) {
-  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
-  json j = {{"name", r.candidate.name()}, {"family", r.candidate.family}, {"k", r.candidate.k}};
-  if (!r.skipped.empty()) {
-    j["skipped"] = r.skipped;
-    return j;
-  }
-  j.update({{"val_accuracy", num(r.val_accuracy)},
-            {"val_nll", num(r.val_nll)},
-            {"val_users", r.val_users},
-            {"epochs", r.epochs},
-            {"seconds", r.seconds}});
-  return j;
-}
-
 // plural train --model auto: every candidate with its defaults, the lowest validation NLL saved.
 void train_auto(const AutoTrainArgs& a) {
   auto data = read_preferences(a.data);
@@ -163,13 +148,9 @@ void train_auto(const AutoTrainArgs& a) {
   session.save(a.out);
   const auto& win = table.rows[static_cast<size_t>(table.winner)];
   if (a.json_out) {
-    json rows = json::array();
-    for (const auto& r : table.rows) rows.push_back(auto_row_json(r));
-    std::cout << json{{"model", "auto"},       {"winner", win.candidate.name()}, {"family", win.candidate.family},
-                      {"k", win.candidate.k},  {"val_nll", win.val_nll},         {"val_accuracy", win.val_accuracy},
-                      {"val_carved", carved},  {"candidates", rows},             {"out", a.out}}
-                     .dump()
-              << "\n";
+    auto j = auto_result_json(table);
+    j.update({{"model", "auto"}, {"val_carved", carved}, {"out", a.out}});
+    std::cout << j.dump() << "\n";
     return;
   }
   std::printf("auto: %s has the lowest validation NLL (%.4f per user, val acc %.3f) of %zu candidates\nsaved %s\n",

@@ -81,19 +81,6 @@ json row_json(const Row& r) {
   return {{"model", r.model}, {"train_seconds", r.seconds}, {"cells", cells}};
 }
 
-json auto_json(const AutoResult& a) {
-  json rows = json::array();
-  for (const auto& r : a.rows) {
-    json j = {{"name", r.candidate.name()}};
-    if (!r.skipped.empty())
-      j["skipped"] = r.skipped;
-    else
-      j.update({{"val_nll", r.val_nll}, {"val_accuracy", r.val_accuracy}, {"seconds", r.seconds}});
-    rows.push_back(j);
-  }
-  return {{"winner", a.rows[static_cast<size_t>(a.winner)].candidate.name()}, {"candidates", rows}};
-}
-
 json one_dataset(const RealDataset& d, const RealBench& bench, BenchSetup setup) {
   auto data = read_preferences(d.data);
   const int64_t carved = carve_validation(data, setup.seed);
@@ -118,7 +105,7 @@ json one_dataset(const RealDataset& d, const RealBench& bench, BenchSetup setup)
     auto a = fit_auto(view, ao);
     const auto& win = a.rows[static_cast<size_t>(a.winner)];
     rows.push_back(score("auto: " + win.candidate.name(), *a.fitted.model, 0, view, bench.shots, setup.seed));
-    out["auto"] = auto_json(a);
+    out["auto"] = auto_result_json(a);
   }
   for (const auto& r : rows) out["models"].push_back(row_json(r));
   if (!setup.json) {

@@ -381,6 +381,8 @@ void bind_training(py::module_& m) {
       .def_readwrite("rationale_temperature", &TrainConfig::rationale_temperature)
       .def_readwrite("spo_weight", &TrainConfig::spo_weight,
                      "> 0: add SPO's preference-degree loss on the view's graded variants")
+      .def_readwrite("tune_prior", &TrainConfig::tune_prior,
+                     "after training, choose a new user's prior on the validation pairs (per-user BT, PAL, LoRe)")
       .def_readwrite("progress", &TrainConfig::progress)
       .def_readwrite("metrics_path", &TrainConfig::metrics_path)
       .def_readwrite("checkpoint_path", &TrainConfig::checkpoint_path)
@@ -461,23 +463,7 @@ void bind_training(py::module_& m) {
           py::gil_scoped_release release;
           r = fit_auto(view, o);
         }
-        py::list rows;
-        for (const auto& row : r.rows) {
-          py::dict d;
-          d["name"] = row.candidate.name();
-          d["family"] = row.candidate.family;
-          d["k"] = row.candidate.k;
-          if (!row.skipped.empty()) {
-            d["skipped"] = row.skipped;
-          } else {
-            d["val_accuracy"] = row.val_accuracy;
-            d["val_nll"] = row.val_nll;
-            d["val_users"] = row.val_users;
-            d["epochs"] = row.epochs;
-            d["seconds"] = row.seconds;
-          }
-          rows.append(d);
-        }
+        auto rows = json_loads(auto_result_json(r)["candidates"].dump());
         return py::make_tuple(r.fitted.model, r.fitted.result, rows, r.winner);
       },
       py::arg("view"), py::arg("candidates") = std::vector<std::pair<std::string, int>>{},

@@ -313,6 +313,7 @@ class TrainConfig:
     rationale_weight: float
     rationale_temperature: float
     spo_weight: float
+    tune_prior: bool
     user_lr: float
     user_weight_decay: float
     val_carved: int

@@ -55,6 +55,30 @@ void score_validation(RewardModel& model, DatasetView& view, AutoRow& row) {
 }
 }  // namespace
 
+nlohmann::json auto_row_json(const AutoRow& r) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  nlohmann::json j = {{"name", r.candidate.name()}, {"family", r.candidate.family}, {"k", r.candidate.k}};
+  if (!r.skipped.empty()) {
+    j["skipped"] = r.skipped;
+    return j;
+  }
+  j.update({{"val_accuracy", num(r.val_accuracy)},
+            {"val_nll", num(r.val_nll)},
+            {"val_users", r.val_users},
+            {"epochs", r.epochs},
+            {"seconds", r.seconds}});
+  return j;
+}
+
+nlohmann::json auto_result_json(const AutoResult& result) {
+  auto rows = nlohmann::json::array();
+  for (const auto& r : result.rows) rows.push_back(auto_row_json(r));
+  const auto& win = result.rows.at(static_cast<size_t>(result.winner));
+  auto j = auto_row_json(win);
+  return {{"winner", win.candidate.name()}, {"family", win.candidate.family},    {"k", win.candidate.k},
+          {"val_nll", j["val_nll"]},        {"val_accuracy", j["val_accuracy"]}, {"candidates", rows}};
+}
+
 AutoResult fit_auto(DatasetView& view, const AutoOptions& options) {
   const auto& data = view.data();
   int64_t seen_users = 0;

@@ -3,6 +3,7 @@
 // validation NLL (per user, then averaged over users) is lowest. Per-user averaging makes a user with many pairs
 // count as one person, as the evaluation does.
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ struct AutoResult {
   int winner = -1;            ///< index into rows
   Fitted fitted;              ///< the winner's model and training result
 };
+
+/// One candidate as JSON: name, family, k, then either "skipped" or val_accuracy, val_nll, val_users, epochs,
+/// seconds (non-finite numbers as null). The CLI, the bench and Python all print this shape.
+nlohmann::json auto_row_json(const AutoRow& row);
+/// The whole selection: {"winner": name, "family", "k", "val_nll", "val_accuracy", "candidates": [...]}.
+nlohmann::json auto_result_json(const AutoResult& result);
 
 /// Fits the candidates on `view`'s seen users and selects by validation NLL. Throws ValueError when no seen user
 /// has train comparisons, when nobody has val comparisons, or when every candidate was skipped.

@@ -249,6 +249,17 @@ assert j["val_carved"] > 0, j
 ' || { echo "FAIL: train --model auto --json"; fail=1; }
 "$cli" score --model "$tmp/auto.pt" --cache "$tmp/ip-cache.h5" --encoder "$ip_enc" --texts "$tmp/ip.texts.txt" \
   > /dev/null 2>&1 || { echo "FAIL: score with the auto-selected model"; fail=1; }
+"$bench" real --data "$tmp/ip.h5" --encoder "$ip_enc" --cache "$tmp/ip-bench.h5" --models bt,per-user-bt --shots 0,2 \
+  --epochs 1 --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tables"][0]
+assert [m["model"] for m in t["models"]][:2] == ["bt", "per-user-bt"], t["models"]
+cells = t["models"][1]["cells"]
+assert [c["shots"] for c in cells] == [None, 0, 2] and all("ece" in c and "nll_ci95" in c for c in cells), cells
+assert t["models"][2]["model"] == "auto: " + t["auto"]["winner"] and len(t["auto"]["candidates"]) == 16, t["auto"]
+' || { echo "FAIL: bench real --json"; fail=1; }
+expect 2 "--encoder: give one for all or 2" "$bench" real --data "$tmp/ip.h5" --data "$tmp/ip.h5" --encoder a \
+  --encoder b --encoder c --cache "$tmp/ip-bench.h5"
 expect 2 "--lr does not apply to --model auto" "$cli" train --model auto --data "$tmp/ip.h5" --cache "$tmp/ip-cache.h5" \
   --encoder "$ip_enc" -o "$tmp/auto2.pt" --lr 0.1
 expect 2 "--budget-minutes applies to --model auto only" "$cli" train --model bt --data "$tmp/ip.h5" \

@@ -337,3 +337,16 @@ def test_auto_model_keeps_the_lowest_validation_nll(persona2, tmp_path):
         plural.Model("auto").fit(pk.data, store, lr=0.1)
     with pytest.raises(ValueError, match="unknown model family"):
         plural.Model("auto", candidates=["nope"])
+
+
+def test_fit_chooses_the_new_user_prior_on_validation(persona2):
+    pk, store = persona2
+    m = plural.Model("per-user-bt").fit(pk.data, store, epochs=2)
+    p = m.result_.prior
+    assert p is not None and p["variance"] > 0 and p["users"] > 0
+    assert m.model.config["prior_var"] == pytest.approx(p["variance"])
+    assert len(m.model.config["prior_diag"]) == m.model.config["embed"]
+    untuned = plural.Model("per-user-bt").fit(pk.data, store, epochs=2, tune_prior=False)
+    assert untuned.result_.prior is None and untuned.model.config["prior_var"] == 0
+    cells = m.evaluate(pk.data, shots=[0])
+    assert all(0 <= c["ece"] <= 1 and c["nll_ci95"][0] <= c["nll"] <= c["nll_ci95"][1] for c in cells)
