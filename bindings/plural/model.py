@@ -27,7 +27,8 @@ User = Union[None, str, _core.UserState]
 def _cell_dict(c: _core.GridCell) -> dict:
     return {"users": c.users, "shots": None if c.shots < 0 else c.shots, "pairs": c.pairs.pairs,
             "accuracy": c.pairs.accuracy, "accuracy_ci95": (c.pairs.acc_lo, c.pairs.acc_hi), "nll": c.pairs.nll,
-            "nll_ci95": (c.pairs.nll_lo, c.pairs.nll_hi), "brier": c.pairs.brier, "ece": c.pairs.ece, "n_users": c.per_user.n, "user_accuracy_mean": c.per_user.mean,
+            "nll_ci95": (c.pairs.nll_lo, c.pairs.nll_hi), "brier": c.pairs.brier, "ece": c.pairs.ece,
+            "n_users": c.per_user.n, "user_accuracy_mean": c.per_user.mean,
             "user_accuracy_ci95": (c.per_user.lo, c.per_user.hi),
             "user_accuracy_worst_decile": c.per_user.worst_decile}
 
@@ -79,9 +80,9 @@ class Model:
         self.core_, self.features_, self.session_, self.result_ = None, None, None, None
         self.history_, self.val_carved_ = [], 0
 
-    def _fit_auto(self, view, cfg) -> None:
+    def _fit_auto(self, view, cfg, epochs_given: bool) -> None:
         self.core_, self.result_, rows, winner = _core.fit_auto(
-            view, self.candidates_, self.budget_minutes_, cfg.seed, cfg.epochs if self._epochs_given else 0,
+            view, self.candidates_, self.budget_minutes_, cfg.seed, cfg.epochs if epochs_given else 0,
             cfg.val_carved)
         self.auto_ = {"candidates": rows, "winner": rows[winner]["name"]}
         self.family, self.config = self.core_.family, self.core_.config
@@ -108,7 +109,6 @@ class Model:
         if auto and set(train_options) - {"epochs"}:
             raise ValueError(f"fit: Model('auto') trains each candidate with its defaults; only epochs may be given, "
                              f"not {', '.join(sorted(set(train_options) - {'epochs'}))}")
-        self._epochs_given = "epochs" in train_options
         cfg = _core.default_train_config("bt" if auto else self.family)
         set_fields(cfg, train_options, "fit", "TrainConfig")
         set_field(cfg, "seed", seed, "fit: seed")
@@ -122,7 +122,7 @@ class Model:
         if graded_variants is not None:
             view.set_graded_variants(graded_variants)
         if auto:
-            self._fit_auto(view, cfg)
+            self._fit_auto(view, cfg, "epochs" in train_options)
         else:
             self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg)
         self.features_ = features

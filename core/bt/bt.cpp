@@ -86,6 +86,9 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
   PLURAL_CHECK(config_.prior_mean.empty() == config_.prior_diag.empty() &&
                    (config_.prior_mean.empty() || (config_.prior_mean.size() == E && config_.prior_diag.size() == E)),
                "per-user-bt: prior_mean and prior_diag must both be empty or both have embed = ", E, " numbers");
+  PLURAL_CHECK(config_.prior_var == 0 || !config_.prior_diag.empty(),
+               "per-user-bt: prior_var scales prior_diag; give prior_mean and prior_diag with it (training's prior "
+               "tuning sets all three)");
   for (double v : config_.prior_diag)
     PLURAL_CHECK(std::isfinite(v) && v > 0, "per-user-bt: prior_diag must be finite and > 0, got ", v);
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
@@ -159,7 +162,7 @@ UserState PerUserBT::prior_state() const {
 
 std::pair<torch::Tensor, torch::Tensor> PerUserBT::head_prior() const {
   torch::NoGradGuard no_grad;
-  if (config_.prior_var > 0 && !config_.prior_diag.empty()) {
+  if (config_.prior_var > 0) {  // with prior_mean and prior_diag (the constructor checks)
     auto opts = torch::TensorOptions().dtype(torch::kFloat64);
     auto mean = torch::tensor(config_.prior_mean, opts).to(torch::kFloat32);
     auto diag = torch::tensor(config_.prior_diag, opts).to(torch::kFloat32) * config_.prior_var;

@@ -42,12 +42,10 @@ void score_validation(RewardModel& model, DatasetView& view, AutoRow& row) {
   double correct = 0, strict = 0, nll_sum = 0;
   for (const auto& [u, rows] : by_user) {
     auto b = view.batch(rows);
-    auto z = score_pairs(model, b, nullptr).to(torch::kFloat64);
-    auto y = b.label.to(torch::kFloat64);
-    auto s = y != 0.5;
-    strict += s.sum().item<double>();
-    correct += ((z > 0) == (y > 0.5)).logical_and(s).sum().item<double>();
-    nll_sum += (torch::nn::functional::softplus(z) - y * z).mean().item<double>();
+    const auto m = pair_metrics(score_pairs(model, b, nullptr), b.label);  // the evaluator's NLL and accuracy
+    strict += static_cast<double>(m.strict);
+    if (m.strict > 0) correct += m.accuracy * static_cast<double>(m.strict);
+    nll_sum += m.nll;
   }
   row.val_users = static_cast<int64_t>(by_user.size());
   row.val_accuracy = strict > 0 ? correct / strict : std::nan("");

@@ -79,39 +79,48 @@ PriorTuning tune_prior(RewardModel& model, DatasetView& view) {
   for (const auto* u : users) trained += mean_nll(model, u->val, nullptr);
   const double n = static_cast<double>(users.size());
   double best = std::numeric_limits<double>::infinity(), best_var = tp->prior_variance();
+  std::vector<UserState> best_states;  // the kept width's posteriors of `users` from their train pairs
   for (double v : tp->prior_grid()) {
     tp->set_prior_variance(v);
+    std::vector<UserState> states;
     double many = 0;
     for (const auto* u : users) {
-      auto st = adapter->adapt(model, u->train, u->id);
-      many += mean_nll(model, u->val, &st);
+      states.push_back(adapter->adapt(model, u->train, u->id));
+      many += mean_nll(model, u->val, &states.back());
     }
     const double loo = leave_one_out_nll(model, *adapter, users);
     const double nll = std::isfinite(loo) ? 0.5 * (loo + many / n) : many / n;
     if (nll < best) {
       best = nll;
       best_var = v;
+      best_states = std::move(states);
     }
   }
   tp->set_prior_variance(best_var);
+  if (best_states.empty())  // no width gave a finite criterion: the family's own prior, as it was
+    for (const auto* u : users) best_states.push_back(adapter->adapt(model, u->train, u->id));
   // The seen users' posterior means from all their train pairs, on their val pairs, scored as seen states are
   // (a trained state has no covariance to moderate its predictions with).
   double adapted = 0;
-  for (const auto* u : users) {
-    auto st = adapter->adapt(model, u->train, u->id);
-    st.tensors.erase("cov");
-    adapted += mean_nll(model, u->val, &st);
+  for (size_t i = 0; i < users.size(); ++i) {
+    UserState mean_only = best_states[i];
+    mean_only.tensors.erase("cov");
+    adapted += mean_nll(model, users[i]->val, &mean_only);
   }
   out.tuned = true;
   out.variance = best_var;
   out.val_nll_trained = trained / n;
   out.val_nll_adapted = adapted / n;
-  out.loo_nll = best;
   out.users = static_cast<int64_t>(users.size());
   out.seen_refit = out.val_nll_adapted < out.val_nll_trained;
-  if (out.seen_refit) {  // every seen user, also those too few pairs to give any to validation
+  if (out.seen_refit) {  // every seen user, also those with too few pairs to give any to validation
+    std::map<const SeenUser*, const UserState*> kept;
+    for (size_t i = 0; i < users.size(); ++i) kept[users[i]] = &best_states[i];
     std::vector<std::pair<int64_t, UserState>> states;
-    for (const auto& u : all) states.emplace_back(u.row, adapter->adapt(model, u.train, u.id));
+    for (const auto& u : all) {
+      auto it = kept.find(&u);
+      states.emplace_back(u.row, it != kept.end() ? *it->second : adapter->adapt(model, u.train, u.id));
+    }
     for (const auto& [row, st] : states) tp->set_seen_state(row, st);  // after all: a prior may read seen states
   }
   model.forget_model_id();  // the config now holds the tuned prior

@@ -16,7 +16,6 @@ struct PriorTuning {
   double variance = 0;         ///< the prior variance kept
   double val_nll_trained = 0;  ///< per-user val NLL of the trained seen states
   double val_nll_adapted = 0;  ///< the same of the seen users' posteriors under the kept prior
-  double loo_nll = 0;          ///< the kept prior's leave-one-out NLL on the val pairs (the selection criterion)
   bool seen_refit = false;     ///< the posteriors replaced the trained seen states
   int64_t users = 0;           ///< seen users it was measured on
 };

@@ -88,6 +88,10 @@ TEST_CASE("prior tuning: per-user BT's chosen prior is saved, refit seen users s
   auto a = adapter->adapt(*tuned.model, shots, "x"), b = adapter->adapt(*loaded, shots, "x");
   CHECK(torch::allclose(a.at("w"), b.at("w")));
 
+  // A scale without the shape it scales is refused, not ignored.
+  CHECK_THROWS_WITH(make_model("per-user-bt", view.dims(), R"({"prior_var": 2})"),
+                    Catch::Contains("give prior_mean and prior_diag"));
+
   auto untuned = fit("per-user-bt", view, false);
   CHECK_FALSE(untuned.result.prior.tuned);
   CHECK(prior_var_in_config(*untuned.model) == 0.0);
