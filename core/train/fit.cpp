@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/family.hpp"
+#include "core/staged_training.hpp"
 #include "core/train/prior_tuning.hpp"
 #include "core/train/train_defaults.hpp"
 
@@ -15,12 +16,46 @@ TrainConfig fit_config(const std::string& family, const std::function<void(Train
   return tc;
 }
 
+namespace {
+// One result for a staged training: the last stage's best, every stage's epochs, steps and time.
+void append_stage(TrainResult& total, TrainResult stage) {
+  const int offset = total.epochs_run;
+  for (auto& e : stage.history) {
+    e.epoch += offset;
+    total.history.push_back(e);
+  }
+  const double seconds = total.seconds + stage.seconds;
+  total.pairs_per_second =
+      (total.pairs_per_second * total.seconds + stage.pairs_per_second * stage.seconds) / std::max(seconds, 1e-9);
+  total.seconds = seconds;
+  total.epochs_run += stage.epochs_run;
+  total.steps += stage.steps;
+  total.comm_seconds += stage.comm_seconds;
+  total.best_epoch = offset + stage.best_epoch;
+  total.best_val_loss = stage.best_val_loss;
+  total.best_val_accuracy = stage.best_val_accuracy;
+  total.early_stopped = stage.early_stopped;
+  if (total.target_reached_seconds < 0 && stage.target_reached_seconds >= 0)
+    total.target_reached_seconds = total.seconds - stage.seconds + stage.target_reached_seconds;
+}
+}  // namespace
+
 Fitted fit_family(const std::string& family, DatasetView& view, const std::string& config_json,
                   const TrainConfig& train_config, const DataParallel* dp) {
   torch::manual_seed(train_config.seed);  // initial weights: the same model for the same seed, from any front end
   Fitted f;
   f.model = make_model(family, view.dims(), config_json);
-  f.result = train(*f.model, view, train_config, dp);
+  auto* staged = dynamic_cast<StagedTraining*>(f.model.get());
+  const int stages = staged ? staged->training_stages() : 1;
+  for (int stage = 0; stage < stages; ++stage) {
+    if (staged) staged->begin_stage(stage);
+    TrainResult r = train(*f.model, view, train_config, dp);
+    if (stage > 0)
+      append_stage(f.result, std::move(r));
+    else
+      f.result = std::move(r);
+  }
+  if (staged) staged->begin_stage(stages);
   if (train_config.tune_prior && !dp) f.result.prior = tune_prior(*f.model, view);
   return f;
 }

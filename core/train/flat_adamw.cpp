@@ -83,7 +83,11 @@ void FlatAdamW::zero_grad() {
       continue;
     }
     for (auto& p : g.options.params)
-      if (p.grad().defined()) {
+      if (p.grad().defined() && p.grad().is_view()) {
+        // A view of an earlier optimizer's flat buffer (the model trained before, e.g. a staged family's last stage):
+        // it cannot be detached in place, and zeroing it would write into that buffer.
+        p.mutable_grad() = at::zeros_like(p.grad());
+      } else if (p.grad().defined()) {
         p.mutable_grad().detach_();
         p.mutable_grad().zero_();
       }
