@@ -15,6 +15,10 @@ class TunablePrior {
   /// Called once before the grid is tried: a prior estimated from the seen users' trained states is fixed here, so
   /// refitting those states afterwards does not move it.
   virtual void begin_tuning() {}
+  /// A prior of several parts (a mixture's θ and a deviation δ) is tuned one part after another, each on its own
+  /// grid with the parts before it kept at their best; the calls below refer to the selected part. Default: one.
+  virtual int prior_parts() const { return 1; }
+  virtual void select_prior_part(int part) {}
   /// The prior variances worth trying for this trained model, in its own units.
   virtual std::vector<double> prior_grid() const = 0;
   virtual double prior_variance() const = 0;

@@ -78,25 +78,30 @@ PriorTuning tune_prior(RewardModel& model, DatasetView& view) {
   double trained = 0;
   for (const auto* u : users) trained += mean_nll(model, u->val, nullptr);
   const double n = static_cast<double>(users.size());
-  double best = std::numeric_limits<double>::infinity(), best_var = tp->prior_variance();
+  double best_var = tp->prior_variance();
   std::vector<UserState> best_states;  // the kept width's posteriors of `users` from their train pairs
-  for (double v : tp->prior_grid()) {
-    tp->set_prior_variance(v);
-    std::vector<UserState> states;
-    double many = 0;
-    for (const auto* u : users) {
-      states.push_back(adapter->adapt(model, u->train, u->id));
-      many += mean_nll(model, u->val, &states.back());
+  for (int part = tp->prior_parts() - 1; part >= 0; --part) {  // part 0 last: its width is the one reported
+    tp->select_prior_part(part);
+    double best = std::numeric_limits<double>::infinity();
+    best_var = tp->prior_variance();
+    for (double v : tp->prior_grid()) {
+      tp->set_prior_variance(v);
+      std::vector<UserState> states;
+      double many = 0;
+      for (const auto* u : users) {
+        states.push_back(adapter->adapt(model, u->train, u->id));
+        many += mean_nll(model, u->val, &states.back());
+      }
+      const double loo = leave_one_out_nll(model, *adapter, users);
+      const double nll = std::isfinite(loo) ? 0.5 * (loo + many / n) : many / n;
+      if (nll < best) {
+        best = nll;
+        best_var = v;
+        best_states = std::move(states);
+      }
     }
-    const double loo = leave_one_out_nll(model, *adapter, users);
-    const double nll = std::isfinite(loo) ? 0.5 * (loo + many / n) : many / n;
-    if (nll < best) {
-      best = nll;
-      best_var = v;
-      best_states = std::move(states);
-    }
+    tp->set_prior_variance(best_var);
   }
-  tp->set_prior_variance(best_var);
   if (best_states.empty())  // no width gave a finite criterion: the family's own prior, as it was
     for (const auto* u : users) best_states.push_back(adapter->adapt(model, u->train, u->id));
   // The seen users' posterior means from all their train pairs, on their val pairs, scored as seen states are
