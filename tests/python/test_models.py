@@ -350,3 +350,21 @@ def test_fit_chooses_the_new_user_prior_on_validation(persona2):
     assert untuned.result_.prior is None and untuned.model.config["prior_var"] == 0
     cells = m.evaluate(pk.data, shots=[0])
     assert all(0 <= c["ece"] <= 1 and c["nll_ci95"][0] <= c["nll"] <= c["nll_ci95"][1] for c in cells)
+
+
+def test_hierarchical_pal_adapts_both_parts_and_ranks_queries(persona2, tmp_path):
+    pk, store = persona2
+    m = plural.Model("pal-h", k=2, rank=4, proj="mlp1-gelu-dropout0").fit(pk.data, store, epochs=3, seed=0)
+    assert m.result_.epochs_run == 6  # the mixture's stage, then the deviations'
+    cfg = m.model.config
+    assert cfg["prior_var"] == pytest.approx(m.result_.prior["variance"]) and len(cfg["prior_diag"]) == 4
+    d = pk.data
+    prompt = d.texts[d.columns()["prompt_a"][0]]
+    s = m.adapt([(prompt, d.texts[1], d.texts[2]), (prompt, d.texts[3], d.texts[4])], user_id="me")
+    assert s["theta"].shape == (2,) and s["delta"].shape == (4,) and s["cov"].shape == (6, 6)
+    assert m.model.user_embedding(s)[0] == "mixture_weights"
+    best = m.query([(prompt, d.texts[1], d.texts[1]), (prompt, d.texts[1], d.texts[2])], user=s, scorer="bald", n=2)
+    assert best[0]["index"] == 1
+    m.save(str(tmp_path / "h.pt"))
+    again = plural.load(str(tmp_path / "h.pt"), store)
+    assert again.prefer(d.texts[1], d.texts[2], s, prompt) == pytest.approx(m.prefer(d.texts[1], d.texts[2], s, prompt))

@@ -43,7 +43,7 @@ TEST_CASE("every family learns a stand-in crowd and is no more confident than BT
                       .clone();
   DatasetView view(ip.data, features);
   std::map<std::string, std::map<std::string, PairMetrics>> grid;
-  for (const char* family : {"bt", "per-user-bt", "pal-a", "pal-b", "lore", "vpl"}) {
+  for (const char* family : {"bt", "per-user-bt", "pal-a", "pal-b", "lore", "pal-h", "vpl"}) {
     auto tc = fit_config(family, [](TrainConfig& t) { t.progress = false; });
     auto fitted = fit_family(family, view, default_model_config(family, 0), tc);
     grid[family] = cells(*fitted.model, view);
@@ -62,7 +62,7 @@ TEST_CASE("every family learns a stand-in crowd and is no more confident than BT
       if (m.accuracy >= bt.at(cell).accuracy) CHECK(m.nll <= bt.at(cell).nll + 0.015);
     }
   }
-  for (const char* family : {"per-user-bt", "pal-b", "lore"}) {
+  for (const char* family : {"per-user-bt", "pal-b", "lore", "pal-h"}) {
     INFO(family);
     CHECK(grid[family].at("seen").accuracy >= bt.at("seen").accuracy);
   }
