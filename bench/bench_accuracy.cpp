@@ -10,6 +10,7 @@
 #include "core/eval/evaluator.hpp"
 #include "core/eval/report.hpp"
 #include "core/eval/stats.hpp"
+#include "core/family.hpp"
 #include "mixture/mixture_model.hpp"
 
 namespace plural::bench {
@@ -65,7 +66,7 @@ json row_json(const Row& r) {
           {"prototype_recovery_ari", r.ari}};
 }
 
-bool is_mixture(const std::string& family) { return family == "pal-a" || family == "pal-b" || family == "lore"; }
+bool is_mixture(const std::string& family) { return family_record(family).has_k; }
 
 Row run_one(const std::string& family, int k, DatasetView& view, const std::vector<int64_t>& shots,
             const BenchSetup& setup) {

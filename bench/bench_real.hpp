@@ -17,7 +17,7 @@ struct RealDataset {
 
 struct RealBench {
   std::vector<RealDataset> datasets;
-  std::vector<std::string> models = {"bt", "per-user-bt", "lore", "pal-a", "pal-b", "vpl"};
+  std::vector<std::string> models = {"bt", "per-user-bt", "lore", "pal-a", "pal-b", "pal-h", "vpl"};
   std::vector<int64_t> shots = {0, 1, 2, 5, 10};
   bool run_auto = true;  ///< also run --model auto's selection and score its pick
 };

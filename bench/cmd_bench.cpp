@@ -113,7 +113,7 @@ void add_verb(CLI::App& bench, Common& common, const char* name, const char* hel
 struct PersonaOpts {
   BenchSetup setup;
   AccuracyBench bench;
-  std::string k_stars = "2,3,4,6", models = "bt,per-user-bt,lore,pal-a,pal-b", shots = "1,2,5,10,20,50",
+  std::string k_stars = "2,3,4,6", models = "bt,per-user-bt,lore,pal-a,pal-b,pal-h", shots = "1,2,5,10,20,50",
               sweep = "1,2,3,4,6,8";
   std::vector<int64_t> k_star_list;
   PersonaKConfig persona;
@@ -153,7 +153,7 @@ void add_persona(CLI::App& bench, Common& common) {
 struct UkpOpts {
   BenchSetup setup;
   AccuracyBench bench;
-  std::string models = "bt,per-user-bt,lore,pal-a,pal-b", shots = "1,2,5,10,20,50", sweep = "1,2,3,4,6,8";
+  std::string models = "bt,per-user-bt,lore,pal-a,pal-b,pal-h", shots = "1,2,5,10,20,50", sweep = "1,2,3,4,6,8";
   UkpConfig ukp;
   int k = 3;
 };
@@ -413,7 +413,7 @@ struct RealOpts {
   BenchSetup setup;
   RealBench bench;
   std::vector<std::string> data, encoders;
-  std::string models = "bt,per-user-bt,lore,pal-a,pal-b,vpl", shots = "0,1,2,5,10";
+  std::string models = "bt,per-user-bt,lore,pal-a,pal-b,pal-h,vpl", shots = "0,1,2,5,10";
   bool no_auto = false;
 };
 

@@ -19,6 +19,8 @@ std::vector<AutoCandidate> default_auto_candidates() {
   std::vector<AutoCandidate> out = {{"bt", 0}, {"per-user-bt", 0}};
   for (const char* f : {"pal-a", "pal-b"})
     for (int k : {1, 2, 3, 4, 6, 8}) out.push_back({f, k});
+  // The hierarchical family's deviations take up what a larger K would: a few prototypes are enough.
+  for (int k : {1, 2, 3, 4}) out.push_back({"pal-h", k});
   out.push_back({"lore", 0});
   out.push_back({"vpl", 0});
   return out;

@@ -241,7 +241,7 @@ ip_enc="precomputed:features=$tmp/ip.features.npy,texts=$tmp/ip.texts.txt,name=i
 import json, sys
 j = json.load(sys.stdin)
 rows = {r["name"]: r for r in j["candidates"]}
-assert len(rows) == 16, rows.keys()
+assert len(rows) == 20, rows.keys()
 assert "skipped" in rows["pal-b K=8"] or "val_nll" in rows["pal-b K=8"], rows
 trained = [r for r in rows.values() if "val_nll" in r]
 assert j["val_nll"] == min(r["val_nll"] for r in trained), j
@@ -256,7 +256,7 @@ t = json.load(sys.stdin)["tables"][0]
 assert [m["model"] for m in t["models"]][:2] == ["bt", "per-user-bt"], t["models"]
 cells = t["models"][1]["cells"]
 assert [c["shots"] for c in cells] == [None, 0, 2] and all("ece" in c and "nll_ci95" in c for c in cells), cells
-assert t["models"][2]["model"] == "auto: " + t["auto"]["winner"] and len(t["auto"]["candidates"]) == 16, t["auto"]
+assert t["models"][2]["model"] == "auto: " + t["auto"]["winner"] and len(t["auto"]["candidates"]) == 20, t["auto"]
 ' || { echo "FAIL: bench real --json"; fail=1; }
 expect 2 "--encoder: give one for all or 2" "$bench" real --data "$tmp/ip.h5" --data "$tmp/ip.h5" --encoder a \
   --encoder b --encoder c --cache "$tmp/ip-bench.h5"
