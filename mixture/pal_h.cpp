@@ -133,6 +133,18 @@ void PalH::begin_stage(int stage) {
   deviations_ = stage > 0;
   frozen_mixture_ = stage == 1;
   for (auto& p : mix_->named_parameters()) p.value().requires_grad_(!frozen_mixture_ || p.key() == "theta");
+  delta_.requires_grad_(deviations_);
+  head_->weight.requires_grad_(deviations_);
+  // A frozen tensor keeps no gradient from the last stage: clipping and a data-parallel all-reduce would count it.
+  for (auto& p : parameters())
+    if (!p.requires_grad()) p.mutable_grad() = torch::Tensor();
+  train(is_training());
+}
+
+void PalH::train(bool on) {
+  RewardModel::train(on);
+  // The deviations are fit to the mixture as it scores: without its dropout.
+  if (on && frozen_mixture_) mix_->eval();
 }
 
 std::map<std::string, std::vector<torch::Tensor>> PalH::param_groups() {
@@ -140,6 +152,7 @@ std::map<std::string, std::vector<torch::Tensor>> PalH::param_groups() {
   if (frozen_mixture_)
     for (auto& [name, params] : groups)
       if (name != "user") params.clear();  // the names stay: a TrainConfig's group_lr may name them
+  if (!deviations_) return groups;         // δ and H unused: left out, so the groups step as one flat buffer
   groups["user"].push_back(delta_);
   groups["shared"].push_back(head_->weight);
   return groups;

@@ -78,6 +78,8 @@ class PalH : public core::RewardModel,
   /// mixture, so a new user with no answers meets the mixture stage 0 chose.
   int training_stages() const override { return 2; }
   void begin_stage(int stage) override;
+  /// Training mode, except a frozen mixture's (stage 1), which keeps scoring without dropout.
+  void train(bool on = true) override;
 
   /// The logit is linear in δ and smooth in θ: a pool's preparation is PAL-B's geometry plus H a − H b.
   std::shared_ptr<const core::PreparedPool> prepare(const core::PairBatch& candidates) override;

@@ -22,6 +22,7 @@ void append_stage(TrainResult& total, TrainResult stage) {
   const int offset = total.epochs_run;
   for (auto& e : stage.history) {
     e.epoch += offset;
+    e.elapsed += total.seconds;
     total.history.push_back(e);
   }
   const double seconds = total.seconds + stage.seconds;
@@ -49,7 +50,9 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
   const int stages = staged ? staged->training_stages() : 1;
   for (int stage = 0; stage < stages; ++stage) {
     if (staged) staged->begin_stage(stage);
-    TrainResult r = train(*f.model, view, train_config, dp);
+    TrainConfig tc = train_config;
+    if (stage > 0) tc.rationale_weight = tc.spo_weight = 0;  // their heads shape the representation stage 0 trained
+    TrainResult r = train(*f.model, view, tc, dp);
     if (stage > 0)
       append_stage(f.result, std::move(r));
     else

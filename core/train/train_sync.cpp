@@ -21,7 +21,8 @@ void TrainSync::start(RewardModel& model, const TrainConfig&, const std::vector<
     return a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl();
   };
   user_params_ = model.seen_user_tensors();
-  all_params_ = model.parameters();  // what the optimizer steps (clipping sees all of it)
+  for (auto& p : model.parameters())  // what the optimizer steps (clipping sees all of it); not a frozen part
+    if (p.requires_grad()) all_params_.push_back(p);
   for (auto& p : all_params_)
     if (std::none_of(user_params_.begin(), user_params_.end(), [&](const auto& u) { return same_tensor(u, p); }))
       shared_params_.push_back(p);
