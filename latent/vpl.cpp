@@ -179,6 +179,18 @@ torch::Tensor Vpl::state_mu(const UserState& s) const {
 
 torch::Tensor Vpl::reward(const ItemBatch& items, const UserState& state) { return decode(items, state_mu(state)); }
 
+torch::Tensor Vpl::logits_for(const PairBatch& batch, const UserState& state) {
+  auto mu = state_mu(state);
+  auto sigma = state.tensors.find("sigma");
+  if (config_.decoder != "bilinear" || config_.normalize || state.shots < 0 || sigma == state.tensors.end())
+    return decode(batch.a, mu) - decode(batch.b, mu);
+  auto d = decoder_->forward(decoder_input(batch.a)) - decoder_->forward(decoder_input(batch.b));  // [B, 1 + Z]
+  auto personal = d.slice(1, 1);
+  auto z = d.select(1, 0) + torch::mv(personal, mu);
+  auto var = torch::mv(personal * personal, sigma->second.reshape({config_.latent}).pow(2));
+  return z / torch::sqrt(1 + (M_PI / 8) * var);
+}
+
 torch::Tensor Vpl::logits(const PairBatch& batch) {
   if (!core::has_support(batch)) {
     auto z = seen_latents(batch.user);

@@ -66,6 +66,10 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   /// With support sets in the batch, each target's latent comes from its set (sampled in training, μ otherwise);
   /// without, from the seen users' encoded states.
   torch::Tensor logits(const core::PairBatch& batch) override;
+  /// For a new user (shots ≥ 0) with the bilinear decoder, the posterior predictive over z ~ N(μ, σ²): MacKay's
+  /// probit approximation Δb + Δhᵀμ over √(1 + π/8 · Σ_d Δh_d² σ_d²). With no answers that is the population's
+  /// spread of users, not the average user's certainty (VPL was over-confident at 0 shots on UKPConvArg1).
+  torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   /// β·slope(t)·KL of the last training batch's posteriors (with free bits if set): the ELBO's second term.
   torch::Tensor regularizer(const core::PairBatch& batch) override;
   std::pair<int64_t, int64_t> support_range() const override { return {config_.context_min, config_.context_max}; }
