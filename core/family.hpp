@@ -2,7 +2,9 @@
 // One record per model family: its factory, its config fields (declared once, core/base/config_schema.hpp), its
 // adapters and its training defaults. A family builds its record in its own folder; register_builtin_families()
 // (core/session/builtin_families.hpp) registers every record by explicit calls, so a static link keeps them all.
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +25,18 @@ struct TrainingDefaults {
   int epochs = 60;
 };
 
+/// What a family's data-dependent defaults read: the shape of the data it is about to be trained on.
+struct DataShape {
+  int64_t item_dim = 0, prompt_dim = 0;
+  int64_t seen_users = 0;
+  double median_pairs_per_user = 0;  ///< train pairs per seen user, the median
+};
+
+/// K prototypes need at least K users to tell apart: a family's default K, capped at the seen users.
+inline int64_t k_for_users(int64_t default_k, const DataShape& s) {
+  return std::max<int64_t>(1, std::min<int64_t>(default_k, s.seen_users));
+}
+
 struct AdapterRecord {
   std::string name;
   AdapterFactory make;
@@ -37,6 +51,9 @@ struct FamilyRecord {
   std::vector<AdapterRecord> adapters;
   TrainingDefaults training;
   bool has_k = false;  ///< the family has K prototypes / basis vectors: `--k` sets its "k"
+  /// Defaults that follow the data (a JSON object of config keys; what the user gives wins): how wide a user's
+  /// head can be for the answers a user gives, how many prototypes the users can support. Unset: none.
+  std::function<std::string(const DataShape&)> data_defaults;
 };
 
 /// The record of a family whose factory builds `Model` from `schema`'s reading of the config JSON and whose config

@@ -71,6 +71,9 @@ core::FamilyRecord lore_family() {
   f.training.user_lr = 1e-1;
   f.training.epochs = 200;
   f.training.patience = 20;
+  f.data_defaults = [](const core::DataShape& s) {
+    return nlohmann::json{{"k", core::k_for_users(LoRe::Config{}.k, s)}}.dump();
+  };
   return f;
 }
 

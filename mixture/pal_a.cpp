@@ -168,6 +168,13 @@ core::FamilyRecord pal_a_family() {
   f.training.batch_size = 256;
   f.training.lr = 1e-3;
   f.training.user_lr = 1e-2;
+  // dim 0 is the item feature dimension: measured at 384 (MiniLM); 4,096-d LLM features would make f 3·4096²
+  // weights wide, so the width stops at 384.
+  f.data_defaults = [](const core::DataShape& s) {
+    nlohmann::json j{{"k", core::k_for_users(PalA::Config{}.k, s)}};
+    if (s.item_dim > 384) j["dim"] = 384;
+    return j.dump();
+  };
   return f;
 }
 

@@ -247,6 +247,9 @@ core::FamilyRecord pal_b_family() {
   // patience 10, 4 of 5 seeds stopped inside it on Persona-K K* = 2 (seen accuracy ~0.79, BT's level, instead of
   // ~0.89); with 25 seed 0 escaped at epoch 27 (bench/RESULTS.md, "PAL family on Persona-K").
   f.training.patience = 25;
+  f.data_defaults = [](const core::DataShape& s) {
+    return nlohmann::json{{"k", core::k_for_users(PalB::Config{}.k, s)}}.dump();
+  };
   return f;
 }
 

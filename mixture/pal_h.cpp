@@ -4,6 +4,7 @@
 
 #include <Eigen/Cholesky>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "core/base/error.hpp"
 #include "core/base/random.hpp"
@@ -229,6 +230,9 @@ core::FamilyRecord pal_h_family() {
   f.adapters = pal_h_adapters();
   f.has_k = true;
   f.training.patience = 25;  // the mixture's symmetry-breaking plateau, as pal-b's
+  f.data_defaults = [](const core::DataShape& s) {
+    return nlohmann::json{{"k", core::k_for_users(PalH::Config{}.k, s)}}.dump();
+  };
   return f;
 }
 

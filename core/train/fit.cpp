@@ -45,7 +45,7 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
                   const TrainConfig& train_config, const DataParallel* dp) {
   torch::manual_seed(train_config.seed);  // initial weights: the same model for the same seed, from any front end
   Fitted f;
-  f.model = make_model(family, view.dims(), config_json);
+  f.model = make_model(family, view.dims(), config_for_data(family, view, config_json));
   auto* staged = dynamic_cast<StagedTraining*>(f.model.get());
   const int stages = staged ? staged->training_stages() : 1;
   for (int stage = 0; stage < stages; ++stage) {
