@@ -7,6 +7,7 @@
 
 #include "core/base/error.hpp"
 #include "core/base/json_config.hpp"
+#include "core/diag_prior.hpp"
 
 namespace plural::core {
 
@@ -83,15 +84,8 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
   config_.mlp.validate("per-user-bt");
   PLURAL_CHECK(config_.embed > 0, "per-user-bt: embed must be > 0, got ", config_.embed);
   PLURAL_CHECK(config_.user_l2 >= 0, "per-user-bt: user_l2 must be >= 0, got ", config_.user_l2);
-  const size_t E = static_cast<size_t>(config_.embed);
-  PLURAL_CHECK(config_.prior_mean.empty() == config_.prior_diag.empty() &&
-                   (config_.prior_mean.empty() || (config_.prior_mean.size() == E && config_.prior_diag.size() == E)),
-               "per-user-bt: prior_mean and prior_diag must both be empty or both have embed = ", E, " numbers");
-  PLURAL_CHECK(config_.prior_var == 0 || !config_.prior_diag.empty(),
-               "per-user-bt: prior_var scales prior_diag; give prior_mean and prior_diag with it (training's prior "
-               "tuning sets all three)");
-  for (double v : config_.prior_diag)
-    PLURAL_CHECK(std::isfinite(v) && v > 0, "per-user-bt: prior_diag must be finite and > 0, got ", v);
+  check_diag_prior("per-user-bt", "embed", static_cast<size_t>(config_.embed), config_.prior_var, config_.prior_mean,
+                   config_.prior_diag);
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   set_dims(dims);
   mlp_ = register_module("mlp",
