@@ -105,6 +105,12 @@ const bool registered = [] {
 }();
 }  // namespace
 
+torch::Tensor moderated_logits(const LinearizedLogits& lin) {
+  auto g = lin.grad.to(torch::kFloat64);
+  auto var = (g.matmul(lin.cov.to(torch::kFloat64)) * g).sum(1).clamp_min(0);
+  return (lin.mean.to(torch::kFloat64) / torch::sqrt(1 + (M_PI / 8) * var)).to(lin.mean.scalar_type());
+}
+
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer) {
   auto* p = dynamic_cast<UserPosterior*>(&model);
   PLURAL_CHECK(p || !dynamic_cast<HypothesisPosterior*>(&model), "query scorer '", scorer,

@@ -65,6 +65,8 @@ class HypothesisPosterior {
   virtual WeightedHypotheses hypotheses(const UserState& state, const PreparedPool& pool) = 0;
 };
 
+/// The posterior predictive's logit from a linearization: mean / √(1 + π/8 · gᵀ cov g) per candidate (MacKay).
+torch::Tensor moderated_logits(const LinearizedLogits& lin);
 /// The model's UserPosterior; throws ValueError naming the family and `scorer` when it has none.
 UserPosterior& user_posterior(RewardModel& model, const std::string& scorer);
 /// A state's posterior covariance ("cov"); a state without one (e.g. from an AdamW adapter) is a ValueError.

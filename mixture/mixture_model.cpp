@@ -66,8 +66,12 @@ torch::Tensor MixtureModel::logits(const core::PairBatch& batch) {
 
 torch::Tensor MixtureModel::logits_for(const core::PairBatch& batch, const core::UserState& state) {
   check_state(state, "logits");
-  auto w = state_weights(state);
-  return side_difference(reward_sides(both_sides(batch), w), batch.size());
+  if (!predictive(state)) return side_difference(reward_sides(both_sides(batch), state_weights(state)), batch.size());
+  return core::moderated_logits(linearize(state, *prepare(batch)));
+}
+
+bool MixtureModel::predictive(const UserState& state) const {
+  return !partition_ && !is_training() && !torch::GradMode::is_enabled() && state.tensors.count("cov");
 }
 
 torch::Tensor MixtureModel::reward_seen(const core::ItemBatch& items, const torch::Tensor& users) {

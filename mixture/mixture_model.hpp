@@ -63,6 +63,9 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior, publi
   /// Both sides in one pass: the users' weights once, the projectors over [a; b], each distinct prompt's
   /// prototypes once — half the ops of two reward calls.
   torch::Tensor logits(const core::PairBatch& batch) override;
+  /// A state with a posterior ("cov"), scored in eval mode without grad: the posterior predictive, MacKay's probit
+  /// approximation on the logit linearized in θ — a new user with no answers is any of the prototypes, not sure of
+  /// their average (PAL-B's NLL with no answers on Persona-K was 0.409 against BT's 0.348 at higher accuracy).
   torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const core::ItemBatch& items, const core::UserState& state) override;
@@ -87,6 +90,8 @@ class MixtureModel : public core::RewardModel, public core::UserPosterior, publi
   void set_seen_state(int64_t row, const core::UserState& adapted) override;
 
  protected:
+  /// Whether logits_for scores `state` by its posterior predictive (and not its MAP weights).
+  bool predictive(const core::UserState& state) const;
   /// Registers θ [users, K] ~ N(0, I) (as the original does).
   void init_users(int64_t k, bool partition, double prior_var);
   int64_t k_ = 0;

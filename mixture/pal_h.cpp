@@ -8,6 +8,7 @@
 
 #include "core/base/error.hpp"
 #include "core/base/random.hpp"
+#include "core/diag_prior.hpp"
 #include "mixture/families.hpp"
 #include "mixture/model_inputs.hpp"
 
@@ -55,15 +56,8 @@ torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narr
 
 PalH::PalH(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
   PLURAL_CHECK(config_.user_l2 >= 0, "pal-h: user_l2 must be >= 0, got ", config_.user_l2);
-  const auto R = static_cast<size_t>(config_.rank);
-  PLURAL_CHECK(config_.prior_mean.empty() == config_.prior_diag.empty() &&
-                   (config_.prior_mean.empty() || (config_.prior_mean.size() == R && config_.prior_diag.size() == R)),
-               "pal-h: prior_mean and prior_diag must both be empty or both have rank = ", R, " numbers");
-  PLURAL_CHECK(config_.prior_var == 0 || !config_.prior_diag.empty(),
-               "pal-h: prior_var scales prior_diag; give prior_mean and prior_diag with it (training's prior tuning "
-               "sets all three)");
-  for (double v : config_.prior_diag)
-    PLURAL_CHECK(std::isfinite(v) && v > 0, "pal-h: prior_diag must be finite and > 0, got ", v);
+  core::check_diag_prior("pal-h", "rank", static_cast<size_t>(config_.rank), config_.prior_var, config_.prior_mean,
+                         config_.prior_diag);
   config_.use_prompt = config_.use_prompt && dims.prompt_dim > 0;
   set_dims(dims);
   mix_ = register_module("mix", std::make_shared<PalB>(dims, mixture_config(config_)));
@@ -110,15 +104,11 @@ torch::Tensor PalH::logits_for(const PairBatch& batch, const UserState& state) {
   const auto& delta = state.at("delta");
   PLURAL_CHECK(delta.dim() == 1 && delta.size(0) == config_.rank, "pal-h: user state '", state.user_id, "' has a ",
                delta.numel(), "-dim deviation, this model's is ", config_.rank);
+  if (!is_training() && !torch::GradMode::is_enabled() && state.tensors.count("cov"))
+    return core::moderated_logits(linearize(state, *prepare(batch)));  // over both parts' uncertainty
   auto d = head(batch.a) - head(batch.b);
-  auto z = side_difference(mix_->reward_sides(both_sides(batch), mix_->state_weights(state)), batch.size()) +
-           torch::mv(d, delta);
-  auto cov = state.tensors.find("cov");
-  if (cov == state.tensors.end()) return z;
-  const auto K = config_.k;
-  auto cdd = cov->second.narrow(0, K, config_.rank).narrow(1, K, config_.rank).to(d.dtype());
-  auto var = (torch::mm(d, cdd) * d).sum(1).clamp_min(0);
-  return z / torch::sqrt(1 + (M_PI / 8) * var);
+  return side_difference(mix_->reward_sides(both_sides(batch), mix_->state_weights(state)), batch.size()) +
+         torch::mv(d, delta);
 }
 
 torch::Tensor PalH::item_representation(const ItemBatch& items) { return mix_->item_representation(items); }

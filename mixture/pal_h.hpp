@@ -46,7 +46,8 @@ class PalH : public core::RewardModel,
   torch::Tensor reward_seen(const core::ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const core::ItemBatch& items, const core::UserState& state) override;
   torch::Tensor logits(const core::PairBatch& batch) override;
-  /// With a posterior ("cov"), the deviation's uncertainty moderates the logit (MacKay's probit approximation).
+  /// With a posterior ("cov"), in eval mode without grad: the posterior predictive over [θ; δ] (MacKay's probit
+  /// approximation on the linearized logit).
   torch::Tensor logits_for(const core::PairBatch& batch, const core::UserState& state) override;
   torch::Tensor item_representation(const core::ItemBatch& items) override;
   torch::Tensor regularizer(const core::PairBatch& batch) override;
