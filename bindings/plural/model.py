@@ -235,9 +235,10 @@ class Model:
         return self.session.rewards_rows(self.state(user), self.items(responses, prompt)).numpy()
 
     def prefer(self, a: str, b: str, user: User = None, prompt: Optional[str] = None) -> float:
-        """P(user prefers response a to response b)."""
-        r = self.reward([as_text(a, "a"), as_text(b, "b")], user, prompt)
-        return float(1.0 / (1.0 + np.exp(-(r[0] - r[1]))))
+        """P(user prefers response a to response b): the session's prediction, as predict_proba and the C++
+        Personalizer give it (for an adapted user, her posterior predictive, not a reward difference)."""
+        record = _candidate((prompt, as_text(a, "a"), as_text(b, "b")), 0)
+        return float(self.predict_proba([record], user)[0])
 
     def predict_proba(self, comparisons, user: User = None) -> np.ndarray:
         """P(a preferred to b) for each comparison (records, PreferenceData or PairBatch), for one user."""
