@@ -227,7 +227,8 @@ void add_train(CLI::App& app, Common& common) {
                 "data without val comparisons: train on all of them for the given epochs (default: hold out about "
                 "10% of each seen user's train pairs for early stopping)");
   cmd->add_flag("--no-tune-prior", o->no_tune_prior,
-                "keep the family's prior for new users instead of choosing it on the validation pairs after training");
+                "no calibration after training: keep the trained logit scale and the family's prior for new users "
+                "instead of fitting them on the validation pairs");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bars");
   cmd->add_flag("--json", o->json_out, "print the result as one JSON object");
   cmd->callback([o, &common, cmd] {
@@ -353,6 +354,11 @@ void add_train(CLI::App& app, Common& common) {
                       {"val_nll_adapted", r.prior.val_nll_adapted},
                       {"seen_refit", r.prior.seen_refit},
                       {"users", r.prior.users}};
+      if (r.temperature.fitted)
+        j["temperature"] = {{"temperature", r.temperature.temperature},
+                            {"val_nll_before", r.temperature.val_nll_before},
+                            {"val_nll_after", r.temperature.val_nll_after},
+                            {"pairs", r.temperature.pairs}};
       std::cout << j.dump() << "\n";
     } else {
       char val[96] = "no validation pairs: the last epoch is kept";  // never a made-up validation figure
@@ -361,11 +367,16 @@ void add_train(CLI::App& app, Common& common) {
                       r.best_val_accuracy);
       std::printf("%s: %lld train pairs, %d epochs (%s), %.1f s, %.0f pairs/s on %d threads\n", o->model.c_str(),
                   static_cast<long long>(r.train_pairs), r.epochs_run, val, r.seconds, r.pairs_per_second, threads);
+      if (r.temperature.fitted)
+        std::printf("logit temperature %.3f fitted on %lld val pairs (val NLL %.4f -> %.4f)\n",
+                    r.temperature.temperature, static_cast<long long>(r.temperature.pairs),
+                    r.temperature.val_nll_before, r.temperature.val_nll_after);
       if (r.prior.tuned)
-        std::printf("prior variance %.4g chosen on %lld users' val pairs (val NLL of posteriors %.4f, of trained seen "
-                    "states %.4f: %s)\n",
-                    r.prior.variance, static_cast<long long>(r.prior.users), r.prior.val_nll_adapted,
-                    r.prior.val_nll_trained, r.prior.seen_refit ? "seen users refit" : "seen states kept");
+        std::printf(
+            "prior variance %.4g chosen on %lld users' val pairs (val NLL of posteriors %.4f, of trained seen "
+            "states %.4f: %s)\n",
+            r.prior.variance, static_cast<long long>(r.prior.users), r.prior.val_nll_adapted, r.prior.val_nll_trained,
+            r.prior.seen_refit ? "seen users refit" : "seen states kept");
       std::printf("saved %s\n", o->out.c_str());
     }
   });

@@ -401,19 +401,33 @@ void bind_training(py::module_& m) {
       .def_readonly("val_pairs", &TrainResult::val_pairs)
       .def_readonly("early_stopped", &TrainResult::early_stopped)
       .def_readonly("target_reached_seconds", &TrainResult::target_reached_seconds)
-      .def_property_readonly("prior",
-                             [](const TrainResult& r) -> py::object {
-                               if (!r.prior.tuned) return py::none();
-                               py::dict d;
-                               d["variance"] = r.prior.variance;
-                               d["val_nll_trained"] = r.prior.val_nll_trained;
-                               d["val_nll_adapted"] = r.prior.val_nll_adapted;
-                               d["seen_refit"] = r.prior.seen_refit;
-                               d["users"] = r.prior.users;
-                               return d;
-                             },
-                             "the prior tuning after training (None when the family has no tunable prior or there "
-                             "was no validation): variance kept, val NLL of the trained and the refit seen states")
+      .def_property_readonly(
+          "prior",
+          [](const TrainResult& r) -> py::object {
+            if (!r.prior.tuned) return py::none();
+            py::dict d;
+            d["variance"] = r.prior.variance;
+            d["val_nll_trained"] = r.prior.val_nll_trained;
+            d["val_nll_adapted"] = r.prior.val_nll_adapted;
+            d["seen_refit"] = r.prior.seen_refit;
+            d["users"] = r.prior.users;
+            return d;
+          },
+          "the prior tuning after training (None when the family has no tunable prior or there "
+          "was no validation): variance kept, val NLL of the trained and the refit seen states")
+      .def_property_readonly(
+          "temperature",
+          [](const TrainResult& r) -> py::object {
+            if (!r.temperature.fitted) return py::none();
+            py::dict d;
+            d["temperature"] = r.temperature.temperature;
+            d["val_nll_before"] = r.temperature.val_nll_before;
+            d["val_nll_after"] = r.temperature.val_nll_after;
+            d["pairs"] = r.temperature.pairs;
+            return d;
+          },
+          "the logit temperature fitted on the val pairs after training (None when the family "
+          "cannot scale its logits, there were no val pairs, or tune_prior was off)")
       .def_property_readonly("history", [](const TrainResult& r) {
         py::list out;
         for (const auto& e : r.history) out.append(epoch_dict(e));

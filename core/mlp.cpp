@@ -37,6 +37,13 @@ MlpImpl::MlpImpl(int64_t in, int64_t out, const MlpOptions& o) {
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return net_->forward(x); }
 
+void MlpImpl::scale_output(double factor) {
+  torch::NoGradGuard no_grad;
+  auto last = net_->ptr(net_->size() - 1)->as<torch::nn::Linear>();
+  last->weight.mul_(factor);
+  if (last->bias.defined()) last->bias.mul_(factor);
+}
+
 torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   auto h = x;
   auto last = net_->size() - 1;

@@ -38,6 +38,8 @@ class MlpImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   /// Everything but the final Linear: the last hidden layer's output (x itself without hidden layers).
   torch::Tensor hidden(const torch::Tensor& x);
+  /// Multiplies the output by `factor` (the final Linear's weight and bias), in place.
+  void scale_output(double factor);
 
  private:
   torch::nn::Sequential net_;

@@ -284,6 +284,11 @@ core::UserEmbedding Vpl::user_embedding(const UserState& state) const {
   return {core::UserEmbedding::Kind::latent_mean, state.at("mu")};
 }
 
+bool Vpl::scale_logits(double factor) {
+  decoder_->scale_output(factor);  // the reward (bilinear: its base and personal parts) is the decoder's output
+  return true;
+}
+
 UserState Vpl::prior_state() const {
   // A user with no answers is any of the users seen: the moments of their encoded posteriors (a mixture's mean and
   // variance), not N(0, I), which a small β leaves far wider than the users are (Persona-K: ECE 0.092 with no

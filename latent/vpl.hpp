@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "core/logit_scale.hpp"
 #include "core/mlp.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
@@ -21,7 +22,7 @@ struct KlAnnealer {
   double slope(int64_t step) const;
 };
 
-class Vpl : public core::RewardModel, public core::UserPosterior {
+class Vpl : public core::RewardModel, public core::UserPosterior, public core::LogitScalable {
  public:
   struct Config {
     int64_t latent = 32, hidden = 256;  ///< d_z and the MLP width (the control code's sizes; the LLM code used 512)
@@ -51,6 +52,7 @@ class Vpl : public core::RewardModel, public core::UserPosterior {
   };
   Vpl(const core::ModelDims& dims, Config config);
   std::string family() const override { return "vpl"; }
+  bool scale_logits(double factor) override;
   std::string config_json() const override;
   const Config& config() const { return config_; }
 

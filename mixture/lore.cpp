@@ -38,6 +38,12 @@ const core::ConfigSchema<LoRe::Config>& lore_schema() {
 }
 }  // namespace
 
+bool LoRe::scale_logits(double factor) {
+  torch::NoGradGuard no_grad;
+  basis_.mul_(factor);  // r = φ(x)ᵀ V w
+  return true;
+}
+
 std::string LoRe::config_json() const {
   auto c = config_;
   c.prior_var = prior_var();  // as tuned after training

@@ -55,9 +55,7 @@ core::ItemBatch both_sides(const core::PairBatch& batch) {
   return both;
 }
 
-namespace {
 torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narrow(0, 0, B) - r.narrow(0, B, B); }
-}  // namespace
 
 torch::Tensor MixtureModel::logits(const core::PairBatch& batch) {
   auto w = seen_weights(batch.user);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "core/logit_scale.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
 #include "core/tunable_prior.hpp"
@@ -40,8 +41,13 @@ std::vector<double> to_doubles(const torch::Tensor& t);
 
 /// Both sides of a batch as one item batch [a; b] (features, prompts and contexts where given).
 core::ItemBatch both_sides(const core::PairBatch& batch);
+/// Per-pair reward differences r(a) − r(b) from rewards scored on both_sides' [a; b] layout (B pairs).
+torch::Tensor side_difference(const torch::Tensor& r, int64_t B);
 
-class MixtureModel : public core::RewardModel, public core::UserPosterior, public core::TunablePrior {
+class MixtureModel : public core::RewardModel,
+                     public core::UserPosterior,
+                     public core::TunablePrior,
+                     public core::LogitScalable {
  public:
   int64_t K() const { return k_; }
   /// Simplex weights [B, K] of seen-user rows (-1 = the prior user, θ = 0, uniform weights). In partition mode

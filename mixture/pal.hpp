@@ -28,6 +28,7 @@ class PalB : public MixtureModel {
   PalB(const core::ModelDims& dims, Config config);
   std::string family() const override { return "pal-b"; }
   std::string config_json() const override;
+  bool scale_logits(double factor) override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   torch::Tensor reward_sides(const core::ItemBatch& both, const torch::Tensor& w) override;
   torch::Tensor regularizer(const core::PairBatch& batch) override;
@@ -92,6 +93,7 @@ class PalA : public MixtureModel {
   PalA(const core::ModelDims& dims, Config config);
   std::string family() const override { return "pal-a"; }
   std::string config_json() const override;
+  bool scale_logits(double factor) override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
   /// f(x) (or f([x; prompt])): where the ideal points live.
@@ -128,6 +130,7 @@ class LoRe : public MixtureModel {
   LoRe(const core::ModelDims& dims, Config config);
   std::string family() const override { return "lore"; }
   std::string config_json() const override;
+  bool scale_logits(double factor) override;
   torch::Tensor reward_weights(const core::ItemBatch& items, const torch::Tensor& w) override;
   std::unique_ptr<ShotGeometry> geometry(const core::PairBatch& shots) override;
   /// Vᵀφ(x): the item's K basis scores.

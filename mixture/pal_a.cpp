@@ -53,6 +53,15 @@ const core::ConfigSchema<PalA::Config>& pal_a_schema() {
 }
 }  // namespace
 
+bool PalA::scale_logits(double factor) {
+  // r = −‖f(x) − a‖ scales with f's output, and with the prototypes where they live in f's output space (Pw).
+  if (f_->residual()) return false;
+  f_->scale_output(factor);
+  torch::NoGradGuard no_grad;
+  if (config_.variant == "Pw") protos_.mul_(factor);
+  return true;
+}
+
 std::string PalA::config_json() const {
   auto c = config_;
   c.prior_var = prior_var();  // as tuned after training

@@ -55,6 +55,12 @@ const core::ConfigSchema<PalB::Config>& pal_b_schema() {
 }
 }  // namespace
 
+bool PalB::scale_logits(double factor) {
+  torch::NoGradGuard no_grad;
+  log_scale_.fill_(std::log(tau() * factor));  // τ as the reward uses it (capped at 100), times the factor
+  return true;
+}
+
 std::string PalB::config_json() const {
   auto c = config_;
   c.prior_var = prior_var();  // as tuned after training

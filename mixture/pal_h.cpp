@@ -50,8 +50,6 @@ PalB::Config mixture_config(const PalH::Config& c) {
   m.prior_var = c.theta_var;
   return m;
 }
-
-torch::Tensor side_difference(const torch::Tensor& r, int64_t B) { return r.narrow(0, 0, B) - r.narrow(0, B, B); }
 }  // namespace
 
 PalH::PalH(const core::ModelDims& dims, Config c) : config_(std::move(c)) {
@@ -165,6 +163,14 @@ std::pair<torch::Tensor, torch::Tensor> PalH::delta_prior() const {
   }
   if (delta_.size(0) < 2) return {torch::zeros({config_.rank}), torch::ones({config_.rank})};
   return {delta_.mean(0).detach().clone(), delta_.var(0, /*unbiased=*/true).clamp_min(1e-4).detach().clone()};
+}
+
+bool PalH::scale_logits(double factor) {
+  // r = τ·cos(·) + δᵀH[x; c]: the mixture's τ and the deviation head; δ's prior stays in δ's units.
+  mix_->scale_logits(factor);
+  torch::NoGradGuard no_grad;
+  head_->weight.mul_(factor);
+  return true;
 }
 
 UserState PalH::prior_state() const {

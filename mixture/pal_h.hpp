@@ -22,7 +22,8 @@ namespace plural::mixture {
 class PalH : public core::RewardModel,
              public core::UserPosterior,
              public core::TunablePrior,
-             public core::StagedTraining {
+             public core::StagedTraining,
+             public core::LogitScalable {
  public:
   struct Config {
     int64_t k = 2;
@@ -39,6 +40,7 @@ class PalH : public core::RewardModel,
   };
   PalH(const core::ModelDims& dims, Config config);
   std::string family() const override { return "pal-h"; }
+  bool scale_logits(double factor) override;
   std::string config_json() const override;
   int64_t K() const { return config_.k; }
   int64_t rank() const { return config_.rank; }

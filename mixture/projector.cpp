@@ -57,6 +57,14 @@ void ProjectorImpl::reset() {
   register_module("net", net_);
 }
 
+void ProjectorImpl::scale_output(double factor) {
+  PLURAL_CHECK(!spec_.residual, "projector: a residual projector's output cannot be scaled by its last layer");
+  torch::NoGradGuard no_grad;
+  auto& last = linears_.back();
+  last->weight.mul_(factor);
+  if (last->bias.defined()) last->bias.mul_(factor);
+}
+
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {
   auto y = net_->forward(x);
   return spec_.residual ? y + x : y;

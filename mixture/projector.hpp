@@ -30,6 +30,8 @@ class ProjectorImpl : public torch::nn::Cloneable<ProjectorImpl> {
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
   bool residual() const { return spec_.residual; }
+  /// Multiplies the output by `factor` (the final Linear's weight and bias), in place; needs a non-residual spec.
+  void scale_output(double factor);
 
  private:
   friend class ProjectorBankImpl;

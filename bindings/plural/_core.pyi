@@ -329,6 +329,7 @@ class TrainResult:
     history: List[Dict[str, float]]
     pairs_per_second: float
     prior: Optional[Dict[str, Any]]
+    temperature: Optional[Dict[str, Any]]
     seconds: float
     target_reached_seconds: float
     train_pairs: int

@@ -71,6 +71,11 @@ torch::Tensor BradleyTerry::item_representation(const ItemBatch& items) {
   return mlp_->hidden(model_input(items, dims_, config_.use_prompt, "bt"));
 }
 
+bool BradleyTerry::scale_logits(double factor) {
+  mlp_->scale_output(factor);
+  return true;
+}
+
 torch::Tensor BradleyTerry::reward_seen(const ItemBatch& items, const torch::Tensor&) { return forward(items); }
 
 torch::Tensor BradleyTerry::reward(const ItemBatch& items, const UserState& state) {
@@ -96,6 +101,11 @@ PerUserBT::PerUserBT(const ModelDims& dims, Config config) : config_(std::move(c
 
 std::string PerUserBT::config_json() const { return per_user_bt_schema().write(config_); }
 
+bool PerUserBT::scale_logits(double factor) {
+  mlp_->scale_output(factor);  // r = wᵀ φ(x): every user's logits scale with φ, her prior on w stays as it was
+  return true;
+}
+
 torch::Tensor PerUserBT::embed(const ItemBatch& items) {
   return mlp_->forward(model_input(items, dims_, config_.use_prompt, "per-user-bt"));
 }
@@ -119,8 +129,7 @@ torch::Tensor PerUserBT::logits_for(const PairBatch& batch, const UserState& sta
   auto z = torch::mv(d, state.at("w"));
   auto cov = state.tensors.find("cov");
   if (cov == state.tensors.end()) return z;
-  auto var = (torch::mm(d, cov->second.to(d.dtype())) * d).sum(1).clamp_min(0);
-  return z / torch::sqrt(1 + (M_PI / 8) * var);
+  return moderated_logits({z, d, cov->second});  // the logit is linear in w: the linearization is exact
 }
 
 torch::Tensor PerUserBT::regularizer(const PairBatch& batch) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/family.hpp"
+#include "core/logit_scale.hpp"
 #include "core/mlp.hpp"
 #include "core/model.hpp"
 #include "core/query.hpp"
@@ -12,7 +13,7 @@
 namespace plural::core {
 
 /// r(x, p) = MLP([x; p]). Family "bt".
-class BradleyTerry : public RewardModel {
+class BradleyTerry : public RewardModel, public LogitScalable {
  public:
   struct Config {
     MlpOptions mlp;
@@ -20,6 +21,7 @@ class BradleyTerry : public RewardModel {
   };
   BradleyTerry(const ModelDims& dims, Config config);
   std::string family() const override { return "bt"; }
+  bool scale_logits(double factor) override;
   std::string config_json() const override;
   torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const ItemBatch& items, const UserState& state) override;
@@ -34,7 +36,7 @@ class BradleyTerry : public RewardModel {
 
 /// r_u(x, p) = (w0 + δ_u) · φ(x, p) with φ a shared MLP. Family "per-user-bt".
 /// UserState tensors: "w" [E] (the user's head), "cov" [E, E] (Laplace covariance of w, adapted users).
-class PerUserBT : public RewardModel, public UserPosterior, public TunablePrior {
+class PerUserBT : public RewardModel, public UserPosterior, public TunablePrior, public LogitScalable {
  public:
   struct Config {
     MlpOptions mlp;
@@ -49,6 +51,7 @@ class PerUserBT : public RewardModel, public UserPosterior, public TunablePrior 
   };
   PerUserBT(const ModelDims& dims, Config config);
   std::string family() const override { return "per-user-bt"; }
+  bool scale_logits(double factor) override;
   std::string config_json() const override;
   torch::Tensor reward_seen(const ItemBatch& items, const torch::Tensor& users) override;
   torch::Tensor reward(const ItemBatch& items, const UserState& state) override;

@@ -59,7 +59,10 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
       f.result = std::move(r);
   }
   if (staged) staged->begin_stage(stages);
-  if (train_config.tune_prior && !dp) f.result.prior = tune_prior(*f.model, view);
+  if (train_config.tune_prior && !dp) {  // calibrated likelihoods first: the prior's width is chosen under them
+    f.result.temperature = fit_temperature(*f.model, view);
+    f.result.prior = tune_prior(*f.model, view);
+  }
   return f;
 }
 

@@ -38,8 +38,8 @@ const ConfigSchema<TrainConfig>& train_config_schema() {
         .exclusive_min()
         .field("spo_weight", &C::spo_weight, "weight of SPO's preference-degree loss", 0, 1e6)
         .field("tune_prior", &C::tune_prior,
-               "choose a new user's prior on the validation pairs and refit seen users' states when that predicts "
-               "better (per-user BT, PAL, LoRe)");
+               "calibrate on the validation pairs after training: fit the logit temperature, choose a new user's "
+               "prior and refit seen users' states when that predicts better");
     return s;
   }();
   return schema;

@@ -37,9 +37,9 @@ struct TrainConfig {
   /// variants (DatasetView::set_graded_variants). Needs a family with an item representation, as the rationale loss
   /// does.
   double spo_weight = 0;
-  /// After training, choose the prior of a family with a tunable one (per-user BT, PAL, LoRe) on the validation
-  /// pairs, and replace seen users' trained states by their posteriors when those predict better
-  /// (core/train/prior_tuning.hpp).
+  /// After training, on the validation pairs: fit the logit temperature (core/train/temperature.hpp), choose the
+  /// prior of a family with a tunable one (per-user BT, PAL, LoRe, pal-h), and replace seen users' trained states by
+  /// their posteriors when those predict better (core/train/prior_tuning.hpp).
   bool tune_prior = true;
   // Where the run reports; not part of what decides the weights.
   bool progress = true;

@@ -12,6 +12,7 @@
 #include "core/model.hpp"
 #include "core/train/losses.hpp"
 #include "core/train/prior_tuning.hpp"
+#include "core/train/temperature.hpp"
 #include "core/train/train_config.hpp"
 
 namespace plural::core {
@@ -47,7 +48,8 @@ struct TrainResult {
   int64_t steps = 0;                   ///< optimizer steps taken
   int64_t allreduce_floats = 0;        ///< data-parallel: floats all-reduced per step (the shared gradients)
   std::vector<EpochLog> history;
-  PriorTuning prior;  ///< what fit_family's prior tuning chose (tuned = false when it did not run)
+  PriorTuning prior;           ///< what fit_family's prior tuning chose (tuned = false when it did not run)
+  TemperatureFit temperature;  ///< the logit temperature fit_family fitted before tuning the prior
 };
 
 /// What the training loss sees: logit − s·margin per pair, s = +1 when a is preferred, −1 when b is, 0 for a tie

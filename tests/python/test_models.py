@@ -348,8 +348,11 @@ def test_fit_chooses_the_new_user_prior_on_validation(persona2):
     assert p is not None and p["variance"] > 0 and p["users"] > 0
     assert m.model.config["prior_var"] == pytest.approx(p["variance"])
     assert len(m.model.config["prior_diag"]) == m.model.config["embed"]
+    t = m.result_.temperature  # the logit scale fitted on the val pairs first
+    assert t is not None and 0.25 <= t["temperature"] <= 4 and t["val_nll_after"] <= t["val_nll_before"] + 1e-9
     untuned = plural.Model("per-user-bt").fit(pk.data, store, epochs=2, tune_prior=False)
     assert untuned.result_.prior is None and untuned.model.config["prior_var"] == 0
+    assert untuned.result_.temperature is None
     cells = m.evaluate(pk.data, shots=[0])
     assert all(0 <= c["ece"] <= 1 and c["nll_ci95"][0] <= c["nll"] <= c["nll_ci95"][1] for c in cells)
 
