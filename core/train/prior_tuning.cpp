@@ -43,6 +43,29 @@ double leave_one_out_nll(RewardModel& model, const Adapter& adapter, const std::
   return counted ? sum / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
 }
 
+// The prior's first-answers criterion: each user's val pairs predicted from none, one and two of her other val pairs
+// (in file order), NLL averaged per user over those counts, then over users with a pair left to predict. With
+// none, the prediction is the prior's alone; leave-one-out is a user with many answers, so without this term a new
+// user's first predictions were over-confident (Persona-K, PAL-B with no answers: NLL above population BT's).
+double first_answers_nll(RewardModel& model, const Adapter& adapter, const std::vector<const SeenUser*>& users) {
+  double sum = 0;
+  int64_t counted = 0;
+  for (const auto* u : users) {
+    const int64_t n = u->val.size();
+    double user = 0;
+    int64_t counts = 0;
+    for (int64_t k = 0; k <= 2 && k < n; ++k) {
+      auto st = adapter.adapt(model, k ? u->val.select(torch::arange(0, k)) : PairBatch{}, u->id);
+      user += mean_nll(model, u->val.select(torch::arange(k, n)), &st);
+      ++counts;
+    }
+    if (!counts) continue;
+    sum += user / static_cast<double>(counts);
+    ++counted;
+  }
+  return counted ? sum / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
+}
+
 // Every seen user the model knows with train pairs; `val` is empty for those without val pairs.
 std::vector<SeenUser> seen_users(RewardModel& model, DatasetView& view) {
   const auto& data = view.data();
@@ -92,8 +115,9 @@ PriorTuning tune_prior(RewardModel& model, DatasetView& view) {
         states.push_back(adapter->adapt(model, u->train, u->id));
         many += mean_nll(model, u->val, &states.back());
       }
+      const double first = first_answers_nll(model, *adapter, users);
       const double loo = leave_one_out_nll(model, *adapter, users);
-      const double nll = std::isfinite(loo) ? 0.5 * (loo + many / n) : many / n;
+      const double nll = std::isfinite(loo) ? (first + loo + many / n) / 3 : 0.5 * (first + many / n);
       if (nll < best) {
         best = nll;
         best_var = v;
