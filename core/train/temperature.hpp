@@ -16,7 +16,7 @@ struct TemperatureFit {
   int64_t pairs = 0;          ///< val pairs it was fitted on
 };
 
-/// Fits T ∈ [1/4, 4] minimizing the val NLL of the seen users' trained states and folds it into `model`.
+/// Fits T ∈ [1, 4] minimizing the val NLL of the seen users' trained states and folds it into `model`.
 TemperatureFit fit_temperature(RewardModel& model, DatasetView& view);
 
 }  // namespace plural::core
