@@ -8,33 +8,22 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/data/ideal_points.hpp"
-#include "core/data/subsets.hpp"
 #include "core/dataset_view.hpp"
 #include "core/eval/evaluator.hpp"
-#include "core/session/builtin_families.hpp"
 #include "core/train/fit.hpp"
 #include "core/tunable_prior.hpp"
+#include "tests/crowd_fixture.hpp"
 #include "tests/helpers.hpp"
 
 using namespace plural::core;
 
 namespace {
-struct Crowd {
-  IdealPoints ip;
-  torch::Tensor features;
-  Crowd() {
-    register_builtin_families();
-    IdealPointsConfig cfg;
-    cfg.items = 15;
-    cfg.seen_users = 120;
-    cfg.unseen_users = 60;
+struct Crowd : plural::test::CrowdFixture {
+  Crowd() : CrowdFixture(config()) {}
+  static IdealPointsConfig config() {
+    auto cfg = plural::test::crowd_config(15, 120, 60);
     cfg.support_pairs = 10;
-    ip = generate_ideal_points(cfg);
-    carve_validation(ip.data, 0);
-    features = torch::from_blob(ip.features.data(), {static_cast<int64_t>(ip.data.texts.size()), ip.feature_dim},
-                                torch::kFloat32)
-                   .clone();
+    return cfg;
   }
 };
 
