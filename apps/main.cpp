@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   plural::apps::add_score(app, common);
   plural::apps::add_adapt(app, common);
   plural::apps::add_query(app, common);
+  plural::apps::add_serve(app, common);
   plural::apps::add_doctor(app, common);
   return plural::apps::run_cli(app, "plural", argc, argv);
 }
