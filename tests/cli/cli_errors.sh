@@ -266,5 +266,14 @@ expect 2 "--budget-minutes applies to --model auto only" "$cli" train --model bt
   --cache "$tmp/ip-cache.h5" --encoder "$ip_enc" -o "$tmp/auto2.pt" --budget-minutes 1
 expect 2 "no seen user has val comparisons" "$cli" train --model auto --data "$tmp/ip.h5" --cache "$tmp/ip-cache.h5" \
   --encoder "$ip_enc" -o "$tmp/auto2.pt" --no-val
+# plural serve: options are checked before anything is served or created.
+printf 'short\n' > "$tmp/token.txt"
+expect 2 "token (its first line) must be at least 16 characters" "$cli" serve --model "$tmp/m.pt" --cache "$tmp/c64.h5" \
+  --db "$tmp/users.sqlite" --token-file "$tmp/token.txt"
+expect 2 "--db" "$cli" serve --model "$tmp/m.pt" --cache "$tmp/c64.h5" --db "$tmp/c64.h5"
+expect 2 "unknown query scorer 'best'" "$cli" serve --model "$tmp/m.pt" --cache "$tmp/c64.h5" --db "$tmp/users.sqlite" \
+  --scorer best
+expect 2 "--port" "$cli" serve --model "$tmp/m.pt" --cache "$tmp/c64.h5" --db "$tmp/users.sqlite" --port 70000
+[ -e "$tmp/users.sqlite" ] && { echo "FAIL: a refused serve created $tmp/users.sqlite"; fail=1; }
 [ $fail = 0 ] && echo "cli errors: all passed"
 exit $fail
