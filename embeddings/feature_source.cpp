@@ -6,12 +6,13 @@
 #include "embeddings/encode.hpp"
 #include "embeddings/encoder.hpp"
 #include "embeddings/feature_cache.hpp"
+#include "embeddings/row_memo.hpp"
 
 namespace plural::core {
 
 FeatureSource::FeatureSource(std::shared_ptr<FeatureCache> cache, const std::string& encoder_spec,
                              const std::string& encoder_id, bool infer_encoder)
-    : cache_(std::move(cache)), spec_(encoder_spec), encoder_id_(encoder_id) {
+    : cache_(std::move(cache)), memo_(std::make_unique<RowMemo>()), spec_(encoder_spec), encoder_id_(encoder_id) {
   if (!spec_.empty()) {
     encoder();  // a named encoder is built and checked now, and gives the id when none was given
   } else if (infer_encoder) {
@@ -35,16 +36,21 @@ Encoder& FeatureSource::encoder() {
 }
 
 torch::Tensor FeatureSource::features(const std::vector<std::string>& texts) {
+  if (auto known = memo_->find(texts); known.defined()) return known;
+  const auto unknown = memo_->missing(texts);  // only these go to HDF5 (and to the encoder if not cached)
   if (!spec_.empty()) {  // asked first so that a call whose texts are all cached never builds the encoder
     bool missing = false;
-    for (bool have : cache_->contains(encoder_id_, texts)) missing = missing || !have;
+    for (bool have : cache_->contains(encoder_id_, unknown)) missing = missing || !have;
     if (missing) {
       EncodeOptions options;
       options.progress = false;
-      encode_into_cache(*cache_, encoder(), texts, options);
+      encode_into_cache(*cache_, encoder(), unknown, options);
     }
   }
-  return cache_->lookup(encoder_id_, texts);  // without an encoder, a missing text is an error naming it
+  // Without an encoder, a missing text is an error naming it.
+  memo_->add(unknown, cache_->lookup(encoder_id_, unknown));
+  if (auto all = memo_->find(texts); all.defined()) return all;
+  return cache_->lookup(encoder_id_, texts);  // the memo is full
 }
 
 }  // namespace plural::core

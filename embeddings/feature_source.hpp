@@ -12,6 +12,7 @@ namespace plural::core {
 
 class Encoder;
 class FeatureCache;
+class RowMemo;
 
 class FeatureSource {
  public:
@@ -24,7 +25,7 @@ class FeatureSource {
   FeatureSource(FeatureSource&&) noexcept;
   FeatureSource& operator=(FeatureSource&&) noexcept;
 
-  /// Rows [n, D] of `texts`, encoding and caching the missing ones first.
+  /// Rows [n, D] of `texts`, encoding and caching the missing ones first (rows read before come from memory).
   torch::Tensor features(const std::vector<std::string>& texts);
   const std::string& encoder_id() const { return encoder_id_; }
   FeatureCache& cache() { return *cache_; }
@@ -33,6 +34,7 @@ class FeatureSource {
   Encoder& encoder();
   std::shared_ptr<FeatureCache> cache_;
   std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<RowMemo> memo_;  // rows already read: a long-lived session skips HDF5 for texts it has seen
   std::string spec_, encoder_id_;
 };
 
