@@ -47,10 +47,10 @@ torch::Tensor FeatureSource::features(const std::vector<std::string>& texts) {
       encode_into_cache(*cache_, encoder(), unknown, options);
     }
   }
-  // Without an encoder, a missing text is an error naming it.
-  memo_->add(unknown, cache_->lookup(encoder_id_, unknown));
-  if (auto all = memo_->find(texts); all.defined()) return all;
-  return cache_->lookup(encoder_id_, texts);  // the memo is full
+  auto fresh = cache_->lookup(encoder_id_, unknown);  // without an encoder, a missing text is an error naming it
+  memo_->add(unknown, fresh);
+  if (texts.empty()) return fresh;
+  return memo_->gather(texts, unknown, fresh);  // one HDF5 read, whether or not the memo could keep its rows
 }
 
 }  // namespace plural::core

@@ -7,16 +7,30 @@
 
 namespace plural::core {
 
-torch::Tensor RowMemo::find(const std::vector<std::string>& texts) const {
-  if (texts.empty() || used_ == 0) return {};
-  std::vector<int64_t> at;
-  at.reserve(texts.size());
-  for (const auto& t : texts) {
-    auto it = index_.find(t);
-    if (it == index_.end()) return {};
-    at.push_back(it->second);
+torch::Tensor RowMemo::gather(const std::vector<std::string>& texts, const std::vector<std::string>& others,
+                              const torch::Tensor& rows) const {
+  if (texts.empty()) return {};
+  std::unordered_map<std::string, int64_t> other_row;
+  for (size_t i = 0; i < others.size(); ++i) other_row.emplace(others[i], static_cast<int64_t>(i));
+  std::vector<int64_t> mine_at, mine_slot, other_at, other_slot;  // positions in `texts`, rows in the source
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (auto it = index_.find(texts[i]); it != index_.end()) {
+      mine_at.push_back(static_cast<int64_t>(i));
+      mine_slot.push_back(it->second);
+    } else if (auto jt = other_row.find(texts[i]); jt != other_row.end()) {
+      other_at.push_back(static_cast<int64_t>(i));
+      other_slot.push_back(jt->second);
+    } else {
+      return {};
+    }
   }
-  return rows_.index_select(0, torch::tensor(at, torch::kLong));
+  auto index = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); };
+  if (other_at.empty()) return rows_.index_select(0, index(mine_slot));
+  if (mine_at.empty()) return rows.index_select(0, index(other_slot));
+  auto out = torch::empty({static_cast<int64_t>(texts.size()), rows.size(1)}, rows.options());
+  out.index_copy_(0, index(mine_at), rows_.index_select(0, index(mine_slot)).to(rows.scalar_type()));
+  out.index_copy_(0, index(other_at), rows.index_select(0, index(other_slot)));
+  return out;
 }
 
 std::vector<std::string> RowMemo::missing(const std::vector<std::string>& texts) const {

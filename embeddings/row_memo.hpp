@@ -15,7 +15,11 @@ class RowMemo {
   /// Holds at most `max_bytes` of rows; texts past that are simply not remembered.
   explicit RowMemo(size_t max_bytes = size_t{64} << 20) : max_bytes_(max_bytes) {}
   /// The rows [n, D] of `texts` when every one is remembered; an undefined tensor otherwise.
-  torch::Tensor find(const std::vector<std::string>& texts) const;
+  torch::Tensor find(const std::vector<std::string>& texts) const { return gather(texts, {}, {}); }
+  /// The rows [n, D] of `texts`: remembered ones from memory, the others from `rows` [m, D] of `others` (rows just
+  /// read that may not all have fit); an undefined tensor when a text is in neither.
+  torch::Tensor gather(const std::vector<std::string>& texts, const std::vector<std::string>& others,
+                       const torch::Tensor& rows) const;
   /// The texts of `texts` it does not hold, each once, in first-seen order.
   std::vector<std::string> missing(const std::vector<std::string>& texts) const;
   /// Remembers `rows` [n, D] as the rows of `texts` (as many as fit).

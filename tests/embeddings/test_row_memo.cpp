@@ -16,6 +16,13 @@ TEST_CASE("row memo: gives rows only when it has every text, exactly as added, w
   CHECK(torch::equal(got, torch::stack({rows[2], rows[0], rows[2]})));
   CHECK_FALSE(memo.find({"a", "d"}).defined());
   CHECK(memo.missing({"d", "a", "x", "d"}) == std::vector<std::string>{"d", "x"});
+  // A full memo still answers from what it holds plus rows just read, in the asked order.
+  auto fresh = torch::full({2, 4}, 7.f);
+  fresh[1].fill_(9.f);
+  auto mixed = memo.gather({"d", "a", "x", "d"}, {"d", "x"}, fresh);
+  REQUIRE(mixed.defined());
+  CHECK(torch::equal(mixed, torch::stack({fresh[0], rows[0], fresh[1], fresh[0]})));
+  CHECK_FALSE(memo.gather({"a", "y"}, {"d", "x"}, fresh).defined());
   CHECK_FALSE(memo.find({}).defined());
   memo.add({"e"}, torch::ones({1, 5}));  // another width is not mixed in
   CHECK_FALSE(memo.find({"e"}).defined());
