@@ -151,6 +151,10 @@ PreferenceService::Known PreferenceService::lookup(const std::string& user, bool
   return {prior, 0, false};
 }
 
+UserState PreferenceService::state_for(const std::string& user) {
+  return user.empty() ? session_.model().prior_state() : lookup(user, true).state;
+}
+
 json PreferenceService::describe(const std::string& user, const Known& k) {
   json j = {{"user", user},
             {"answers", std::max<int64_t>(k.answers, 0)},
@@ -192,7 +196,7 @@ json PreferenceService::get_reward(const json& req) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, rows] : groups) {
     const std::string at = "query[" + std::to_string(rows.front()) + "]: ";
-    UserState state = key.first.empty() ? session_.model().prior_state() : lookup(key.first, true).state;
+    UserState state = state_for(key.first);
     std::vector<std::string> responses;
     for (size_t i : rows) responses.push_back(response_of(queries[i], key.second));
     auto r = as_request_error(at, [&] { return session_.rewards(state, key.second, responses); });
@@ -212,11 +216,9 @@ json PreferenceService::reward(const json& req) {
   if (req.contains("state") && !req["state"].is_null()) {
     require_object(req["state"], "state");
     state = state_from_json(req["state"].dump(), "state");
-  } else if (!user.empty()) {
-    check_user_id(user, "user");
-    state = lookup(user, true).state;
   } else {
-    state = session_.model().prior_state();
+    if (!user.empty()) check_user_id(user, "user");
+    state = state_for(user);
   }
   auto r = as_request_error("", [&] { return session_.rewards(state, prompt, texts); });
   return {{"rewards", r}, {"user", user}};
@@ -231,7 +233,7 @@ json PreferenceService::prefer(const json& req) {
   auto user = text_field(req, "user", "", false, 128);
   if (!user.empty()) check_user_id(user, "user");
   std::lock_guard<std::mutex> lock(mu_);
-  UserState state = user.empty() ? session_.model().prior_state() : lookup(user, true).state;
+  UserState state = state_for(user);
   double p = as_request_error("", [&] { return session_.prefer(state, prompt, a, b); });
   return {{"p_a", p}, {"user", user}};
 }

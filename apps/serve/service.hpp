@@ -68,6 +68,8 @@ class PreferenceService {
   };
   /// The user's state: stored, else a seen user of the model, else the prior (`must_exist`: else 404).
   Known lookup(const std::string& user, bool must_exist);
+  /// Whom a reward or preference is for: "" = the population prior, else a user who must exist.
+  core::UserState state_for(const std::string& user);
   void readapt_stale_users();
   nlohmann::json describe(const std::string& user, const Known& k);
 
