@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <mutex>
+#include <unordered_map>
 
 #include "apps/serve/user_store.hpp"
 #include "core/base/error.hpp"
@@ -11,13 +12,15 @@ namespace plural::apps {
 
 namespace {
 
+// A prepared statement borrowed from the store's cache for one use: SQL is compiled once per connection, not per
+// request (compiling was a visible share of an answer's commit), and reset and unbound when the borrow ends.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql, const std::string& path) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw IoError(detail::cat(path, ": ", sqlite3_errmsg(db)));
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -49,7 +52,7 @@ class Statement {
 
  private:
   sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3_stmt* stmt_;
 };
 
 const char* kSchema = R"SQL(
@@ -74,7 +77,10 @@ class SqliteStore final : public UserStore {
     exec("PRAGMA synchronous=FULL");
     exec(kSchema);
   }
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
 
   void commit(const std::string& user, const std::vector<core::TextComparison>& answers,
               const std::string& state_json) override {
@@ -82,11 +88,11 @@ class SqliteStore final : public UserStore {
     Transaction tx(*this);
     int64_t seq = count_answers(user);
     for (const auto& a : answers) {
-      Statement ins(db_, "INSERT INTO answers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", path_);
+      Statement ins = prepared("INSERT INTO answers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
       ins.bind(1, user).bind(2, seq++).bind(3, a.prompt).bind(4, a.chosen).bind(5, a.rejected);
       ins.bind(6, a.p_chosen).bind(7, a.weight).step(path_);
     }
-    Statement up(db_, "INSERT OR REPLACE INTO users VALUES (?1, ?2, ?3)", path_);
+    Statement up = prepared("INSERT OR REPLACE INTO users VALUES (?1, ?2, ?3)");
     up.bind(1, user).bind(2, state_json).bind(3, seq).step(path_);
     tx.commit();
   }
@@ -95,7 +101,7 @@ class SqliteStore final : public UserStore {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction tx(*this);
     for (const auto& [user, state] : user_states) {
-      Statement up(db_, "UPDATE users SET state = ?2 WHERE id = ?1", path_);
+      Statement up = prepared("UPDATE users SET state = ?2 WHERE id = ?1");
       up.bind(1, user).bind(2, state).step(path_);
     }
     tx.commit();
@@ -103,12 +109,12 @@ class SqliteStore final : public UserStore {
 
   std::optional<StoredUser> load(const std::string& user) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "SELECT state FROM users WHERE id = ?1", path_);
+    Statement st = prepared("SELECT state FROM users WHERE id = ?1");
     if (!st.bind(1, user).step(path_)) return std::nullopt;
     StoredUser out;
     out.state_json = st.text(0);
-    Statement q(db_, "SELECT prompt, chosen, rejected, p_chosen, weight FROM answers WHERE user = ?1 ORDER BY seq",
-                path_);
+    Statement q =
+        prepared("SELECT prompt, chosen, rejected, p_chosen, weight FROM answers WHERE user = ?1 ORDER BY seq");
     q.bind(1, user);
     while (q.step(path_)) out.answers.push_back({q.text(0), q.text(1), q.text(2), q.real(3), q.real(4)});
     return out;
@@ -117,9 +123,9 @@ class SqliteStore final : public UserStore {
   bool remove(const std::string& user) override {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction tx(*this);
-    Statement a(db_, "DELETE FROM answers WHERE user = ?1", path_);
+    Statement a = prepared("DELETE FROM answers WHERE user = ?1");
     a.bind(1, user).step(path_);
-    Statement u(db_, "DELETE FROM users WHERE id = ?1", path_);
+    Statement u = prepared("DELETE FROM users WHERE id = ?1");
     u.bind(1, user).step(path_);
     bool existed = sqlite3_changes(db_) > 0;
     tx.commit();
@@ -128,7 +134,7 @@ class SqliteStore final : public UserStore {
 
   std::vector<std::string> users() override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "SELECT id FROM users ORDER BY id", path_);
+    Statement st = prepared("SELECT id FROM users ORDER BY id");
     std::vector<std::string> out;
     while (st.step(path_)) out.push_back(st.text(0));
     return out;
@@ -136,20 +142,20 @@ class SqliteStore final : public UserStore {
 
   int64_t user_count() override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "SELECT COUNT(*) FROM users", path_);
+    Statement st = prepared("SELECT COUNT(*) FROM users");
     st.step(path_);
     return st.integer(0);
   }
 
   std::string meta(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "SELECT value FROM meta WHERE key = ?1", path_);
+    Statement st = prepared("SELECT value FROM meta WHERE key = ?1");
     return st.bind(1, key).step(path_) ? st.text(0) : std::string();
   }
 
   void set_meta(const std::string& key, const std::string& value) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Statement st(db_, "INSERT OR REPLACE INTO meta VALUES (?1, ?2)", path_);
+    Statement st = prepared("INSERT OR REPLACE INTO meta VALUES (?1, ?2)");
     st.bind(1, key).bind(2, value).step(path_);
   }
 
@@ -180,8 +186,16 @@ class SqliteStore final : public UserStore {
     }
   }
 
+  // Callers hold mu_: a borrowed statement is used by one request at a time.
+  Statement prepared(const char* sql) {
+    auto& stmt = statements_[sql];
+    if (!stmt && sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+      throw IoError(detail::cat(path_, ": ", sqlite3_errmsg(db_)));
+    return Statement(db_, stmt);
+  }
+
   int64_t count_answers(const std::string& user) {
-    Statement st(db_, "SELECT COUNT(*) FROM answers WHERE user = ?1", path_);
+    Statement st = prepared("SELECT COUNT(*) FROM answers WHERE user = ?1");
     st.bind(1, user).step(path_);
     return st.integer(0);
   }
@@ -189,6 +203,7 @@ class SqliteStore final : public UserStore {
   std::string path_;
   sqlite3* db_ = nullptr;
   std::mutex mu_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace
