@@ -37,20 +37,44 @@ Encoder& FeatureSource::encoder() {
 
 torch::Tensor FeatureSource::features(const std::vector<std::string>& texts) {
   if (auto known = memo_->find(texts); known.defined()) return known;
-  const auto unknown = memo_->missing(texts);  // only these go to HDF5 (and to the encoder if not cached)
-  if (!spec_.empty()) {  // asked first so that a call whose texts are all cached never builds the encoder
-    bool missing = false;
-    for (bool have : cache_->contains(encoder_id_, unknown)) missing = missing || !have;
-    if (missing) {
-      EncodeOptions options;
-      options.progress = false;
-      encode_into_cache(*cache_, encoder(), unknown, options);
-    }
+  const auto unknown = memo_->missing(texts);          // only these go to HDF5 (and to the encoder if not cached)
+  if (auto todo = uncached(unknown); !todo.empty()) {  // a call whose texts are all cached never builds the encoder
+    EncodeOptions options;
+    options.progress = false;
+    encode_into_cache(*cache_, encoder(), todo, options);
   }
   auto fresh = cache_->lookup(encoder_id_, unknown);  // without an encoder, a missing text is an error naming it
   memo_->add(unknown, fresh);
   if (texts.empty()) return fresh;
   return memo_->gather(texts, unknown, fresh);  // one HDF5 read, whether or not the memo could keep its rows
+}
+
+std::vector<std::string> FeatureSource::uncached(const std::vector<std::string>& texts) {
+  if (spec_.empty()) return {};
+  auto unknown = memo_->missing(texts);
+  std::vector<std::string> out;
+  auto have = cache_->contains(encoder_id_, unknown);
+  for (size_t i = 0; i < unknown.size(); ++i)
+    if (!have[i]) out.push_back(std::move(unknown[i]));
+  if (!out.empty()) encoder();
+  return out;
+}
+
+torch::Tensor FeatureSource::encode(const std::vector<std::string>& texts) {
+  PLURAL_CHECK(encoder_, "FeatureSource::encode: call uncached() first");
+  const auto bs = static_cast<size_t>(std::max<int64_t>(1, encoder_->batch_size()));
+  std::vector<torch::Tensor> parts;
+  for (size_t i = 0; i < texts.size(); i += bs)
+    parts.push_back(encoder_->encode({texts.begin() + i, texts.begin() + std::min(texts.size(), i + bs)}));
+  return parts.size() == 1 ? parts[0] : torch::cat(parts);
+}
+
+void FeatureSource::store(const std::vector<std::string>& texts, const torch::Tensor& rows) {
+  // Not remembered here: the next features() reads the rows back as stored (float16 storage rounds them).
+  auto storage = cache_->has_encoder(encoder_id_) ? cache_->storage(encoder_id_) : Storage::float32;
+  auto writer = cache_->writer(encoder_id_, rows.size(1), storage);
+  writer.append(texts, rows);
+  writer.commit();
 }
 
 }  // namespace plural::core

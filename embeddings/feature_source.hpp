@@ -28,6 +28,15 @@ class FeatureSource {
   /// Rows [n, D] of `texts`, encoding and caching the missing ones first (rows read before come from memory).
   torch::Tensor features(const std::vector<std::string>& texts);
   const std::string& encoder_id() const { return encoder_id_; }
+
+  // The three steps of features() for a caller that encodes outside its lock (a server's EncodeBatcher): which
+  // texts must be encoded, encoding them (no cache access: safe beside other calls of this source), storing them.
+  /// The texts neither remembered nor cached, each once; none when there is no encoder (lookup names them).
+  std::vector<std::string> uncached(const std::vector<std::string>& texts);
+  /// Rows [n, D] of `texts` from the encoder (built by uncached(), which must have been called first).
+  torch::Tensor encode(const std::vector<std::string>& texts);
+  /// Commits `rows` of `texts` to the cache in one transaction.
+  void store(const std::vector<std::string>& texts, const torch::Tensor& rows);
   FeatureCache& cache() { return *cache_; }
 
  private:

@@ -34,7 +34,7 @@ class Metrics {
     h.sum += seconds;
     ++h.count;
   }
-  std::string text(int64_t users) {
+  std::string text(int64_t users, const core::EncodeBatcher::Stats& encoded) {
     std::lock_guard<std::mutex> lock(mu_);
     std::ostringstream os;
     os << "# HELP plural_requests_total Requests served, by route and HTTP status.\n"
@@ -52,6 +52,12 @@ class Metrics {
       os << "plural_request_seconds_count{route=\"" << route << "\"} " << h.count << "\n";
     }
     os << "# HELP plural_users Users with stored answers.\n# TYPE plural_users gauge\nplural_users " << users << "\n";
+    os << "# HELP plural_encoded_texts_total Texts not in the cache, encoded and added to it.\n"
+          "# TYPE plural_encoded_texts_total counter\nplural_encoded_texts_total "
+       << encoded.texts << "\n";
+    os << "# HELP plural_encode_batches_total Encoder batches (concurrent requests' new texts share one).\n"
+          "# TYPE plural_encode_batches_total counter\nplural_encode_batches_total "
+       << encoded.batches << "\n";
     return os.str();
   }
 
@@ -136,7 +142,7 @@ void run_server(PreferenceService& service, const ServerOptions& options,
                send_json(res, 200, {{"status", "ok"}, {"family", service.session().shared_model()->family()}});
              }));
   server.Get("/metrics", route("/metrics", true, [&](const httplib::Request&, httplib::Response& res) {
-               res.set_content(metrics.text(service.user_count()), "text/plain; version=0.0.4");
+               res.set_content(metrics.text(service.user_count(), service.encoded()), "text/plain; version=0.0.4");
              }));
   server.Post("/get_reward", post_json("/get_reward", [&](auto&, const json& b) { return service.get_reward(b); }));
   server.Post("/v1/reward", post_json("/v1/reward", [&](auto&, const json& b) { return service.reward(b); }));

@@ -102,6 +102,12 @@ std::string response_of(const std::string& query, const std::string& prompt) {
   return start < query.size() ? query.substr(start) : query;
 }
 
+std::vector<std::string> texts_of(const std::vector<TextComparison>& pairs) {
+  std::vector<std::string> out;
+  for (const auto& p : pairs) out.insert(out.end(), {p.prompt, p.chosen, p.rejected});
+  return out;
+}
+
 std::vector<double> to_vector(const torch::Tensor& t) {
   auto flat = t.detach().to(torch::kCPU, torch::kDouble).contiguous().view(-1);
   return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
@@ -116,8 +122,30 @@ void PreferenceService::check_user_id(const std::string& id, const std::string& 
 }
 
 PreferenceService::PreferenceService(core::Personalizer& session, UserStore& store, ServiceOptions options)
-    : session_(session), store_(store), options_(std::move(options)) {
+    : session_(session),
+      store_(store),
+      options_(std::move(options)),
+      encoder_batch_(
+          [this](const std::vector<std::string>& texts) {
+            std::lock_guard<std::mutex> lock(mu_);
+            return session_.feature_source().uncached(texts);
+          },
+          [this](const std::vector<std::string>& batch) {
+            auto rows = session_.feature_source().encode(batch);  // the slow part, while others are served
+            std::lock_guard<std::mutex> lock(mu_);
+            session_.feature_source().store(batch, rows);
+          }) {
   readapt_stale_users();
+}
+
+void PreferenceService::encode_missing(const std::vector<std::string>& texts) {
+  std::vector<std::string> nonempty;
+  for (const auto& t : texts)
+    if (!t.empty()) nonempty.push_back(t);
+  as_request_error("", [&] {
+    encoder_batch_.ensure(nonempty);
+    return 0;
+  });
 }
 
 void PreferenceService::readapt_stale_users() {
@@ -192,6 +220,9 @@ json PreferenceService::get_reward(const json& req) {
   // One model call per (user, prompt): an RLHF batch is a few prompts with several samples each.
   std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
   for (size_t i = 0; i < queries.size(); ++i) groups[{labels[i], prompts[i]}].push_back(i);
+  std::vector<std::string> texts = prompts;
+  for (size_t i = 0; i < queries.size(); ++i) texts.push_back(response_of(queries[i], prompts[i]));
+  encode_missing(texts);
   std::vector<double> rewards(queries.size());
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, rows] : groups) {
@@ -211,6 +242,9 @@ json PreferenceService::reward(const json& req) {
   auto texts = text_list(req, "texts", true, L.max_texts, L.max_text_chars);
   auto prompt = text_field(req, "prompt", "", false, L.max_text_chars);
   auto user = text_field(req, "user", "", false, 128);
+  texts.push_back(prompt);
+  encode_missing(texts);
+  texts.pop_back();
   std::lock_guard<std::mutex> lock(mu_);
   UserState state;
   if (req.contains("state") && !req["state"].is_null()) {
@@ -232,6 +266,7 @@ json PreferenceService::prefer(const json& req) {
   auto prompt = text_field(req, "prompt", "", false, L.max_text_chars);
   auto user = text_field(req, "user", "", false, 128);
   if (!user.empty()) check_user_id(user, "user");
+  encode_missing({a, b, prompt});
   std::lock_guard<std::mutex> lock(mu_);
   UserState state = state_for(user);
   double p = as_request_error("", [&] { return session_.prefer(state, prompt, a, b); });
@@ -261,6 +296,7 @@ json PreferenceService::add_answers(const std::string& user, const json& req) {
     if (c.chosen == c.rejected) bad(at + "rejected: the same text as chosen");
     fresh.push_back(std::move(c));
   }
+  encode_missing(texts_of(fresh));
   std::lock_guard<std::mutex> lock(mu_);
   auto stored = store_.load(user);
   std::vector<TextComparison> all = stored ? stored->answers : std::vector<TextComparison>{};
@@ -313,6 +349,7 @@ json PreferenceService::next(const std::string& user, const json& req) {
   const auto n = static_cast<int64_t>(number_field(req, "n", "", 1, 1, static_cast<double>(L.max_next)));
   const std::string scorer = req.contains("scorer") ? text_field(req, "scorer", "", true, 32) : options_.scorer;
 
+  encode_missing(texts_of(pool));
   std::lock_guard<std::mutex> lock(mu_);
   Known k = lookup(user, false);
   std::set<std::tuple<std::string, std::string, std::string>> answered;  // prompt and the unordered pair

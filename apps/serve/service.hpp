@@ -11,6 +11,7 @@
 
 #include "apps/serve/user_store.hpp"
 #include "core/session/personalizer.hpp"
+#include "embeddings/encode_batcher.hpp"
 
 namespace plural::apps {
 
@@ -55,6 +56,7 @@ class PreferenceService {
   nlohmann::json next(const std::string& user, const nlohmann::json& request);
 
   int64_t user_count() { return store_.user_count(); }
+  core::EncodeBatcher::Stats encoded() const { return encoder_batch_.stats(); }
   const core::Personalizer& session() const { return session_; }
 
   /// 400 unless `id` is 1-128 characters of letters, digits and "_.-@:".
@@ -71,6 +73,8 @@ class PreferenceService {
   /// Whom a reward or preference is for: "" = the population prior, else a user who must exist.
   core::UserState state_for(const std::string& user);
   void readapt_stale_users();
+  /// Encodes the request's texts missing from the cache (batched with concurrent requests, outside mu_).
+  void encode_missing(const std::vector<std::string>& texts);
   nlohmann::json describe(const std::string& user, const Known& k);
 
   core::Personalizer& session_;
@@ -78,6 +82,7 @@ class PreferenceService {
   ServiceOptions options_;
   std::mutex mu_;  // the session (cache writes, torch state) and each user's read-adapt-commit are serial
   std::map<std::string, Known> cache_;
+  core::EncodeBatcher encoder_batch_;
 };
 
 }  // namespace plural::apps

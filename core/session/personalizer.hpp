@@ -120,6 +120,7 @@ class Personalizer {
   RewardModel& model() { return *model_; }
   std::shared_ptr<RewardModel> shared_model() const { return model_; }
   const std::string& encoder_id() const { return features_.encoder_id(); }
+  FeatureSource& feature_source() { return features_; }
   const Adapter& adapter() const { return *adapter_; }
 
  private:
