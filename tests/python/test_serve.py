@@ -1,6 +1,7 @@
 """`plural serve` over loopback: OpenRLHF's exact remote-reward payload, the JSON API against the in-process model,
 answers that survive SIGKILL with states equal to a fresh adaptation, bounded and named errors, the bearer token.
 The server is the real binary (PLURAL_CLI, set by ctest) on a free port."""
+import itertools
 import json
 import os
 import re
@@ -159,6 +160,45 @@ def test_answers_adapt_her_and_next_asks_what_she_has_not_answered(served):
         server.stop()
 
 
+def test_new_texts_are_encoded_once_in_shared_batches_and_cached(served, tmp_path):
+    """A model on an encoder that can encode (hashed): concurrent /get_reward calls with texts the cache lacks get
+    the in-process rewards; each new text is encoded once though several requests carry it, and the server's cache
+    file holds them afterwards."""
+    pk = served["pk"]
+    store = plural.FeatureStore(str(tmp_path / "hashed.h5"), encoder="hashed")
+    model = plural.Model("pal-b", k=2).fit(pk.data, store, epochs=2, seed=0)
+    model.save(str(tmp_path / "hashed.pt"))
+    cache = str(tmp_path / "server_hashed.h5")
+    shutil.copy(store.cache.path, cache)
+    prompt = records(pk.data, user_rows(pk.data, "test", served["unseen"][0]))[0][0]
+    shared = [f"a response every worker sampled {j}" for j in range(4)]
+    own = {c: [f"worker {c} sampled response {j}" for j in range(6)] for c in range(4)}
+    server = Server(str(tmp_path / "hashed.pt"), cache, str(tmp_path / "hashed.sqlite"), "--encoder", "hashed")
+    client = plural.Client(server.url)
+    got = {}
+    try:
+        def worker(c):
+            texts = own[c] + shared
+            got[c] = client.get_reward([prompt + " " + t for t in texts], prompts=[prompt] * len(texts))
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in own]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in own:
+            np.testing.assert_allclose(got[c], model.reward(own[c] + shared, prompt=prompt), rtol=1e-5, atol=1e-5)
+        metrics = client.metrics()
+        encoded = int(re.search(r"^plural_encoded_texts_total (\d+)$", metrics, re.M).group(1))
+        batches = int(re.search(r"^plural_encode_batches_total (\d+)$", metrics, re.M).group(1))
+        assert encoded == 4 * 6 + 4, metrics  # the prompt was cached; every new text once
+        assert 1 <= batches <= 4
+    finally:
+        server.stop()
+    after = plural.FeatureStore(cache, encoder="hashed")
+    assert all(after.cache.contains(store.encoder_id, shared + [t for c in own for t in own[c]]))
+
+
 def stored_answers(db):
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT user, prompt, chosen, rejected FROM answers ORDER BY user, seq").fetchall()
@@ -168,63 +208,101 @@ def stored_answers(db):
     return out
 
 
-def test_sigkill_under_load_loses_no_acknowledged_answer(served):
+KILL_CYCLES = int(os.environ.get("PLURAL_KILL_CYCLES", "3"))  # bench/RESULTS.md records a run with 20
+LOAD_SECONDS = float(os.environ.get("PLURAL_LOAD_SECONDS", "20"))  # per cycle: 3 x 20 s of mixed load in make test
+
+
+class MixedLoad:
+    """Concurrent clients until stopped: writers appending each of their users' answers in turn (cycling through her
+    support pairs), a reader asking /get_reward for a stored user, and a querier asking `next` over the pool. A
+    request the dying server never answered is simply not acknowledged."""
+
+    def __init__(self, url, users, answers, acked):
+        self.client, self.users, self.answers, self.acked = plural.Client(url, timeout=10), users, answers, acked
+        self.stop, self.served = threading.Event(), {"get_reward": 0, "next": 0}
+        self.threads = [threading.Thread(target=self.writer, args=(users[i::3],)) for i in range(3)]
+        self.threads += [threading.Thread(target=self.reader), threading.Thread(target=self.querier)]
+        for t in self.threads:
+            t.start()
+
+    def answer_of(self, u, i):
+        return self.answers[u][i % len(self.answers[u])]
+
+    def writer(self, mine):
+        for i in itertools.count():
+            u = mine[i % len(mine)]
+            if self.stop.is_set():
+                return
+            try:
+                self.acked[u] = self.client.answer(u, [self.answer_of(u, self.acked[u])])["answers"]
+            except Exception:
+                return  # the server died mid-request: that answer was never acknowledged
+
+    def reader(self):
+        p, a, b = self.answers[self.users[0]][0]
+        while not self.stop.is_set():
+            try:
+                labels = [self.users[0] if self.acked[self.users[0]] else ""] * 2
+                self.client.get_reward([a, b], prompts=[p, p], labels=labels)
+                self.served["get_reward"] += 1
+            except Exception:
+                return
+
+    def querier(self):
+        while not self.stop.is_set():
+            try:
+                self.client.next_pairs(self.users[1])
+                self.served["next"] += 1
+            except Exception:
+                return
+
+    def kill(self, server):
+        server.kill()
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def test_sigkill_under_mixed_load_loses_no_acknowledged_answer(served):
+    """KILL_CYCLES times: LOAD_SECONDS of concurrent answers, rewards and queries, SIGKILL, restart. Every answer
+    acknowledged before the kill is stored in order, and every stored user's state is a fresh adaptation from her
+    stored answers."""
     pk, model = served["pk"], served["model"]
-    users = served["unseen"][1:5]
+    users = served["unseen"][1:10]
     answers = {u: records(pk.data, user_rows(pk.data, "support", u)) for u in users}
     db = str(served["tmp"] / "kill.sqlite")
     acked = {u: 0 for u in users}
-    for cycle in range(3):
+    served_total = {"get_reward": 0, "next": 0}
+    for cycle in range(KILL_CYCLES):
         server = start(served, "kill.sqlite")
-        client = plural.Client(server.url, timeout=10)
-        stop = threading.Event()
-
-        def writer(u):
-            while not stop.is_set() and acked[u] < len(answers[u]):
-                try:
-                    reply = client.answer(u, [answers[u][acked[u]]])
-                except Exception:
-                    return  # the server died mid-request: that answer was never acknowledged
-                acked[u] = reply["answers"]
-
-        def reader():
-            while not stop.is_set():
-                try:
-                    client.get_reward([answers[users[0]][0][1]], prompts=[answers[users[0]][0][0]])
-                except Exception:
-                    return
-
-        threads = [threading.Thread(target=writer, args=(u,)) for u in users] + [threading.Thread(target=reader)]
-        for t in threads:
-            t.start()
-        deadline = 2 + 4 * cycle
-        while sum(acked.values()) < deadline and all(t.is_alive() for t in threads[:len(users)]):
-            threading.Event().wait(0.05)
-        server.kill()
-        stop.set()
-        for t in threads:
-            t.join()
+        load = MixedLoad(server.url, users, answers, acked)
+        threading.Event().wait(LOAD_SECONDS * (0.5 + (cycle % 3) / 2))  # the kill lands at varying points
+        load.kill(server)
+        for k in served_total:
+            served_total[k] += load.served[k]
 
         stored = stored_answers(db)
         server = start(served, "kill.sqlite")
         client = plural.Client(server.url)
         try:
             for u in users:
-                if acked[u] == 0:
-                    continue
-                got = stored[u]
+                got = stored.get(u, [])
                 assert len(got) >= acked[u], (u, len(got), acked[u])
-                assert got == answers[u][:len(got)], "stored answers differ from the ones sent"
-                assert client.user(u)["answers"] == len(got)
+                assert got == [load.answer_of(u, i) for i in range(len(got))], "stored answers differ from those sent"
                 acked[u] = len(got)
+                if not got:
+                    continue
+                assert client.user(u)["answers"] == len(got)
                 # The restarted server's state is a fresh adaptation from what is stored.
-                fresh = model.adapt(got, user_id=u)
                 probe = answers[u][-3:]
                 p_server = [client.prefer(a, b, user=u, prompt=p) for p, a, b in probe]
-                np.testing.assert_allclose(p_server, model.predict_proba(probe, fresh), atol=1e-5)
+                np.testing.assert_allclose(p_server, model.predict_proba(probe, model.adapt(got, user_id=u)),
+                                           atol=1e-5)
         finally:
             server.stop()
-    assert sum(acked.values()) >= 6
+    print(f"{KILL_CYCLES} kill cycles: {sum(acked.values())} answers acknowledged and stored, "
+          f"{served_total['get_reward']} get_reward and {served_total['next']} next served")
+    assert sum(acked.values()) >= 20 * KILL_CYCLES and all(served_total.values())
 
 
 BAD = [
