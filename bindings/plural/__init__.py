@@ -50,6 +50,7 @@ from ._core import (  # noqa: E402  the C++ API, one to one
     prepare_pool, query_scorer_names, read_candidates, read_h5, read_jsonl, read_preferences, read_tsv, save_model,
     score_pairs, train, with_strength, write_h5)
 from .client import Client, ServerError  # noqa: E402
+from .server import Server  # noqa: E402
 from .data import data_path, persona_k, preferences, ukp  # noqa: E402
 from .features import FeatureStore  # noqa: E402
 from .model import Model, load  # noqa: E402

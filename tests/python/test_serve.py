@@ -6,9 +6,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -21,26 +19,10 @@ import plural
 CLI = os.environ.get("PLURAL_CLI")
 
 
-class Server:
-    def __init__(self, model, cache, db, *extra):
-        assert CLI, "PLURAL_CLI must name the plural binary (ctest sets it)"
-        self.proc = subprocess.Popen([CLI, "serve", "--model", model, "--cache", cache, "--db", db, "--port", "0",
-                                      "--threads", "1", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        if not m:
-            self.proc.kill()
-            raise AssertionError(f"serve did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = f"http://127.0.0.1:{m.group(1)}"
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=30) == 0, self.proc.stderr.read()
+def Server(model, cache, db, *extra):
+    """The real binary (PLURAL_CLI, set by ctest) on a free port, through plural.Server."""
+    assert CLI, "PLURAL_CLI must name the plural binary (ctest sets it)"
+    return plural.Server(model, cache, db, threads=1, options=extra, cli=CLI)
 
 
 def raw(url, method, path, body=None, headers=None, data=None):
