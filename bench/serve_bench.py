@@ -5,7 +5,10 @@
 Trains PAL-B on Persona-K (features in a fresh cache), starts the server on loopback, and times with one
 keep-alive client of its own: /get_reward with 16 cached texts for a stored user, an answer + re-adapt + durable
 commit, and `next` over 1,000 candidate pairs; then the same calls through the in-process Python API on the same
-model. Prints p50/p99 (ms) and requests/s; the ratios are what compare across hosts."""
+model. Also /get_reward of 16 texts the cache lacks (encoded on the fly; with concurrent clients their texts share
+encoder batches). When `wrk` is installed (Debian's), the same requests are timed again with it: the server's
+latency without the Python client's own cost. Prints p50/p99 (ms) and requests/s; the ratios are what compare across
+hosts."""
 import argparse
 import http.client
 import json
@@ -50,6 +53,38 @@ def timed(fn, n):
     return out
 
 
+WRK_ANSWER = """counter = 0
+request = function()
+  counter = counter + 1
+  local i = (counter %% %d) + 1
+  local path = "/v1/users/wrk" .. math.floor(counter / 20) .. "/answers"
+  return wrk.format("POST", path, {["Content-Type"]="application/json"}, bodies[i])
+end
+"""
+
+
+def wrk(port, script, seconds=10):
+    """(p50, p99) in ms of one keep-alive connection, as wrk measures them."""
+    out = subprocess.run(["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    got = {q: float(v) * unit[u] for q, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M)}
+    return got["50"], got["99"]
+
+
+def wrk_scripts(tmp, payload, answers):
+    """Lua scripts for wrk: /get_reward with a fixed body, and answers appended 20 per new user."""
+    reward = os.path.join(tmp, "reward.lua")
+    with open(reward, "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.path = "/get_reward"\nwrk.body = {json.dumps(json.dumps(payload))}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+    answer = os.path.join(tmp, "answer.lua")
+    with open(answer, "w") as f:
+        f.write("bodies = {" + ",".join(json.dumps(json.dumps({"answers": [a]})) for a in answers) + "}\n")
+        f.write(WRK_ANSWER % len(answers))
+    return reward, answer
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", default="build/plural")
@@ -72,7 +107,8 @@ def main():
         shutil.copy(store.cache.path, cache)
 
         proc = subprocess.Popen([args.cli, "serve", "--model", os.path.join(tmp, "model.pt"), "--cache", cache,
-                                 "--db", os.path.join(tmp, "users.sqlite"), "--port", "0"],
+                                 "--db", os.path.join(tmp, "users.sqlite"), "--port", "0",
+                                 "--encoder", args.encoder],
                                 stdout=subprocess.PIPE, text=True)
         port = int(re.search(r":(\d+) ", proc.stdout.readline()).group(1))
         try:
@@ -88,11 +124,12 @@ def main():
             payload = {"query": [prompt + " " + r for r in responses], "prompts": [prompt] * 16, "labels": ["ann"] * 16}
             srv = {}
             srv["get_reward (16 texts)"] = timed(lambda i: http_.post("/get_reward", payload), args.repeats)
+            # `next` first, as on the page: the pairs she then answers were read while ranking them.
+            srv["next over 1,000 candidates"] = timed(
+                lambda i: http_.post("/v1/users/ann/next", {"candidates": candidates, "n": 1}), 30)
             srv["answer + re-adapt + commit"] = timed(
                 lambda i: http_.post(f"/v1/users/u{i // 20}/answers", {"answers": [
                     {"prompt": recs[i][0], "chosen": recs[i][1], "rejected": recs[i][2]}]}), args.repeats)
-            srv["next over 1,000 candidates"] = timed(
-                lambda i: http_.post("/v1/users/ann/next", {"candidates": candidates, "n": 1}), 30)
 
             local = {}
             local["get_reward (16 texts)"] = timed(lambda i: model.reward(responses, user=ann, prompt=prompt),
@@ -100,6 +137,14 @@ def main():
             local["answer + re-adapt + commit"] = timed(
                 lambda i: model.adapt(recs[(i // 20) * 20:i + 1], user_id="x"), args.repeats)
             local["next over 1,000 candidates"] = timed(lambda i: model.query(recs[:1000], user=ann, n=1), 30)
+
+            # Texts the cache lacks, as an RLHF trainer's fresh samples are: encoded on the fly, 16 per request.
+            fresh = lambda tag, i: [f"{recs[i][1]} ({tag} sample {i}.{j})" for j in range(16)]
+            http_ = Http(port)  # the server closed the idle keep-alive connection while the in-process runs ran
+            srv["get_reward (16 new texts)"] = timed(lambda i: http_.post("/get_reward", {
+                "query": [prompt + " " + t for t in fresh("srv", i)], "prompts": [prompt] * 16}), 30)
+            local["get_reward (16 new texts)"] = timed(
+                lambda i: model.reward(fresh("local", i), prompt=prompt), 30)
 
             # Throughput: several clients at once on /get_reward.
             done = []
@@ -117,6 +162,37 @@ def main():
             for t in threads:
                 t.join()
             rps = sum(done) / (time.perf_counter() - t0)
+
+            # New texts from several clients at once: their texts share encoder batches.
+            def fresh_client(c, n):
+                h = Http(port)
+                for i in range(n):
+                    texts = fresh(f"client {c}", i)
+                    h.post("/get_reward", {"query": [prompt + " " + t for t in texts], "prompts": [prompt] * 16})
+
+            def encoded():
+                text = http.client.HTTPConnection("127.0.0.1", port)
+                text.request("GET", "/metrics")
+                m = text.getresponse().read().decode()
+                return [int(re.search(rf"^{k} (\d+)$", m, re.M).group(1))
+                        for k in ("plural_encoded_texts_total", "plural_encode_batches_total")]
+
+            before = encoded()
+            t0 = time.perf_counter()
+            threads = [threading.Thread(target=fresh_client, args=(c, 20)) for c in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            fresh_rps = args.clients * 20 / (time.perf_counter() - t0)
+            texts_, batches = (a - b for a, b in zip(encoded(), before))
+
+            by_wrk = {}
+            if shutil.which("wrk"):
+                reward_lua, answer_lua = wrk_scripts(tmp, payload, [
+                    {"prompt": p, "chosen": a, "rejected": b} for p, a, b in recs[300:1000]])
+                by_wrk["get_reward (16 texts)"] = wrk(port, reward_lua)
+                by_wrk["answer + re-adapt + commit"] = wrk(port, answer_lua)
         finally:
             proc.terminate()
             proc.wait()
@@ -128,6 +204,12 @@ def main():
             print(f"{k:30s} {pct(srv[k], 50):10.2f} {pct(srv[k], 99):8.2f} {pct(local[k], 50):12.2f} "
                   f"{pct(local[k], 99):8.2f} {pct(srv[k], 50) / pct(local[k], 50):10.2f}")
         print(f"/get_reward with {args.clients} concurrent keep-alive clients: {rps:.0f} requests/s")
+        print(f"/get_reward of 16 new texts with {args.clients} concurrent clients: {fresh_rps:.1f} requests/s, "
+              f"{texts_} texts encoded in {batches} batches ({texts_ / max(batches, 1):.1f} per batch)")
+        for k, (p50, p99) in by_wrk.items():
+            print(f"wrk, one keep-alive connection, 10 s: {k}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        if not by_wrk:
+            print("(wrk not installed: apt-get install wrk for the server's latency without the Python client)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
