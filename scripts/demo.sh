@@ -35,8 +35,12 @@ import plural
 out, encoder = sys.argv[1:]
 model = plural.load(f"{out}/pal-b.pt", plural.FeatureStore(f"{out}/cache.h5", encoder=encoder))
 q = "Which of these two statements would you rather say?"
-me = model.adapt([(q, "I like to help others", "I only look out for myself")], user_id="me")
-print(f"import plural: {plural.__file__}\n  {model}\n  a new user after one answer: P(prefers "
-      f"'I volunteer every weekend' to 'I never share') = {model.prefer('I volunteer every weekend', 'I never share', me, q):.3f}")
+# Her one answer and a pair she has not seen; the texts speak of two of Persona-K's behaviours (agreeableness and
+# patience for delayed rewards), as its pairs do (tests/python/test_headline_example.py holds this example).
+me = model.adapt([(q, "I like to help others", "I am happy to wait years for a bigger reward")], user_id="me")
+a, b = "I volunteer every weekend", "I would rather wait for a bigger reward later"
+print(f"import plural: {plural.__file__}\n  {model}\n  P(prefers {a!r} to {b!r}): "
+      f"population {model.prefer(a, b, None, q):.3f}, a new user who prefers helping to waiting "
+      f"{model.prefer(a, b, me, q):.3f}")
 PY
 echo "demo outputs are in $OUT/ (plot: $OUT/unseen_accuracy_vs_shots.png)"
