@@ -41,7 +41,10 @@ class Model:
     are not finite or do not fit 64 bits, are a ValueError here; values out of the family's range one at fit.
     """
 
+    classes_ = np.array([0, 1])  # predict's labels: 1 = a preferred (scikit-learn's classifier convention)
+
     def __init__(self, family: str = "pal-b", **config):
+        self._params = {"family": family, **config}  # as given: get_params returns these very objects (clone)
         family = as_text(family, "Model: family")
         self.auto_: Optional[dict] = None
         if family == "auto":
@@ -238,14 +241,32 @@ class Model:
         """P(user prefers response a to response b): the session's prediction, as predict_proba and the C++
         Personalizer give it (for an adapted user, her posterior predictive, not a reward difference)."""
         record = _candidate((prompt, as_text(a, "a"), as_text(b, "b")), 0)
-        return float(self.predict_proba([record], user)[0])
+        return float(self.prefer_proba([record], user)[0])
 
-    def predict_proba(self, comparisons, user: User = None) -> np.ndarray:
-        """P(a preferred to b) for each comparison (records, PreferenceData or PairBatch), for one user."""
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments ({"family": ..., **config}), as scikit-learn's clone and grid search use them."""
+        return dict(self._params)
+
+    def set_params(self, **params) -> "Model":
+        """New constructor arguments, validated as the constructor does; a fitted model must be fitted again."""
+        self.__init__(**{**self._params, **params})
+        return self
+
+    def prefer_proba(self, comparisons, user: User = None) -> np.ndarray:
+        """P(a preferred to b) [n] for each comparison (records, PreferenceData or PairBatch), for one user."""
         batch = self.pairs(comparisons, unlabelled=True)
         if batch is None:
             return np.zeros(0, dtype=np.float32)
         return self.session.preferences(self.state(user), batch).numpy()
+
+    def predict_proba(self, comparisons, user: User = None) -> np.ndarray:
+        """[n, 2]: P(b preferred), P(a preferred) per comparison — scikit-learn's shape, columns in classes_ order."""
+        p = self.prefer_proba(comparisons, user)
+        return np.stack([1 - p, p], axis=1)
+
+    def predict(self, comparisons, user: User = None) -> np.ndarray:
+        """1 where she is predicted to prefer a, else 0 (the label convention of the data)."""
+        return (self.prefer_proba(comparisons, user) > 0.5).astype(np.int64)
 
     def score(self, comparisons, user: User = None) -> float:
         """Accuracy on labelled comparisons for one user (pairs with label 0.5 are not counted)."""

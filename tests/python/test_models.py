@@ -208,10 +208,34 @@ def test_predict_proba_and_score_follow_the_label_convention(pal_b, persona2):
     q = d.texts[d.columns()["prompt_a"][0]]
     a, b = d.texts[1], d.texts[2]
     me = pal_b.adapt([(q, a, b)] * 5)
-    p_ab, p_ba = pal_b.predict_proba([{"prompt": q, "a": a, "b": b}, {"prompt": q, "a": b, "b": a}], user=me)
+    both = [{"prompt": q, "a": a, "b": b}, {"prompt": q, "a": b, "b": a}]
+    p_ab, p_ba = pal_b.prefer_proba(both, user=me)
     assert p_ab == pytest.approx(1 - p_ba, abs=1e-6) and p_ab > 0.5
+    # scikit-learn's shapes: predict_proba [n, 2] in classes_ order (0 = b preferred, 1 = a preferred), predict 0/1.
+    proba = pal_b.predict_proba(both, user=me)
+    assert proba.shape == (2, 2) and list(pal_b.classes_) == [0, 1]
+    np.testing.assert_allclose(proba[:, 1], [p_ab, p_ba], atol=1e-6)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+    assert list(pal_b.predict(both, user=me)) == [1, 0]
     assert pal_b.score([(q, a, b)], user=me) == 1.0
     assert pal_b.score([{"user": "x", "prompt": q, "left": a, "right": b, "y": 1}], user=me) == 0.0
+
+
+def test_get_params_and_set_params_follow_scikit_learns_clone_protocol():
+    """What sklearn.base.clone does: Model(**m.get_params()) must give back the very same parameter objects."""
+    m = plural.Model("pal-b", k=3, dim=32)
+    params = m.get_params()
+    assert params == {"family": "pal-b", "k": 3, "dim": 32}
+    twin = type(m)(**params)
+    assert all(twin.get_params()[name] is value for name, value in params.items())
+    assert m.set_params(k=4) is m and m.get_params()["k"] == 4 and m.config["k"] == 4
+    with pytest.raises(ValueError, match="no config key 'kk'"):
+        m.set_params(kk=1)
+    try:
+        from sklearn.base import clone
+    except ImportError:
+        return
+    assert clone(m).get_params() == m.get_params()
 
 
 def test_query_prefers_an_informative_pair(pal_b, persona2):

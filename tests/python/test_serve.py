@@ -125,7 +125,7 @@ def test_answers_adapt_her_and_next_asks_what_she_has_not_answered(served):
         # Her stored state is the in-process adaptation from the same answers.
         mine = model.adapt(answered, user_id=user)
         p_server = np.array([client.prefer(a, b, user=user, prompt=p) for p, a, b in test[:20]])
-        np.testing.assert_allclose(p_server, model.predict_proba(test[:20], mine), atol=1e-5)
+        np.testing.assert_allclose(p_server, model.prefer_proba(test[:20], mine), atol=1e-5)
         # ... and predicts her held-out pairs better than the population model.
         acc_user = np.mean([client.prefer(a, b, user=user, prompt=p) > 0.5 for p, a, b in test])
         acc_pop = np.mean([client.prefer(a, b, prompt=p) > 0.5 for p, a, b in test])
@@ -278,7 +278,7 @@ def test_sigkill_under_mixed_load_loses_no_acknowledged_answer(served):
                 # The restarted server's state is a fresh adaptation from what is stored.
                 probe = answers[u][-3:]
                 p_server = [client.prefer(a, b, user=u, prompt=p) for p, a, b in probe]
-                np.testing.assert_allclose(p_server, model.predict_proba(probe, model.adapt(got, user_id=u)),
+                np.testing.assert_allclose(p_server, model.prefer_proba(probe, model.adapt(got, user_id=u)),
                                            atol=1e-5)
         finally:
             server.stop()
