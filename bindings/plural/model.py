@@ -101,11 +101,14 @@ class Model:
         all of them for the given epochs.
 
         train_options are TrainConfig fields (epochs, lr, user_lr, batch_size, patience, loss, rationale_weight,
-        spo_weight, ...); the rest come from the family's measured defaults (plural.default_train_config).
+        spo_weight, ...); the rest come from the family's measured defaults (plural.default_train_config). TRL's
+        names are accepted too: learning_rate, num_train_epochs, per_device_train_batch_size, weight_decay,
+        max_grad_norm, seed (TRL_ALIASES).
         graded_variants: from plural._core.read_graded_variants(path, data), for spo_weight > 0.
         """
         _check_data(data, "fit")
         _check_store(features, "fit")
+        train_options = _trl_names(train_options)
         if val not in ("auto", "none"):
             raise ValueError(f"fit: val must be 'auto' or 'none', got {val!r}")
         auto = self.auto_ is not None
@@ -355,6 +358,24 @@ def load(path: str, features: FeatureStore) -> Model:
     m = Model(core.family, **core.config)
     m.core_, m.features_ = core, features
     return m
+
+
+# TRL / transformers TrainingArguments names a TRL user reaches for -> TrainConfig fields.
+TRL_ALIASES = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size"}
+
+
+def _trl_names(options: dict) -> dict:
+    """train options with TRL's names mapped to ours; both names of one field, or max_length, are a ValueError."""
+    if "max_length" in options:
+        raise ValueError("fit: max_length is the encoder's, not training's: texts are truncated when encoded "
+                         "(minilm: 256 tokens); the features are fixed before fit")
+    out = {}
+    for name, value in options.items():
+        ours = TRL_ALIASES.get(name, name)
+        if ours in out:
+            raise ValueError(f"fit: {name!r} and {ours!r} name the same setting; give one")
+        out[ours] = value
+    return out
 
 
 def _json(obj, where: str) -> str:

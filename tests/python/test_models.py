@@ -238,6 +238,17 @@ def test_get_params_and_set_params_follow_scikit_learns_clone_protocol():
     assert clone(m).get_params() == m.get_params()
 
 
+def test_fit_takes_trls_names_for_training_settings(persona2):
+    pk, store = persona2
+    m = plural.Model("bt").fit(pk.data, store, num_train_epochs=2, learning_rate=1e-3, per_device_train_batch_size=64,
+                               patience=0)
+    assert m.result_.epochs_run == 2
+    with pytest.raises(ValueError, match="'learning_rate' and 'lr' name the same setting"):
+        plural.Model("bt").fit(pk.data, store, lr=1e-3, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="max_length is the encoder's"):
+        plural.Model("bt").fit(pk.data, store, max_length=128)
+
+
 def test_query_prefers_an_informative_pair(pal_b, persona2):
     pk, _ = persona2
     d = pk.data
