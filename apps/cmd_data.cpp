@@ -7,12 +7,13 @@
 #include <sstream>
 
 #include "apps/commands.hpp"
+#include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
 #include "core/base/file_roles.hpp"
 #include "core/base/npy.hpp"
 #include "core/base/progress.hpp"
 #include "core/base/text_io.hpp"
-#include "core/base/atomic_file.hpp"
+#include "core/data/chat_pairs.hpp"
 #include "core/data/ideal_points.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
@@ -67,19 +68,19 @@ void add_import_ideal_points(CLI::App* import) {
   cmd->add_option("--one-hot", g.one_hot, "append each item's one-hot to its coordinates")->capture_default_str();
   cmd->add_option("--seed", g.seed)->capture_default_str();
   cmd->callback([o] {
-    auto stem = o->out.size() > 3 && o->out.substr(o->out.size() - 3) == ".h5" ? o->out.substr(0, o->out.size() - 3)
-                                                                                : o->out;
+    auto stem =
+        o->out.size() > 3 && o->out.substr(o->out.size() - 3) == ".h5" ? o->out.substr(0, o->out.size() - 3) : o->out;
     if (o->features_out.empty()) o->features_out = stem + ".features.npy";
     if (o->texts_out.empty()) o->texts_out = stem + ".texts.txt";
-    require_distinct_files({{"--out", o->out}, {"--features-out", o->features_out}, {"--texts-out", o->texts_out}},
-                           {});
+    require_distinct_files({{"--out", o->out}, {"--features-out", o->features_out}, {"--texts-out", o->texts_out}}, {});
     auto ip = generate_ideal_points(o->gen);
     std::string texts;
     for (const auto& t : ip.data.texts.all()) texts += tsv_escape(t) + "\n";
     write_npy(o->features_out, ip.features.data(), static_cast<int64_t>(ip.data.texts.size()), ip.feature_dim);
     write_file_atomic(o->texts_out, texts);
     write_h5(ip.data, o->out);
-    const std::string spec = "precomputed:features=" + o->features_out + ",texts=" + o->texts_out + ",name=ideal-points";
+    const std::string spec =
+        "precomputed:features=" + o->features_out + ",texts=" + o->texts_out + ",name=ideal-points";
     if (o->json_out) {
       auto j = data_json(ip.data);
       j["out"] = o->out;
@@ -114,6 +115,22 @@ void add_import(CLI::App& app, Common&) {
     auto data = read_preferences(fo->in);
     write_h5(data, fo->out);
     print_written(data, fo->out, fo->json_out);
+  });
+
+  auto chat = std::make_shared<ChatPairsOptions>();
+  auto chat_io = std::make_shared<FileOpts>();
+  auto* rlhf = cmd->add_subcommand(
+      "rlhf", "HH-RLHF, UltraFeedback-binarized and TRL preference files: chosen/rejected as strings or message lists");
+  rlhf->add_option("input", chat_io->in, "input .jsonl[.gz]")->required();
+  rlhf->add_option("-o,--out", chat_io->out, "output .h5")->required();
+  rlhf->add_option("--user", chat->user, "the user of every comparison (these files rarely name one)");
+  rlhf->add_option("--user-field", chat->user_field, "the record field holding the user id (default: user)");
+  rlhf->add_flag("--json", chat_io->json_out, "print one JSON object");
+  rlhf->callback([chat, chat_io] {
+    require_distinct_files({{"--out", chat_io->out}}, {{"input", chat_io->in}});
+    auto data = read_chat_pairs(chat_io->in, *chat);
+    write_h5(data, chat_io->out);
+    print_written(data, chat_io->out, chat_io->json_out);
   });
 
   auto pk = std::make_shared<PersonaKConfig>();

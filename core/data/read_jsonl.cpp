@@ -4,6 +4,7 @@
 
 #include "core/base/error.hpp"
 #include "core/base/text_io.hpp"
+#include "core/data/json_row.hpp"
 #include "core/data/readers.hpp"
 
 namespace plural::core {
@@ -57,29 +58,10 @@ PreferenceData read_candidates(const std::string& path) {
 }
 
 namespace {
-// A row as JSON. Invalid UTF-8 is replaced by U+FFFD, one per bad byte, as docs/data_format.md promises (the bad
-// bytes are never JSON syntax, which is ASCII). A number too large for a double names its field.
-json parse_row(const std::string& source, size_t line_no, const std::string& line) {
-  std::string last_key;
-  auto track = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key) last_key = parsed.get<std::string>();
-    return true;
-  };
-  const std::string clean = sanitize_utf8(line);
-  try {
-    return json::parse(clean, track);
-  } catch (const json::out_of_range& e) {
-    throw ValueError(
-        detail::cat(source, ":", line_no, ": field '", last_key, "': number out of range (", e.what(), ")"));
-  } catch (const json::exception& e) {
-    throw ValueError(detail::cat(source, ":", line_no, ": malformed JSON: ", e.what()));
-  }
-}
-
 // One JSON object (a line of `source`, numbered `line_no`) -> one comparison of `data`.
 void add_record(PreferenceData& data, const std::string& source, size_t line_no, const std::string& line,
                 bool unlabelled) {
-  json obj = parse_row(source, line_no, line);
+  json obj = parse_json_line(source, line_no, line);
   PLURAL_CHECK(obj.is_object(), source, ":", line_no, ": expected a JSON object, got ", obj.type_name());
   Row row{source, line_no, obj};
   Comparison c;
