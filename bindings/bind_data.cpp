@@ -6,6 +6,7 @@
 
 #include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
+#include "core/data/chat_pairs.hpp"
 #include "core/data/data.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/data/readers.hpp"
@@ -171,6 +172,14 @@ void bind_data(py::module_& m) {
   m.def("read_preferences", &read_preferences, py::arg("path"),
         "Reads .jsonl[.gz], .tsv[.gz] or .h5 preference data; errors name the file, row and field");
   m.def("read_jsonl", py::overload_cast<const std::string&>(&read_jsonl), py::arg("path"));
+  m.def(
+      "read_rlhf",
+      [](const std::string& path, const std::string& user, const std::string& user_field) {
+        return read_chat_pairs(path, {user, user_field});
+      },
+      py::arg("path"), py::arg("user") = "", py::arg("user_field") = "",
+      "HH-RLHF, UltraFeedback-binarized and TRL preference files (docs/data_format.md, 'RLHF formats'); `user` "
+      "names the user of every comparison, `user_field` the record field holding it (default: user)");
   m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");
   m.def("read_tsv", &read_tsv, py::arg("path"));
   m.def("read_h5", &read_h5, py::arg("path"));

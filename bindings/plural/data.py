@@ -1,6 +1,7 @@
 """Preference data from the bundled sets, from files, or from Python records."""
 import json
 import os
+from typing import Optional
 
 from . import _build_info, _core
 from ._check import as_bool, as_list, as_number, as_text, json_safe, set_field, set_fields
@@ -38,6 +39,16 @@ def ukp(seed: int = 0, **options) -> _core.PreferenceData:
     set_field(cfg, "seed", seed, "ukp: seed")
     set_fields(cfg, options, "ukp", "UkpConfig")
     return _core.import_ukp(cfg)
+
+
+def read_rlhf(path: str, user: Optional[str] = None, user_field: Optional[str] = None) -> _core.PreferenceData:
+    """HH-RLHF, UltraFeedback-binarized and TRL preference files (.jsonl[.gz]; docs/data_format.md, "RLHF
+    formats") as comparisons: `user` for every comparison, or the record field `user_field` (default "user")."""
+    if user is not None and user_field is not None:
+        raise ValueError("read_rlhf: give user or user_field, not both")
+    user = "" if user is None else as_text(user, "read_rlhf: user")
+    user_field = "" if user_field is None else as_text(user_field, "read_rlhf: user_field")
+    return _core.read_rlhf(as_text(path, "read_rlhf: path"), user, user_field)
 
 
 def preferences(records, unlabelled: bool = False, source: str = "<records>") -> _core.PreferenceData:

@@ -1,4 +1,6 @@
 """Preference data through the bindings: the label convention, readers and writers, Persona-K."""
+import json
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,21 @@ def test_rationales_train_the_representation(tmp_path):
                            train_pairs=10)
     with pytest.raises(ValueError, match="no comparison carries a 'rationale'"):
         plural.Model("bt").fit(plain[0].data, plain[1], epochs=1, rationale_weight=1.0)
+
+
+def test_read_rlhf_reads_hh_and_trl_records_with_a_user(tmp_path):
+    path = tmp_path / "hh.jsonl"
+    path.write_text(json.dumps({"chosen": "\n\nHuman: Name a fruit\n\nAssistant: An apple.",
+                                "rejected": "\n\nHuman: Name a fruit\n\nAssistant: A car."}) + "\n" +
+                    json.dumps({"prompt": [{"role": "user", "content": "2+2?"}],
+                                "chosen": [{"role": "assistant", "content": "4"}],
+                                "rejected": [{"role": "assistant", "content": "5"}], "rater": "r9"}) + "\n")
+    d = plural.read_rlhf(str(path), user="me")
+    c, t = d.columns(), d.texts
+    assert [t[c["prompt_a"][i]] for i in range(2)] == ["Human: Name a fruit", "2+2?"]
+    assert [(t[c["a"][i]], t[c["b"][i]]) for i in range(2)] == [("An apple.", "A car."), ("4", "5")]
+    assert d.user_ids == ["me"]
+    with pytest.raises(ValueError, match=r"hh.jsonl:1: no 'rater' field"):
+        plural.read_rlhf(str(path), user_field="rater")
+    with pytest.raises(ValueError, match="not both"):
+        plural.read_rlhf(str(path), user="me", user_field="rater")
