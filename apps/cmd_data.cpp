@@ -111,7 +111,7 @@ void add_import(CLI::App& app, Common&) {
   file->add_option("-o,--out", fo->out, "output .h5")->required();
   file->add_flag("--json", fo->json_out, "print one JSON object");
   file->callback([fo] {
-    require_distinct_files({{"--out", fo->out}}, {{"input", fo->in}});
+    require_distinct_files({{"--out", fo->out}}, {{"file", fo->in}});
     auto data = read_preferences(fo->in);
     write_h5(data, fo->out);
     print_written(data, fo->out, fo->json_out);
@@ -127,7 +127,7 @@ void add_import(CLI::App& app, Common&) {
   rlhf->add_option("--user-field", chat->user_field, "the record field holding the user id (default: user)");
   rlhf->add_flag("--json", chat_io->json_out, "print one JSON object");
   rlhf->callback([chat, chat_io] {
-    require_distinct_files({{"--out", chat_io->out}}, {{"input", chat_io->in}});
+    require_distinct_files({{"--out", chat_io->out}}, {{"file", chat_io->in}});
     auto data = read_chat_pairs(chat_io->in, *chat);
     write_h5(data, chat_io->out);
     print_written(data, chat_io->out, chat_io->json_out);
@@ -195,6 +195,24 @@ void add_import(CLI::App& app, Common&) {
     auto data = import_ukp(*uk);
     write_h5(data, *uk_out);
     print_written(data, *uk_out, *uk_json);
+  });
+}
+
+void add_export(CLI::App& app, Common&) {
+  struct Opts {
+    std::string in, out;
+    bool json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("export", "Write preference data back out as JSON Lines (docs/data_format.md)");
+  cmd->add_option("input", o->in, "input .h5 / .jsonl[.gz] / .tsv[.gz]")->required();
+  cmd->add_option("-o,--out", o->out, "output .jsonl")->required();
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->callback([o] {
+    require_distinct_files({{"--out", o->out}}, {{"file", o->in}});
+    auto data = read_preferences(o->in);
+    write_jsonl(data, o->out);
+    print_written(data, o->out, o->json_out);
   });
 }
 

@@ -16,6 +16,7 @@ namespace plural::apps {
 
 /// Each add_* attaches a subcommand to `app`; its callback runs the command.
 void add_import(CLI::App& app, Common& common);
+void add_export(CLI::App& app, Common& common);
 void add_encode(CLI::App& app, Common& common);
 void add_embed(CLI::App& app, Common& common);
 void add_train(CLI::App& app, Common& common);

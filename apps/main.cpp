@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   plural::core::register_builtin_families();
   plural::apps::Common common;
   plural::apps::add_import(app, common);
+  plural::apps::add_export(app, common);
   plural::apps::add_encode(app, common);
   plural::apps::add_embed(app, common);
   plural::apps::add_train(app, common);

@@ -180,6 +180,8 @@ void bind_data(py::module_& m) {
       py::arg("path"), py::arg("user") = "", py::arg("user_field") = "",
       "HH-RLHF, UltraFeedback-binarized and TRL preference files (docs/data_format.md, 'RLHF formats'); `user` "
       "names the user of every comparison, `user_field` the record field holding it (default: user)");
+  m.def("write_jsonl", &write_jsonl, py::arg("data"), py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+        "Writes the data as JSON Lines (one comparison per line, atomically), as `plural export` does");
   m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");
   m.def("read_tsv", &read_tsv, py::arg("path"));
   m.def("read_h5", &read_h5, py::arg("path"));

@@ -26,6 +26,10 @@ PreferenceData read_tsv(const std::string& path);
 PreferenceData read_h5(const std::string& path);
 /// Writes the HDF5 layout atomically: a failed write leaves any existing file at `path` untouched.
 void write_h5(const PreferenceData& data, const std::string& path);
+/// Writes the JSON Lines schema above, one comparison per line ({"user", "prompt"?, "a", "b", "label", "split", ...}),
+/// atomically; read_jsonl reads it back to the same comparisons (user groups, which JSONL has no field for, are not
+/// written).
+void write_jsonl(const PreferenceData& data, const std::string& path);
 /// Picks the reader from the extension: .jsonl/.jsonl.gz, .tsv/.tsv.gz, .h5/.hdf5.
 PreferenceData read_preferences(const std::string& path);
 

@@ -127,6 +127,9 @@ def test_read_rlhf_reads_hh_and_trl_records_with_a_user(tmp_path):
     assert [t[c["prompt_a"][i]] for i in range(2)] == ["Human: Name a fruit", "2+2?"]
     assert [(t[c["a"][i]], t[c["b"][i]]) for i in range(2)] == [("An apple.", "A car."), ("4", "5")]
     assert d.user_ids == ["me"]
+    plural._core.write_jsonl(d, str(tmp_path / "back.jsonl"))  # `plural export`: our schema, read back the same
+    back = plural._core.read_jsonl(str(tmp_path / "back.jsonl"))
+    assert [t[i] for i in c["a"]] == [back.texts[i] for i in back.columns()["a"]]
     with pytest.raises(ValueError, match=r"hh.jsonl:1: no 'rater' field"):
         plural.read_rlhf(str(path), user_field="rater")
     with pytest.raises(ValueError, match="not both"):

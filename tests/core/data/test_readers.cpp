@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 
 #include "core/base/error.hpp"
 #include "core/base/h5.hpp"
@@ -238,4 +239,42 @@ TEST_CASE("PAL's label convention: y = -1 (left preferred) reads as label 1 with
   plural::test::write_text(tmp.file("bad.jsonl"), "{\"user\": \"u\", \"left\": \"a\", \"right\": \"b\", \"y\": 0}\n");
   CHECK_THROWS_WITH(plural::core::read_jsonl(tmp.file("bad.jsonl")),
                     Catch::Contains("field 'y'") && Catch::Contains("-1 (left preferred)"));
+}
+
+TEST_CASE("export: JSON Lines that read back to the same comparisons", "[core][data]") {
+  TempDir tmp;
+  auto in = tmp.file("in.jsonl");
+  write_text(in, R"({"user": "u1", "prompt": "p", "chosen": "good", "rejected": "bad"})"
+                 "\n"
+                 R"({"user": "u1", "prompt": "p", "prompt_b": "q", "a": "x", "b": "y", "label": 0.1, "weight": 2.5, )"
+                 R"("margin": -0.5, "split": "val", "context": "c", "rationale": "why"})"
+                 "\n"
+                 R"({"user": 7, "a": "good", "b": "x", "label": 0, "split": "support"})"
+                 "\n");
+  auto d = read_jsonl(in);
+  auto out = tmp.file("out.jsonl");
+  write_jsonl(d, out);
+  auto back = read_jsonl(out);
+  REQUIRE(back.comparisons.size() == d.comparisons.size());
+  for (size_t i = 0; i < d.comparisons.size(); ++i) {
+    const auto &x = d.comparisons[i], &y = back.comparisons[i];
+    auto text = [](const PreferenceData& data, int32_t t) { return t >= 0 ? data.texts[t] : std::string("-"); };
+    CHECK(d.users[x.user].id == back.users[y.user].id);
+    CHECK(d.users[x.user].seen == back.users[y.user].seen);
+    for (auto [tx, ty] : {std::pair{x.prompt_a, y.prompt_a},
+                          {x.prompt_b, y.prompt_b},
+                          {x.a, y.a},
+                          {x.b, y.b},
+                          {x.context, y.context},
+                          {x.rationale, y.rationale}})
+      CHECK(text(d, tx) == text(back, ty));
+    CHECK(x.label == y.label);
+    CHECK(x.weight == y.weight);
+    CHECK(x.margin == y.margin);
+    CHECK(x.split == y.split);
+  }
+  std::ifstream written(out);
+  std::string all((std::istreambuf_iterator<char>(written)), std::istreambuf_iterator<char>());
+  CHECK(all.find("\"label\":0.1,") != std::string::npos);  // 0.1, not 0.10000000149011612
+  CHECK_THROWS_WITH(write_jsonl(d, tmp.file("out.jsonl.gz")), Contains("plain JSON Lines"));
 }
