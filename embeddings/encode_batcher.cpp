@@ -1,8 +1,5 @@
 #include "embeddings/encode_batcher.hpp"
 
-#include <algorithm>
-#include <iterator>
-
 namespace plural::core {
 
 EncodeBatcher::EncodeBatcher(Missing missing, EncodeAndStore encode_and_store)
@@ -12,52 +9,70 @@ void EncodeBatcher::ensure(const std::vector<std::string>& texts) {
   const auto missing = missing_(texts);
   if (missing.empty()) return;
   std::unique_lock<std::mutex> lock(mu_);
-  std::vector<uint64_t> mine;  // the batches that hold her texts
+  auto own = std::make_shared<Group>();
+  std::vector<std::shared_ptr<Group>> waits;  // every group holding one of her texts
   for (const auto& t : missing) {
-    auto it = batch_of_.find(t);
-    if (it == batch_of_.end()) {
-      // Not queued or running. It may have been stored since `missing_` looked; encoding it again is harmless
-      // (the cache keeps the first row of a text), and rare.
-      it = batch_of_.emplace(t, started_ + 1).first;
-      queued_.push_back(t);
+    auto [it, fresh] = in_flight_.emplace(t, own);
+    // A text another caller queued is awaited in that caller's group. One stored since `missing_` looked is
+    // queued again; encoding it twice is harmless (the cache keeps the first row of a text), and rare.
+    if (fresh) own->texts.push_back(t);
+    if (waits.empty() || waits.back() != it->second) waits.push_back(it->second);
+  }
+  if (!own->texts.empty()) queued_.push_back(own);
+  for (const auto& g : waits) {
+    while (!g->done) {
+      if (!running_) {
+        run_batch(lock);
+      } else {
+        done_cv_.wait(lock);
+      }
     }
-    mine.push_back(it->second);
   }
-  const uint64_t needed = *std::max_element(mine.begin(), mine.end());
-  while (finished_ < needed) {
-    if (!running_) {
-      run_batch(lock);
-    } else {
-      done_cv_.wait(lock);
-    }
-  }
-  for (uint64_t b : mine) {
-    if (auto f = failed_.find(b); f != failed_.end()) std::rethrow_exception(f->second);
-  }
+  for (const auto& g : waits)
+    if (g->error) std::rethrow_exception(g->error);
 }
 
 void EncodeBatcher::run_batch(std::unique_lock<std::mutex>& lock) {
-  std::vector<std::string> batch;
-  batch.swap(queued_);
+  std::vector<std::shared_ptr<Group>> groups;
+  groups.swap(queued_);
   running_ = true;
-  const uint64_t id = ++started_;
-  std::exception_ptr error;
   lock.unlock();
-  try {
-    encode_and_store_(batch);
-  } catch (...) {
-    error = std::current_exception();
-  }
+  encode_groups(groups);  // no exception leaves it: each group's error is in the group
   lock.lock();
-  for (const auto& t : batch) batch_of_.erase(t);
-  if (error) failed_[id] = error;
-  // Every caller of a batch is waiting when it ends, and wakes long before 64 more have run.
-  for (auto it = failed_.begin(); it != failed_.end();) it = it->first + 64 < id ? failed_.erase(it) : std::next(it);
-  ++stats_.batches;
-  stats_.texts += static_cast<int64_t>(batch.size());
-  finished_ = id;
+  for (const auto& g : groups) {
+    for (const auto& t : g->texts) in_flight_.erase(t);
+    g->done = true;
+    if (!g->error) stats_.texts += static_cast<int64_t>(g->texts.size());
+  }
   running_ = false;
   done_cv_.notify_all();
+}
+
+void EncodeBatcher::encode_groups(const std::vector<std::shared_ptr<Group>>& groups) {
+  std::exception_ptr shared_error;
+  try {
+    std::vector<std::string> batch;
+    for (const auto& g : groups) batch.insert(batch.end(), g->texts.begin(), g->texts.end());
+    encode_and_store_(batch);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.batches;
+    return;
+  } catch (...) {
+    shared_error = std::current_exception();
+  }
+  if (groups.size() == 1) {
+    groups.front()->error = shared_error;
+    return;
+  }
+  for (const auto& g : groups) {  // whose text failed? each caller's alone
+    try {
+      encode_and_store_(g->texts);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.batches;
+    } catch (...) {
+      g->error = std::current_exception();
+    }
+  }
 }
 
 EncodeBatcher::Stats EncodeBatcher::stats() const {

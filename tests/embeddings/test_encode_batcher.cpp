@@ -73,7 +73,7 @@ TEST_CASE("EncodeBatcher: concurrent callers share batches and each text is enco
   }
 }
 
-TEST_CASE("EncodeBatcher: an encoder error reaches the callers of that batch only, and the texts can be retried",
+TEST_CASE("EncodeBatcher: an encoder error reaches only the caller whose text failed, and the texts can be retried",
           "[features]") {
   FakeCache cache;
   auto batcher = cache.batcher();
@@ -82,7 +82,29 @@ TEST_CASE("EncodeBatcher: an encoder error reaches the callers of that batch onl
   CHECK(cache.cached.empty());
   batcher.ensure({"other"});  // a later batch is not blamed for the earlier failure
   CHECK(cache.cached.count("other") == 1);
+
+  // A and B queue behind a running batch, so they share the next one; A's text fails it, B still gets hers.
+  std::thread blocker([&] { batcher.ensure({"slow"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string a_error;
+  std::thread a([&] {
+    try {
+      batcher.ensure({"bad", "a-fine"});
+    } catch (const std::exception& e) {
+      a_error = e.what();
+    }
+  });
+  std::thread b([&] { batcher.ensure({"b-fine", "b-fine-2"}); });  // must not throw
+  blocker.join();
+  a.join();
+  b.join();
+  CHECK(a_error == "encoder failed on 'bad'");
+  CHECK(cache.cached.count("b-fine") == 1);
+  CHECK(cache.cached.count("b-fine-2") == 1);
+  CHECK(cache.cached.count("a-fine") == 0);  // her batch failed as a whole: nothing of hers half-stored
+
   cache.poison.clear();
   batcher.ensure({"fine", "bad"});
   CHECK(cache.cached.count("bad") == 1);
+  CHECK(batcher.stats().texts == static_cast<int64_t>(cache.cached.size()));  // only stored texts are counted
 }
