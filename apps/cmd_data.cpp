@@ -1,6 +1,7 @@
 // plural import / plural encode
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -125,10 +126,18 @@ void add_import(CLI::App& app, Common&) {
   rlhf->add_option("-o,--out", chat_io->out, "output .h5")->required();
   rlhf->add_option("--user", chat->user, "the user of every comparison (these files rarely name one)");
   rlhf->add_option("--user-field", chat->user_field, "the record field holding the user id (default: user)");
+  rlhf->add_flag("--skip-unusable", chat->skip_unusable,
+                 "leave out records whose responses are equal or empty (listed on stderr) instead of failing");
   rlhf->add_flag("--json", chat_io->json_out, "print one JSON object");
   rlhf->callback([chat, chat_io] {
     require_distinct_files({{"--out", chat_io->out}}, {{"file", chat_io->in}});
-    auto data = read_chat_pairs(chat_io->in, *chat);
+    std::vector<std::string> skipped;
+    auto data = read_chat_pairs(chat_io->in, *chat, &skipped);
+    if (!skipped.empty()) {
+      std::cerr << "note: skipped " << skipped.size() << " records whose responses are equal or empty:\n";
+      for (size_t i = 0; i < std::min<size_t>(skipped.size(), 5); ++i) std::cerr << "  " << skipped[i] << "\n";
+      if (skipped.size() > 5) std::cerr << "  ... and " << skipped.size() - 5 << " more\n";
+    }
     write_h5(data, chat_io->out);
     print_written(data, chat_io->out, chat_io->json_out);
   });

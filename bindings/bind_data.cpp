@@ -174,12 +174,14 @@ void bind_data(py::module_& m) {
   m.def("read_jsonl", py::overload_cast<const std::string&>(&read_jsonl), py::arg("path"));
   m.def(
       "read_rlhf",
-      [](const std::string& path, const std::string& user, const std::string& user_field) {
-        return read_chat_pairs(path, {user, user_field});
+      [](const std::string& path, const std::string& user, const std::string& user_field, bool skip_unusable) {
+        std::vector<std::string> skipped;
+        auto data = read_chat_pairs(path, {user, user_field, skip_unusable}, &skipped);
+        return std::make_pair(std::move(data), std::move(skipped));
       },
-      py::arg("path"), py::arg("user") = "", py::arg("user_field") = "",
-      "HH-RLHF, UltraFeedback-binarized and TRL preference files (docs/data_format.md, 'RLHF formats'); `user` "
-      "names the user of every comparison, `user_field` the record field holding it (default: user)");
+      py::arg("path"), py::arg("user") = "", py::arg("user_field") = "", py::arg("skip_unusable") = false,
+      "HH-RLHF, UltraFeedback-binarized and TRL preference files (docs/data_format.md, 'RLHF formats') -> (data, "
+      "skipped records); `user` names the user of every comparison, `user_field` the record field holding it");
   m.def("write_jsonl", &write_jsonl, py::arg("data"), py::arg("path"), py::call_guard<py::gil_scoped_release>(),
         "Writes the data as JSON Lines (one comparison per line, atomically), as `plural export` does");
   m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");

@@ -1,6 +1,7 @@
 """Preference data from the bundled sets, from files, or from Python records."""
 import json
 import os
+import warnings
 from typing import Optional
 
 from . import _build_info, _core
@@ -41,14 +42,23 @@ def ukp(seed: int = 0, **options) -> _core.PreferenceData:
     return _core.import_ukp(cfg)
 
 
-def read_rlhf(path: str, user: Optional[str] = None, user_field: Optional[str] = None) -> _core.PreferenceData:
+def read_rlhf(path: str, user: Optional[str] = None, user_field: Optional[str] = None,
+              skip_unusable: bool = False) -> _core.PreferenceData:
     """HH-RLHF, UltraFeedback-binarized and TRL preference files (.jsonl[.gz]; docs/data_format.md, "RLHF
-    formats") as comparisons: `user` for every comparison, or the record field `user_field` (default "user")."""
+    formats") as comparisons: `user` for every comparison, or the record field `user_field` (default "user").
+    skip_unusable: leave out records whose responses are equal or empty (with a warning listing them) instead of
+    raising."""
     if user is not None and user_field is not None:
         raise ValueError("read_rlhf: give user or user_field, not both")
     user = "" if user is None else as_text(user, "read_rlhf: user")
     user_field = "" if user_field is None else as_text(user_field, "read_rlhf: user_field")
-    return _core.read_rlhf(as_text(path, "read_rlhf: path"), user, user_field)
+    data, skipped = _core.read_rlhf(as_text(path, "read_rlhf: path"), user, user_field,
+                                    as_bool(skip_unusable, "read_rlhf: skip_unusable"))
+    if skipped:
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(f"read_rlhf: skipped {len(skipped)} records whose responses are equal or empty: "
+                      f"{'; '.join(skipped[:5])}{more}", stacklevel=2)
+    return data
 
 
 def preferences(records, unlabelled: bool = False, source: str = "<records>") -> _core.PreferenceData:

@@ -134,7 +134,8 @@ class Record {
 
 }  // namespace
 
-PreferenceData read_chat_pairs(const std::string& path, const ChatPairsOptions& options) {
+PreferenceData read_chat_pairs(const std::string& path, const ChatPairsOptions& options,
+                               std::vector<std::string>* skipped) {
   PreferenceData data;
   data.source = path;
   LineReader reader(path);
@@ -145,9 +146,16 @@ PreferenceData read_chat_pairs(const std::string& path, const ChatPairsOptions& 
     PLURAL_CHECK(obj.is_object(), path, ":", reader.line_number(), ": expected a JSON object, got ", obj.type_name());
     Record rec(path, reader.line_number(), std::move(obj));
     const Pair p = rec.pair();
-    PLURAL_CHECK(!trim(p.chosen).empty(), rec.where("chosen"), ": the chosen response is empty");
-    PLURAL_CHECK(!trim(p.rejected).empty(), rec.where("rejected"), ": the rejected response is empty");
-    PLURAL_CHECK(p.chosen != p.rejected, rec.where("rejected"), ": the same response as chosen");
+    const char* unusable = trim(p.chosen).empty()     ? "the chosen response is empty"
+                           : trim(p.rejected).empty() ? "the rejected response is empty"
+                           : p.chosen == p.rejected   ? "the same response as chosen"
+                                                      : nullptr;
+    if (unusable && options.skip_unusable) {
+      if (skipped) skipped->push_back(detail::cat(path, ":", reader.line_number(), ": ", unusable));
+      continue;
+    }
+    PLURAL_CHECK(!unusable, rec.where(trim(p.chosen).empty() ? "chosen" : "rejected"), ": ", unusable,
+                 " (--skip-unusable leaves such records out and lists them)");
     Comparison c;
     c.user = data.user_index(rec.user(options));
     if (!p.prompt.empty()) c.prompt_a = c.prompt_b = data.texts.intern(p.prompt);

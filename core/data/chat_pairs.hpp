@@ -9,16 +9,20 @@
 //    one (the messages the two lists share).
 // These files rarely name a user: give one for all (`user`) or the field that holds it (`user_field`).
 #include <string>
+#include <vector>
 
 #include "core/data/data.hpp"
 
 namespace plural::core {
 
 struct ChatPairsOptions {
-  std::string user;        ///< the user of every comparison ("" = read from user_field)
-  std::string user_field;  ///< the record field holding the user id ("" = "user")
+  std::string user;            ///< the user of every comparison ("" = read from user_field)
+  std::string user_field;      ///< the record field holding the user id ("" = "user")
+  bool skip_unusable = false;  ///< skip (and list) records whose responses are equal or empty, instead of failing
 };
 
-PreferenceData read_chat_pairs(const std::string& path, const ChatPairsOptions& options = {});
+/// `skipped` (with skip_unusable): "file:line: why" of each record left out.
+PreferenceData read_chat_pairs(const std::string& path, const ChatPairsOptions& options = {},
+                               std::vector<std::string>* skipped = nullptr);
 
 }  // namespace plural::core

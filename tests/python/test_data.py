@@ -134,3 +134,9 @@ def test_read_rlhf_reads_hh_and_trl_records_with_a_user(tmp_path):
         plural.read_rlhf(str(path), user_field="rater")
     with pytest.raises(ValueError, match="not both"):
         plural.read_rlhf(str(path), user="me", user_field="rater")
+    path.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "a"}) + "\n" +
+                    json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
+    with pytest.raises(ValueError, match="hh.jsonl:1.*the same response as chosen"):
+        plural.read_rlhf(str(path), user="me")
+    with pytest.warns(UserWarning, match="skipped 1 records.*hh.jsonl:1: the same response"):
+        assert plural.read_rlhf(str(path), user="me", skip_unusable=True).columns()["a"].shape == (1,)

@@ -96,4 +96,25 @@ TEST_CASE("RLHF formats: bad records name the file, line and field", "[core][dat
   bad(R"({"chosen": "\n\nHuman: q\n\nAssistant: ", "rejected": "\n\nHuman: q\n\nAssistant: no"})",
       "the chosen response is empty");
   bad("[1, 2]", "expected a JSON object");
+  bad(R"({"chosen": "same", "rejected": "same"})", "--skip-unusable leaves such records out");
+}
+
+TEST_CASE("RLHF formats: skip_unusable leaves out equal or empty responses and lists them", "[core][data]") {
+  TempDir tmp;
+  auto path = tmp.file("hh.jsonl");
+  write_text(path, R"({"prompt": "p", "chosen": "a", "rejected": "b"})"
+                   "\n"
+                   R"({"prompt": "p", "chosen": "same", "rejected": "same"})"
+                   "\n"
+                   R"({"chosen": "\n\nHuman: q\n\nAssistant: ", "rejected": "\n\nHuman: q\n\nAssistant: no"})"
+                   "\n"
+                   R"({"prompt": "p", "chosen": "c", "rejected": "d"})"
+                   "\n");
+  std::vector<std::string> skipped;
+  auto d = read_chat_pairs(path, {"u", "", true}, &skipped);
+  CHECK(d.comparisons.size() == 2);
+  REQUIRE(skipped.size() == 2);
+  CHECK_THAT(skipped[0], Contains("hh.jsonl:2: the same response as chosen"));
+  CHECK_THAT(skipped[1], Contains("hh.jsonl:3: the chosen response is empty"));
+  CHECK_THROWS_WITH(read_chat_pairs(path, {"u", "", false}), Contains("hh.jsonl:2"));
 }
