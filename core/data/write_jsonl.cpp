@@ -1,6 +1,4 @@
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "core/base/atomic_file.hpp"
@@ -12,14 +10,12 @@ namespace plural::core {
 namespace {
 using nlohmann::json;
 
-// The shortest decimal that reads back as the same float: 0.1f is written 0.1, not 0.10000000149011612.
+// The shortest decimal that reads back as the same float (0.1f is written 0.1, not 0.10000000149011612), whatever
+// the C locale's decimal separator.
 json shortest(float v) {
   char buf[32];
-  for (int digits = 6; digits <= 9; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
-    if (std::strtof(buf, nullptr) == v) break;
-  }
-  return json::parse(buf);
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return json::parse(std::string(buf, end));
 }
 
 json record(const PreferenceData& d, const Comparison& c) {
@@ -41,6 +37,7 @@ json record(const PreferenceData& d, const Comparison& c) {
 void write_jsonl(const PreferenceData& data, const std::string& path) {
   PLURAL_CHECK(path.size() < 3 || path.compare(path.size() - 3, 3, ".gz") != 0, path,
                ": export writes plain JSON Lines (.jsonl); compress it afterwards if you need to");
+  data.validate();  // data built in Python may hold indices the readers would have refused
   AtomicFile out(path);
   std::string chunk;
   for (const auto& c : data.comparisons) {
