@@ -241,18 +241,22 @@ class Model:
         return self.session.rewards_rows(self.state(user), self.items(responses, prompt)).numpy()
 
     def prefer(self, a: str, b: str, user: User = None, prompt: Optional[str] = None) -> float:
-        """P(user prefers response a to response b): the session's prediction, as predict_proba and the C++
+        """P(user prefers response a to response b): the session's prediction, as prefer_proba and the C++
         Personalizer give it (for an adapted user, her posterior predictive, not a reward difference)."""
         record = _candidate((prompt, as_text(a, "a"), as_text(b, "b")), 0)
         return float(self.prefer_proba([record], user)[0])
 
     def get_params(self, deep: bool = True) -> dict:
-        """The constructor's arguments ({"family": ..., **config}), as scikit-learn's clone and grid search use them."""
+        """The constructor's arguments ({"family": ..., **config}), as scikit-learn's clone uses them (fit takes
+        (data, features), not sklearn's (X, y), so sklearn's search classes cannot fit it directly)."""
         return dict(self._params)
 
     def set_params(self, **params) -> "Model":
-        """New constructor arguments, validated as the constructor does; a fitted model must be fitted again."""
-        self.__init__(**{**self._params, **params})
+        """New constructor arguments, validated as the constructor does (on error nothing changes); the model is then
+        unfitted and must be fitted again."""
+        fresh = type(self)(**{**self._params, **params})
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
         return self
 
     def prefer_proba(self, comparisons, user: User = None) -> np.ndarray:

@@ -5,6 +5,8 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 from typing import Optional, Sequence
 
 from .client import Client
@@ -38,30 +40,44 @@ class Server:
 
     def __init__(self, model: str, cache: str, db: str, *, encoder: Optional[str] = None,
                  candidates: Optional[str] = None, token_file: Optional[str] = None, threads: Optional[int] = None,
-                 options: Sequence[str] = (), cli: Optional[str] = None):
+                 options: Sequence[str] = (), cli: Optional[str] = None, start_timeout: float = 120):
         args = [cli or find_cli(), "serve", "--model", model, "--cache", cache, "--db", db, "--port", "0"]
         for flag, value in (("--encoder", encoder), ("--candidates", candidates), ("--token-file", token_file),
                             ("--threads", threads)):
             if value is not None:
                 args += [flag, str(value)]
-        self.proc = subprocess.Popen(args + list(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # the server prints its address once it listens
-        m = re.search(r"(http://[\d.]+:\d+)", line)
+        # stderr goes to a file, not a pipe nobody reads (a full pipe would block the server's workers).
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(args + list(options), stdout=subprocess.PIPE, stderr=self.log, text=True)
+        first = []  # the server prints its address once it listens
+        reader = threading.Thread(target=lambda: first.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(start_timeout)
+        m = re.search(r"(http://[\d.]+:\d+)", first[0]) if first else None
         if not m:
             self.proc.kill()
-            raise RuntimeError(f"plural serve did not start: {line.strip()} {self.proc.stderr.read().strip()}")
+            self.proc.wait()
+            said = first[0].strip() if first else f"no address within {start_timeout:.0f} s"
+            raise RuntimeError(f"plural serve did not start: {said} {self.stderr()}")
         self.url = m.group(1)
+        self.proc.stdout.close()  # nothing more is read from it; the server prints nothing else there
+
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far (its warnings and internal errors)."""
+        self.log.seek(0)
+        return self.log.read().strip()
 
     def client(self, **kwargs) -> Client:
         return Client(self.url, **kwargs)
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM, as a supervisor would: the server finishes its requests and exits; an error exit raises."""
+        """SIGTERM, as a supervisor would: the server finishes its requests and exits; an error exit raises (not
+        after kill())."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
-        if code != 0:
-            raise RuntimeError(f"plural serve exited with {code}: {self.proc.stderr.read().strip()}")
+        if code != 0 and code != -signal.SIGKILL:
+            raise RuntimeError(f"plural serve exited with {code}: {self.stderr()}")
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like to the store (tests of durability)."""
@@ -71,5 +87,9 @@ class Server:
     def __enter__(self) -> "Server":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc) -> None:
+        try:
+            self.stop()
+        except RuntimeError:
+            if exc_type is None:  # an exception from the block matters more than how the server ended
+                raise

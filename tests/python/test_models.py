@@ -231,6 +231,7 @@ def test_get_params_and_set_params_follow_scikit_learns_clone_protocol():
     assert m.set_params(k=4) is m and m.get_params()["k"] == 4 and m.config["k"] == 4
     with pytest.raises(ValueError, match="no config key 'kk'"):
         m.set_params(kk=1)
+    assert m.get_params() == {"family": "pal-b", "k": 4, "dim": 32}  # a refused set_params changes nothing
     try:
         from sklearn.base import clone
     except ImportError:
