@@ -24,34 +24,24 @@ struct Pair {
   std::string prompt, chosen, rejected;
 };
 
-// One record of a file, with errors naming the file, line and field.
+// One record of a file: the RLHF formats read into a Pair, with errors naming the file, line and field.
 class Record {
  public:
-  Record(const std::string& path, size_t line, json obj) : path_(path), line_(line), obj_(std::move(obj)) {}
+  Record(const std::string& path, size_t line, json obj) : obj_(std::move(obj)), row_{path, line, obj_} {}
+  Record(const Record&) = delete;  // row_ refers to obj_
+  Record& operator=(const Record&) = delete;
 
-  std::string where(const std::string& field) const { return detail::cat(path_, ":", line_, ": field '", field, "'"); }
-  bool has(const char* field) const { return obj_.contains(field) && !obj_[field].is_null(); }
-  const json& at(const char* field) const {
-    PLURAL_CHECK(has(field), where(field), ": missing");
-    return obj_[field];
-  }
-  std::string text(const json& v, const std::string& field) const {
-    PLURAL_CHECK(v.is_string(), where(field), ": expected a string, got ", v.type_name());
-    const auto& t = v.get_ref<const std::string&>();
-    PLURAL_CHECK(t.find('\0') == std::string::npos, where(field), ": contains a NUL character (\\u0000)");
-    return t;
-  }
+  std::string where(const std::string& field) const { return row_.where(field); }
+  bool has(const char* field) const { return row_.has(field); }
+  const json& at(const char* field) const { return row_.at(field); }
+  std::string text(const json& v, const std::string& field) const { return row_.text_of(v, field); }
 
   std::string user(const ChatPairsOptions& o) const {
     if (!o.user.empty()) return o.user;
     const std::string field = o.user_field.empty() ? "user" : o.user_field;
-    PLURAL_CHECK(obj_.contains(field) && !obj_[field].is_null(), path_, ":", line_, ": no '", field,
+    PLURAL_CHECK(has(field.c_str()), row_.path, ":", row_.line, ": no '", field,
                  "' field: give --user NAME (one user for every comparison) or --user-field FIELD");
-    const auto& v = obj_[field];
-    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-    auto id = text(v, field);
-    PLURAL_CHECK(!trim(id).empty(), where(field), ": empty");
-    return id;
+    return row_.id(field.c_str());
   }
 
   // A list of {"role", "content"} messages, checked.
@@ -127,9 +117,8 @@ class Record {
     return out;
   }
 
-  const std::string& path_;
-  size_t line_;
   json obj_;
+  JsonRow row_;  // reads obj_
 };
 
 }  // namespace

@@ -9,45 +9,7 @@
 
 namespace plural::core {
 
-namespace {
 using nlohmann::json;
-
-struct Row {
-  const std::string& path;
-  size_t line;
-  const json& obj;
-
-  std::string where(const char* field) const { return detail::cat(path, ":", line, ": field '", field, "'"); }
-  bool has(const char* field) const { return obj.contains(field) && !obj[field].is_null(); }
-  std::string text(const char* field) const {
-    PLURAL_CHECK(has(field), where(field), ": missing");
-    const auto& v = obj[field];
-    PLURAL_CHECK(v.is_string(), where(field), ": expected a string, got ", v.type_name());
-    const auto& t = v.get_ref<const std::string&>();
-    // A NUL would cut the text in C APIs (HDF5 strings), and two texts differing after it would collide.
-    PLURAL_CHECK(t.find('\0') == std::string::npos, where(field), ": contains a NUL character (\\u0000)");
-    return t;
-  }
-  std::string id(const char* field) const {  // user ids may be numbers in the wild
-    PLURAL_CHECK(has(field), where(field), ": missing");
-    const auto& v = obj[field];
-    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-    PLURAL_CHECK(v.is_string(), where(field), ": expected a string or a whole number, got ",
-                 v.is_number() ? v.dump() : v.type_name());
-    std::string s = text(field);
-    PLURAL_CHECK(s.find_first_not_of(" \t") != std::string::npos, where(field), ": empty");
-    return s;
-  }
-  float number(const char* field) const {
-    const auto& v = obj[field];
-    PLURAL_CHECK(v.is_number(), where(field), ": expected a number, got ", v.type_name(),
-                 v.is_boolean() ? " (write 1 or 0)" : "");
-    const double d = v.get<double>();
-    PLURAL_CHECK(std::abs(d) <= 3.0e38, where(field), ": ", v.dump(), " is out of range (a 32-bit float)");
-    return static_cast<float>(d);
-  }
-};
-}  // namespace
 
 PreferenceData read_jsonl(const std::string& path) { return read_jsonl(path, false); }
 
@@ -63,7 +25,7 @@ void add_record(PreferenceData& data, const std::string& source, size_t line_no,
                 bool unlabelled) {
   json obj = parse_json_line(source, line_no, line);
   PLURAL_CHECK(obj.is_object(), source, ":", line_no, ": expected a JSON object, got ", obj.type_name());
-  Row row{source, line_no, obj};
+  JsonRow row{source, line_no, obj};
   Comparison c;
   c.user = data.user_index(unlabelled && !row.has("user") ? std::string("candidates") : row.id("user"));
   if (row.has("prompt")) {
