@@ -220,8 +220,10 @@ json PreferenceService::get_reward(const json& req) {
   // One model call per (user, prompt): an RLHF batch is a few prompts with several samples each.
   std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
   for (size_t i = 0; i < queries.size(); ++i) groups[{labels[i], prompts[i]}].push_back(i);
+  std::vector<std::string> response(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) response[i] = response_of(queries[i], prompts[i]);
   std::vector<std::string> texts = prompts;
-  for (size_t i = 0; i < queries.size(); ++i) texts.push_back(response_of(queries[i], prompts[i]));
+  texts.insert(texts.end(), response.begin(), response.end());
   encode_missing(texts);
   std::vector<double> rewards(queries.size());
   std::lock_guard<std::mutex> lock(mu_);
@@ -229,7 +231,7 @@ json PreferenceService::get_reward(const json& req) {
     const std::string at = "query[" + std::to_string(rows.front()) + "]: ";
     UserState state = state_for(key.first);
     std::vector<std::string> responses;
-    for (size_t i : rows) responses.push_back(response_of(queries[i], key.second));
+    for (size_t i : rows) responses.push_back(response[i]);
     auto r = as_request_error(at, [&] { return session_.rewards(state, key.second, responses); });
     for (size_t j = 0; j < rows.size(); ++j) rewards[rows[j]] = r[j];
   }
