@@ -17,6 +17,7 @@
 #include "core/data/chat_pairs.hpp"
 #include "core/data/ideal_points.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/data/prism.hpp"
 #include "core/data/readers.hpp"
 #include "core/data/ukp.hpp"
 #include "core/eval/report.hpp"
@@ -96,6 +97,48 @@ void add_import_ideal_points(CLI::App* import) {
               << "\nencoder: " << spec << "\n";
   });
 }
+// `plural import prism`: PRISM's per-turn ratings as within-turn comparisons by each participant.
+void add_import_prism(CLI::App* import) {
+  struct Opts {
+    PrismOptions prism;
+    std::string in, out;
+    bool json_out = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = import->add_subcommand(
+      "prism", "PRISM's conversations.jsonl: responses rated in the same turn become that participant's comparisons");
+  cmd->add_option("input", o->in, "PRISM's conversations.jsonl[.gz]")->required();
+  cmd->add_option("-o,--out", o->out, "output .h5")->required();
+  cmd->add_option("--survey", o->prism.survey, "PRISM's survey.jsonl[.gz] (for --context)");
+  cmd->add_option("--context", o->prism.context_fields,
+                  "survey fields that become each comparison's context (age, location.reside_country, ...)")
+      ->delimiter(',');
+  cmd->add_flag("--history", o->prism.history, "prompt = the conversation so far, not only the turn's user message");
+  cmd->add_flag("--keep-ties", o->prism.keep_ties, "keep equally rated responses as label 0.5 (default: left out)");
+  cmd->add_flag("--json", o->json_out, "print one JSON object");
+  cmd->callback([o] {
+    require_distinct_files({{"--out", o->out}}, {{"input", o->in}, {"--survey", o->prism.survey}});
+    PrismCounts n;
+    auto data = read_prism(o->in, o->prism, &n);
+    write_h5(data, o->out);
+    if (o->json_out) {
+      auto j = data_json(data);
+      j["out"] = o->out;
+      j["prism"] = {{"conversations", n.conversations},
+                    {"turns", n.turns},
+                    {"pairs", n.pairs},
+                    {"ties", n.ties},
+                    {"keep_ties", o->prism.keep_ties},
+                    {"single_response_turns", n.single_response_turns}};
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::cout << n.conversations << " conversations, " << n.turns << " turns: " << n.pairs << " comparisons (" << n.ties
+              << " tied pairs " << (o->prism.keep_ties ? "kept as 0.5" : "left out") << ", " << n.single_response_turns
+              << " turns with one response)\n";
+    print_written(data, o->out, false);
+  });
+}
 }  // namespace
 
 void add_import(CLI::App& app, Common&) {
@@ -141,6 +184,8 @@ void add_import(CLI::App& app, Common&) {
     write_h5(data, chat_io->out);
     print_written(data, chat_io->out, chat_io->json_out);
   });
+
+  add_import_prism(cmd);
 
   auto pk = std::make_shared<PersonaKConfig>();
   auto pk_out = std::make_shared<std::string>();

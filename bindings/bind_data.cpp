@@ -3,12 +3,15 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
 #include "core/data/chat_pairs.hpp"
 #include "core/data/data.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/data/prism.hpp"
+#include "core/data/read_records.hpp"
 #include "core/data/readers.hpp"
 #include "core/data/subsets.hpp"
 #include "core/data/ukp.hpp"
@@ -98,6 +101,64 @@ py::array_t<int64_t> as_array(const std::vector<size_t>& rows) {
   return out;
 }
 
+// One cell of a column as JSON (null = absent, as in JSONL); `row` is 1-based.
+nlohmann::json cell_json(const py::handle& v, const std::string& source, size_t row, const std::string& column) {
+  auto where = [&] { return detail::cat(source, ":", row, ": field '", column, "'"); };
+  if (v.is_none()) return nullptr;
+  if (py::isinstance<py::bool_>(v)) return v.cast<bool>();
+  if (py::isinstance<py::int_>(v)) {
+    try {
+      return v.cast<int64_t>();
+    } catch (const py::cast_error&) {
+      throw ValueError(detail::cat(where(), ": ", py::str(v).cast<std::string>(), " does not fit 64 bits"));
+    }
+  }
+  if (py::isinstance<py::float_>(v)) {
+    const double d = v.cast<double>();
+    PLURAL_CHECK(std::isfinite(d), where(), ": ", d,
+                 std::isnan(d) ? " (a missing value): fill it or drop the row" : " is not a finite number");
+    return d;
+  }
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {  // chat messages
+    auto out = nlohmann::json::array();
+    for (const auto& item : v) out.push_back(cell_json(item, source, row, column));
+    return out;
+  }
+  if (py::isinstance<py::dict>(v)) {
+    auto out = nlohmann::json::object();
+    for (const auto& [key, item] : v.cast<py::dict>()) {
+      PLURAL_CHECK(py::isinstance<py::str>(key), where(), ": keys of a nested record must be strings");
+      out[key.cast<std::string>()] = cell_json(item, source, row, column + "." + key.cast<std::string>());
+    }
+    return out;
+  }
+  if (py::hasattr(v, "item") && py::hasattr(v, "dtype")) return cell_json(v.attr("item")(), source, row, column);
+  throw ValueError(
+      detail::cat(where(), ": unsupported value of type ", py::type::of(v).attr("__name__").cast<std::string>()));
+}
+
+// Records column by column (a DataFrame's or a datasets.Dataset's columns as sequences), without JSON text.
+PreferenceData data_from_columns(const py::dict& columns, const std::string& source, bool unlabelled) {
+  std::vector<nlohmann::json> records;
+  bool first = true;
+  for (const auto& [key, values] : columns) {
+    PLURAL_CHECK(py::isinstance<py::str>(key), source, ": column names must be strings, got ",
+                 py::repr(key).cast<std::string>());
+    const std::string column = key.cast<std::string>();
+    const py::sequence cells = py::reinterpret_borrow<py::sequence>(values);
+    if (first) records.assign(cells.size(), nlohmann::json::object());
+    PLURAL_CHECK(cells.size() == records.size(), source, ": column '", column, "' has ", cells.size(),
+                 " rows, the first column ", records.size());
+    first = false;
+    for (size_t i = 0; i < records.size(); ++i) {
+      auto cell = cell_json(cells[i], source, i + 1, column);
+      if (!cell.is_null()) records[i][column] = std::move(cell);
+    }
+  }
+  PLURAL_CHECK(!records.empty(), source, ": no comparisons");
+  return parse_json_objects(records, source, unlabelled);
+}
 }  // namespace
 
 void bind_data(py::module_& m) {
@@ -112,6 +173,10 @@ void bind_data(py::module_& m) {
       .def_static("from_json_records", &parse_jsonl_records, py::arg("records"), py::arg("source") = "<records>",
                   py::arg("unlabelled") = false,
                   "Comparisons from JSON object strings with the JSONL schema (docs/data_format.md)")
+      .def_static("from_columns", &data_from_columns, py::arg("columns"), py::arg("source") = "<columns>",
+                  py::arg("unlabelled") = false,
+                  "Comparisons from {field: sequence} columns of equal length with the JSONL schema's fields; row i "
+                  "is record i + 1 in errors. None is an absent field; NaN is an error naming its row and column")
       .def("__len__", [](const PreferenceData& d) { return d.comparisons.size(); })
       .def_readonly("source", &PreferenceData::source)
       .def_property_readonly("user_ids",
@@ -182,6 +247,24 @@ void bind_data(py::module_& m) {
       py::arg("path"), py::arg("user") = "", py::arg("user_field") = "", py::arg("skip_unusable") = false,
       "HH-RLHF, UltraFeedback-binarized and TRL preference files (docs/data_format.md, 'RLHF formats') -> (data, "
       "skipped records); `user` names the user of every comparison, `user_field` the record field holding it");
+  m.def(
+      "read_prism",
+      [](const std::string& path, const std::string& survey, const std::vector<std::string>& context_fields,
+         bool history, bool keep_ties) {
+        PrismCounts n;
+        auto data = read_prism(path, {survey, context_fields, history, keep_ties}, &n);
+        py::dict counts;
+        counts["conversations"] = n.conversations;
+        counts["turns"] = n.turns;
+        counts["pairs"] = n.pairs;
+        counts["ties"] = n.ties;
+        counts["single_response_turns"] = n.single_response_turns;
+        return py::make_tuple(std::move(data), counts);
+      },
+      py::arg("path"), py::arg("survey") = "", py::arg("context_fields") = std::vector<std::string>{},
+      py::arg("history") = false, py::arg("keep_ties") = false,
+      "PRISM's conversations.jsonl -> (data, counts): responses rated in the same turn as that participant's "
+      "comparisons; context_fields from survey.jsonl become each comparison's context");
   m.def("write_jsonl", &write_jsonl, py::arg("data"), py::arg("path"), py::call_guard<py::gil_scoped_release>(),
         "Writes the data as JSON Lines (one comparison per line, atomically), as `plural export` does");
   m.def("read_candidates", &read_candidates, py::arg("path"), "A pool of candidate pairs (JSONL, labels optional)");

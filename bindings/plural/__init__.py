@@ -51,7 +51,7 @@ from ._core import (  # noqa: E402  the C++ API, one to one
     score_pairs, train, with_strength, write_h5)
 from .client import Client, ServerError  # noqa: E402
 from .server import Server  # noqa: E402
-from .data import data_path, persona_k, preferences, read_rlhf, ukp  # noqa: E402
+from .data import data_path, persona_k, preferences, read_parquet, read_prism, read_rlhf, ukp  # noqa: E402
 from .features import FeatureStore  # noqa: E402
 from .model import Model, load  # noqa: E402
 

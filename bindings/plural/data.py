@@ -2,10 +2,12 @@
 import json
 import os
 import warnings
-from typing import Optional
+from typing import Optional, Sequence
+
+import numpy as np
 
 from . import _build_info, _core
-from ._check import as_bool, as_list, as_number, as_text, json_safe, set_field, set_fields
+from ._check import as_bool, as_list, as_number, as_text, as_text_list, json_safe, set_field, set_fields
 
 # Record fields that hold numbers: a bool there is refused (label True? write 1 or 0), as the C++ reader does.
 _NUMBER_FIELDS = ("label", "weight", "margin", "y")
@@ -61,15 +63,37 @@ def read_rlhf(path: str, user: Optional[str] = None, user_field: Optional[str] =
     return data
 
 
-def preferences(records, unlabelled: bool = False, source: str = "<records>") -> _core.PreferenceData:
-    """PreferenceData from Python records with the JSONL schema (docs/data_format.md).
+def read_prism(conversations: str, survey: Optional[str] = None, context: Sequence[str] = (), history: bool = False,
+               keep_ties: bool = False) -> _core.PreferenceData:
+    """PRISM (docs/data_format.md, "PRISM"): the responses each participant rated in the same turn of her
+    conversations (conversations.jsonl) as her comparisons, the higher score chosen.
 
-    Each record is a dict ({"user", "prompt", "chosen", "rejected"} or {"user", "a", "b", "label"}, plus optional
-    "context", "weight", "margin", "rationale", "split") or a tuple (prompt, chosen, rejected) for one user. Errors name
-    the record (numbered from 1, as `source`:n) and its field. numpy scalars are accepted as the numbers they hold.
+    context: survey.jsonl fields ("age", "location.reside_country") that become each comparison's context (needs
+    `survey`); history: the prompt is the conversation so far, not only the turn's message; keep_ties: equal scores as
+    label 0.5 instead of left out. ``plural._core.read_prism`` also returns the counts (pairs, ties, turns)."""
+    fields = as_text_list(context, "read_prism: context")
+    data, _ = _core.read_prism(as_text(conversations, "read_prism: conversations"),
+                               "" if survey is None else as_text(survey, "read_prism: survey"), fields,
+                               as_bool(history, "read_prism: history"), as_bool(keep_ties, "read_prism: keep_ties"))
+    return data
+
+
+def preferences(records, unlabelled: bool = False, source: Optional[str] = None) -> _core.PreferenceData:
+    """PreferenceData from Python records or columns with the JSONL schema (docs/data_format.md).
+
+    records is one of:
+      - a list of records: dicts ({"user", "prompt", "chosen", "rejected"} or {"user", "a", "b", "label"}, plus
+        optional "context", "weight", "margin", "rationale", "split") or (prompt, chosen, rejected) tuples for one user;
+      - columns with those fields: a pandas DataFrame, a Hugging Face ``datasets.Dataset``, or a dict of equally long
+        sequences (pyarrow's ``Table.to_pydict()``), read column by column without a JSON round trip.
+    Errors name the record or row (numbered from 1, as `source`:n) and its field or column; a DataFrame's missing value
+    (NaN, None) is an error naming its row, index label and column. numpy scalars are the numbers they hold. Without a
+    "user" field every comparison is one user's ("user").
     """
-    source = as_text(source, "source")
     unlabelled = as_bool(unlabelled, "unlabelled")
+    if _is_columnar(records):
+        return _from_columns(records, unlabelled, source)
+    source = as_text("<records>" if source is None else source, "source")
     records = as_list(records, "records", "a list of records (dicts or (prompt, chosen, rejected) tuples)")
     lines = [json.dumps(_record(r, f"{source}:{i + 1}", unlabelled), allow_nan=False) for i, r in enumerate(records)]
     if not lines:
@@ -100,3 +124,68 @@ def _record(r, where: str, unlabelled: bool) -> dict:
     if "user" not in out and not unlabelled:
         out["user"] = "user"
     return out
+
+
+def read_parquet(path: str, unlabelled: bool = False) -> _core.PreferenceData:
+    """A parquet file whose columns are the JSONL schema's fields (docs/data_format.md), read through pyarrow."""
+    path = as_text(path, "read_parquet: path")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(f"read_parquet({path!r}) needs pyarrow, which this Python cannot import: "
+                          f"pip install pyarrow (or write the data as .jsonl and use plural.read_preferences)") from None
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise ValueError(f"{path}: not a readable parquet file: {e}") from None
+    return _from_columns(table.to_pydict(), unlabelled, path)
+
+
+def _is_columnar(records) -> bool:
+    return isinstance(records, dict) or _is_data_frame(records) or _is_hf_dataset(records)
+
+
+def _is_data_frame(obj) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "isna") and hasattr(obj, "columns")
+
+
+def _is_hf_dataset(obj) -> bool:
+    return hasattr(obj, "column_names") and hasattr(obj, "features") and not isinstance(obj, dict)
+
+
+def _from_columns(records, unlabelled: bool, source: Optional[str]) -> _core.PreferenceData:
+    """{column: list} from a DataFrame, a datasets.Dataset or a dict of sequences, then the C++ reader."""
+    if _is_data_frame(records):
+        source = "<DataFrame>" if source is None else as_text(source, "source")
+        columns = _data_frame_columns(records, source)
+    elif _is_hf_dataset(records):
+        source = "<Dataset>" if source is None else as_text(source, "source")
+        if isinstance(records.column_names, dict):  # a DatasetDict: {split: names}
+            raise TypeError(f"{source}: a DatasetDict holds several splits ({', '.join(records.column_names)}): "
+                            f"pass one, e.g. ds['train']")
+        columns = {name: records[name] for name in records.column_names}
+    else:
+        source = "<columns>" if source is None else as_text(source, "source")
+        columns = dict(records)
+    for name, values in columns.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{source}: column names must be strings, got {type(name).__name__} {name!r}")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise TypeError(f"records must be a list of records or a dict of columns; got dict whose '{name}' is "
+                            f"{type(values).__name__}, not a sequence (one record goes in a list: [record])")
+    if "user" not in columns and not unlabelled and columns:
+        columns["user"] = ["user"] * len(next(iter(columns.values())))
+    return _core.PreferenceData.from_columns(columns, source, unlabelled)
+
+
+def _data_frame_columns(df, source: str) -> dict:
+    """Each column as a list of Python values; a missing value is an error naming its row, index label and column."""
+    missing = df.isna()
+    for name in df.columns:
+        rows = np.flatnonzero(missing[name].to_numpy())
+        if len(rows):
+            i = int(rows[0])
+            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+            raise ValueError(f"{source}:{i + 1}: field '{name}': missing value (NaN or None) at index "
+                             f"{df.index[i]!r}{more}: fill it or drop the row")
+    return {name: df[name].tolist() for name in df.columns}

@@ -5,6 +5,7 @@
 #include "core/base/error.hpp"
 #include "core/base/text_io.hpp"
 #include "core/data/json_row.hpp"
+#include "core/data/read_records.hpp"
 #include "core/data/readers.hpp"
 
 namespace plural::core {
@@ -21,9 +22,7 @@ PreferenceData read_candidates(const std::string& path) {
 
 namespace {
 // One JSON object (a line of `source`, numbered `line_no`) -> one comparison of `data`.
-void add_record(PreferenceData& data, const std::string& source, size_t line_no, const std::string& line,
-                bool unlabelled) {
-  json obj = parse_json_line(source, line_no, line);
+void add_object(PreferenceData& data, const std::string& source, size_t line_no, const json& obj, bool unlabelled) {
   PLURAL_CHECK(obj.is_object(), source, ":", line_no, ": expected a JSON object, got ", obj.type_name());
   JsonRow row{source, line_no, obj};
   Comparison c;
@@ -79,6 +78,11 @@ void add_record(PreferenceData& data, const std::string& source, size_t line_no,
   data.comparisons.push_back(c);
 }
 
+void add_record(PreferenceData& data, const std::string& source, size_t line_no, const std::string& line,
+                bool unlabelled) {
+  add_object(data, source, line_no, parse_json_line(source, line_no, line), unlabelled);
+}
+
 PreferenceData finish(PreferenceData data, bool unlabelled) {
   PLURAL_CHECK(!data.comparisons.empty(), data.source,
                unlabelled ? ": no candidate pairs (the pool is empty)" : ": no comparisons");
@@ -105,6 +109,13 @@ PreferenceData parse_jsonl_records(const std::vector<std::string>& records, cons
   PreferenceData data;
   data.source = source;
   for (size_t i = 0; i < records.size(); ++i) add_record(data, source, i + 1, records[i], unlabelled);
+  return finish(std::move(data), unlabelled);
+}
+
+PreferenceData parse_json_objects(const std::vector<json>& records, const std::string& source, bool unlabelled) {
+  PreferenceData data;
+  data.source = source;
+  for (size_t i = 0; i < records.size(); ++i) add_object(data, source, i + 1, records[i], unlabelled);
   return finish(std::move(data), unlabelled);
 }
 
