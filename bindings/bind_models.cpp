@@ -445,16 +445,25 @@ void bind_training(py::module_& m) {
       "Trains in place on the seen users' train pairs; restores the best validation epoch");
   m.def(
       "fit_family",
-      [](const std::string& family, DatasetView& view, const py::object& config, const TrainConfig& cfg) {
+      [](const std::string& family, DatasetView& view, const py::object& config, const TrainConfig& cfg,
+         const py::object& on_epoch) {
         cfg.validate();
         std::string json = config.is_none() ? "{}" : json_dumps(config);
+        EpochCallback callback;
+        if (!on_epoch.is_none())
+          callback = [&on_epoch](const EpochLog& log) {
+            py::gil_scoped_acquire gil;
+            py::object stop = on_epoch(epoch_dict(log));
+            return !stop.is_none() && stop.cast<bool>();
+          };
         py::gil_scoped_release release;
-        auto fitted = fit_family(family, view, json, cfg);
+        auto fitted = fit_family(family, view, json, cfg, nullptr, callback);
         return std::make_pair(fitted.model, fitted.result);
       },
-      py::arg("family"), py::arg("view"), py::arg("config"), py::arg("train_config"),
+      py::arg("family"), py::arg("view"), py::arg("config"), py::arg("train_config"), py::arg("on_epoch") = py::none(),
       "(model, TrainResult): builds the family (initial weights from train_config.seed) and trains it; the one "
-      "fit the CLI, the benchmarks and plural.Model share");
+      "fit the CLI, the benchmarks and plural.Model share. on_epoch(epoch dict) is called after each epoch's "
+      "validation; a true return ends training (the best epoch's weights are kept)");
   m.def(
       "fit_auto",
       [](DatasetView& view, const std::vector<std::pair<std::string, int>>& candidates, double budget_minutes,

@@ -11,15 +11,16 @@ through the session. Texts become feature rows through the FeatureStore, which s
     model.query(candidates, user=me, scorer="bald", n=5)   # which pairs to ask her next
     model.save("pal-b.pt"); plural.load("pal-b.pt", store)
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from . import _core
-from ._check import as_list, as_number, as_text, as_text_list, json_options, json_safe, set_field, set_fields
+from ._check import as_bool, as_list, as_number, as_text, as_text_list, json_options, json_safe, set_field, set_fields
 from .data import preferences
 from .features import FeatureStore
+from .progress import EpochReporter
 
 User = Union[None, str, _core.UserState]
 
@@ -92,8 +93,8 @@ class Model:
 
     # ---- training and evaluation ---------------------------------------------------------------------------
     def fit(self, data: _core.PreferenceData, features: FeatureStore, *, seed: int = 0, verbose: bool = False,
-            graded_variants: Optional[_core.GradedVariants] = None, val: str = "auto",
-            **train_options) -> "Model":
+            graded_variants: Optional[_core.GradedVariants] = None, val: str = "auto", progress: bool = False,
+            callback: Optional[Callable[[dict], object]] = None, **train_options) -> "Model":
         """Trains on the seen users' train pairs (early stopping on their val pairs).
 
         val: "auto" holds out about 10 % of each seen user's train pairs (none from users with fewer than 5) when the
@@ -105,6 +106,10 @@ class Model:
         names are accepted too: learning_rate, num_train_epochs, per_device_train_batch_size, weight_decay,
         max_grad_norm, seed (TRL_ALIASES).
         graded_variants: from plural._core.read_graded_variants(path, data), for spo_weight > 0.
+        progress: a tqdm.auto bar over the epochs (a widget in a notebook; one line per epoch without tqdm).
+        verbose: the C++ trainer's own bar of each epoch's steps on stderr (lines when stderr is a log).
+        callback: called after each epoch's validation with its dict (epoch, train_loss, val_loss, val_accuracy,
+        seconds, ...); a true return stops training there, keeping the best epoch's weights.
         """
         _check_data(data, "fit")
         _check_store(features, "fit")
@@ -112,6 +117,9 @@ class Model:
         if val not in ("auto", "none"):
             raise ValueError(f"fit: val must be 'auto' or 'none', got {val!r}")
         auto = self.auto_ is not None
+        if auto and (progress or callback is not None):
+            raise ValueError("fit: Model('auto') trains several candidates; it takes no progress or callback "
+                             "(verbose=True shows each candidate's epochs on stderr)")
         if auto and set(train_options) - {"epochs"}:
             raise ValueError(f"fit: Model('auto') trains each candidate with its defaults; only epochs may be given, "
                              f"not {', '.join(sorted(set(train_options) - {'epochs'}))}")
@@ -130,7 +138,11 @@ class Model:
         if auto:
             self._fit_auto(view, cfg, "epochs" in train_options)
         else:
-            self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg)
+            reporter = EpochReporter(cfg.epochs, self.family, as_bool(progress, "fit: progress"), callback)
+            try:
+                self.core_, self.result_ = _core.fit_family(self.family, view, self.config, cfg, reporter)
+            finally:
+                reporter.close()
         self.features_ = features
         self.history_ = self.result_.history
         return self

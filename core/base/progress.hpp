@@ -1,5 +1,7 @@
 #pragma once
-// A one-line progress bar on stderr, drawn only when stderr is a terminal (logs and CI stay clean).
+// Progress on stderr: a bar redrawn in place on a terminal; in a log (stderr not a terminal) a line at most every
+// PLURAL_PROGRESS_SECONDS (default 30) and one when the task finishes, so a long job's log shows it is alive and how
+// far it got.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -16,7 +18,11 @@ class Progress {
  private:
   std::string label_;
   int64_t total_;
-  bool enabled_, finished_ = false;
+  /// Seconds between a log's lines: PLURAL_PROGRESS_SECONDS, else 30.
+  static double log_line_seconds();
+  void draw(int64_t done, double secs, const std::string& suffix);
+  void log_line(int64_t done, double secs, const std::string& suffix);
+  bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
 

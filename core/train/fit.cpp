@@ -42,7 +42,7 @@ void append_stage(TrainResult& total, TrainResult stage) {
 }  // namespace
 
 Fitted fit_family(const std::string& family, DatasetView& view, const std::string& config_json,
-                  const TrainConfig& train_config, const DataParallel* dp) {
+                  const TrainConfig& train_config, const DataParallel* dp, const EpochCallback& on_epoch) {
   torch::manual_seed(train_config.seed);  // initial weights: the same model for the same seed, from any front end
   Fitted f;
   f.model = make_model(family, view.dims(), config_for_data(family, view, config_json));
@@ -52,7 +52,14 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
     if (staged) staged->begin_stage(stage);
     TrainConfig tc = train_config;
     if (stage > 0) tc.rationale_weight = tc.spo_weight = 0;  // their heads shape the representation stage 0 trained
-    TrainResult r = train(*f.model, view, tc, dp);
+    EpochCallback numbered;
+    if (on_epoch)
+      numbered = [&, offset = f.result.epochs_run](const EpochLog& log) {
+        EpochLog on = log;
+        on.epoch += offset;
+        return on_epoch(on);
+      };
+    TrainResult r = train(*f.model, view, tc, dp, numbered);
     if (stage > 0)
       append_stage(f.result, std::move(r));
     else

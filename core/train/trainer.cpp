@@ -123,8 +123,15 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 // TrainSync, auxiliary losses add their terms, and observers report each epoch and decide when to stop.
 class Trainer {
  public:
-  Trainer(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp)
-      : model_(model), view_(view), cfg_(cfg), dp_(dp), sync_(make_train_sync(dp)), rng_(cfg.seed ^ 0x5eedULL) {}
+  Trainer(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp,
+          const EpochCallback& on_epoch)
+      : model_(model),
+        view_(view),
+        cfg_(cfg),
+        dp_(dp),
+        on_epoch_(on_epoch),
+        sync_(make_train_sync(dp)),
+        rng_(cfg.seed ^ 0x5eedULL) {}
 
   TrainResult run() {
     prepare();
@@ -142,6 +149,7 @@ class Trainer {
       result_.epochs_run = epoch;
       bool stop = false;
       for (auto* o : observers_) stop = o->epoch_done(log) || stop;
+      if (on_epoch_) stop = on_epoch_(log) || stop;
       if (stop) break;
     }
     best_->restore_best();
@@ -164,6 +172,7 @@ class Trainer {
   DatasetView& view_;
   const TrainConfig& cfg_;
   const DataParallel* dp_;
+  const EpochCallback& on_epoch_;
   std::unique_ptr<TrainSync> sync_;
   Rng rng_;
   TrainResult result_;
@@ -289,8 +298,9 @@ std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& v
   return loss_and_accuracy(evaluate_sums(model, view, rows, loss, options));
 }
 
-TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp) {
-  return Trainer(model, view, cfg, dp).run();
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp,
+                  const EpochCallback& on_epoch) {
+  return Trainer(model, view, cfg, dp, on_epoch).run();
 }
 
 }  // namespace plural::core

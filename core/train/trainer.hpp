@@ -4,6 +4,7 @@
 // core/train/trainer.cpp; where rows come from (step_source), the data-parallel strategy (train_sync), auxiliary
 // losses (aux_loss) and what watches each epoch (train_observers) have files of their own.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -59,7 +60,11 @@ torch::Tensor train_logits(const torch::Tensor& logits, const PairBatch& batch);
 /// Trains `model` in place on `view` (bound to the model first). With validation pairs, the weights of the best
 /// epoch are restored at the end. Deterministic given cfg.seed on one thread. With `dp`, trains one shard of a
 /// data-parallel run (or replays all shards in one process); only rank 0 writes the checkpoint and metrics.
-TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp = nullptr);
+/// `on_epoch` is called after each epoch's validation, once the progress bar, metrics log and best-epoch keeper have
+/// seen it (a notebook's progress bar, a caller's own early stopping); returning true ends training there.
+using EpochCallback = std::function<bool(const EpochLog&)>;
+TrainResult train(RewardModel& model, DatasetView& view, const TrainConfig& cfg, const DataParallel* dp = nullptr,
+                  const EpochCallback& on_epoch = {});
 
 /// Mean loss and pairwise accuracy of `model` on comparison rows of seen users (eval mode, no grad).
 std::pair<double, double> evaluate_loss(RewardModel& model, const DatasetView& view, const std::vector<size_t>& rows,

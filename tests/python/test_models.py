@@ -2,6 +2,7 @@
 adapters' promises, bad input, persistence, query scoring."""
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -409,3 +410,33 @@ def test_hierarchical_pal_adapts_both_parts_and_ranks_queries(persona2, tmp_path
     m.save(str(tmp_path / "h.pt"))
     again = plural.load(str(tmp_path / "h.pt"), store)
     assert again.prefer(d.texts[1], d.texts[2], s, prompt) == pytest.approx(m.prefer(d.texts[1], d.texts[2], s, prompt))
+
+
+def test_fit_reports_each_epoch_to_a_callback_and_a_progress_bar(persona2, capsys, monkeypatch):
+    pk, store = persona2
+    seen = []
+
+    def stop_after_three(epoch):
+        seen.append(epoch)
+        return epoch["epoch"] == 3
+
+    m = plural.Model("bt").fit(pk.data, store, epochs=10, patience=0, callback=stop_after_three)
+    assert [e["epoch"] for e in seen] == [1, 2, 3] and m.result_.epochs_run == 3
+    assert [e["train_loss"] for e in seen] == [e["train_loss"] for e in m.history_]
+    assert all(0 <= e["val_accuracy"] <= 1 for e in seen)  # fit carved validation pairs: real figures
+    capsys.readouterr()
+    plural.Model("bt").fit(pk.data, store, epochs=2, patience=0, progress=True)
+    err = capsys.readouterr().err
+    assert "bt" in err and "2/2" in err and "loss=" in err  # tqdm's bar, closed at the end
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # without tqdm: one plain line per epoch
+    plural.Model("bt").fit(pk.data, store, epochs=2, patience=0, progress=True)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bt epoch")]
+    assert len(lines) == 2 and lines[1].startswith("bt epoch 2: loss ")
+
+    def broken(epoch):
+        raise RuntimeError("my callback failed")
+
+    with pytest.raises(RuntimeError, match="my callback failed"):
+        plural.Model("bt").fit(pk.data, store, epochs=3, callback=broken)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        plural.Model("bt").fit(pk.data, store, epochs=1, callback="print")
