@@ -9,6 +9,11 @@
 
 namespace plural::apps {
 
+std::string bundled_data(const std::string& relative) {
+  const char* dir = std::getenv("PLURAL_DATA_DIR");
+  return (dir && *dir ? std::string(dir) : std::string(PLURAL_SOURCE_DIR) + "/data") + "/" + relative;
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);

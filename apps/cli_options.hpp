@@ -18,5 +18,8 @@ std::vector<int64_t> parse_int_list(const std::string& s, const std::string& opt
                                     int64_t hi = kMaxListValue);
 /// Splits "a,b,c" (empty items dropped).
 std::vector<std::string> split_list(const std::string& s);
+/// A path inside the bundled data/ folder, so the bundled datasets import from any working directory:
+/// $PLURAL_DATA_DIR/`relative` when that variable is set, else the data/ of the source tree this build came from.
+std::string bundled_data(const std::string& relative);
 
 }  // namespace plural::apps

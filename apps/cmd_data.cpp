@@ -188,6 +188,7 @@ void add_import(CLI::App& app, Common&) {
   add_import_prism(cmd);
 
   auto pk = std::make_shared<PersonaKConfig>();
+  pk->statements_path = bundled_data("persona/statements.tsv.gz");
   auto pk_out = std::make_shared<std::string>();
   auto pk_json = std::make_shared<bool>(false);
   auto* persona =
@@ -232,6 +233,7 @@ void add_import(CLI::App& app, Common&) {
   add_import_ideal_points(cmd);
 
   auto uk = std::make_shared<UkpConfig>();
+  uk->dir = bundled_data("ukpconvarg1");
   auto uk_out = std::make_shared<std::string>();
   auto uk_json = std::make_shared<bool>(false);
   auto* ukp = cmd->add_subcommand("ukp", "UKPConvArg1 crowd judgements as per-worker preferences");

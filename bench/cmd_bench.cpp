@@ -125,6 +125,7 @@ void add_persona(CLI::App& bench, Common& common) {
       [](CLI::App* cmd, PersonaOpts& o) {
         add_accuracy_options(cmd, o.bench, o.models, o.shots, o.sweep);
         cmd->add_option("--k-star", o.k_stars, "planted prototypes K* (one table each)")->capture_default_str();
+        o.persona.statements_path = apps::bundled_data("persona/statements.tsv.gz");
         cmd->add_option("--statements", o.persona.statements_path)->capture_default_str();
         cmd->add_option("--seen-users", o.persona.seen_users)->capture_default_str();
         cmd->add_option("--unseen-users", o.persona.unseen_users)->capture_default_str();
@@ -164,6 +165,7 @@ void add_ukp(CLI::App& bench, Common& common) {
       [](CLI::App* cmd, UkpOpts& o) {
         add_accuracy_options(cmd, o.bench, o.models, o.shots, o.sweep);
         cmd->add_option("--k", o.k, "K of the mixture families in the main table")->capture_default_str();
+        o.ukp.dir = apps::bundled_data("ukpconvarg1");
         cmd->add_option("--dir", o.ukp.dir, "folder with the UKPConvArg1 TSVs")->capture_default_str();
         cmd->add_option("--min-strict", o.ukp.min_strict, "workers with at least this many strict judgements")
             ->capture_default_str();

@@ -119,3 +119,17 @@ def test_plural_import_prism_writes_the_same_data(tmp_path):
                                  survey=os.path.join(FIXTURE, "survey.jsonl"),
                                  context=["age", "location.reside_country"], history=True)
     assert _pairs(written) == _pairs(expected)
+
+
+def test_bundled_datasets_import_from_any_working_directory(tmp_path):
+    import subprocess
+    cli = os.path.abspath(os.environ.get("PLURAL_CLI") or os.path.join(plural._build_info.BINARY_DIR, "plural"))
+    persona = [cli, "import", "persona-k", "-o", "p.h5", "--seen-users", "4", "--unseen-users", "2",
+               "--train-pairs", "10", "--test-pairs", "5", "--support-pairs", "5", "--statements-per-behavior", "20"]
+    for cmd in (persona, [cli, "import", "ukp", "-o", "u.h5"]):
+        r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)  # no data/ folder here
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.h5").exists() and (tmp_path / "u.h5").exists()
+    moved = dict(os.environ, PLURAL_DATA_DIR=str(tmp_path / "nowhere"))  # an installed copy's data, elsewhere
+    r = subprocess.run(persona, cwd=tmp_path, capture_output=True, text=True, env=moved)
+    assert r.returncode != 0 and str(tmp_path / "nowhere" / "persona" / "statements.tsv.gz") in r.stderr
