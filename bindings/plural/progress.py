@@ -20,7 +20,7 @@ class EpochReporter:
         if callback is not None and not callable(callback):
             raise TypeError(f"fit: callback must be callable (it gets each epoch's dict), got "
                             f"{type(callback).__name__}")
-        self.desc, self.callback = desc, callback
+        self.desc, self.callback, self.per_stage, self.stage = desc, callback, total_epochs, 0
         self.bar = _bar(total_epochs, desc) if progress else None
         self.plain = progress and self.bar is None
 
@@ -29,6 +29,9 @@ class EpochReporter:
         if not math.isnan(epoch["val_loss"]):
             shown.update(val=f"{epoch['val_loss']:.4f}", acc=f"{epoch['val_accuracy']:.3f}")
         if self.bar is not None:
+            stage = int(epoch.get("stage", 0))  # a staged family (pal-h) trains up to `epochs` per stage
+            if stage != self.stage:
+                self.stage, self.bar.total = stage, epoch["epoch"] - 1 + self.per_stage
             self.bar.set_postfix(shown, refresh=False)
             self.bar.update(1)
         elif self.plain:

@@ -57,6 +57,7 @@ Fitted fit_family(const std::string& family, DatasetView& view, const std::strin
       numbered = [&, offset = f.result.epochs_run](const EpochLog& log) {
         EpochLog on = log;
         on.epoch += offset;
+        if (staged) on.diagnostics.emplace_back("stage", stage);  // a progress bar's total grows with each stage
         return on_epoch(on);
       };
     TrainResult r = train(*f.model, view, tc, dp, numbered);

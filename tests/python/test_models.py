@@ -433,6 +433,11 @@ def test_fit_reports_each_epoch_to_a_callback_and_a_progress_bar(persona2, capsy
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bt epoch")]
     assert len(lines) == 2 and lines[1].startswith("bt epoch 2: loss ")
 
+    stages = []  # a staged family's epochs are numbered on across its stages
+    plural.Model("pal-h", k=2).fit(pk.data, store, epochs=2, patience=0,
+                                   callback=lambda e: stages.append((e["epoch"], e["stage"])))
+    assert stages == [(1, 0), (2, 0), (3, 1), (4, 1)]
+
     def broken(epoch):
         raise RuntimeError("my callback failed")
 
