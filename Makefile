@@ -13,17 +13,17 @@ DEB_PACKAGES := cmake ninja-build g++ pkg-config zlib1g-dev \
   libtorch-dev libgloo-dev libopenblas0-openmp libhdf5-dev libeigen3-dev libboost-dev \
   catch2 libcli11-dev nlohmann-json3-dev libxxhash-dev libicu-dev \
   python3-torch python3-numpy python3-h5py python3-matplotlib python3-pytest python3-dev python3-pip pybind11-dev \
-  python3-nbclient python3-nbformat python3-ipykernel libcpp-httplib-dev libsqlite3-dev
+  python3-nbclient python3-nbformat python3-ipykernel python3-tqdm libcpp-httplib-dev libsqlite3-dev
 
 SAN_BUILD    ?= build-asan
 FUZZ_SECONDS ?= 60
-TEST_PACKAGES := chromium chromium-driver python3-selenium
+TEST_PACKAGES := chromium chromium-driver python3-selenium python3-pandas
 CLANG_PACKAGES := clang-16 libfuzzer-16-dev libclang-rt-16-dev
 # Leaks are not checked: LibTorch and HDF5 keep process-lifetime allocations that LeakSanitizer reports.
 SAN_ENV := ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps test-deps models configure build python test demo clean sanitize fuzz clang-deps
+.PHONY: all deps test-deps models configure build python test demo notebooks clean sanitize fuzz clang-deps
 
 all: build
 
@@ -40,7 +40,8 @@ endef
 deps:
 	$(call install_missing,$(DEB_PACKAGES))
 
-# Only the tests need a real browser (the query page of `plural serve`, driven by Selenium).
+# Only the tests need a real browser (the query page of `plural serve`, driven by Selenium) and pandas (the DataFrame
+# input of plural.preferences).
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
 
@@ -68,6 +69,14 @@ test: build models test-deps
 
 demo: build models python
 	PLURAL=$(BUILD)/plural PYTHON=$(PYTHON) scripts/demo.sh
+
+# Refreshes the outputs committed with the notebooks (the plots the repository page shows); make test fails when they
+# are not from a run of the notebooks' current cells.
+notebooks: build models test-deps
+	@for nb in notebooks/*.ipynb; do \
+	  PLURAL_NOTEBOOK_OUT=$(abspath $(BUILD))/notebooks/out $(PYTHON) scripts/run_notebook.py $$nb \
+	    --out $(BUILD)/notebooks/$$(basename $$nb) --pythonpath $(BUILD)/python --update || exit 1; \
+	done
 
 clang-deps: deps
 	$(call install_missing,$(CLANG_PACKAGES))

@@ -12,6 +12,7 @@ make_query_scorer, FeatureCache, ...); `Model` and `FeatureStore` are the comfor
 """
 import os as _os
 import sys as _sys
+import warnings as _warnings
 
 from . import _build_info
 
@@ -26,6 +27,9 @@ def _wrong_python(reason):
 
 if f"{_sys.version_info.major}.{_sys.version_info.minor}" != _build_info.PYTHON_VERSION:
     raise _wrong_python("a different Python version")
+# torch's import pulls in tqdm.auto, which in Jupyter without ipywidgets warns that it will draw text bars; text bars
+# are what fit(progress=True) wants there (they also show in a notebook saved with its outputs).
+_warnings.filterwarnings("ignore", message="IProgress not found")
 try:
     import torch  # must be imported before _core: _core returns torch tensors
 except ModuleNotFoundError:
