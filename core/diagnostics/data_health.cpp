@@ -8,10 +8,13 @@
 #include <unordered_set>
 
 #include "core/diagnostics/logistic.hpp"
+#include "core/eval/stats.hpp"
 
 namespace plural::core {
 
 namespace {
+// A length bias is flagged at the two-sided p of |z| > 3 under a fair coin (exact binomial, any n).
+constexpr double kBiasP = 0.0027;
 // One pair, the same whichever item is listed first; `flip` says whether a and b were swapped to get there.
 struct PairKey {
   int32_t lo, hi, prompt_lo, prompt_hi, context;
@@ -132,10 +135,8 @@ DataHealth data_health(const PreferenceData& data) {
     std::tie(h.length_phi, h.length_phi_se) = fit_slope(x, ly);
     if (h.length_pairs < 10) h.length_phi = h.length_phi_se = std::nan("");  // too few to fit
     for (size_t u = 0; u < data.users.size(); ++u) {
-      double n = double(user_len_n[u]);
-      if (n < 10) continue;
-      double z = (user_len_longer[u] - n / 2) / std::sqrt(n / 4);
-      if (std::abs(z) > 3) h.users_length_biased++;
+      if (user_len_n[u] < 10) continue;
+      if (fair_coin_p_value(user_len_longer[u], user_len_n[u]) < kBiasP) h.users_length_biased++;
     }
   }
 
@@ -143,11 +144,10 @@ DataHealth data_health(const PreferenceData& data) {
     h.warnings.push_back(std::to_string(h.contradictory_judgements) +
                          " judgements contradict the same user's earlier judgement of the same pair");
   if (h.self_pairs > 0) h.warnings.push_back(std::to_string(h.self_pairs) + " comparisons pit an item against itself");
-  // A binomial test on the share, not the GLM's Wald test: near separation (one user always picking the longer
+  // An exact binomial test on the share, not the GLM's Wald test: near separation (one user always picking the longer
   // item) inflates φ's standard error exactly when the bias is strongest.
-  const double n = double(h.length_pairs);
-  if (h.length_pairs >= 30 && std::abs(h.longer_wins - 0.5) > 0.1 &&
-      std::abs(h.longer_wins * n - n / 2) > 3 * std::sqrt(n / 4))
+  const auto longer = static_cast<int64_t>(std::llround(h.longer_wins * double(h.length_pairs)));
+  if (h.length_pairs >= 30 && std::abs(h.longer_wins - 0.5) > 0.1 && fair_coin_p_value(longer, h.length_pairs) < kBiasP)
     h.warnings.push_back("length bias: the longer item wins " + std::to_string(int(std::round(100 * h.longer_wins))) +
                          "% of strict pairs; a reward model can score length instead of content");
   if (h.users > 0 && h.users_under_5 * 2 > h.users)

@@ -27,7 +27,8 @@ PairMetrics pair_metrics(const torch::Tensor& logits, const torch::Tensor& label
   std::tie(m.acc_lo, m.acc_hi) = wilson_interval(correct, static_cast<double>(m.strict));
   auto nll = torch::nn::functional::softplus(z) - y * z;
   m.nll = nll.mean().item<double>();
-  double half = m.pairs > 1 ? 1.96 * nll.std().item<double>() / std::sqrt(static_cast<double>(m.pairs)) : 0.0;
+  const double n = static_cast<double>(m.pairs);
+  double half = m.pairs > 1 ? student_t_two_sided(0.95, n - 1) * nll.std().item<double>() / std::sqrt(n) : 0.0;
   m.nll_lo = m.nll - half;
   m.nll_hi = m.nll + half;
   auto p = torch::sigmoid(z);

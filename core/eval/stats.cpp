@@ -1,7 +1,9 @@
 #include "core/eval/stats.hpp"
 
 #include <algorithm>
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -15,6 +17,19 @@ namespace plural::core {
 double normal_two_sided(double level) {
   PLURAL_CHECK(level > 0 && level < 1, "confidence level must be in (0, 1), got ", level);
   return boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + level / 2);
+}
+
+double student_t_two_sided(double level, double dof) {
+  PLURAL_CHECK(level > 0 && level < 1, "confidence level must be in (0, 1), got ", level);
+  PLURAL_CHECK(dof > 0, "degrees of freedom must be > 0, got ", dof);
+  return boost::math::quantile(boost::math::students_t_distribution<double>(dof), 0.5 + level / 2);
+}
+
+double fair_coin_p_value(int64_t successes, int64_t n) {
+  PLURAL_CHECK(n > 0 && successes >= 0 && successes <= n, "fair_coin_p_value: ", successes, " of ", n);
+  const boost::math::binomial_distribution<double> coin(static_cast<double>(n), 0.5);
+  const auto k = static_cast<double>(std::min(successes, n - successes));  // the nearer tail; both are equal
+  return std::min(1.0, 2 * boost::math::cdf(coin, k));
 }
 
 std::pair<double, double> wilson_interval(double successes, double n, double level) {

@@ -29,5 +29,9 @@ double adjusted_rand_index(const std::vector<int64_t>& a, const std::vector<int6
 
 /// Two-sided normal quantile z such that P(|Z| < z) = level.
 double normal_two_sided(double level);
+/// Two-sided Student-t quantile with `dof` degrees of freedom: the half-width factor of a mean's interval.
+double student_t_two_sided(double level, double dof);
+/// Exact two-sided binomial test of a fair coin: P(a count at least as far from n/2 as `successes`), in [0, 1].
+double fair_coin_p_value(int64_t successes, int64_t n);
 
 }  // namespace plural::core

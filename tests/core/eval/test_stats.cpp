@@ -61,3 +61,16 @@ TEST_CASE("adjusted Rand index", "[core][stats]") {
   CHECK(adjusted_rand_index({0, 0, 0}, {1, 1, 1}) == 1.0);
   CHECK_THROWS_AS(adjusted_rand_index({0, 1}, {0}), plural::ValueError);
 }
+
+TEST_CASE("Student-t quantiles and the exact fair-coin test match their tables", "[core][eval]") {
+  CHECK(student_t_two_sided(0.95, 9) == Approx(2.262157).epsilon(1e-6));  // t(0.975, 9)
+  CHECK(student_t_two_sided(0.99, 4) == Approx(4.604095).epsilon(1e-6));  // t(0.995, 4)
+  CHECK(student_t_two_sided(0.95, 1e6) == Approx(normal_two_sided(0.95)).epsilon(1e-5));
+  CHECK(fair_coin_p_value(10, 10) == Approx(2.0 / 1024));  // both all-heads and all-tails
+  CHECK(fair_coin_p_value(0, 10) == Approx(2.0 / 1024));
+  CHECK(fair_coin_p_value(9, 10) == Approx(22.0 / 1024));  // 2 · (1 + 10) / 2^10
+  CHECK(fair_coin_p_value(5, 10) == 1.0);
+  CHECK(fair_coin_p_value(60, 100) == Approx(0.056887).epsilon(1e-4));  // R: binom.test(60, 100)$p.value
+  CHECK_THROWS_AS(fair_coin_p_value(11, 10), plural::ValueError);
+  CHECK_THROWS_AS(student_t_two_sided(0.95, 0), plural::ValueError);
+}
