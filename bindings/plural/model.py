@@ -106,7 +106,8 @@ class Model:
         names are accepted too: learning_rate, num_train_epochs, per_device_train_batch_size, weight_decay,
         max_grad_norm, seed (TRL_ALIASES).
         graded_variants: from plural._core.read_graded_variants(path, data), for spo_weight > 0.
-        progress: a tqdm.auto bar over the epochs (a widget in a notebook; one line per epoch without tqdm).
+        progress: a tqdm.auto bar over the epochs (a widget in Jupyter with ipywidgets, else text; one line per epoch
+            without tqdm).
         verbose: the C++ trainer's own bar of each epoch's steps on stderr (lines when stderr is a log).
         callback: called after each epoch's validation with its dict (epoch, train_loss, val_loss, val_accuracy,
         seconds, ...); a true return stops training there, keeping the best epoch's weights.

@@ -1,5 +1,5 @@
-"""Per-epoch progress for Model.fit: a tqdm.auto bar (a widget in Jupyter, a bar on a terminal, lines in a log) and
-the caller's own callback, both driven by the C++ trainer's on_epoch."""
+"""Per-epoch progress for Model.fit: a tqdm.auto bar (in Jupyter a widget with ipywidgets, else text; a bar on a
+terminal) and the caller's own callback, both driven by the C++ trainer's on_epoch."""
 import math
 import sys
 from typing import Callable, Optional
