@@ -156,8 +156,7 @@ PreferenceData data_from_columns(const py::dict& columns, const std::string& sou
       if (!cell.is_null()) records[i][column] = std::move(cell);
     }
   }
-  PLURAL_CHECK(!records.empty(), source, ": no comparisons");
-  return parse_json_objects(records, source, unlabelled);
+  return parse_json_objects(records, source, unlabelled);  // which refuses no rows, as the file readers do
 }
 }  // namespace
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import plural
+from plural.server import find_cli
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "data", "prism")
 
@@ -106,7 +107,7 @@ def test_read_prism_turns_rated_responses_into_each_participants_comparisons():
 def test_plural_import_prism_writes_the_same_data(tmp_path):
     import json
     import subprocess
-    cli = os.environ.get("PLURAL_CLI") or os.path.join(plural._build_info.BINARY_DIR, "plural")
+    cli = find_cli()
     out = str(tmp_path / "prism.h5")
     r = subprocess.run([cli, "import", "prism", os.path.join(FIXTURE, "conversations.jsonl"), "-o", out,
                         "--survey", os.path.join(FIXTURE, "survey.jsonl"), "--context", "age,location.reside_country",
@@ -123,7 +124,7 @@ def test_plural_import_prism_writes_the_same_data(tmp_path):
 
 def test_bundled_datasets_import_from_any_working_directory(tmp_path):
     import subprocess
-    cli = os.path.abspath(os.environ.get("PLURAL_CLI") or os.path.join(plural._build_info.BINARY_DIR, "plural"))
+    cli = os.path.abspath(find_cli())  # the test runs it from another directory
     persona = [cli, "import", "persona-k", "-o", "p.h5", "--seen-users", "4", "--unseen-users", "2",
                "--train-pairs", "10", "--test-pairs", "5", "--support-pairs", "5", "--statements-per-behavior", "20"]
     for cmd in (persona, [cli, "import", "ukp", "-o", "u.h5"]):

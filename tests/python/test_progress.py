@@ -3,13 +3,13 @@ import os
 import re
 import subprocess
 
-import plural
+from plural.server import find_cli
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "data", "prism", "conversations.jsonl")
 
 
 def test_train_writes_progress_lines_to_a_log(tmp_path):
-    cli = os.environ.get("PLURAL_CLI") or os.path.join(plural._build_info.BINARY_DIR, "plural")
+    cli = find_cli()
     data = str(tmp_path / "p.h5")
     subprocess.run([cli, "import", "prism", FIXTURE, "-o", data], check=True, capture_output=True)
     cmd = [cli, "train", "--data", data, "--cache", str(tmp_path / "c.h5"), "--encoder", "hashed:dim=16",
