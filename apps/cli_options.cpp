@@ -3,15 +3,36 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "core/base/error.hpp"
 
 namespace plural::apps {
 
+std::string resource_dir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path package = exe.parent_path().parent_path();
+  if (!ec && exe.parent_path().filename() == "bin" && fs::exists(package / "_build_info.py", ec))
+    return package.string();
+  return PLURAL_SOURCE_DIR;
+}
+
 std::string bundled_data(const std::string& relative) {
   const char* dir = std::getenv("PLURAL_DATA_DIR");
-  return (dir && *dir ? std::string(dir) : std::string(PLURAL_SOURCE_DIR) + "/data") + "/" + relative;
+  return (dir && *dir ? std::string(dir) : resource_dir() + "/data") + "/" + relative;
+}
+
+void default_models_dir() {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("PLURAL_MODELS");
+  if (env && *env) return;
+  std::error_code ec;
+  const fs::path shipped = fs::path(resource_dir()) / "models";
+  if (!fs::exists("models/all-MiniLM-L6-v2", ec) && fs::exists(shipped / "all-MiniLM-L6-v2", ec))
+    ::setenv("PLURAL_MODELS", shipped.c_str(), 0);
 }
 
 std::vector<std::string> split_list(const std::string& s) {

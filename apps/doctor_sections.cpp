@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "apps/cli_options.hpp"
 #include "core/base/atomic_file.hpp"
 #include "core/base/error.hpp"
 #include "core/base/text_io.hpp"
@@ -243,7 +244,7 @@ void print_token_ches(const json& t) {
 
 void write_png_report(const json& health, const std::string& png) {
   namespace fs = std::filesystem;
-  const fs::path script = fs::path(PLURAL_SOURCE_DIR) / "scripts" / "doctor_report.py";
+  const fs::path script = fs::path(resource_dir()) / "scripts" / "doctor_report.py";
   PLURAL_CHECK(fs::exists(script), "--png: ", script.string(),
                " not found (the report is drawn by that script from the --json output)");
   const char* python = std::getenv("PLURAL_PYTHON");

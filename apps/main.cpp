@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "plural 0.1.0");
   plural::core::register_builtin_families();
+  plural::apps::default_models_dir();
   plural::apps::Common common;
   plural::apps::add_import(app, common);
   plural::apps::add_export(app, common);

@@ -21,8 +21,7 @@ def _wrong_python(reason):
     here = f"{_sys.executable} (Python {_sys.version_info.major}.{_sys.version_info.minor})"
     return ImportError(
         f"plural was built for {_build_info.PYTHON_EXECUTABLE} (Python {_build_info.PYTHON_VERSION}, with Debian's "
-        f"python3-torch), but this is {here}: {reason}. Run it with {_build_info.PYTHON_EXECUTABLE}, e.g. "
-        f"`{_build_info.PYTHON_EXECUTABLE} -m jupyter ...` or a Jupyter kernel that uses it.")
+        f"python3-torch), but this is {here}: {reason}. {_build_info.HOW_TO_RUN}.")
 
 
 if f"{_sys.version_info.major}.{_sys.version_info.minor}" != _build_info.PYTHON_VERSION:
@@ -35,9 +34,10 @@ try:
 except ModuleNotFoundError:
     raise _wrong_python("it cannot import torch") from None
 
-# The MiniLM encoder reads its weights from $PLURAL_MODELS/all-MiniLM-L6-v2; default to the source tree's models/.
-if not _os.environ.get("PLURAL_MODELS") and _os.path.isdir(_os.path.join(_build_info.SOURCE_DIR, "models")):
-    _os.environ["PLURAL_MODELS"] = _os.path.join(_build_info.SOURCE_DIR, "models")
+# The MiniLM encoder reads its weights from $PLURAL_MODELS/all-MiniLM-L6-v2; default to the source tree's models/, or
+# those an installed package shipped with.
+if not _os.environ.get("PLURAL_MODELS") and _os.path.isdir(_build_info.MODELS_DIR):
+    _os.environ["PLURAL_MODELS"] = _build_info.MODELS_DIR
 
 try:
     from . import _core

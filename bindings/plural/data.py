@@ -14,10 +14,12 @@ _NUMBER_FIELDS = ("label", "weight", "margin", "y")
 
 
 def data_path(*parts: str) -> str:
-    """A path inside the project's bundled data/ folder (data/persona, data/ukpconvarg1)."""
-    path = os.path.join(_build_info.SOURCE_DIR, "data", *parts)
+    """A path inside the bundled data/ folder (data/persona, data/ukpconvarg1): $PLURAL_DATA_DIR when set, else the
+    source tree's data/ or, installed, the package's own."""
+    root = os.environ.get("PLURAL_DATA_DIR") or _build_info.DATA_DIR
+    path = os.path.join(root, *parts)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"bundled data not found: {path} (plural was built from {_build_info.SOURCE_DIR})")
+        raise FileNotFoundError(f"bundled data not found: {path}")
     return path
 
 

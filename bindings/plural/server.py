@@ -13,16 +13,13 @@ from .client import Client
 
 
 def find_cli() -> str:
-    """The `plural` executable: $PLURAL_CLI, else the one built beside this package, else `plural` on PATH."""
+    """The `plural` executable: $PLURAL_CLI, else the one built (or installed) with this package, else `plural` on
+    PATH."""
     if os.environ.get("PLURAL_CLI"):
         return os.environ["PLURAL_CLI"]
-    try:
-        from . import _build_info
-        built = os.path.join(_build_info.BINARY_DIR, "plural")
-        if os.access(built, os.X_OK):
-            return built
-    except (ImportError, AttributeError):
-        pass
+    from . import _build_info
+    if os.access(_build_info.CLI, os.X_OK):
+        return _build_info.CLI
     found = shutil.which("plural")
     if not found:
         raise FileNotFoundError("no `plural` executable: set PLURAL_CLI, or build the project (`make demo`)")
