@@ -48,7 +48,7 @@ void add_query(CLI::App& app, Common& common) {
   cmd->add_option("--answers", o->answers, "the user's answered comparisons so far (.jsonl/.tsv/.h5); none = prior");
   cmd->add_option("--user", o->user, "which user in --answers, or a seen user of the model");
   cmd->add_option("--state", o->state, "or a saved UserState (from plural adapt)");
-  cmd->add_option("--scorer", o->scorer, "bald | bald-mc | dopt | random")->capture_default_str();
+  cmd->add_option("--scorer", o->scorer, "bald | bald-mc | epig | dopt | random")->capture_default_str();
   cmd->add_option("-n", o->n, "how many pairs to print")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of the random and Monte-Carlo scorers")->capture_default_str();
   cmd->add_flag("--keep-answered", o->keep_answered, "also rank pairs the user has already answered");

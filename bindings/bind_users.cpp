@@ -103,7 +103,7 @@ void bind_users(py::module_& m) {
           },
           py::arg("model"), py::arg("state"), py::arg("candidates"), "Scores [C]; higher = more informative");
   m.def("make_query_scorer", &make_query_scorer, py::arg("name"), py::arg("seed") = 0,
-        "random | bald | bald-mc | dopt");
+        "random | bald | bald-mc | epig | dopt");
   m.def("query_scorer_names", &query_scorer_names);
 
   py::class_<TextComparison>(m, "TextComparison", "One answered comparison as texts")

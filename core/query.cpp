@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "core/base/gauss_hermite.hpp"
 #include "core/base/hash.hpp"
 #include "core/base/registry.hpp"
+#include "core/epig.hpp"
 
 namespace plural::core {
 
@@ -71,6 +73,51 @@ class BaldMcScorer : public QueryScorer {
   uint64_t seed_;
 };
 
+// Logits [M, C] of M seeded draws of u ~ N(û, cov) through the linearization logit ≈ mean + grad·(u − û).
+torch::Tensor linearized_draws(const LinearizedLogits& lin, int64_t m, uint64_t seed) {
+  auto cov = lin.cov.detach().to(torch::kFloat64);
+  auto [root, info] = torch::linalg_cholesky_ex(cov);
+  if (info.item<int64_t>() != 0) {  // only semi-definite: its symmetric square root
+    auto [evals, evecs] = torch::linalg_eigh(cov);
+    root = evecs * evals.clamp_min(0).sqrt().unsqueeze(0);
+  }
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto delta = root.matmul(torch::randn({cov.size(0), m}, gen, torch::kFloat64)).to(torch::kFloat32);  // [P, M]
+  return delta.t().matmul(lin.grad.detach().to(torch::kFloat32).t()) + lin.mean.detach().to(torch::kFloat32);
+}
+
+// EPIG: the information a candidate's answer carries about her answers to pairs like the ones she will be scored on
+// (a sample of the pool), not about every direction of her user vector: BALD can keep asking about directions that
+// change no prediction she will be judged on.
+class EpigScorer : public QueryScorer {
+ public:
+  explicit EpigScorer(uint64_t seed) : seed_(seed) {}
+  std::string name() const override { return "epig"; }
+  using QueryScorer::score;
+  torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
+    check_pool(pool);
+    const uint64_t seed = seed_ ^ hash64(state.user_id);
+    torch::Tensor probs, weights;
+    if (auto* h = dynamic_cast<HypothesisPosterior*>(&model)) {  // a discrete posterior: exact over hypotheses
+      auto w = h->hypotheses(state, prepared(pool, model, name()));
+      probs = torch::sigmoid(w.logits);
+      weights = w.weights;
+    } else {  // the Gaussian BALD integrates over, drawn: the linearized logits of kDraws draws of u
+      auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
+      probs = torch::sigmoid(linearized_draws(lin, kDraws, seed));
+      weights = torch::full({kDraws}, 1.0f / kDraws);
+    }
+    const int64_t c = probs.size(1);
+    auto gen = at::detail::createCPUGenerator(seed + 1);
+    auto targets = c <= kTargets ? torch::arange(c) : torch::randperm(c, gen, torch::kInt64).slice(0, 0, kTargets);
+    return epig_from_probs(probs, weights, targets);
+  }
+
+ private:
+  static constexpr int64_t kDraws = 64, kTargets = 64;
+  uint64_t seed_;
+};
+
 // D-optimal leverage (ARM-FI, personalised): p(1−p)·gᵀ Σ g, the gain in log det of the user's Fisher
 // information from asking the pair, to first order.
 class DOptimalScorer : public QueryScorer {
@@ -99,6 +146,10 @@ const bool registered = [] {
   register_query_scorer(
       "bald-mc", [](uint64_t seed) { return std::make_unique<BaldMcScorer>(seed); },
       "mutual information I(y; user), Monte-Carlo over 64 posterior draws");
+  register_query_scorer(
+      "epig", [](uint64_t seed) { return std::make_unique<EpigScorer>(seed); },
+      "expected predictive information gain about her answers to 64 of the pool's pairs (64 linearized posterior "
+      "draws; exact over a discrete posterior)");
   register_query_scorer(
       "dopt", [](uint64_t) { return std::make_unique<DOptimalScorer>(); }, "D-optimal leverage p(1-p) g'Σg (ARM-FI)");
   return true;
@@ -137,6 +188,27 @@ torch::Tensor bald_from_probs(const torch::Tensor& probs) {
 torch::Tensor bald_weighted(const torch::Tensor& probs, const torch::Tensor& weights) {
   auto p = probs.to(torch::kFloat64), w = weights.to(torch::kFloat64).unsqueeze(1);
   return (binary_entropy((w * p).sum(0)) - (w * binary_entropy(p)).sum(0)).clamp_min(0).to(torch::kFloat32);
+}
+
+torch::Tensor epig_from_probs(const torch::Tensor& probs, const torch::Tensor& weights, const torch::Tensor& targets) {
+  auto p = probs.to(torch::kFloat32), pw = p * weights.to(torch::kFloat32).unsqueeze(1);
+  auto m = pw.sum(0);                                                             // P(y_c = 1) [C]
+  auto mt = m.index_select(0, targets).unsqueeze(1);                              // P(y_t = 1) [T, 1]
+  auto pt = p.index_select(1, targets).t();                                       // [T, M]
+  auto xlogx = [](torch::Tensor q) { return q.clamp_(1e-12, 1).log().mul_(q); };  // q is a temporary
+  // −H(y_c, y_t) summed over targets, [T, C] in column blocks: the dozen elementwise passes stay in cache.
+  auto neg_joint = torch::empty_like(m);
+  const int64_t c = m.size(0), block = 1024;
+  for (int64_t lo = 0; lo < c; lo += block) {
+    const int64_t hi = std::min(c, lo + block);
+    auto j11 = pt.matmul(pw.slice(1, lo, hi));  // P(y_t = 1, y_c = 1), the answers independent given u
+    auto j10 = m.slice(0, lo, hi).unsqueeze(0) - j11, j01 = mt - j11;
+    auto j00 = (1 - mt) - j10;
+    neg_joint.slice(0, lo, hi).copy_(xlogx(j11).add_(xlogx(j10)).add_(xlogx(j01)).add_(xlogx(j00)).sum(0));
+  }
+  auto h = binary_entropy(m.to(torch::kFloat64)), ht = binary_entropy(mt.to(torch::kFloat64)).mean();
+  const double t = static_cast<double>(targets.size(0));
+  return (h + ht + neg_joint.to(torch::kFloat64) / t).clamp_min(0).to(torch::kFloat32);  // H(c) + H(t) − H(c, t)
 }
 
 torch::Tensor posterior_weights(const torch::Tensor& log_likelihood) {

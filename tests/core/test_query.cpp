@@ -6,6 +6,7 @@
 #include "core/base/error.hpp"
 #include "core/data/persona_k.hpp"
 #include "core/dataset_view.hpp"
+#include "core/epig.hpp"
 #include "core/query.hpp"
 #include "core/train/trainer.hpp"
 #include "tests/helpers.hpp"
@@ -38,6 +39,38 @@ TEST_CASE("mutual information estimators against closed forms", "[query]") {
   for (int i = 1; i < 3; ++i) CHECK(gh[i].item<double>() == Approx(mc[i].item<double>()).epsilon(0.02));
 }
 
+TEST_CASE("EPIG against enumeration of the joint answers", "[query]") {
+  torch::manual_seed(3);
+  auto probs = torch::rand({5, 7}, torch::kFloat64) * 0.98 + 0.01;
+  auto w = torch::rand({5}, torch::kFloat64);
+  w = w / w.sum();
+  auto targets = torch::tensor({0, 3, 6}, torch::kInt64);
+  auto epig = epig_from_probs(probs, w, targets);
+  REQUIRE(epig.size(0) == 7);
+  for (int64_t c = 0; c < 7; ++c) {
+    double sum = 0;
+    for (int64_t t : {0, 3, 6}) {
+      double joint[2][2] = {{0, 0}, {0, 0}}, mc[2] = {0, 0}, mt[2] = {0, 0};
+      for (int64_t m = 0; m < 5; ++m)
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b) {
+            const double pc = probs[m][c].item<double>(), pt = probs[m][t].item<double>();
+            joint[a][b] += w[m].item<double>() * (a ? pc : 1 - pc) * (b ? pt : 1 - pt);
+          }
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) mc[a] += joint[a][b], mt[b] += joint[a][b];
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) sum += joint[a][b] * std::log(joint[a][b] / (mc[a] * mt[b]));
+    }
+    CHECK(epig[c].item<double>() == Approx(sum / 3).margin(2e-6));
+  }
+  // Two hypotheses that agree on every target: no answer tells anything about her predictions.
+  auto agree = torch::tensor({{0.9, 0.3}, {0.1, 0.3}}, torch::kFloat64);
+  auto none = epig_from_probs(agree, torch::tensor({0.5, 0.5}, torch::kFloat64), torch::tensor({1}, torch::kInt64));
+  CHECK(none[0].item<double>() == Approx(0.0).margin(1e-6));
+  CHECK(bald_weighted(agree, torch::tensor({0.5, 0.5}))[0].item<double>() > 0.3);  // while BALD values the pair
+}
+
 TEST_CASE("query scorers rank an informative pair above an uninformative one, for PAL-B, VPL and per-user BT",
           "[query]") {
   auto f = persona(4);
@@ -65,7 +98,7 @@ TEST_CASE("query scorers rank an informative pair above an uninformative one, fo
     pool.weight = torch::ones({40});
     pool.user = torch::full({40}, -1, torch::kInt64);
     auto state = make_adapter(family)->adapt(*m, PairBatch{}, "new");
-    for (std::string scorer : {"bald", "bald-mc", "dopt"}) {
+    for (std::string scorer : {"bald", "bald-mc", "epig", "dopt"}) {
       INFO(family << " " << scorer);
       auto s = make_query_scorer(scorer, 1)->score(*m, state, pool);
       REQUIRE(s.size(0) == 40);

@@ -259,7 +259,7 @@ def test_query_prefers_an_informative_pair(pal_b, persona2):
     a, b = d.texts[cols["a"][0]], d.texts[cols["b"][0]]
     # A text against itself tells nothing; a pair of different statements does.
     candidates = [(prompt, a, a), (prompt, a, b)]
-    for scorer in ("bald", "bald-mc", "dopt"):
+    for scorer in ("bald", "bald-mc", "epig", "dopt"):
         best = pal_b.query(candidates, user=None, scorer=scorer, n=2)
         assert best[0]["index"] == 1 and best[0]["score"] > best[1]["score"], scorer
         assert best[0]["a"] == a and best[0]["b"] == b and best[0]["prompt"] == prompt
