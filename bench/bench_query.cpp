@@ -12,6 +12,8 @@
 #include "core/base/hash.hpp"
 #include "core/base/random.hpp"
 #include "core/data/persona_k.hpp"
+#include "core/data/readers.hpp"
+#include "core/data/subsets.hpp"
 #include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
 #include "core/query.hpp"
@@ -120,126 +122,197 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
   return out;
 }
 
-json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
-  auto pb = persona_bench_data(bench.k_star, setup, static_cast<int>(bench.pool));
-  const auto& data = pb.persona.data;
-  DatasetView view(data, pb.features);
-  std::map<int32_t, std::vector<size_t>> pool_of, test_of;
-  for (auto r : view.rows(Split::support, false)) pool_of[data.comparisons[r].user].push_back(r);
-  for (auto r : view.rows(Split::test, false)) test_of[data.comparisons[r].user].push_back(r);
+namespace {
+// The users of an active-learning run: Persona-K with a pool of the asked size, or any preference file.
+struct ActiveData {
+  PreferenceData data;
+  torch::Tensor features;
+  std::string encoder_id, label;
+};
+
+ActiveData active_data(const ActiveBench& bench, const BenchSetup& setup) {
+  if (bench.data.empty()) {
+    auto pb = persona_bench_data(bench.k_star, setup, static_cast<int>(bench.pool));
+    return {std::move(pb.persona.data), pb.features, pb.encoder_id,
+            "Persona-K (K* = " + std::to_string(bench.k_star) + ")"};
+  }
+  ActiveData d{read_preferences(bench.data), {}, {}, bench.data};
+  carve_validation(d.data, setup.seed);  // no-op when the file has val pairs
+  d.features = bench_features(setup, d.data, &d.encoder_id);
+  return d;
+}
+
+// One user's run: accuracy on her test pairs after t = 0..T answers, the posterior's spread, and the score of the
+// pair asked at each round (for the information scorers: the expected gain in nats, what a tool stops on).
+struct UserRun {
+  std::vector<double> accuracy, spread, best_score;
+  double ms = 0;
+  int64_t calls = 0;
+};
+
+UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& scorer_name, DatasetView& view,
+                 const std::string& id, const std::vector<size_t>& pool_rows, const std::vector<size_t>& test_rows,
+                 int64_t T, uint64_t seed) {
+  UserRun run;
+  auto tb = view.batch(test_rows);
+  auto y = tb.label > 0.5;
+  auto cand = view.batch(pool_rows);
+  cand.user = torch::full({cand.size()}, -1, torch::kInt64);
+  auto prepared = prepare_pool(model, cand);  // once per user: rounds only mask what was asked
+  auto asked = torch::zeros({cand.size()}, torch::kBool);
+  std::vector<size_t> answered;
+  UserState state = adapter.adapt(model, PairBatch{}, id);
+  auto* posterior = dynamic_cast<UserPosterior*>(&model);
+  for (int64_t t = 0; t <= T; ++t) {
+    auto z = score_pairs(model, tb, &state);
+    run.accuracy.push_back(((z > 0) == y).to(torch::kFloat64).mean().item<double>());
+    if (posterior) {  // how uncertain the model says it is about her: the root mean posterior variance
+      torch::AutoGradMode grad(true);
+      run.spread.push_back(posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
+    }
+    if (t == T || static_cast<size_t>(t) == pool_rows.size()) break;
+    auto scorer = make_query_scorer(scorer_name, seed * 1000003 + static_cast<uint64_t>(t));
+    auto t0 = Clock::now();
+    auto s = score_with(*scorer, model, state, prepared);
+    run.ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    ++run.calls;
+    auto masked = s.masked_fill(asked, -std::numeric_limits<float>::infinity());
+    const int64_t best = masked.argmax().item<int64_t>();
+    run.best_score.push_back(masked[best].item<double>());
+    asked[best] = true;
+    answered.push_back(pool_rows[best]);
+    state = adapter.adapt(model, view.batch(answered), id);
+  }
+  for (auto* v : {&run.accuracy, &run.spread, &run.best_score})  // a pool used up early: its last value stays
+    while (!v->empty() && static_cast<int64_t>(v->size()) <= T) v->push_back(v->back());
+  return run;
+}
+
+// The most any scorer can reach: her test accuracy once adapted to every pair of her pool. An active curve that
+// stops rising there has used up what the pool can tell, not stalled.
+json pool_ceiling(RewardModel& model, const Adapter& adapter, DatasetView& view, const PreferenceData& data,
+                  const std::vector<int32_t>& users, std::map<int32_t, std::vector<size_t>>& pool_of,
+                  std::map<int32_t, std::vector<size_t>>& test_of, uint64_t seed) {
+  std::vector<double> acc;
+  for (auto u : users) {
+    auto state = adapter.adapt(model, view.batch(pool_of[u]), data.users[u].id);
+    auto tb = view.batch(test_of[u]);
+    acc.push_back(((score_pairs(model, tb, &state) > 0) == (tb.label > 0.5)).to(torch::kFloat64).mean().item<double>());
+  }
+  return summary_json(bootstrap_mean(acc, 1000, seed));
+}
+
+// Mean over users of a per-round series.
+std::vector<double> mean_series(const std::vector<UserRun>& runs, std::vector<double> UserRun::*series) {
+  std::vector<double> out;
+  if (runs.empty() || (runs[0].*series).empty()) return out;
+  for (size_t t = 0; t < (runs[0].*series).size(); ++t) {
+    double sum = 0;
+    for (const auto& r : runs) sum += (r.*series)[t];
+    out.push_back(sum / static_cast<double>(runs.size()));
+  }
+  return out;
+}
+
+json scorer_row(const std::string& name, const std::vector<UserRun>& runs, const std::vector<double>* random_auc,
+                std::vector<double>& auc, uint64_t seed) {
+  double ms = 0;
+  int64_t calls = 0;
+  for (const auto& r : runs) {
+    double a = 0;
+    for (double v : r.accuracy) a += v;
+    auc.push_back(a / static_cast<double>(r.accuracy.size()));
+    ms += r.ms;
+    calls += r.calls;
+  }
+  json row = {{"scorer", name},
+              {"auc", summary_json(bootstrap_mean(auc, 1000, seed))},
+              {"ms_per_query", calls ? ms / calls : 0.0},
+              {"curve", json::array()},
+              {"posterior_spread", mean_series(runs, &UserRun::spread)},
+              {"best_score", mean_series(runs, &UserRun::best_score)}};
+  for (size_t t = 0; t < runs[0].accuracy.size(); ++t) {
+    std::vector<double> at;
+    for (const auto& r : runs) at.push_back(r.accuracy[t]);
+    row["curve"].push_back(summary_json(bootstrap_mean(at, 1000, seed)));
+  }
+  if (random_auc) {
+    std::vector<double> diff;
+    for (size_t i = 0; i < auc.size(); ++i) diff.push_back(auc[i] - (*random_auc)[i]);
+    row["auc_minus_random"] = summary_json(bootstrap_mean(diff, 1000, seed));
+  }
+  return row;
+}
+
+void print_family(const json& fam, const ActiveData& d, const ActiveBench& bench, size_t users) {
   const int64_t T = bench.queries;
-  json out = {{"k", bench.k},
-              {"k_star", bench.k_star},
-              {"queries", T},
-              {"pool", bench.pool},
-              {"users", pool_of.size()},
-              {"encoder", pb.encoder_id},
-              {"families", json::array()}};
   const std::vector<int64_t> marks = {0, 1, 2, 5, 10, 15, 20};
+  std::printf("Active learning on %zu unseen users of %s, %s K = %d: test accuracy after t answered queries\n  %-8s",
+              users, d.label.c_str(), fam["family"].get<std::string>().c_str(), bench.k, "scorer");
+  for (auto t : marks)
+    if (t <= T) std::printf(" %6s", ("t=" + std::to_string(t)).c_str());
+  std::printf(" %22s %24s %8s %14s %16s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query", "spread t=0/T",
+              "asked score 1/T");
+  for (const auto& row : fam["scorers"]) {
+    std::printf("  %-8s", row["scorer"].get<std::string>().c_str());
+    for (auto t : marks)
+      if (t <= T) std::printf(" %6.3f", row["curve"][t]["mean"].get<double>());
+    const auto& a = row["auc"];
+    std::printf("   %.3f [%.3f, %.3f]", a["mean"].get<double>(), a["lo"].get<double>(), a["hi"].get<double>());
+    if (row.contains("auc_minus_random")) {
+      const auto& e = row["auc_minus_random"];
+      std::printf("   %+.3f [%+.3f, %+.3f]", e["mean"].get<double>(), e["lo"].get<double>(), e["hi"].get<double>());
+    } else {
+      std::printf(" %24s", "");
+    }
+    std::printf(" %8.2f", row["ms_per_query"].get<double>());
+    const auto& sp = row["posterior_spread"];
+    if (!sp.empty()) std::printf("  %.3f / %.3f", sp.front().get<double>(), sp.back().get<double>());
+    const auto& g = row["best_score"];
+    if (!g.empty() && row["scorer"] != "random")
+      std::printf("  %.4f / %.4f", g.front().get<double>(), g[g.size() > 1 ? g.size() - 2 : 0].get<double>());
+    std::printf("\n");
+  }
+  const auto& c = fam["ceiling"];
+  std::printf("  ceiling, adapted to her whole pool: %.3f [%.3f, %.3f]\n", c["mean"].get<double>(),
+              c["lo"].get<double>(), c["hi"].get<double>());
+}
+}  // namespace
+
+json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
+  auto d = active_data(bench, setup);
+  DatasetView view(d.data, d.features);
+  std::map<int32_t, std::vector<size_t>> pool_of, test_of;
+  for (auto r : view.rows(Split::support, false)) pool_of[d.data.comparisons[r].user].push_back(r);
+  for (auto r : view.rows(Split::test, false)) test_of[d.data.comparisons[r].user].push_back(r);
+  std::vector<int32_t> users;  // unseen users with both a pool to ask from and test pairs to score
+  for (const auto& [u, rows] : pool_of)
+    if (test_of.count(u)) users.push_back(u);
+  PLURAL_CHECK(!users.empty(), "active: ", d.label, " has no unseen user with both support and test pairs");
+  json out = {{"data", d.label},          {"k", bench.k},          {"queries", bench.queries},
+              {"pool", bench.pool},       {"users", users.size()}, {"encoder", d.encoder_id},
+              {"families", json::array()}};
   for (const auto& family : bench.families) {
     auto trained = train_family(family, bench.k, view, setup);
     auto& model = *trained.model;
     model.eval();
     bench_note(family + " trained: " + std::to_string(trained.result.epochs_run) + " epochs");
     auto adapter = make_adapter(family);
-    json fam = {{"family", family}, {"scorers", json::array()}};
+    json fam = {{"family", family},
+                {"scorers", json::array()},
+                {"ceiling", pool_ceiling(model, *adapter, view, d.data, users, pool_of, test_of, setup.seed)}};
     std::map<std::string, std::vector<double>> auc_of;  // scorer -> per-user AUC, in user order
     for (const auto& name : bench.scorers) {
-      std::vector<std::vector<double>> curves, spreads;  // [user][t]: accuracy, posterior spread
-      double ms_total = 0;
-      int64_t calls = 0;
-      for (const auto& [u, pool_rows] : pool_of) {
-        const auto& id = data.users[u].id;
-        auto tb = view.batch(test_of[u]);
-        auto y = tb.label > 0.5;
-        std::vector<size_t> answered;
-        auto cand = view.batch(pool_rows);
-        cand.user = torch::full({cand.size()}, -1, torch::kInt64);
-        auto prepared = prepare_pool(model, cand);  // once per user: rounds only mask what was asked
-        auto asked = torch::zeros({cand.size()}, torch::kBool);
-        UserState state = adapter->adapt(model, PairBatch{}, id);
-        std::vector<double> curve, spread;
-        auto* posterior = dynamic_cast<UserPosterior*>(&model);
-        for (int64_t t = 0; t <= T; ++t) {
-          auto z = score_pairs(model, tb, &state);
-          curve.push_back(((z > 0) == y).to(torch::kFloat64).mean().item<double>());
-          // How uncertain the model says it is about her: the root mean posterior variance of the user vector.
-          if (posterior) {
-            torch::AutoGradMode grad(true);
-            spread.push_back(
-                posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
-          }
-          if (t == T || static_cast<size_t>(t) == pool_rows.size()) break;
-          auto scorer = make_query_scorer(name, setup.seed * 1000003 + static_cast<uint64_t>(t));
-          auto t0 = Clock::now();
-          auto s = score_with(*scorer, model, state, prepared);
-          ms_total += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-          ++calls;
-          auto best = s.masked_fill(asked, -std::numeric_limits<float>::infinity()).argmax().item<int64_t>();
-          asked[best] = true;
-          answered.push_back(pool_rows[best]);
-          state = adapter->adapt(model, view.batch(answered), id);
-        }
-        while (static_cast<int64_t>(curve.size()) <= T) curve.push_back(curve.back());
-        while (!spread.empty() && static_cast<int64_t>(spread.size()) <= T) spread.push_back(spread.back());
-        curves.push_back(curve);
-        spreads.push_back(spread);
-      }
-      std::vector<double> auc;
-      for (const auto& c : curves) {
-        double a = 0;
-        for (double v : c) a += v;
-        auc.push_back(a / static_cast<double>(c.size()));
-      }
-      auc_of[name] = auc;
-      json row = {{"scorer", name},
-                  {"auc", summary_json(bootstrap_mean(auc, 1000, setup.seed))},
-                  {"ms_per_query", calls ? ms_total / calls : 0.0},
-                  {"curve", json::array()}};
-      for (int64_t t = 0; t <= T; ++t) {
-        std::vector<double> at;
-        for (const auto& c : curves) at.push_back(c[t]);
-        row["curve"].push_back(summary_json(bootstrap_mean(at, 1000, setup.seed)));
-        if (!spreads.empty() && !spreads[0].empty()) {
-          double sum = 0;
-          for (const auto& sp : spreads) sum += sp[t];
-          row["posterior_spread"].push_back(sum / static_cast<double>(spreads.size()));
-        }
-      }
-      if (auc_of.count("random") && name != "random") {
-        std::vector<double> diff;
-        for (size_t i = 0; i < auc.size(); ++i) diff.push_back(auc[i] - auc_of["random"][i]);
-        row["auc_minus_random"] = summary_json(bootstrap_mean(diff, 1000, setup.seed));
-      }
-      fam["scorers"].push_back(row);
+      std::vector<UserRun> runs;
+      for (auto u : users)
+        runs.push_back(run_user(model, *adapter, name, view, d.data.users[u].id, pool_of[u], test_of[u], bench.queries,
+                                setup.seed));
+      const bool vs_random = auc_of.count("random") && name != "random";
+      fam["scorers"].push_back(
+          scorer_row(name, runs, vs_random ? &auc_of["random"] : nullptr, auc_of[name], setup.seed));
     }
     out["families"].push_back(fam);
-    if (setup.json) continue;
-    std::printf(
-        "Active learning on %zu unseen Persona-K users (K* = %d), %s K = %d: test accuracy after t answered "
-        "queries (pool %lld pairs per user)\n  %-8s",
-        pool_of.size(), bench.k_star, family.c_str(), bench.k, static_cast<long long>(bench.pool), "scorer");
-    for (auto t : marks)
-      if (t <= T) std::printf(" %6s", ("t=" + std::to_string(t)).c_str());
-    std::printf(" %22s %24s %8s %14s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query", "spread t=0/T");
-    for (const auto& row : fam["scorers"]) {
-      std::printf("  %-8s", row["scorer"].get<std::string>().c_str());
-      for (auto t : marks)
-        if (t <= T) std::printf(" %6.3f", row["curve"][t]["mean"].get<double>());
-      const auto& a = row["auc"];
-      std::printf("   %.3f [%.3f, %.3f]", a["mean"].get<double>(), a["lo"].get<double>(), a["hi"].get<double>());
-      if (row.contains("auc_minus_random")) {
-        const auto& d = row["auc_minus_random"];
-        std::printf("   %+.3f [%+.3f, %+.3f]", d["mean"].get<double>(), d["lo"].get<double>(), d["hi"].get<double>());
-      } else {
-        std::printf(" %24s", "");
-      }
-      std::printf(" %8.2f", row["ms_per_query"].get<double>());
-      if (row.contains("posterior_spread"))
-        std::printf("  %.3f / %.3f", row["posterior_spread"][0].get<double>(),
-                    row["posterior_spread"][T].get<double>());
-      std::printf("\n");
-    }
+    if (!setup.json) print_family(fam, d, bench, users.size());
   }
   return out;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // `plural-bench query`: how long scoring a pool of candidate pairs for one user takes, per family and scorer.
-// `plural-bench active`: simulated active learning on Persona-K's unseen users — accuracy vs answered queries
-// for each scorer against random, with the area under each curve and bootstrap CIs over users.
+// `plural-bench active`: simulated active learning on the unseen users of Persona-K or of any preference file —
+// accuracy vs answered queries for each scorer against random, with the area under each curve and bootstrap CIs over
+// users, and the score of each round's asked pair (the stopping signal).
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,7 +13,7 @@ namespace plural::bench {
 
 struct QueryLatencyBench {
   std::vector<std::string> families = {"pal-b", "vpl"};
-  std::vector<std::string> scorers = {"bald", "dopt", "bald-mc", "random"};
+  std::vector<std::string> scorers = {"bald", "epig", "dopt", "bald-mc", "random"};
   int64_t candidates = 10000;
   int64_t shots = 10;  ///< the user's answers before the query
   int repeats = 7;     ///< timed calls per scorer (the median counts)
@@ -22,10 +23,12 @@ nlohmann::json query_latency_bench(const QueryLatencyBench& bench, const BenchSe
 
 struct ActiveBench {
   std::vector<std::string> families = {"pal-b", "vpl"};
-  std::vector<std::string> scorers = {"random", "bald", "dopt"};
+  std::vector<std::string> scorers = {"random", "bald", "epig", "dopt"};
   int64_t queries = 20;  ///< answered queries per user (the curve's length)
-  int64_t pool = 200;    ///< candidate pairs per unseen user
+  int64_t pool = 200;    ///< candidate pairs per unseen user of Persona-K
   int k = 3, k_star = 3;
+  std::string
+      data;  ///< a preference file instead: each unseen user's support pairs are her pool, her test pairs scored
 };
 nlohmann::json active_bench(const ActiveBench& bench, const BenchSetup& setup);
 

@@ -364,7 +364,7 @@ struct QueryOpts {
     return s;
   }();
   QueryLatencyBench bench;
-  std::string families = "pal-b,vpl", scorers = "bald,dopt,bald-mc,random";
+  std::string families = "pal-b,vpl", scorers = "bald,epig,dopt,bald-mc,random";
 };
 
 void add_query(CLI::App& bench, Common& common) {
@@ -388,7 +388,7 @@ void add_query(CLI::App& bench, Common& common) {
 struct ActiveOpts {
   BenchSetup setup;
   ActiveBench bench;
-  std::string families = "pal-b,vpl", scorers = "random,bald,dopt";
+  std::string families = "pal-b,vpl", scorers = "random,bald,epig,dopt";
 };
 
 void add_active(CLI::App& bench, Common& common) {
@@ -402,6 +402,9 @@ void add_active(CLI::App& bench, Common& common) {
         cmd->add_option("--pool", o.bench.pool, "candidate pairs per unseen user")->capture_default_str();
         cmd->add_option("--k", o.bench.k, "model K of the mixture families")->capture_default_str();
         cmd->add_option("--k-star", o.bench.k_star, "Persona-K's planted K*")->capture_default_str();
+        cmd->add_option("--data", o.bench.data,
+                        "a preference file instead of Persona-K (with --encoder): each unseen user's support pairs "
+                        "are her pool, her test pairs are scored");
       },
       [](ActiveOpts& o) {
         o.bench.families = family_list(o.families);

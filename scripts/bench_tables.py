@@ -33,17 +33,22 @@ def ci(s):
 def active(bench):
     marks = [t for t in (0, 1, 2, 5, 10, 15, 20) if t <= bench["queries"]]
     for fam in bench["families"]:
-        print(f"**{fam['family']}** — {bench['users']} unseen users, pool {bench['pool']} pairs each; "
+        print(f"**{fam['family']}** — {bench['users']} unseen users of {bench.get('data', 'Persona-K')}; "
               "test accuracy after t answered queries\n")
-        print("| scorer | " + " | ".join(f"t={t}" for t in marks) + " | AUC [95% CI] | AUC − random [95% CI] | ms/query | posterior spread t=0 → t=" +
-              f"{bench['queries']} |")
-        print("|" + "---|" * (len(marks) + 5))
+        print("| scorer | " + " | ".join(f"t={t}" for t in marks) + " | AUC [95% CI] | AUC − random [95% CI] | ms/query | "
+              f"posterior spread t=0 → t={bench['queries']} | asked pair's score, round 1 → last |")
+        print("|" + "---|" * (len(marks) + 6))
         for r in fam["scorers"]:
             diff = ci(r["auc_minus_random"]) if "auc_minus_random" in r else "-"
+            spread = r.get("posterior_spread") or []
+            score = r.get("best_score") or []
             print(f"| {r['scorer']} | " + " | ".join(f"{r['curve'][t]['mean']:.3f}" for t in marks) +
                   f" | {ci(r['auc'])} | {diff} | {r['ms_per_query']:.2f} | " +
-                  (f"{r['posterior_spread'][0]:.3f} → {r['posterior_spread'][-1]:.3f} |" if "posterior_spread" in r
-                   else "- |"))
+                  (f"{spread[0]:.3f} → {spread[-1]:.3f} |" if spread else "- |") +
+                  (f" {score[0]:.4f} → {score[-2 if len(score) > 1 else 0]:.4f} |"
+                   if score and r["scorer"] != "random" else " - |"))
+        if "ceiling" in fam:
+            print(f"\nCeiling, each user adapted to her whole pool: {ci(fam['ceiling'])}")
         print()
 
 
