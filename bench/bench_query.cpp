@@ -150,12 +150,16 @@ struct UserRun {
   int64_t calls = 0;
 };
 
+// Accuracy on her test pairs as the evaluator counts it (pair_metrics: ties left out).
+double test_accuracy(RewardModel& model, const PairBatch& test, const UserState& state) {
+  return pair_metrics(score_pairs(model, test, &state), test.label).accuracy;
+}
+
 UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& scorer_name, DatasetView& view,
                  const std::string& id, const std::vector<size_t>& pool_rows, const std::vector<size_t>& test_rows,
                  int64_t T, uint64_t seed) {
   UserRun run;
   auto tb = view.batch(test_rows);
-  auto y = tb.label > 0.5;
   auto cand = view.batch(pool_rows);
   cand.user = torch::full({cand.size()}, -1, torch::kInt64);
   auto prepared = prepare_pool(model, cand);  // once per user: rounds only mask what was asked
@@ -164,8 +168,7 @@ UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& 
   UserState state = adapter.adapt(model, PairBatch{}, id);
   auto* posterior = dynamic_cast<UserPosterior*>(&model);
   for (int64_t t = 0; t <= T; ++t) {
-    auto z = score_pairs(model, tb, &state);
-    run.accuracy.push_back(((z > 0) == y).to(torch::kFloat64).mean().item<double>());
+    run.accuracy.push_back(test_accuracy(model, tb, state));
     if (posterior) {  // how uncertain the model says it is about her: the root mean posterior variance
       torch::AutoGradMode grad(true);
       run.spread.push_back(posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
@@ -183,8 +186,9 @@ UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& 
     answered.push_back(pool_rows[best]);
     state = adapter.adapt(model, view.batch(answered), id);
   }
-  for (auto* v : {&run.accuracy, &run.spread, &run.best_score})  // a pool used up early: its last value stays
-    while (!v->empty() && static_cast<int64_t>(v->size()) <= T) v->push_back(v->back());
+  // A pool used up early: its last value stays (T + 1 measurements, T asked pairs).
+  for (auto [v, n] : {std::pair{&run.accuracy, T + 1}, std::pair{&run.spread, T + 1}, std::pair{&run.best_score, T}})
+    while (!v->empty() && static_cast<int64_t>(v->size()) < n) v->push_back(v->back());
   return run;
 }
 
@@ -196,8 +200,7 @@ json pool_ceiling(RewardModel& model, const Adapter& adapter, DatasetView& view,
   std::vector<double> acc;
   for (auto u : users) {
     auto state = adapter.adapt(model, view.batch(pool_of[u]), data.users[u].id);
-    auto tb = view.batch(test_of[u]);
-    acc.push_back(((score_pairs(model, tb, &state) > 0) == (tb.label > 0.5)).to(torch::kFloat64).mean().item<double>());
+    acc.push_back(test_accuracy(model, view.batch(test_of[u]), state));
   }
   return summary_json(bootstrap_mean(acc, 1000, seed));
 }
@@ -270,7 +273,7 @@ void print_family(const json& fam, const ActiveData& d, const ActiveBench& bench
     if (!sp.empty()) std::printf("  %.3f / %.3f", sp.front().get<double>(), sp.back().get<double>());
     const auto& g = row["best_score"];
     if (!g.empty() && row["scorer"] != "random")
-      std::printf("  %.4f / %.4f", g.front().get<double>(), g[g.size() > 1 ? g.size() - 2 : 0].get<double>());
+      std::printf("  %.4f / %.4f", g.front().get<double>(), g.back().get<double>());
     std::printf("\n");
   }
   const auto& c = fam["ceiling"];

@@ -45,7 +45,7 @@ def active(bench):
             print(f"| {r['scorer']} | " + " | ".join(f"{r['curve'][t]['mean']:.3f}" for t in marks) +
                   f" | {ci(r['auc'])} | {diff} | {r['ms_per_query']:.2f} | " +
                   (f"{spread[0]:.3f} → {spread[-1]:.3f} |" if spread else "- |") +
-                  (f" {score[0]:.4f} → {score[-2 if len(score) > 1 else 0]:.4f} |"
+                  (f" {score[0]:.4f} → {score[-1]:.4f} |"
                    if score and r["scorer"] != "random" else " - |"))
         if "ceiling" in fam:
             print(f"\nCeiling, each user adapted to her whole pool: {ci(fam['ceiling'])}")
