@@ -36,7 +36,8 @@ void add_query(CLI::App& app, Common& common) {
     std::string model, cache, encoder, candidates, answers, user, state, scorer = "bald";
     int n = 10;
     uint64_t seed = 0;
-    bool json_out = false, keep_answered = false;
+    double min_gain = -1e300;
+    bool json_out = false, keep_answered = false, independent = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("query", "The candidate pairs most worth asking a user next (active learning)");
@@ -49,7 +50,12 @@ void add_query(CLI::App& app, Common& common) {
   cmd->add_option("--user", o->user, "which user in --answers, or a seen user of the model");
   cmd->add_option("--state", o->state, "or a saved UserState (from plural adapt)");
   cmd->add_option("--scorer", o->scorer, "bald | bald-mc | epig | dopt | random")->capture_default_str();
-  cmd->add_option("-n", o->n, "how many pairs to print")->capture_default_str();
+  cmd->add_option("-n", o->n, "how many pairs to ask together (chosen as a batch: each given the ones before it)")
+      ->capture_default_str();
+  cmd->add_flag("--independent", o->independent, "the top n by score instead of a batch chosen together");
+  cmd->add_option("--min-gain", o->min_gain,
+                  "leave out pairs whose expected gain (the score, in the scorer's units) is below this; none left = "
+                  "stop asking");
   cmd->add_option("--seed", o->seed, "seed of the random and Monte-Carlo scorers")->capture_default_str();
   cmd->add_flag("--keep-answered", o->keep_answered, "also rank pairs the user has already answered");
   cmd->add_option("--threads", common.threads, "LibTorch threads (0 = all cores)");
@@ -100,23 +106,33 @@ void add_query(CLI::App& app, Common& common) {
     auto pool_view = session.view(pool_data);
     pool_view.bind(model);
     auto pool = pool_view.batch(rows);
-    auto ranking = session.query(state, pool, o->scorer, o->n, o->seed);
+    auto ranking = session.query(state, pool, o->scorer, o->n, o->seed, !o->independent, o->min_gain);
     const auto& scores = ranking.scores;
     const auto& p = ranking.p_a;
     const double prep_ms = ranking.prepare_ms, ms = ranking.score_ms;
     const int64_t n = static_cast<int64_t>(ranking.order.size());
+    const double best = scores.max().item<double>();
 
     auto text = [&](int32_t t) { return t < 0 ? std::string() : pool_data.texts[t]; };
     if (o->json_out) {
-      json j = {
-          {"model", model.model_id()}, {"scorer", ranking.scorer},      {"user", state.user_id}, {"shots", state.shots},
-          {"candidates", pool.size()}, {"excluded_answered", excluded}, {"prepare_ms", prep_ms}, {"score_ms", ms},
-          {"pairs", json::array()}};
+      json j = {{"model", model.model_id()},
+                {"scorer", ranking.scorer},
+                {"user", state.user_id},
+                {"shots", state.shots},
+                {"candidates", pool.size()},
+                {"excluded_answered", excluded},
+                {"prepare_ms", prep_ms},
+                {"score_ms", ms},
+                {"batch", ranking.batch},
+                {"best_score", best},
+                {"stop", n == 0},
+                {"pairs", json::array()}};
       for (int64_t r = 0; r < n; ++r) {
         auto i = ranking.order[r];
         const auto& c = pool_data.comparisons[rows[i]];
         j["pairs"].push_back({{"candidate", rows[i] + 1},
                               {"score", scores[i].item<double>()},
+                              {"gain", ranking.gain[r]},
                               {"p_a", p[i].item<double>()},
                               {"prompt", text(c.prompt_a)},
                               {"a", text(c.a)},
@@ -129,12 +145,18 @@ void add_query(CLI::App& app, Common& common) {
                 ranking.scorer.c_str(), state.user_id.c_str(),
                 static_cast<long long>(std::max<int64_t>(state.shots, 0)), static_cast<long long>(pool.size()), prep_ms,
                 ms, excluded ? (" (" + std::to_string(excluded) + " already answered left out)").c_str() : "");
-    std::printf("%4s %6s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "P(a>b)", "a", "b");
+    if (n == 0) {
+      std::printf("nothing worth asking: the best pair's expected gain %.4g is below --min-gain %.4g\n", best,
+                  o->min_gain);
+      return;
+    }
+    // score: the pair's own; gain: given the batch's earlier pairs answered (equal when --independent).
+    std::printf("%4s %6s %10s %10s %6s  %-40s  %-40s\n", "rank", "cand", "score", "gain", "P(a>b)", "a", "b");
     for (int64_t r = 0; r < n; ++r) {
       auto i = ranking.order[r];
       const auto& c = pool_data.comparisons[rows[i]];
-      std::printf("%4lld %6zu %10.4g %6.3f  %-40s  %-40s\n", static_cast<long long>(r + 1), rows[i] + 1,
-                  scores[i].item<double>(), p[i].item<double>(), clip(text(c.a), 40).c_str(),
+      std::printf("%4lld %6zu %10.4g %10.4g %6.3f  %-40s  %-40s\n", static_cast<long long>(r + 1), rows[i] + 1,
+                  scores[i].item<double>(), ranking.gain[r], p[i].item<double>(), clip(text(c.a), 40).c_str(),
                   clip(text(c.b), 40).c_str());
     }
   });

@@ -17,6 +17,7 @@
 #include "core/eval/evaluator.hpp"
 #include "core/eval/stats.hpp"
 #include "core/query.hpp"
+#include "core/query_batch.hpp"
 
 namespace plural::bench {
 
@@ -82,9 +83,9 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
     std::printf(
         "Scoring %lld candidate pairs for one user (%zu answers), %d threads; median of %d calls; the pool is "
         "prepared once (item projections) and scored per user\n"
-        "  %-8s %-9s %12s %12s %14s\n",
+        "  %-8s %-9s %12s %12s %14s %12s\n",
         static_cast<long long>(bench.candidates), shots.size(), torch::get_num_threads(), bench.repeats, "family",
-        "scorer", "score ms", "prepare ms", "pairs/s");
+        "scorer", "score ms", "prepare ms", "pairs/s", ("batch" + std::to_string(bench.batch) + " ms").c_str());
   for (const auto& family : bench.families) {
     auto trained = train_family(family, bench.k, view, setup);
     auto& model = *trained.model;
@@ -109,14 +110,24 @@ json query_latency_bench(const QueryLatencyBench& bench, const BenchSetup& setup
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
       double m = median(ms);
+      // A batch of `batch` pairs chosen together, from the scores (the scorer's own call is not counted again).
+      std::vector<double> batch_ms;
+      auto scores = score_with(*scorer, model, state, prepared);
+      for (int r = 0; r < bench.repeats && bench.batch > 1; ++r) {
+        auto t0 = Clock::now();
+        choose_batch(model, state, prepared, *scorer, scores, bench.batch);
+        batch_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      }
+      const double b = batch_ms.empty() ? 0.0 : median(batch_ms);
       out["rows"].push_back({{"family", family},
                              {"scorer", name},
                              {"score_ms", m},
+                             {"batch_ms", b},
                              {"prepare_ms", prep_ms},
                              {"pairs_per_second", bench.candidates / m * 1e3}});
       if (!setup.json)
-        std::printf("  %-8s %-9s %12.3f %12.2f %14.0f\n", family.c_str(), name.c_str(), m, prep_ms,
-                    bench.candidates / m * 1e3);
+        std::printf("  %-8s %-9s %12.3f %12.2f %14.0f %12.1f\n", family.c_str(), name.c_str(), m, prep_ms,
+                    bench.candidates / m * 1e3, b);
     }
   }
   return out;
@@ -155,9 +166,17 @@ double test_accuracy(RewardModel& model, const PairBatch& test, const UserState&
   return pair_metrics(score_pairs(model, test, &state), test.label).accuracy;
 }
 
-UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& scorer_name, DatasetView& view,
+// A scorer row's name: a registered scorer, or "<scorer>/top" for its top B by score instead of a batch chosen
+// together (the same with --batch 1).
+std::pair<std::string, bool> scorer_mode(const std::string& row) {
+  const auto slash = row.find("/top");
+  return slash == std::string::npos ? std::pair{row, true} : std::pair{row.substr(0, slash), false};
+}
+
+UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& row, int64_t batch, DatasetView& view,
                  const std::string& id, const std::vector<size_t>& pool_rows, const std::vector<size_t>& test_rows,
                  int64_t T, uint64_t seed) {
+  const auto [scorer_name, together] = scorer_mode(row);
   UserRun run;
   auto tb = view.batch(test_rows);
   auto cand = view.batch(pool_rows);
@@ -167,24 +186,35 @@ UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& 
   std::vector<size_t> answered;
   UserState state = adapter.adapt(model, PairBatch{}, id);
   auto* posterior = dynamic_cast<UserPosterior*>(&model);
-  for (int64_t t = 0; t <= T; ++t) {
+  const int64_t last = std::min<int64_t>(T, static_cast<int64_t>(pool_rows.size()));
+  auto measure = [&] {
     run.accuracy.push_back(test_accuracy(model, tb, state));
     if (posterior) {  // how uncertain the model says it is about her: the root mean posterior variance
       torch::AutoGradMode grad(true);
       run.spread.push_back(posterior->linearize(state, *prepared.prepared).cov.diagonal().mean().sqrt().item<double>());
     }
-    if (t == T || static_cast<size_t>(t) == pool_rows.size()) break;
+  };
+  measure();
+  for (int64_t t = 0; t < last;) {  // a round asks up to `batch` pairs; her model updates once they are answered
+    const int64_t b = std::min(batch, last - t);
     auto scorer = make_query_scorer(scorer_name, seed * 1000003 + static_cast<uint64_t>(t));
     auto t0 = Clock::now();
-    auto s = score_with(*scorer, model, state, prepared);
+    auto s = score_with(*scorer, model, state, prepared).masked_fill(asked, -std::numeric_limits<float>::infinity());
+    auto picks = together ? choose_batch(model, state, prepared, *scorer, s, b) : choose_top(s, b);
     run.ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     ++run.calls;
-    auto masked = s.masked_fill(asked, -std::numeric_limits<float>::infinity());
-    const int64_t best = masked.argmax().item<int64_t>();
-    run.best_score.push_back(masked[best].item<double>());
-    asked[best] = true;
-    answered.push_back(pool_rows[best]);
+    for (size_t k = 0; k < picks.order.size(); ++k) {
+      asked[picks.order[k]] = true;
+      answered.push_back(pool_rows[picks.order[k]]);
+      run.best_score.push_back(picks.gain[k]);
+      if (k + 1 < picks.order.size()) {  // answered, not yet learned from
+        run.accuracy.push_back(run.accuracy.back());
+        if (posterior) run.spread.push_back(run.spread.back());
+      }
+    }
+    t += static_cast<int64_t>(picks.order.size());
     state = adapter.adapt(model, view.batch(answered), id);
+    measure();
   }
   // A pool used up early: its last value stays (T + 1 measurements, T asked pairs).
   for (auto [v, n] : {std::pair{&run.accuracy, T + 1}, std::pair{&run.spread, T + 1}, std::pair{&run.best_score, T}})
@@ -250,14 +280,15 @@ json scorer_row(const std::string& name, const std::vector<UserRun>& runs, const
 void print_family(const json& fam, const ActiveData& d, const ActiveBench& bench, size_t users) {
   const int64_t T = bench.queries;
   const std::vector<int64_t> marks = {0, 1, 2, 5, 10, 15, 20};
-  std::printf("Active learning on %zu unseen users of %s, %s K = %d: test accuracy after t answered queries\n  %-8s",
-              users, d.label.c_str(), fam["family"].get<std::string>().c_str(), bench.k, "scorer");
+  std::printf("Active learning on %zu unseen users of %s, %s K = %d: test accuracy after t answered queries%s\n  %-9s",
+              users, d.label.c_str(), fam["family"].get<std::string>().c_str(), bench.k,
+              bench.batch > 1 ? (", asked " + std::to_string(bench.batch) + " at a time").c_str() : "", "scorer");
   for (auto t : marks)
     if (t <= T) std::printf(" %6s", ("t=" + std::to_string(t)).c_str());
   std::printf(" %22s %24s %8s %14s %16s\n", "AUC [95% CI]", "AUC - random [95% CI]", "ms/query", "spread t=0/T",
               "asked score 1/T");
   for (const auto& row : fam["scorers"]) {
-    std::printf("  %-8s", row["scorer"].get<std::string>().c_str());
+    std::printf("  %-9s", row["scorer"].get<std::string>().c_str());
     for (auto t : marks)
       if (t <= T) std::printf(" %6.3f", row["curve"][t]["mean"].get<double>());
     const auto& a = row["auc"];
@@ -292,9 +323,8 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
   for (const auto& [u, rows] : pool_of)
     if (test_of.count(u)) users.push_back(u);
   PLURAL_CHECK(!users.empty(), "active: ", d.label, " has no unseen user with both support and test pairs");
-  json out = {{"data", d.label},          {"k", bench.k},          {"queries", bench.queries},
-              {"pool", bench.pool},       {"users", users.size()}, {"encoder", d.encoder_id},
-              {"families", json::array()}};
+  json out = {{"data", d.label},    {"k", bench.k},          {"queries", bench.queries}, {"batch", bench.batch},
+              {"pool", bench.pool}, {"users", users.size()}, {"encoder", d.encoder_id},  {"families", json::array()}};
   for (const auto& family : bench.families) {
     auto trained = train_family(family, bench.k, view, setup);
     auto& model = *trained.model;
@@ -308,8 +338,8 @@ json active_bench(const ActiveBench& bench, const BenchSetup& setup) {
     for (const auto& name : bench.scorers) {
       std::vector<UserRun> runs;
       for (auto u : users)
-        runs.push_back(run_user(model, *adapter, name, view, d.data.users[u].id, pool_of[u], test_of[u], bench.queries,
-                                setup.seed));
+        runs.push_back(run_user(model, *adapter, name, bench.batch, view, d.data.users[u].id, pool_of[u], test_of[u],
+                                bench.queries, setup.seed));
       const bool vs_random = auc_of.count("random") && name != "random";
       fam["scorers"].push_back(
           scorer_row(name, runs, vs_random ? &auc_of["random"] : nullptr, auc_of[name], setup.seed));

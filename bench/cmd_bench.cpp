@@ -376,11 +376,14 @@ void add_query(CLI::App& bench, Common& common) {
         cmd->add_option("--candidates", o.bench.candidates, "pool size")->capture_default_str();
         cmd->add_option("--repeats", o.bench.repeats, "timed calls per scorer (the median counts)")
             ->capture_default_str();
+        cmd->add_option("--batch", o.bench.batch, "also time choosing this many pairs together (1 = no)")
+            ->capture_default_str();
       },
       [](QueryOpts& o) {
         o.bench.families = family_list(o.families);
         o.bench.scorers = scorer_list(o.scorers);
-        PLURAL_CHECK(o.bench.candidates >= 1 && o.bench.repeats >= 1, "--candidates and --repeats must be >= 1");
+        PLURAL_CHECK(o.bench.candidates >= 1 && o.bench.repeats >= 1 && o.bench.batch >= 1,
+                     "--candidates, --repeats and --batch must be >= 1");
       },
       [](QueryOpts& o) { return query_latency_bench(o.bench, o.setup); });
 }
@@ -396,9 +399,13 @@ void add_active(CLI::App& bench, Common& common) {
       bench, common, "active", "Simulated active learning: accuracy vs answered queries, vs random",
       [](CLI::App* cmd, ActiveOpts& o) {
         cmd->add_option("--families", o.families)->capture_default_str();
-        cmd->add_option("--scorers", o.scorers, "query scorers (random first: the others are compared to it)")
+        cmd->add_option("--scorers", o.scorers,
+                        "query scorers (random first: the others are compared to it); <scorer>/top asks the top "
+                        "--batch by score instead of a batch chosen together")
             ->capture_default_str();
         cmd->add_option("--queries", o.bench.queries, "answered queries per user")->capture_default_str();
+        cmd->add_option("--batch", o.bench.batch, "pairs asked per round; her model updates after each round")
+            ->capture_default_str();
         cmd->add_option("--pool", o.bench.pool, "candidate pairs per unseen user")->capture_default_str();
         cmd->add_option("--k", o.bench.k, "model K of the mixture families")->capture_default_str();
         cmd->add_option("--k-star", o.bench.k_star, "Persona-K's planted K*")->capture_default_str();
@@ -408,7 +415,9 @@ void add_active(CLI::App& bench, Common& common) {
       },
       [](ActiveOpts& o) {
         o.bench.families = family_list(o.families);
-        o.bench.scorers = scorer_list(o.scorers);
+        o.bench.scorers = split_list(o.scorers);
+        for (const auto& name : o.bench.scorers) make_query_scorer(name.substr(0, name.find("/top")));
+        PLURAL_CHECK(o.bench.batch >= 1, "--batch must be >= 1, got ", o.bench.batch);
         PLURAL_CHECK(o.bench.queries >= 1 && o.bench.pool > o.bench.queries,
                      "need --queries >= 1 and a --pool larger than --queries");
       },

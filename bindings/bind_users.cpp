@@ -5,6 +5,7 @@
 #include "bindings/bindings.hpp"
 #include "core/base/error.hpp"
 #include "core/query.hpp"
+#include "core/query_batch.hpp"
 #include "core/session/personalizer.hpp"
 #include "embeddings/feature_cache.hpp"
 #include "embeddings/feature_source.hpp"
@@ -102,6 +103,24 @@ void bind_users(py::module_& m) {
             return s.score(model, state, candidates);
           },
           py::arg("model"), py::arg("state"), py::arg("candidates"), "Scores [C]; higher = more informative");
+  m.def(
+      "choose_batch",
+      [](RewardModel& model, const UserState& state, const QueryPool& pool, const QueryScorer& scorer,
+         const torch::Tensor& scores, int64_t n, bool batch, double min_gain) {
+        model.check_state(state, "choose_batch");
+        PLURAL_CHECK(n >= 0, "choose_batch: n must be >= 0, got ", n);
+        PLURAL_CHECK(pool.model_id == model.model_id(), "choose_batch: the pool was prepared for another model");
+        BatchChoice c;
+        {
+          py::gil_scoped_release release;
+          c = batch ? choose_batch(model, state, pool, scorer, scores, n, min_gain) : choose_top(scores, n, min_gain);
+        }
+        return py::make_tuple(c.order, c.gain);
+      },
+      py::arg("model"), py::arg("state"), py::arg("pool"), py::arg("scorer"), py::arg("scores"), py::arg("n"),
+      py::arg("batch") = true, py::arg("min_gain") = -1e300,
+      "(order, gain): up to n candidates chosen together (each scored given the earlier ones answered), or the top n "
+      "by `scores` when batch is False; none whose gain is below min_gain");
   m.def("make_query_scorer", &make_query_scorer, py::arg("name"), py::arg("seed") = 0,
         "random | bald | bald-mc | epig | dopt");
   m.def("query_scorer_names", &query_scorer_names);
@@ -186,17 +205,19 @@ void bind_users(py::module_& m) {
       .def(
           "query",
           [](Personalizer& p, const UserState& user, const PairBatch& candidates, const std::string& scorer, int64_t n,
-             uint64_t seed) {
+             uint64_t seed, bool batch, double min_gain) {
             PLURAL_CHECK(n >= 0, "query: n must be >= 0, got ", n);
             check_shots(p.model(), candidates, "query");
             QueryRanking r;
             {
               py::gil_scoped_release release;
-              r = p.query(user, candidates, scorer, n, seed);
+              r = p.query(user, candidates, scorer, n, seed, batch, min_gain);
             }
             py::dict out;
             out["scorer"] = r.scorer;
             out["order"] = r.order;
+            out["gain"] = r.gain;
+            out["batch"] = r.batch;
             out["scores"] = r.scores;
             out["p_a"] = r.p_a;
             out["prepare_ms"] = r.prepare_ms;
@@ -204,8 +225,10 @@ void bind_users(py::module_& m) {
             return out;
           },
           py::arg("user"), py::arg("candidates"), py::arg("scorer") = "bald", py::arg("n") = 5, py::arg("seed") = 0,
-          "The n candidate pairs (a PairBatch, e.g. from pairs()) most worth asking the user next: a dict with "
-          "order (best first), scores, p_a and timings")
+          py::arg("batch") = true, py::arg("min_gain") = -1e300,
+          "The n candidate pairs (a PairBatch, e.g. from pairs()) most worth asking the user next, chosen together "
+          "(batch) or the top n by score: a dict with order (as chosen), gain (each one's score given the earlier "
+          "ones), scores, p_a and timings; pairs whose gain is below min_gain are left out")
       .def("features", &Personalizer::features, py::arg("texts"), py::call_guard<py::gil_scoped_release>())
       .def("pairs", &Personalizer::pairs, py::arg("comparisons"))
       .def("save", &Personalizer::save, py::arg("path"), "The model file, with the id of the features it reads")

@@ -11,6 +11,7 @@
 #include "core/base/hash.hpp"
 #include "core/base/registry.hpp"
 #include "core/epig.hpp"
+#include "core/query_batch.hpp"
 
 namespace plural::core {
 
@@ -32,7 +33,7 @@ torch::Tensor binary_entropy(const torch::Tensor& p) {
 
 // Scores a candidate by the information its answer carries about the user vector, with the logit linearized in
 // it: the logit is then Gaussian and I(y; u) a one-dimensional integral.
-class BaldScorer : public QueryScorer {
+class BaldScorer : public QueryScorer, public ConditionalScorer {
  public:
   std::string name() const override { return "bald"; }
   using QueryScorer::score;
@@ -40,17 +41,27 @@ class BaldScorer : public QueryScorer {
     check_pool(pool);
     if (auto* h = dynamic_cast<HypothesisPosterior*>(&model)) {  // a discrete posterior: exact
       auto w = h->hypotheses(state, prepared(pool, model, name()));
-      return bald_weighted(torch::sigmoid(w.logits), w.weights);
+      return score_hypotheses(torch::sigmoid(w.logits), w.weights, state.user_id);
     }
-    auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
+    return score_linearized(user_posterior(model, name()).linearize(state, prepared(pool, model, name())),
+                            state.user_id);
+  }
+  torch::Tensor score_linearized(const LinearizedLogits& lin, const std::string&) const override {
     auto var = (lin.grad.matmul(lin.cov) * lin.grad).sum(1).clamp_min(0);
     return bald_gaussian_logit(lin.mean, var);
   }
+  torch::Tensor score_hypotheses(const torch::Tensor& probs, const torch::Tensor& weights,
+                                 const std::string&) const override {
+    return bald_weighted(probs, weights);
+  }
 };
 
+torch::Tensor linearized_draws(const LinearizedLogits& lin, int64_t m, uint64_t seed);
+
 // The same information without linearizing: Monte-Carlo over posterior draws of the user vector (for a discrete
-// posterior, draws of the hypothesis).
-class BaldMcScorer : public QueryScorer {
+// posterior, draws of the hypothesis). Conditioned on a batch's earlier picks, the draws go through the
+// linearization (a discrete posterior is then scored exactly).
+class BaldMcScorer : public QueryScorer, public ConditionalScorer {
  public:
   explicit BaldMcScorer(uint64_t seed) : seed_(seed) {}
   std::string name() const override { return "bald-mc"; }
@@ -66,6 +77,13 @@ class BaldMcScorer : public QueryScorer {
     }
     auto z = user_posterior(model, name()).sample_logits(state, prepared(pool, model, name()), kDraws, seed);
     return bald_from_probs(torch::sigmoid(z));
+  }
+  torch::Tensor score_linearized(const LinearizedLogits& lin, const std::string& user_id) const override {
+    return bald_from_probs(torch::sigmoid(linearized_draws(lin, kDraws, seed_ ^ hash64(user_id))));
+  }
+  torch::Tensor score_hypotheses(const torch::Tensor& probs, const torch::Tensor& weights,
+                                 const std::string&) const override {
+    return bald_weighted(probs, weights);
   }
 
  private:
@@ -89,26 +107,29 @@ torch::Tensor linearized_draws(const LinearizedLogits& lin, int64_t m, uint64_t 
 // EPIG: the information a candidate's answer carries about her answers to pairs like the ones she will be scored on
 // (a sample of the pool), not about every direction of her user vector: BALD can keep asking about directions that
 // change no prediction she will be judged on.
-class EpigScorer : public QueryScorer {
+class EpigScorer : public QueryScorer, public ConditionalScorer {
  public:
   explicit EpigScorer(uint64_t seed) : seed_(seed) {}
   std::string name() const override { return "epig"; }
   using QueryScorer::score;
   torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
     check_pool(pool);
-    const uint64_t seed = seed_ ^ hash64(state.user_id);
-    torch::Tensor probs, weights;
     if (auto* h = dynamic_cast<HypothesisPosterior*>(&model)) {  // a discrete posterior: exact over hypotheses
       auto w = h->hypotheses(state, prepared(pool, model, name()));
-      probs = torch::sigmoid(w.logits);
-      weights = w.weights;
-    } else {  // the Gaussian BALD integrates over, drawn: the linearized logits of kDraws draws of u
-      auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
-      probs = torch::sigmoid(linearized_draws(lin, kDraws, seed));
-      weights = torch::full({kDraws}, 1.0f / kDraws);
+      return score_hypotheses(torch::sigmoid(w.logits), w.weights, state.user_id);
     }
+    return score_linearized(user_posterior(model, name()).linearize(state, prepared(pool, model, name())),
+                            state.user_id);
+  }
+  // The Gaussian BALD integrates over, drawn: the linearized logits of kDraws draws of u.
+  torch::Tensor score_linearized(const LinearizedLogits& lin, const std::string& user_id) const override {
+    auto probs = torch::sigmoid(linearized_draws(lin, kDraws, seed_ ^ hash64(user_id)));
+    return score_hypotheses(probs, torch::full({kDraws}, 1.0f / kDraws), user_id);
+  }
+  torch::Tensor score_hypotheses(const torch::Tensor& probs, const torch::Tensor& weights,
+                                 const std::string& user_id) const override {
     const int64_t c = probs.size(1);
-    auto gen = at::detail::createCPUGenerator(seed + 1);
+    auto gen = at::detail::createCPUGenerator((seed_ ^ hash64(user_id)) + 1);
     auto targets = c <= kTargets ? torch::arange(c) : torch::randperm(c, gen, torch::kInt64).slice(0, 0, kTargets);
     return epig_from_probs(probs, weights, targets);
   }
@@ -120,15 +141,21 @@ class EpigScorer : public QueryScorer {
 
 // D-optimal leverage (ARM-FI, personalised): p(1−p)·gᵀ Σ g, the gain in log det of the user's Fisher
 // information from asking the pair, to first order.
-class DOptimalScorer : public QueryScorer {
+class DOptimalScorer : public QueryScorer, public ConditionalScorer {
  public:
   std::string name() const override { return "dopt"; }
   using QueryScorer::score;
   torch::Tensor score(RewardModel& model, const UserState& state, const QueryPool& pool) const override {
     check_pool(pool);
-    auto lin = user_posterior(model, name()).linearize(state, prepared(pool, model, name()));
+    return score_linearized(user_posterior(model, name()).linearize(state, prepared(pool, model, name())),
+                            state.user_id);
+  }
+  torch::Tensor score_linearized(const LinearizedLogits& lin, const std::string&) const override {
     auto p = torch::sigmoid(lin.mean);
     return p * (1 - p) * (lin.grad.matmul(lin.cov) * lin.grad).sum(1);
+  }
+  torch::Tensor score_hypotheses(const torch::Tensor&, const torch::Tensor&, const std::string&) const override {
+    throw ValueError("query scorer 'dopt' needs a Gaussian user posterior");
   }
 };
 

@@ -379,13 +379,16 @@ json PreferenceService::next(const std::string& user, const json& req) {
   auto ranking = as_request_error("", [&] {
     return session_.query(k.state, session_.pairs(open), scorer, n, static_cast<uint64_t>(k.answers + 1));
   });
-  for (auto i : ranking.order)
+  for (size_t r = 0; r < ranking.order.size(); ++r) {
+    const auto i = ranking.order[r];
     out["pairs"].push_back({{"candidate", rows[i]},
                             {"prompt", open[i].prompt},
                             {"a", open[i].chosen},
                             {"b", open[i].rejected},
                             {"score", ranking.scores[i].item<double>()},
+                            {"gain", ranking.gain[r]},
                             {"p_a", ranking.p_a[i].item<double>()}});
+  }
   const double gain = ranking.scores[ranking.order.front()].item<double>();
   out["expected_gain"] = gain;
   out["done"] = gain < options_.done_below;

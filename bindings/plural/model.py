@@ -312,19 +312,24 @@ class Model:
         view = self._features().view(comparisons)
         return view.batch(torch.arange(len(comparisons)))
 
-    def query(self, candidates, user: User = None, scorer: str = "bald", n: int = 5, seed: int = 0) -> List[dict]:
-        """The n candidate pairs most worth asking this user next, best first.
+    def query(self, candidates, user: User = None, scorer: str = "bald", n: int = 5, seed: int = 0,
+              batch: bool = True, min_gain: Optional[float] = None) -> List[dict]:
+        """The n candidate pairs most worth asking this user next, in the order chosen.
 
         candidates: (prompt, a, b) tuples, dicts {"prompt", "a", "b"}, PreferenceData, or a QueryPool prepared
-        with prepare(). Returns dicts with the candidate's index and score (and its texts when known).
+        with prepare(). batch: choose the n together, each scored as if the earlier ones were answered (False: the
+        top n by score). min_gain: leave out pairs whose gain is below it; an empty list means stop asking.
+        Returns dicts with the candidate's index, score and gain (and its texts when known).
         """
         n = max(0, as_number(n, "query: n", integer=True))
         scorer = as_text(scorer, "query: scorer")
         seed = as_number(seed, "query: seed", integer=True)
+        floor = -1e300 if min_gain is None else as_number(min_gain, "query: min_gain")
         texts = None
         if isinstance(candidates, _core.QueryPool):  # prepared once, reused across users: score it here
-            scores = _core.make_query_scorer(scorer, seed).score(self.model, self.state(user), candidates)
-            order = torch.argsort(scores, descending=True)[:n].tolist()
+            state, chooser = self.state(user), _core.make_query_scorer(scorer, seed)
+            scores = chooser.score(self.model, state, candidates)
+            order, gain = _core.choose_batch(self.model, state, candidates, chooser, scores, n, bool(batch), floor)
         else:
             _core.make_query_scorer(scorer, seed)  # an unknown scorer fails before any encoding
             if not isinstance(candidates, _core.PreferenceData):
@@ -333,12 +338,13 @@ class Model:
                 candidates = preferences([_candidate(c, i) for i, c in enumerate(records)], unlabelled=True,
                                          source="candidates")
             texts = candidates
-            ranking = self.session.query(self.state(user), self.pairs(candidates, unlabelled=True), scorer, n, seed)
-            scores, order = ranking["scores"], ranking["order"]
+            ranking = self.session.query(self.state(user), self.pairs(candidates, unlabelled=True), scorer, n, seed,
+                                         bool(batch), floor)
+            scores, order, gain = ranking["scores"], ranking["order"], ranking["gain"]
         out = []
         cols = texts.columns() if texts is not None else None
-        for i in order:
-            d = {"index": i, "score": float(scores[i])}
+        for i, g in zip(order, gain):
+            d = {"index": i, "score": float(scores[i]), "gain": float(g)}
             if cols is not None:
                 t = texts.texts
                 d["a"], d["b"] = t[cols["a"][i]], t[cols["b"][i]]

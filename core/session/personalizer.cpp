@@ -10,6 +10,7 @@
 #include "core/dataset_view.hpp"
 #include "core/family.hpp"
 #include "core/query.hpp"
+#include "core/query_batch.hpp"
 #include "core/session/builtin_families.hpp"
 #include "core/train/fit.hpp"
 #include "embeddings/feature_cache.hpp"
@@ -204,7 +205,7 @@ double Personalizer::prefer(const UserState& user, const std::string& prompt, co
 }
 
 QueryRanking Personalizer::query(const UserState& user, const PairBatch& candidates, const std::string& scorer_name,
-                                 int64_t n, uint64_t seed) {
+                                 int64_t n, uint64_t seed, bool batch, double min_gain) {
   auto scorer = make_query_scorer(scorer_name, seed);
   PairBatch pool = candidates;
   if (pool.label.defined()) pool.user = torch::full({pool.size()}, -1, torch::kInt64);
@@ -222,8 +223,13 @@ QueryRanking Personalizer::query(const UserState& user, const PairBatch& candida
   }
   out.score_ms = ms_since(t0);
   out.p_a = torch::sigmoid(model_->logits_for(pool, user));
-  auto order = std::get<1>(out.scores.sort(0, true)).slice(0, 0, std::min<int64_t>(n, pool.size())).contiguous();
-  out.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
+  out.batch = batch;
+  t0 = std::chrono::steady_clock::now();
+  auto chosen = batch ? choose_batch(*model_, user, prepared, *scorer, out.scores, n, min_gain)
+                      : choose_top(out.scores, n, min_gain);
+  out.order = std::move(chosen.order);
+  out.gain = std::move(chosen.gain);
+  out.score_ms += ms_since(t0);
   return out;
 }
 

@@ -41,7 +41,9 @@ struct UserSource {
 /// Candidate pairs ranked for one user, best first.
 struct QueryRanking {
   std::string scorer;
-  std::vector<int64_t> order;  ///< indices into the candidates, best first (at most n)
+  std::vector<int64_t> order;  ///< indices into the candidates in the order chosen (at most n)
+  std::vector<double> gain;    ///< each chosen pair's score, given the pairs chosen before it when `batch`
+  bool batch = true;           ///< chosen together (choose_batch), not as the top n by score
   torch::Tensor scores;        ///< [candidates]
   torch::Tensor p_a;           ///< [candidates] P(the user prefers a)
   double prepare_ms = 0, score_ms = 0;
@@ -103,9 +105,11 @@ class Personalizer {
   /// P(user prefers a over b) [B] for each pair of feature rows, in eval mode without grad.
   torch::Tensor preferences(const UserState& user, const PairBatch& pairs);
 
-  /// The `n` candidate pairs most worth asking `user` next, by `scorer` (bald, bald-mc, dopt, random).
+  /// The `n` candidate pairs most worth asking `user` next, by `scorer` (bald, bald-mc, epig, dopt, random):
+  /// chosen together as a batch (core/query_batch.hpp) unless `batch` is false, then the top n by score. Pairs whose
+  /// gain is below `min_gain` are left out: with none left, there is nothing worth asking (the stopping rule).
   QueryRanking query(const UserState& user, const PairBatch& candidates, const std::string& scorer, int64_t n,
-                     uint64_t seed = 0);
+                     uint64_t seed = 0, bool batch = true, double min_gain = -1e300);
 
   /// Feature rows [n, D] of texts (encoding and caching the missing ones).
   torch::Tensor features(const std::vector<std::string>& texts);

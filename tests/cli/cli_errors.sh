@@ -110,6 +110,21 @@ assert s == sorted(s, reverse=True) and len(s) == 2, j
 assert j["pairs"][-1]["a"] == j["pairs"][-1]["b"] == "text 4", j  # a text against itself tells nothing
 ' "$tmp/q_$fam.json" || { echo "FAIL: query $fam JSON"; fail=1; }
 done
+# The stopping rule: no pair is worth asking below --min-gain; the batch's gains are the scores with --independent.
+"$cli" query --model "$tmp/pal-b.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl" --min-gain 1e9 --json \
+  | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["stop"] and j["pairs"] == [] and 0 < j["best_score"] < 1e9, j
+' || { echo "FAIL: query --min-gain --json"; fail=1; }
+"$cli" query --model "$tmp/pal-b.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl" --min-gain 1e9 \
+  | grep -q "nothing worth asking" || { echo "FAIL: query --min-gain"; fail=1; }
+"$cli" query --model "$tmp/pal-b.pt" --cache "$tmp/q.h5" --candidates "$tmp/pool_p.jsonl" --independent --json \
+  | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert not j["batch"] and not j["stop"] and [p["gain"] for p in j["pairs"]] == [p["score"] for p in j["pairs"]], j
+' || { echo "FAIL: query --independent"; fail=1; }
 # VPL from the CLI: a new user's answers -> a saved state -> her rewards.
 "$cli" adapt --model "$tmp/vpl.pt" --data "$tmp/answers.jsonl" --cache "$tmp/q.h5" -o "$tmp/new.state" > /dev/null \
   || { echo "FAIL: adapt vpl"; fail=1; }

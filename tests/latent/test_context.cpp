@@ -5,6 +5,7 @@
 #include "core/base/error.hpp"
 #include "core/base/random.hpp"
 #include "core/dataset_view.hpp"
+#include "core/query_batch.hpp"
 #include "core/train/trainer.hpp"
 #include "latent/context_model.hpp"
 #include "tests/gradcheck.hpp"
@@ -216,6 +217,18 @@ TEST_CASE(
   auto mc = make_query_scorer("bald-mc", 7)->score(*model, prior, pool);
   CHECK((mc - at_prior).abs().max().item<double>() < 0.1);
   CHECK_THROWS_WITH(make_query_scorer("dopt")->score(*model, prior, pool), Contains("Gaussian user posterior"));
+  // A batch: once one reversal pair is answered her context is known, and every other pair tells little more.
+  auto prepared = prepare_pool(*model, pool);
+  for (std::string name : {"bald", "epig"}) {
+    INFO(name);
+    auto scorer = make_query_scorer(name, 1);
+    auto scores = scorer->score(*model, prior, prepared);
+    auto batch = choose_batch(*model, prior, prepared, *scorer, scores, 3);
+    REQUIRE(batch.order.size() == 3);
+    CHECK(batch.order[0] == scores.argmax().item<int64_t>());
+    CHECK(batch.gain[1] < 0.3 * batch.gain[0]);
+    CHECK(choose_top(scores, 3).gain[1] > 0.8 * batch.gain[0]);  // the top 3 ask the same question three times
+  }
 
   // The training contexts are saved with the model.
   auto file = tmp.file("ctx_model.pt");

@@ -272,6 +272,30 @@ def test_query_prefers_an_informative_pair(pal_b, persona2):
         plural.make_query_scorer("bald").score(other, other.prior_state(), pool)
 
 
+def test_query_chooses_a_batch_together_and_stops_below_min_gain(pal_b, persona2):
+    d = persona2[0].data
+    cols = d.columns()
+    prompt = d.texts[cols["prompt_a"][0]]
+    pairs = [(prompt, d.texts[cols["a"][i]], d.texts[cols["b"][i]]) for i in range(6)]
+    candidates = pairs + pairs  # every question twice
+    for scorer in ("bald", "epig", "dopt"):
+        together = pal_b.query(candidates, scorer=scorer, n=3)
+        top = pal_b.query(candidates, scorer=scorer, n=3, batch=False)
+        assert together[0]["index"] == top[0]["index"], scorer
+        assert [x["gain"] for x in top] == [x["score"] for x in top]
+        assert top[0]["index"] % 6 == top[1]["index"] % 6  # the top two ask one question twice
+        if scorer == "bald":  # the batch does not; and a pair tells less once the earlier ones are answered
+            assert len({x["index"] % 6 for x in together}) == 3
+            assert all(x["gain"] <= x["score"] + 1e-3 for x in together)
+        # A prepared pool gives the same batch as texts.
+        pooled = pal_b.query(pal_b.prepare(candidates), scorer=scorer, n=3)
+        assert [x["index"] for x in pooled] == [x["index"] for x in together]
+        floor = min(x["gain"] for x in together[:2]) * 0.999
+        kept = pal_b.query(candidates, scorer=scorer, n=3, min_gain=floor)
+        assert len(kept) >= 2 and all(x["gain"] >= floor for x in kept)
+        assert pal_b.query(candidates, scorer=scorer, n=3, min_gain=1e9) == []
+
+
 def _reopened(model, persona2, tmp_path):
     """The model saved and opened again as a Personalizer on the same cache; the data and its first prompt."""
     pk, store = persona2
@@ -333,11 +357,11 @@ def test_personalizer_ranks_query_pairs_like_the_model(pal_b, persona2, tmp_path
     candidates = [(prompt, d.texts[i], d.texts[i + 1]) for i in range(1, 9, 2)]
     pool = p.pairs([plural.TextComparison(*c) for c in candidates])
     me = p.adapt("me", [plural.TextComparison(prompt, d.texts[1], d.texts[2])])
-    r = p.query(me, pool, "bald", n=3)
-    assert r["scorer"] == "bald" and len(r["order"]) == 3
+    r = p.query(me, pool, "bald", n=3, batch=False)
+    assert r["scorer"] == "bald" and len(r["order"]) == 3 and not r["batch"]
     s = r["scores"]
     assert all(s[a] >= s[b] for a, b in zip(r["order"], r["order"][1:]))
-    ours = pal_b.query(candidates, user=me, scorer="bald", n=3)
+    ours = pal_b.query(candidates, user=me, scorer="bald", n=3, batch=False)
     assert [x["index"] for x in ours] == r["order"]
     assert [x["score"] for x in ours] == pytest.approx([float(s[i]) for i in r["order"]], rel=1e-5)
     kind, w = p.user_embedding(me)
