@@ -46,13 +46,13 @@ except ImportError as e:
 
 from ._core import (  # noqa: E402  the C++ API, one to one
     Adapter, DatasetView, Encoder, EvalConfig, FeatureCache, GridCell, ItemBatch, IoError, LossOptions, MeanSummary,
-    ModelDims, PairBatch, PairMetrics, PersonaK, PersonaKConfig, Personalizer, PreferenceData, QueryPool, QueryScorer,
-    RewardModel, Split, Storage, TextComparison, TrainConfig, TrainResult, UkpConfig, UserState, adapter_names,
-    dataset_features, default_model_config, default_train_config, encode_into_cache, encoder_names, encoder_spec_for,
-    evaluate_grid, family_config, generate_persona_k, import_ukp, interpolate_users, load_model, loss_names,
-    make_adapter, make_encoder, make_model, make_query_scorer, marginal_preference, model_families, pair_metrics,
-    prepare_pool, query_scorer_names, read_candidates, read_h5, read_jsonl, read_preferences, read_tsv, save_model,
-    score_pairs, train, with_strength, write_h5)
+    ModelDims, PairBatch, PairMetrics, PersonaK, PersonaKConfig, Personalizer, PreferenceData, QueryPool,
+    QueryScorer, RewardModel, Split, Storage, TextComparison, TrainConfig, TrainResult, UkpConfig, UserState,
+    adapter_names, choose_batch, dataset_features, default_model_config, default_train_config, encode_into_cache,
+    encoder_names, encoder_spec_for, evaluate_grid, family_config, generate_persona_k, import_ukp, interpolate_users,
+    load_model, loss_names, make_adapter, make_encoder, make_model, make_query_scorer, marginal_preference,
+    model_families, pair_metrics, prepare_pool, query_scorer_names, read_candidates, read_h5, read_jsonl,
+    read_preferences, read_tsv, save_model, score_pairs, train, with_strength, write_h5)
 from .client import Client, ServerError  # noqa: E402
 from .server import Server  # noqa: E402
 from .data import data_path, persona_k, preferences, read_parquet, read_prism, read_rlhf, ukp  # noqa: E402
