@@ -202,7 +202,8 @@ UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& 
     auto s = score_with(*scorer, model, state, prepared).masked_fill(asked, -std::numeric_limits<float>::infinity());
     auto picks = together ? choose_batch(model, state, prepared, *scorer, s, b) : choose_top(s, b);
     run.ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    ++run.calls;
+    run.calls += static_cast<int64_t>(picks.order.size());  // ms per asked pair, whatever the batch
+    if (picks.order.empty()) break;                         // nothing left it would ask
     for (size_t k = 0; k < picks.order.size(); ++k) {
       asked[picks.order[k]] = true;
       answered.push_back(pool_rows[picks.order[k]]);
@@ -218,7 +219,8 @@ UserRun run_user(RewardModel& model, const Adapter& adapter, const std::string& 
   }
   // A pool used up early: its last value stays (T + 1 measurements, T asked pairs).
   for (auto [v, n] : {std::pair{&run.accuracy, T + 1}, std::pair{&run.spread, T + 1}, std::pair{&run.best_score, T}})
-    while (!v->empty() && static_cast<int64_t>(v->size()) < n) v->push_back(v->back());
+    while (!(v == &run.spread && !posterior) && static_cast<int64_t>(v->size()) < n)
+      v->push_back(v->empty() ? 0.0 : v->back());
   return run;
 }
 

@@ -15,7 +15,7 @@ constexpr int64_t kHistories = 8;  // the likeliest answer histories kept while 
 
 // Takes the best candidate not taken yet; false when none is left or its gain is below min_gain.
 bool pick(torch::Tensor scores, torch::Tensor& taken, double min_gain, BatchChoice& out) {
-  scores = scores.to(torch::kFloat64).masked_fill(taken, -std::numeric_limits<double>::infinity());
+  scores = scores.to(torch::kFloat64).masked_fill(taken | scores.isnan(), -std::numeric_limits<double>::infinity());
   const int64_t i = scores.argmax().item<int64_t>();
   const double g = scores[i].item<double>();
   if (taken[i].item<bool>() || !(g >= min_gain)) return false;
@@ -47,9 +47,11 @@ std::vector<GaussianBranch> answer_both(const GaussianBranch& b, const torch::Te
   for (double y : {1.0, -1.0}) {
     const double z = y * std::sqrt(lambda2) * m / s;
     const double cdf = 0.5 * std::erfc(-z / M_SQRT2), pdf = std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
-    const double rho = cdf > 1e-300 ? pdf / cdf : -z;  // φ/Φ → −z far in the tail
+    if (cdf < 1e-12) continue;  // an answer this history all but rules out
+    const double rho = pdf / cdf;
+    const double shrink = std::clamp(rho * (z + rho), 0.0, 1.0);  // exact in [0, 1]; clamped against cancellation
     out.push_back({b.mean + shift * (y * std::sqrt(lambda2) * rho / s),
-                   b.cov - torch::outer(sg, sg) * (lambda2 * rho * (z + rho) / (s * s)), b.mass * cdf});
+                   b.cov - torch::outer(sg, sg) * (lambda2 * shrink / (s * s)), b.mass * cdf});
   }
   return out;
 }
@@ -68,6 +70,7 @@ BatchChoice choose_gaussian(UserPosterior& posterior, const ConditionalScorer& s
   BatchChoice out;
   auto taken = torch::isneginf(scores);
   auto lin = posterior.linearize(state, *pool.prepared);
+  torch::NoGradGuard ng;  // the gradient is in `lin`: conditioning and rescoring need none
   std::vector<GaussianBranch> branches = {{lin.mean.to(torch::kFloat64), lin.cov.to(torch::kFloat64), 1.0}};
   for (int64_t k = 0; k < n; ++k) {
     torch::Tensor s = scores;
@@ -131,6 +134,7 @@ BatchChoice choose_batch(RewardModel& model, const UserState& state, const Query
                          const torch::Tensor& scores, int64_t n, double min_gain) {
   PLURAL_CHECK(scores.dim() == 1 && scores.size(0) == pool.size(), "query: ", scores.numel(), " scores for ",
                pool.size(), " candidates");
+  if (pool.size() == 0) return {};
   auto* conditional = dynamic_cast<const ConditionalScorer*>(&scorer);
   if (n > 1 && conditional && pool.prepared) {
     torch::AutoGradMode grad(true);  // linearizing may differentiate the logits in the user vector
@@ -142,8 +146,10 @@ BatchChoice choose_batch(RewardModel& model, const UserState& state, const Query
   return choose_top(scores, n, min_gain);
 }
 
-BatchChoice choose_top(const torch::Tensor& scores, int64_t n, double min_gain) {
+BatchChoice choose_top(const torch::Tensor& raw, int64_t n, double min_gain) {
+  PLURAL_CHECK(raw.dim() == 1, "query: scores must be one per candidate, got shape ", raw.sizes());
   BatchChoice out;
+  auto scores = raw.to(torch::kFloat64).nan_to_num(-std::numeric_limits<double>::infinity());  // NaN: never chosen
   auto order = std::get<1>(scores.sort(0, true)).slice(0, 0, std::min<int64_t>(n, scores.size(0))).contiguous();
   for (int64_t i = 0; i < order.size(0); ++i) {
     const int64_t c = order[i].item<int64_t>();

@@ -389,7 +389,7 @@ json PreferenceService::next(const std::string& user, const json& req) {
                             {"gain", ranking.gain[r]},
                             {"p_a", ranking.p_a[i].item<double>()}});
   }
-  const double gain = ranking.scores[ranking.order.front()].item<double>();
+  const double gain = ranking.order.empty() ? 0.0 : ranking.gain.front();  // none chosen: nothing worth asking
   out["expected_gain"] = gain;
   out["done"] = gain < options_.done_below;
   return out;
