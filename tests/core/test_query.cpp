@@ -22,6 +22,20 @@ namespace {
 double hb(double p) { return -(p * std::log(p) + (1 - p) * std::log(1 - p)); }
 
 plural::test::PersonaFixture persona(uint64_t seed) { return plural::test::persona_fixture(seed, 2, 40, 4, 80, 80); }
+
+// A small model of `family` (PAL-B with K = k) trained for 15 epochs, seeded, for the scorers to rank pairs with.
+std::shared_ptr<RewardModel> small_model(const std::string& family, int k, DatasetView& view, int patience) {
+  auto t = plural::test::quick(15);
+  if (patience > 0) t.patience = patience;
+  t.user_lr = 5e-2;
+  torch::manual_seed(0);
+  auto config = family == "vpl"     ? std::string(R"({"hidden": 64, "latent": 8})")
+                : family == "pal-b" ? R"({"k": )" + std::to_string(k) + "}"
+                                    : std::string("{}");
+  auto m = make_model(family, view.dims(), config);
+  train(*m, view, t);
+  return m;
+}
 }  // namespace
 
 TEST_CASE("mutual information estimators against closed forms", "[query]") {
@@ -77,14 +91,8 @@ TEST_CASE("query scorers rank an informative pair above an uninformative one, fo
           "[query]") {
   auto f = persona(4);
   DatasetView view(f.pk.data, f.features);
-  auto t = plural::test::quick(15);
-  t.patience = 5;
-  t.user_lr = 5e-2;
   for (std::string family : {"pal-b", "vpl", "per-user-bt"}) {
-    torch::manual_seed(0);
-    auto config = family == "vpl" ? R"({"hidden": 64, "latent": 8})" : family == "pal-b" ? R"({"k": 2})" : "{}";
-    auto m = make_model(family, view.dims(), config);
-    train(*m, view, t);
+    auto m = small_model(family, 2, view, 5);
     // The controversial pairs of this data (the planted prototypes disagree on them) against pairs of a text with
     // itself, whose answer every user gives alike.
     auto cand = view.batch(view.rows(Split::support, false)).select(torch::arange(0, 20));
@@ -141,17 +149,12 @@ double joint_information(const LinearizedLogits& lin, const std::vector<int64_t>
 }
 }  // namespace
 
-TEST_CASE("batch selection: each pick is scored given the earlier ones, so a batch does not ask a pair twice",
+TEST_CASE("batch selection: each pick is scored given the earlier ones answered; a batch tells at least the top n",
           "[query]") {
   auto f = persona(5);
   DatasetView view(f.pk.data, f.features);
-  auto t = plural::test::quick(15);
-  t.user_lr = 5e-2;
   for (std::string family : {"per-user-bt", "pal-b", "vpl"}) {
-    torch::manual_seed(0);
-    auto config = family == "vpl" ? R"({"hidden": 64, "latent": 8})" : family == "pal-b" ? R"({"k": 3})" : "{}";
-    auto m = make_model(family, view.dims(), config);
-    train(*m, view, t);
+    auto m = small_model(family, 3, view, 0);
     m->eval();
     // Twenty pairs, each twice: the top four by score are two pairs asked twice.
     auto once = view.batch(view.rows(Split::support, false)).select(torch::arange(0, 20));
