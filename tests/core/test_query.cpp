@@ -149,7 +149,7 @@ double joint_information(const LinearizedLogits& lin, const std::vector<int64_t>
 }
 }  // namespace
 
-TEST_CASE("batch selection: each pick is scored given the earlier ones answered; a batch tells at least the top n",
+TEST_CASE("batch selection: each pick is scored given the earlier ones answered, and a batch tells at least the top n",
           "[query]") {
   auto f = persona(5);
   DatasetView view(f.pk.data, f.features);
